@@ -1,0 +1,175 @@
+"""Side-by-side: slipway validate_table vs pandera on 1M rows x 25 columns with injected faults.
+
+Each tool runs in its own fresh worker process that loads the same Parquet file, so import
+cost and memory are not shared; time is the best of 3 runs, memory the peak resident growth
+during those runs (Linux VmHWM, reset after loading). Usage:
+
+    .venv/bin/python bench/validation/bench_validation.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+N_INT, N_FLOAT, N_CAT = 10, 10, 5
+CATEGORIES = ["alpha", "beta", "gamma", "delta", "epsilon"]
+BAD_PER_KIND = 20  # per (column, fault) pair below; 20 pairs -> 400 bad values
+
+
+def make_frame(rows: int, seed: int = 11) -> tuple[pd.DataFrame, int]:
+    """The benchmark table with a known number of injected bad values."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {"i0": rng.permutation(rows).astype(np.int64)}  # unique id-like column
+    for k in range(1, N_INT):
+        data[f"i{k}"] = rng.integers(0, 1_000, rows, dtype=np.int64)
+    for k in range(N_FLOAT):
+        data[f"f{k}"] = rng.normal(100.0, 10.0, rows).clip(0.0, 200.0)
+    for k in range(N_CAT):
+        data[f"c{k}"] = pd.Categorical(rng.choice(CATEGORIES, rows), categories=CATEGORIES + ["BAD", "bad!"])
+    df = pd.DataFrame(data)
+    bad = 0
+
+    def rows_for(_: str) -> np.ndarray:
+        return rng.choice(rows, BAD_PER_KIND, replace=False)
+
+    df.loc[rows_for("dup"), "i0"] = df["i0"].iloc[:BAD_PER_KIND].to_numpy() if rows > 1_000 else 0
+    bad += BAD_PER_KIND  # duplicates of the first 20 ids (those rows lie far apart in a 1M table)
+    for k in (1, 2, 3, 4):
+        df.loc[rows_for("lo"), f"i{k}"] = -5
+        df.loc[rows_for("hi"), f"i{k}"] = 5_000
+        bad += 2 * BAD_PER_KIND
+    for k in (0, 1, 2):
+        df.loc[rows_for("lo"), f"f{k}"] = -1.0
+        df.loc[rows_for("null"), f"f{k}"] = np.nan
+        bad += 2 * BAD_PER_KIND
+    df.loc[rows_for("allowed"), "c0"] = "BAD"
+    df.loc[rows_for("allowed"), "c1"] = "BAD"
+    df.loc[rows_for("regex"), "c2"] = "bad!"
+    df.loc[rows_for("null"), "c3"] = None
+    bad += 4 * BAD_PER_KIND
+    return df, bad
+
+
+def slipway_contract() -> Any:
+    from slipway.spec import DataContract
+
+    cols: list[dict[str, Any]] = [{"name": "i0", "type": "int", "unique": True, "min": 0}]
+    cols += [{"name": f"i{k}", "type": "int", "min": 0, "max": 1_000} for k in range(1, N_INT)]
+    cols += [{"name": f"f{k}", "type": "float", "min": 0.0, "max": 200.0, "nullable": k >= 3} for k in range(N_FLOAT)]
+    cols += [{"name": f"c{k}", "type": "category", "allowed": CATEGORIES} for k in (0, 1, 3, 4)]
+    cols.insert(-2, {"name": "c2", "type": "category", "regex": "[a-z]+"})
+    return DataContract.model_validate({"columns": cols, "target": "i1"})
+
+
+def pandera_schema() -> Any:
+    import pandera.pandas as pa
+
+    cols: dict[str, Any] = {
+        "i0": pa.Column("int64", pa.Check.ge(0), unique=True, report_duplicates="exclude_first")
+    }
+    for k in range(1, N_INT):
+        cols[f"i{k}"] = pa.Column("int64", pa.Check.in_range(0, 1_000))
+    for k in range(N_FLOAT):
+        cols[f"f{k}"] = pa.Column("float64", pa.Check.in_range(0.0, 200.0), nullable=k >= 3)
+    for k in range(N_CAT):
+        check = pa.Check.str_matches(r"^(?:[a-z]+)$") if k == 2 else pa.Check.isin(CATEGORIES)
+        cols[f"c{k}"] = pa.Column("category", check)
+    return pa.DataFrameSchema(cols, strict=True)
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux)
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def run_slipway(path: str) -> tuple[float, int]:
+    import pyarrow.parquet as pq
+
+    from slipway.domain.validation import validate_table
+
+    table, contract = pq.read_table(path), slipway_contract()
+    validate_table(table.slice(0, 1000), contract)  # warm-up: imports and kernels
+    _reset_peak()
+    before, best, found = _status_kib("VmRSS"), float("inf"), 0
+    for _ in range(3):
+        start = time.perf_counter()
+        _, report = validate_table(table, contract)
+        best = min(best, time.perf_counter() - start)
+        found = sum(f.count for f in report.failures)
+    return best, found, (_status_kib("VmHWM") - before) * 1024
+
+
+def run_pandera(path: str) -> tuple[float, int, int]:
+    import pandera.errors
+
+    df, schema = pd.read_parquet(path), pandera_schema()
+    try:
+        schema.validate(df.head(1000), lazy=True)
+    except pandera.errors.SchemaErrors:
+        pass
+    _reset_peak()
+    before, best, found = _status_kib("VmRSS"), float("inf"), 0
+    for _ in range(3):
+        start = time.perf_counter()
+        try:
+            schema.validate(df, lazy=True)
+            found = 0
+        except pandera.errors.SchemaErrors as exc:
+            found = len(exc.failure_cases)
+        best = min(best, time.perf_counter() - start)
+    return best, found, (_status_kib("VmHWM") - before) * 1024
+
+
+def _worker(tool: str, path: str) -> None:
+    seconds, found, peak = {"slipway": run_slipway, "pandera": run_pandera}[tool](path)
+    print(json.dumps({"seconds": seconds, "found": found, "peak_bytes": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(*args.worker)
+        return
+    df, injected = make_frame(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "bench.parquet")
+        df.to_parquet(path)
+        results = {}
+        for tool in ("slipway", "pandera"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", tool, path], check=True, capture_output=True, text=True
+            )
+            results[tool] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{args.rows:,} rows x {df.shape[1]} columns, {injected} injected bad values")
+    print(f"{'tool':10s} {'best of 3':>12s} {'peak extra':>12s} {'bad values':>11s}")
+    for tool, r in results.items():
+        print(f"{tool:10s} {r['seconds'] * 1e3:9.1f} ms {r['peak_bytes'] / 2**20:9.1f} MiB {r['found']:11d}")
+    s, p = results["slipway"], results["pandera"]
+    print(f"pandera / slipway: time {p['seconds'] / s['seconds']:.1f}x, "
+          f"peak memory {p['peak_bytes'] / max(s['peak_bytes'], 1):.1f}x")
+    if not s["found"] == p["found"] == injected:
+        print(f"MISMATCH: injected {injected}, slipway {s['found']}, pandera {p['found']}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""LocalCloud: deploys slipway's SAM template into three moto accounts (dev, staging, prod) and
+gives users the clients, outputs and execution helpers they would have on AWS."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from slipway_local import patches
+from slipway_local.faults import INJECTOR, Fault, install_fault_injection
+from slipway_local.lambda_runtime import LambdaRuntime
+from slipway_local.packaging import TEMPLATE_PATH, package
+from slipway_local.routing import _add_fixed_account
+
+REGION = "us-east-1"
+ACCOUNTS: dict[str, str] = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+_FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-admin"}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass
+class Environment:
+    """One deployed environment stack: its account, outputs and an operator's static keys."""
+
+    name: str
+    account_id: str
+    stack_name: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+
+
+class LocalCloud:
+    """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
+
+    def __init__(self, endpoint_url: str | None = None, template_path: Path = TEMPLATE_PATH) -> None:
+        self.endpoint_url = endpoint_url
+        self.template_path = template_path
+        self.runtime = LambdaRuntime(endpoint_url)
+        self.environments: dict[str, Environment] = {}
+        self._mock: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, envs: tuple[str, ...] = tuple(ACCOUNTS)) -> LocalCloud:
+        install_fault_injection()
+        patches.install(self.runtime)
+        if self.endpoint_url is None:
+            from moto import mock_aws
+
+            self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            self._mock.start()
+        for env in envs:
+            self.environments[env] = self.deploy(env)
+        return self
+
+    def stop(self) -> None:
+        self.wait_idle()
+        INJECTOR.clear()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ clients
+    def admin_client(self, service: str, env: str) -> Any:
+        """A client acting as the account's root (deployment, inspection in tests)."""
+        client = boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url, **_FAKE)
+        account = ACCOUNTS[env]
+        client.meta.events.register("before-sign", functools.partial(_add_fixed_account, account_id=account))
+        return client
+
+    def session(self, env: str) -> boto3.Session:
+        """A session with the environment's operator keys (as in the written credentials file)."""
+        e = self.environments[env]
+        return boto3.Session(
+            aws_access_key_id=e.access_key_id, aws_secret_access_key=e.secret_access_key, region_name=REGION
+        )
+
+    def client(self, service: str, env: str, **kwargs: Any) -> Any:
+        return self.session(env).client(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    # ------------------------------------------------------------------ deployment
+    def deploy(self, env: str) -> Environment:
+        account = ACCOUNTS[env]
+        environment = Environment(env, account, stack_name=f"slipway-{env}")
+        iam = self.admin_client("iam", env)
+        user = "slipway-operator"
+        iam.create_user(UserName=user)
+        iam.put_user_policy(
+            UserName=user,
+            PolicyName="operator",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+            ),
+        )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        environment.access_key_id, environment.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+
+        s3 = self.admin_client("s3", env)
+        deploy_bucket = f"slipway-{account}-{env}-deploy"
+        s3.create_bucket(Bucket=deploy_bucket)
+        packaged = package(
+            {"EnvName": env, "PiiSalt": f"local-{env}-pii-salt-0001"},
+            account_id=account,
+            region=REGION,
+            deploy_bucket=deploy_bucket,
+            template_path=self.template_path,
+        )
+        for archive_key, body in packaged.archives.items():
+            s3.put_object(Bucket=deploy_bucket, Key=archive_key, Body=body)
+
+        cfn = self.admin_client("cloudformation", env)
+        cfn.create_stack(
+            StackName=environment.stack_name,
+            TemplateBody=json.dumps(packaged.cloudformation),
+            Parameters=[
+                {"ParameterKey": "EnvName", "ParameterValue": env},
+                {"ParameterKey": "PiiSalt", "ParameterValue": f"local-{env}-pii-salt-0001"},
+            ],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        stack = cfn.describe_stacks(StackName=environment.stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"stack {environment.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        environment.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.describe_stack_resources(StackName=environment.stack_name)["StackResources"]
+            if "PhysicalResourceId" in r  # moto lists resources it does not support without one
+        }
+        # moto ignores the bucket's NotificationConfiguration from CloudFormation: apply it.
+        for logical_id in packaged.bucket_notifications:
+            s3.put_bucket_notification_configuration(
+                Bucket=physical[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+        for logical_id, source in packaged.functions.items():
+            name = physical[logical_id]
+            environment.functions[logical_id] = name
+            self.runtime.register(account, name, source)
+        return environment
+
+    # ------------------------------------------------------------------ executions
+    def executions(self, env: str, state_machine_output: str = "TrainingStateMachineArn") -> list[dict[str, Any]]:
+        sfn = self.admin_client("stepfunctions", env)
+        arn = self.environments[env].outputs[state_machine_output]
+        return sfn.list_executions(stateMachineArn=arn)["executions"]  # type: ignore[no-any-return]
+
+    def wait_for_execution(self, env: str, execution_arn: str, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Poll until the execution ends (bounded); returns describe_execution's answer."""
+        sfn = self.admin_client("stepfunctions", env)
+        deadline = time.monotonic() + timeout_s
+        delay = 0.02
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return described  # type: ignore[no-any-return]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout_s}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def wait_for_new_execution(
+        self, env: str, known: set[str], timeout_s: float = 30.0, state_machine_output: str = "TrainingStateMachineArn"
+    ) -> str:
+        """Wait until an execution not in ``known`` appears (one started by an event); returns its ARN."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for execution in self.executions(env, state_machine_output):
+                if execution["executionArn"] not in known:
+                    return execution["executionArn"]  # type: ignore[no-any-return]
+            time.sleep(0.02)
+        raise TimeoutError(f"no new execution in {env} after {timeout_s}s")
+
+    def wait_idle(self, timeout_s: float = 300.0) -> None:
+        """Let every running execution finish (before the mock scope ends)."""
+        for env in self.environments:
+            for output, value in self.environments[env].outputs.items():
+                if not value.startswith("arn:aws:states:"):
+                    continue
+                for execution in self.executions(env, output):
+                    if execution["status"] == "RUNNING":
+                        self.wait_for_execution(env, execution["executionArn"], timeout_s)
+
+    def inject_fault(self, service: str, operation: str, *, times: int = 1, code: str = "SlowDown",
+                     status: int = 503, env: str | None = None) -> Fault:
+        return INJECTOR.add(Fault(service, operation, code, status, times, ACCOUNTS[env] if env else None))

@@ -1,0 +1,77 @@
+"""Fault injection for the local cloud: make the next N calls of one AWS operation fail the way
+AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+
+from slipway_local.routing import current_account
+
+
+@dataclass
+class Fault:
+    service: str  # botocore service name, e.g. "s3"
+    operation: str  # e.g. "GetObject"
+    code: str = "SlowDown"
+    status: int = 503
+    remaining: int = 1
+    account_id: str | None = None  # only calls made as this account (None: any)
+    fired: int = 0
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        _, service, operation = (event_name.split(".") + ["", ""])[:3]
+        with self._lock:
+            for fault in self._faults:
+                if (
+                    fault.remaining > 0
+                    and fault.service == service
+                    and fault.operation == operation
+                    and fault.account_id in (None, current_account())
+                ):
+                    fault.remaining -= 1
+                    fault.fired += 1
+                    return _error_response(request, fault)
+        return None
+
+
+def _error_response(request: Any, fault: Fault) -> AWSResponse:
+    from moto.core.botocore_stubber import MockRawResponse
+
+    if fault.service == "s3":
+        body = f"<Error><Code>{fault.code}</Code><Message>injected by the local cloud</Message></Error>"
+        headers = {"Content-Type": "application/xml"}
+    else:
+        body = json.dumps({"__type": fault.code, "message": "injected by the local cloud"})
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": fault.code}
+    return AWSResponse(request.url, fault.status, headers, MockRawResponse(body))
+
+
+INJECTOR = FaultInjector()
+
+
+def install_fault_injection() -> None:
+    """Register the injector ahead of moto's stubber so a pending fault answers first."""
+    entry = ("before-send", INJECTOR)
+    if entry not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.insert(0, entry)

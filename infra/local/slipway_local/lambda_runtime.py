@@ -1,0 +1,177 @@
+"""Runs Lambda functions in-process: the real handler named in the template, with the
+function's environment, in its own account; exceptions become Lambda error payloads so that
+Step Functions Retry/Catch match on the class name, as on AWS."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from slipway_local.routing import acting_as
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """Where a deployed function's code lives in the repository, and its handler."""
+
+    logical_id: str
+    code_root: Path
+    handler: str  # "module.path.function", as in Handler or ImageConfig.Command[0]
+
+    @property
+    def module_file(self) -> Path:
+        module_path, _, _ = self.handler.rpartition(".")
+        return self.code_root.joinpath(*module_path.split(".")).with_suffix(".py")
+
+    @property
+    def function_name(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the AWS Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class InvocationRecord:
+    account_id: str
+    function_name: str
+    error_type: str | None
+    duration_s: float
+
+
+class LambdaRuntime:
+    """Maps (account, function name) to a handler and invokes it in-process."""
+
+    def __init__(self, endpoint_url: str | None = None) -> None:
+        self.endpoint_url = endpoint_url
+        self._sources: dict[tuple[str, str], FunctionSource] = {}
+        self._modules: dict[Path, ModuleType] = {}
+        # os.environ is process-global: one invocation at a time sees its function's environment.
+        self._env_lock = threading.RLock()
+        self.invocations: list[InvocationRecord] = []
+
+    def register(self, account_id: str, function_name: str, source: FunctionSource) -> None:
+        self._sources[(account_id, function_name)] = source
+
+    def source_for(self, account_id: str, function_name: str) -> FunctionSource:
+        try:
+            return self._sources[(account_id, function_name)]
+        except KeyError:
+            raise LookupError(
+                f"no local handler registered for {function_name} in account {account_id}"
+            ) from None
+
+    def _load(self, source: FunctionSource) -> Callable[[Any, Any], Any]:
+        path = source.module_file
+        module = self._modules.get(path)
+        if module is None:
+            name = "slipway_fn_" + "_".join(path.relative_to(source.code_root).with_suffix("").parts)
+            name += "_" + uuid.uuid5(uuid.NAMESPACE_URL, str(path)).hex[:8]
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load handler module {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            self._modules[path] = module
+        return getattr(module, source.function_name)  # type: ignore[no-any-return]
+
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """Invoke a moto ``LambdaFunction``; returns (payload JSON, is_error, logs)."""
+        account_id = fn.account_id
+        started = time.perf_counter()
+        error_type: str | None = None
+        try:
+            source = self.source_for(account_id, fn.function_name)
+            if isinstance(event, (str, bytes)):
+                event = json.loads(event or "{}")
+            context = LambdaContext(
+                function_name=fn.function_name,
+                function_version=str(fn.version),
+                invoked_function_arn=fn.function_arn,
+                memory_limit_in_mb=int(fn.memory_size or 128),
+                timeout_s=int(fn.timeout or 3),
+                aws_request_id=str(uuid.uuid4()),
+                log_group_name=f"/aws/lambda/{fn.function_name}",
+                log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+            )
+            with self._env_lock, self._function_environment(fn), acting_as(account_id):
+                result = self._load(source)(event, context)
+            return json.dumps(result, default=str), False, ""
+        except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
+            error_type = type(exc).__name__
+            payload = {
+                "errorMessage": str(exc),
+                "errorType": error_type,
+                "requestId": "",
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+            return json.dumps(payload), True, ""
+        finally:
+            self.invocations.append(
+                InvocationRecord(account_id, fn.function_name, error_type, time.perf_counter() - started)
+            )
+
+    def _function_environment(self, fn: Any) -> _Environ:
+        env = {
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_ACCESS_KEY_ID": "lambda-role-key",
+            "AWS_SECRET_ACCESS_KEY": "lambda-role-secret",
+            "AWS_SESSION_TOKEN": "lambda-role-session",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        return _Environ(env)
+
+
+class _Environ:
+    """Sets environment variables for the duration of a block and restores them after."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self._saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        self._saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *exc: object) -> None:
+        for key, old in self._saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

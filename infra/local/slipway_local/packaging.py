@@ -1,0 +1,99 @@
+"""What `sam build && sam package` does for the local cloud: resolve the template's local code
+paths (zip to a deployment bucket, inline state machine definitions, name the science image),
+then transform SAM into plain CloudFormation with aws-sam-translator."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slipway_local.lambda_runtime import FunctionSource
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
+SCIENCE_IMAGE_REPOSITORY = "slipway-science"
+
+
+@dataclass
+class PackagedTemplate:
+    """A CloudFormation template ready for moto, the code archives it references, and where each
+    function's handler lives in the repository."""
+
+    cloudformation: dict[str, Any]
+    archives: dict[str, bytes] = field(default_factory=dict)  # S3 key -> zip bytes
+    functions: dict[str, FunctionSource] = field(default_factory=dict)  # logical id -> source
+    bucket_notifications: list[str] = field(default_factory=list)  # logical ids of EventBridge-enabled buckets
+
+
+def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(path.read_text())  # type: ignore[no-any-return]
+
+
+def _zip_dir(root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(1980, 1, 1, 0, 0, 0))
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+class _NoManagedPolicies:
+    """The template names managed policies by ARN only, so no IAM lookup is needed."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def package(
+    parameters: dict[str, str],
+    *,
+    account_id: str,
+    region: str,
+    deploy_bucket: str,
+    template_path: Path = TEMPLATE_PATH,
+) -> PackagedTemplate:
+    from samtranslator.translator.transform import transform
+
+    template = load_sam_template(template_path)
+    base = template_path.parent
+    packaged = PackagedTemplate(cloudformation={})
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Function":
+            if props.get("PackageType") == "Image":
+                context = (base / resource.get("Metadata", {}).get("DockerContext", ".")).resolve()
+                handler = props["ImageConfig"]["Command"][0]
+                tag = resource.get("Metadata", {}).get("DockerTag", "latest")
+                props["ImageUri"] = f"{account_id}.dkr.ecr.{region}.amazonaws.com/{SCIENCE_IMAGE_REPOSITORY}:{tag}"
+                packaged.functions[logical_id] = FunctionSource(logical_id, context, handler)
+            else:
+                code_root = (base / props["CodeUri"]).resolve()
+                key = f"code/{logical_id}.zip"
+                packaged.archives[key] = _zip_dir(code_root)
+                props["CodeUri"] = {"Bucket": deploy_bucket, "Key": key}
+                packaged.functions[logical_id] = FunctionSource(logical_id, code_root, props["Handler"])
+        elif kind == "AWS::Serverless::LayerVersion":
+            key = f"layers/{logical_id}.zip"
+            packaged.archives[key] = _zip_dir((base / props["ContentUri"]).resolve())
+            props["ContentUri"] = {"Bucket": deploy_bucket, "Key": key}
+        elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            props["Definition"] = json.loads((base / props.pop("DefinitionUri")).read_text())
+        elif kind == "AWS::S3::Bucket":
+            notification = props.get("NotificationConfiguration", {})
+            if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+                packaged.bucket_notifications.append(logical_id)
+
+    # The translator reads the region from the environment for pseudo parameters.
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    packaged.cloudformation = transform(template, dict(parameters), _NoManagedPolicies())
+    return packaged

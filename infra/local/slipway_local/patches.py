@@ -1,0 +1,137 @@
+"""The four places where moto is extended so that it realises slipway's template:
+Lambda runs our handlers in-process, EventBridge rules deliver to Lambda and Step Functions,
+CloudFormation state machines land in the executing backend with their substitutions applied,
+and the Step Functions interpreter calls AWS as the machine's own account."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from typing import Any
+
+from slipway_local.lambda_runtime import LambdaRuntime
+from slipway_local.routing import install_account_routing, install_state_machine_credentials
+
+_installed: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def install(runtime: LambdaRuntime) -> None:
+    """Apply every patch (idempotent); the given runtime serves Lambda invocations."""
+    with _lock:
+        _installed["runtime"] = runtime
+        if _installed.get("done"):
+            return
+        _enable_state_machine_execution()
+        install_account_routing()
+        install_state_machine_credentials()
+        _patch_lambda()
+        _patch_event_targets()
+        _patch_cloudformation_state_machine()
+        _installed["done"] = True
+
+
+def _runtime() -> LambdaRuntime:
+    return _installed["runtime"]  # type: ignore[no-any-return]
+
+
+def _enable_state_machine_execution() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return _runtime().invoke(self, event if event is not None else {})
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+def _patch_event_targets() -> None:
+    from moto.events.models import EventTemplateParser, Rule
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
+        others = [t for t in self.targets if t not in ours]
+        if others:
+            rule = copy.copy(self)
+            rule.targets = others
+            original(rule, original_event, transform_input)
+        for target in ours:
+            event = original_event
+            if transform_input and target.get("InputTransformer"):
+                transformer = target["InputTransformer"]
+                event = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=original_event,
+                )
+            elif transform_input and target.get("Input"):
+                event = json.loads(target["Input"])
+            _deliver(target["Arn"], event)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _deliver(arn: str, event: Any) -> None:
+    """Deliver one event to a Lambda function (async invoke) or a state machine (new execution)."""
+    from moto.utilities.arns import parse_arn
+
+    parsed = parse_arn(arn)
+    payload = json.dumps(event, default=str)
+    if parsed.service == "states":
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[parsed.account][parsed.region]
+        backend.start_execution(arn, name=f"evt-{uuid.uuid4().hex}", execution_input=payload)
+    else:
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[parsed.account][parsed.region].get_function(arn)
+        threading.Thread(target=fn.invoke, args=(payload, {}, {}), daemon=True).start()
+
+
+def _patch_cloudformation_state_machine() -> None:
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    def _definition(properties: dict[str, Any]) -> str:
+        definition = properties.get("DefinitionString") or json.dumps(properties.get("Definition", {}))
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        return definition
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            properties.get("StateMachineName", resource_name),
+            _definition(properties),
+            properties.get("RoleArn", ""),
+            tags=cfn_to_api_tags(properties.get("Tags", [])),
+        )
+
+    def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
+
+    def update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.update_state_machine(
+            original_resource.arn, definition=_definition(properties), role_arn=properties.get("RoleArn")
+        )
+
+    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    StateMachine.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
+    StateMachine.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]

@@ -1,0 +1,85 @@
+"""Routes boto3 calls to a moto account: a thread-local account, set around each in-process
+Lambda invocation and deployment step, is sent as moto's ``x-moto-account-id`` header."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import pkgutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.handlers
+
+ACCOUNT_HEADER = "x-moto-account-id"
+_local = threading.local()
+
+
+def current_account() -> str | None:
+    return getattr(_local, "account", None)
+
+
+@contextlib.contextmanager
+def acting_as(account_id: str | None) -> Iterator[None]:
+    """Every boto3 request made by this thread inside the block goes to ``account_id``."""
+    previous = current_account()
+    _local.account = account_id
+    try:
+        yield
+    finally:
+        _local.account = previous
+
+
+def _add_thread_account(request: Any, **_: Any) -> None:
+    account = current_account()
+    if account:
+        request.headers[ACCOUNT_HEADER] = account
+
+
+def _add_fixed_account(request: Any, account_id: str, **_: Any) -> None:
+    if not current_account():
+        request.headers[ACCOUNT_HEADER] = account_id
+
+
+def install_account_routing() -> None:
+    """Adds the header hook to every botocore session created from now on (idempotent)."""
+    entry = ("before-sign", _add_thread_account)
+    if entry not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.append(entry)
+
+
+def account_of_arn(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def install_state_machine_credentials() -> None:
+    """Makes the Step Functions interpreter call AWS as the state machine's own account.
+
+    moto's interpreter builds clients with fixed fake keys (default account); the state's
+    credentials carry the execution role ARN, whose account is the one that owns the machine.
+    ``boto_client_for`` is imported by name into several parser modules: replace each reference.
+    """
+    import moto.stepfunctions.parser as parser_pkg
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = getattr(boto_client, "_slipway_original", boto_client.boto_client_for)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region, service, state_credentials)
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if role_arn:
+            hook = functools.partial(_add_fixed_account, account_id=account_of_arn(role_arn))
+            client.meta.events.register("before-sign", hook)
+        return client
+
+    boto_client._slipway_original = original  # type: ignore[attr-defined]
+    for info in pkgutil.walk_packages(parser_pkg.__path__, parser_pkg.__name__ + ".", onerror=lambda _: None):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # a few parser modules are LocalStack leftovers that do not import
+            continue
+        if getattr(module, "boto_client_for", None) in (original, boto_client.boto_client_for):
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    boto_client.boto_client_for = boto_client_for  # type: ignore[assignment]

@@ -1,0 +1,94 @@
+"""Pydantic contracts for what state machine steps receive and return: ids, S3 URIs and small
+dicts only (Step Functions payloads are capped at 256 KiB)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RawObject(_Contract):
+    """An uploaded object in the raw bucket, pinned to the version that triggered the run."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def node_id(self) -> str:
+        return f"raw:{self.uri}" + (f"?versionId={self.version_id}" if self.version_id else "")
+
+
+class ValidateRequest(_Contract):
+    """Input of the validate step: the run id and the uploaded object.
+
+    Accepts the Step Functions task payload ``{"run_id", "event": <S3 Object Created event>}``,
+    a bare EventBridge "Object Created" event (direct invoke, ``sam local invoke -e``), or
+    ``{"run_id", "raw": {"bucket", "key", "version_id"}}``.
+    """
+
+    run_id: str = Field(min_length=1, max_length=80)
+    raw: RawObject
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any], default_run_id: str = "direct") -> ValidateRequest:
+        from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+        run_id = str(event.get("run_id") or default_run_id)
+        if "raw" in event:
+            return cls(run_id=run_id, raw=RawObject.model_validate(event["raw"]))
+        body = event.get("event", event)
+        parsed = S3EventNotificationEventBridgeModel.model_validate(body)
+        obj = parsed.detail.object
+        return cls(
+            run_id=run_id,
+            raw=RawObject(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
+        )
+
+
+class DatasetVersion(_Contract):
+    """Output of the validate step: the curated, content-addressed dataset version."""
+
+    model: str
+    dataset_version: str  # SHA-256 of the curated canonical Parquet bytes
+    rows: int
+    columns: list[str]
+    schema_fingerprint: str
+    curated_uri: str
+    profile_uri: str
+    spec_version: str
+    raw_uri: str
+    raw_version_id: str | None = None
+    run_id: str
+    new: bool  # False when the same bytes were already a dataset version
+
+
+class FailureReport(_Contract):
+    """Input of the record-failure step: the Catch's ``{Error, Cause}`` and where it happened."""
+
+    run_id: str
+    state_machine: str = ""
+    error: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _has_error_name(self) -> FailureReport:
+        if "Error" not in self.error:
+            raise ValueError("error must carry the Catch's 'Error' field")
+        return self
+
+    @property
+    def error_type(self) -> str:
+        return str(self.error.get("Error"))
+
+    @property
+    def cause(self) -> str:
+        return str(self.error.get("Cause", ""))

@@ -1,0 +1,49 @@
+"""Lineage as a graph in the metadata table: each edge is stored under both of its nodes, so
+the graph answers both ways (model version -> raw objects, raw object -> models)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from slipway.domain.keys import node_pk
+
+
+@dataclass(frozen=True)
+class Edge:
+    upstream: str  # node id, e.g. "raw:s3://bucket/key?versionId=..."
+    downstream: str  # node id, e.g. "dataset:churn:<sha256>"
+    kind: str  # e.g. "curated_into", "validated_by"
+
+    def items(self, when: str) -> list[dict[str, Any]]:
+        """The two table items of this edge: out of ``upstream`` and into ``downstream``."""
+        return [
+            {"PK": node_pk(self.upstream), "SK": f"EDGE#out#{self.kind}#{self.downstream}",
+             "kind": self.kind, "other": self.downstream, "direction": "out", "at": when},
+            {"PK": node_pk(self.downstream), "SK": f"EDGE#in#{self.kind}#{self.upstream}",
+             "kind": self.kind, "other": self.upstream, "direction": "in", "at": when},
+        ]
+
+
+def walk(start: str, neighbours: Callable[[str], Iterable[str]]) -> list[str]:
+    """Breadth-first closure from ``start`` (excluded) following ``neighbours``; cycle-safe."""
+    seen = {start}
+    order: list[str] = []
+    queue = deque([start])
+    while queue:
+        for other in neighbours(queue.popleft()):
+            if other not in seen:
+                seen.add(other)
+                order.append(other)
+                queue.append(other)
+    return order
+
+
+def dataset_node(model: str, version: str) -> str:
+    return f"dataset:{model}:{version}"
+
+
+def spec_node(model: str, version: str) -> str:
+    return f"spec:{model}:{version}"

@@ -1,0 +1,80 @@
+"""Reading uploads and writing canonical Parquet, whose SHA-256 is the dataset version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from slipway.errors import DataContractViolation
+from slipway.spec import DataContract
+
+__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "read_upload", "sha256_hex"]
+
+CANONICAL_ROW_GROUP_SIZE = 256 * 1024
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _unreadable(key: str, reason: str) -> DataContractViolation:
+    finding = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
+    return DataContractViolation(f"{key}: {reason}", details={"key": key, "failures": [finding]})
+
+
+def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
+    # Text columns are read as text so that "00123" keeps its zeros; everything else is inferred
+    # and cast (row by row, with failures counted) by validation.
+    text_types = {c.name: pa.string() for c in (contract.columns if contract else []) if c.type in ("string", "category")}
+    return pacsv.ConvertOptions(column_types=text_types, null_values=[""], strings_can_be_null=True)
+
+
+def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) -> pa.Table:
+    """Read an uploaded CSV (optionally gzipped) or Parquet object, chosen by the key's suffix."""
+    lowered = key.lower()
+    try:
+        if lowered.endswith(_CSV_SUFFIXES):
+            stream: pa.NativeFile = pa.BufferReader(data)
+            if lowered.endswith(".gz"):
+                stream = pa.CompressedInputStream(stream, "gzip")
+            return pacsv.read_csv(stream, convert_options=_csv_options(contract))
+        if lowered.endswith(_PARQUET_SUFFIXES):
+            return pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _unreadable(key, f"cannot read the object as {'CSV' if '.csv' in lowered else 'Parquet'}: {exc}") from exc
+    raise _unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+
+
+def canonical_parquet(table: pa.Table) -> bytes:
+    """Deterministic Parquet bytes: same rows and schema give the same bytes, whatever the chunking.
+
+    Schema and field metadata (e.g. pandas') are dropped and chunks combined so that page and
+    row-group boundaries depend only on the data. The bytes also embed the writer's
+    ``created_by`` string, so a pyarrow upgrade may change the dataset version of equal data.
+    """
+    plain = table.cast(_plain_schema(table.schema)).combine_chunks()
+    sink = io.BytesIO()
+    pq.write_table(
+        plain,
+        sink,
+        row_group_size=CANONICAL_ROW_GROUP_SIZE,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=True,
+        write_statistics=True,
+        store_schema=True,
+        data_page_version="1.0",
+        version="2.6",
+    )
+    return sink.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of ``data``; applied to canonical Parquet bytes it names a dataset version."""
+    return hashlib.sha256(data).hexdigest()

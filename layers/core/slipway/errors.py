@@ -1,0 +1,77 @@
+"""Typed domain errors. Each class name is an ASL ``ErrorEquals`` value, so Step Functions
+Retry/Catch match on it exactly as AWS Lambda reports ``errorType``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "SlipwayError",
+    "DataContractViolation",
+    "SpecError",
+    "TransientError",
+    "NotFound",
+    "ConflictError",
+    "ArtifactIntegrityError",
+    "QualityGateFailed",
+    "ALL_ERRORS",
+]
+
+
+class SlipwayError(Exception):
+    """Base of every slipway error; ``details`` is a small JSON-able dict for the cause."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        # Lambda reports str(exception) as errorMessage, which Step Functions puts in the Cause.
+        if not self.details:
+            return self.message
+        return f"{self.message} {json.dumps(self.details, sort_keys=True, default=str)}"
+
+
+class DataContractViolation(SlipwayError):
+    """An upload broke the model spec's data contract; the object was quarantined."""
+
+
+class SpecError(SlipwayError):
+    """A model spec is malformed; ``details['errors']`` names each field at fault."""
+
+
+class TransientError(SlipwayError):
+    """A dependency failed in a way that a retry may fix (throttling, timeouts, 5xx)."""
+
+
+class NotFound(SlipwayError):
+    """A referenced object, item or version does not exist."""
+
+
+class ConflictError(SlipwayError):
+    """A conditional write lost a race or found a different value under the same key."""
+
+
+class ArtifactIntegrityError(SlipwayError):
+    """An artifact's SHA-256 does not match the one recorded in the registry."""
+
+
+class QualityGateFailed(SlipwayError):
+    """A challenger failed the spec's gates; ``details['reasons']`` lists why."""
+
+
+ALL_ERRORS: dict[str, type[SlipwayError]] = {
+    cls.__name__: cls
+    for cls in (
+        SlipwayError,
+        DataContractViolation,
+        SpecError,
+        TransientError,
+        NotFound,
+        ConflictError,
+        ArtifactIntegrityError,
+        QualityGateFailed,
+    )
+}

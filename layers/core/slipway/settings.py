@@ -1,0 +1,36 @@
+"""Frozen settings, read once from the environment the template sets, at the composition root."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    region: str
+    raw_bucket: str
+    lake_bucket: str
+    artifacts_bucket: str
+    metadata_table: str
+    pii_salt: str = ""
+    endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if environ is None else environ
+        missing = [k for k in ("RAW_BUCKET", "LAKE_BUCKET", "ARTIFACTS_BUCKET", "METADATA_TABLE") if not e.get(k)]
+        if missing:
+            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            env=e.get("SLIPWAY_ENV", "dev"),
+            region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
+            raw_bucket=e["RAW_BUCKET"],
+            lake_bucket=e["LAKE_BUCKET"],
+            artifacts_bucket=e["ARTIFACTS_BUCKET"],
+            metadata_table=e["METADATA_TABLE"],
+            pii_salt=e.get("PII_SALT", ""),
+            endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+        )

@@ -1,0 +1,260 @@
+"""The model spec: one pydantic-validated YAML per model, versioned by the hash of its canonical JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from slipway.errors import SpecError
+
+__all__ = [
+    "ColumnSpec",
+    "ColumnType",
+    "DataContract",
+    "ModelSpec",
+    "dump_spec_yaml",
+    "load_spec",
+    "parse_timestamp",
+    "spec_version",
+]
+
+ColumnType = Literal["int", "float", "string", "bool", "timestamp", "category"]
+Scalar = str | int | float | bool
+
+_NUMERIC = ("int", "float")
+_TEXT = ("string", "category")
+# RE2 (used by pyarrow.compute) has no lookaround and no backreferences; reject them up front.
+_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+
+
+def parse_timestamp(value: float | int | str | datetime | date) -> datetime:
+    """Parse an ISO-8601 string, date, datetime or epoch seconds into an aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValueError("a timestamp bound cannot be a boolean")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Frozen):
+    """One column of the data contract: its type, bounds, allowed values and PII handling."""
+
+    name: str = Field(min_length=1)
+    type: ColumnType
+    nullable: bool = False
+    # float for int/float columns; for timestamp columns the bound is normalised to an ISO string.
+    min: float | str | None = None
+    max: float | str | None = None
+    allowed: list[Scalar] | None = None
+    unique: bool = False
+    regex: str | None = None
+    pii: Literal["hash", "drop", "keep"] = "keep"
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _dates_to_text(cls, value: Any) -> Any:
+        # YAML turns an unquoted 2020-01-01 into a date; keep it as text for the timestamp parser.
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        return value
+
+    @field_validator("min", "max")
+    @classmethod
+    def _bound_fits_type(cls, value: float | str | None, info: ValidationInfo) -> float | str | None:
+        col_type = info.data.get("type")
+        if value is None or col_type is None:
+            return value
+        if col_type == "timestamp":
+            return parse_timestamp(value).isoformat()
+        if col_type not in _NUMERIC:
+            raise ValueError(f"{info.field_name} applies only to int, float and timestamp columns, not {col_type}")
+        if isinstance(value, str):
+            raise ValueError(f"{info.field_name} of a {col_type} column must be a number, got {value!r}")
+        if info.field_name == "max" and isinstance(info.data.get("min"), float) and value < info.data["min"]:
+            raise ValueError(f"max ({value:g}) is smaller than min ({info.data['min']:g})")
+        return value
+
+    @field_validator("max")
+    @classmethod
+    def _timestamp_order(cls, value: float | str | None, info: ValidationInfo) -> float | str | None:
+        low = info.data.get("min")
+        if info.data.get("type") == "timestamp" and isinstance(value, str) and isinstance(low, str):
+            if parse_timestamp(value) < parse_timestamp(low):
+                raise ValueError(f"max ({value}) is earlier than min ({low})")
+        return value
+
+    @field_validator("allowed")
+    @classmethod
+    def _allowed_fits_type(cls, value: list[Scalar] | None, info: ValidationInfo) -> list[Scalar] | None:
+        col_type = info.data.get("type")
+        if value is None or col_type is None:
+            return value
+        if not value:
+            raise ValueError("allowed must list at least one value")
+        accepts = {
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "string": lambda v: isinstance(v, str),
+            "category": lambda v: isinstance(v, str),
+            "bool": lambda v: isinstance(v, bool),
+            "timestamp": lambda v: False,
+        }[col_type]
+        wrong = [v for v in value if not accepts(v)]
+        if wrong:
+            raise ValueError(f"allowed values {wrong!r} do not fit a {col_type} column (quote YAML strings)")
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        col_type = info.data.get("type")
+        if value is None or col_type is None:
+            return value
+        if col_type not in _TEXT:
+            raise ValueError(f"regex applies only to string and category columns, not {col_type}")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"regex {value!r} does not compile: {exc}") from exc
+        if _RE2_UNSUPPORTED.search(value):
+            raise ValueError(f"regex {value!r} uses lookaround or backreferences, which RE2 does not support")
+        return value
+
+
+class DataContract(_Frozen):
+    """What an upload must look like: columns, row-count bounds, target, ids and sensitive attributes."""
+
+    columns: list[ColumnSpec] = Field(min_length=1)
+    target: str
+    timestamp: str | None = None
+    entity_id: str | None = None
+    sensitive: list[str] = Field(default_factory=list)
+    min_rows: int = Field(default=1, ge=0)
+    max_rows: int | None = Field(default=None, ge=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_names(cls, value: list[ColumnSpec]) -> list[ColumnSpec]:
+        counts = Counter(c.name for c in value)
+        dupes = sorted(name for name, n in counts.items() if n > 1)
+        if dupes:
+            raise ValueError(f"column names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+    @field_validator("target", "timestamp", "entity_id")
+    @classmethod
+    def _names_a_column(cls, value: str | None, info: ValidationInfo) -> str | None:
+        columns = {c.name: c for c in info.data.get("columns", [])}
+        if value is None or not columns:
+            return value
+        if value not in columns:
+            raise ValueError(f"{info.field_name} {value!r} is not a declared column")
+        col = columns[value]
+        if info.field_name in ("target", "timestamp") and col.pii == "drop":
+            raise ValueError(f"{info.field_name} {value!r} cannot be a PII-dropped column")
+        if info.field_name == "timestamp" and col.type != "timestamp":
+            raise ValueError(f"timestamp {value!r} must be a timestamp column, not {col.type}")
+        return value
+
+    @field_validator("sensitive")
+    @classmethod
+    def _sensitive_columns(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        columns = {c.name: c for c in info.data.get("columns", [])}
+        if not columns:
+            return value
+        unknown = [v for v in value if v not in columns]
+        if unknown:
+            raise ValueError(f"sensitive attributes {unknown!r} are not declared columns")
+        dropped = [v for v in value if columns[v].pii == "drop"]
+        if dropped:
+            raise ValueError(f"sensitive attributes {dropped!r} are PII-dropped; fairness needs their values")
+        return value
+
+    @field_validator("max_rows")
+    @classmethod
+    def _row_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_rows")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max_rows ({value}) is smaller than min_rows ({low})")
+        return value
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in contract order."""
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of column ``name``; ``KeyError`` if the contract does not declare it."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+class ModelSpec(_Frozen):
+    """One model's spec. Sections features/training/gates/deployment/monitoring come later."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    description: str = ""
+    data: DataContract
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(spec)"
+
+
+def load_spec(source: str | bytes) -> ModelSpec:
+    """Parse a YAML model spec; every problem becomes one ``SpecError`` naming each field at fault."""
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+        errors = [{"field": "(yaml)", "message": f"YAML syntax error at {where}: {getattr(exc, 'problem', exc)}"}]
+        raise SpecError(f"model spec is not valid YAML ({where})", details={"errors": errors}) from exc
+    if not isinstance(raw, dict):
+        errors = [{"field": "(spec)", "message": f"expected a mapping at the top level, got {type(raw).__name__}"}]
+        raise SpecError("model spec must be a YAML mapping", details={"errors": errors})
+    try:
+        return ModelSpec.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
+            for err in exc.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
+
+
+def spec_version(spec: ModelSpec) -> str:
+    """SHA-256 hex of the spec's canonical JSON: same content, same version, whatever the YAML layout."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def dump_spec_yaml(spec: ModelSpec) -> str:
+    """YAML text of the spec (defaults omitted) that ``load_spec`` reads back to an equal spec."""
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
