@@ -15,6 +15,6 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = FailureReport.model_validate(event)
+    report = FailureReport.from_event(event)
     logger.warning("run failed", extra={"run_id": report.run_id, "error": report.error_type})
     return record_failure(container(), report)

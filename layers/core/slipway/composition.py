@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from slipway.adapters import clients
 from slipway.adapters.artifacts import ArtifactStore
@@ -16,15 +17,18 @@ from slipway.settings import Settings
 @dataclass(frozen=True)
 class Container:
     settings: Settings
+    session: Any = None  # a boto3 Session for operator tools (CLI); None inside Lambda
+
+    def client(self, service: str) -> Any:
+        return clients.client(service, self.settings.region, self.settings.endpoint_url, self.session)
 
     @cached_property
     def store(self) -> ArtifactStore:
-        return ArtifactStore(clients.client("s3", self.settings.region, self.settings.endpoint_url))
+        return ArtifactStore(self.client("s3"))
 
     @cached_property
     def table(self) -> MetadataTable:
-        db = clients.client("dynamodb", self.settings.region, self.settings.endpoint_url)
-        return MetadataTable(db, self.settings.metadata_table)
+        return MetadataTable(self.client("dynamodb"), self.settings.metadata_table)
 
 
 @functools.lru_cache(maxsize=16)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from slipway.errors import InvalidEvent
+
+
+def invalid_event(error: ValidationError, what: str) -> InvalidEvent:
+    """A pydantic error as a typed step error that names each field at fault."""
+    errors = [{"field": ".".join(str(p) for p in e["loc"]) or "<root>", "message": e["msg"]} for e in error.errors()]
+    fields = ", ".join(e["field"] for e in errors)
+    return InvalidEvent(f"malformed {what} event: {fields}", {"errors": errors})
 
 
 class _Contract(BaseModel):
@@ -43,16 +52,21 @@ class ValidateRequest(_Contract):
     def from_event(cls, event: dict[str, Any], default_run_id: str = "direct") -> ValidateRequest:
         from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 
+        if not isinstance(event, dict):
+            raise InvalidEvent("malformed validate event: expected a JSON object", {"errors": []})
         run_id = str(event.get("run_id") or default_run_id)
-        if "raw" in event:
-            return cls(run_id=run_id, raw=RawObject.model_validate(event["raw"]))
-        body = event.get("event", event)
-        parsed = S3EventNotificationEventBridgeModel.model_validate(body)
-        obj = parsed.detail.object
-        return cls(
-            run_id=run_id,
-            raw=RawObject(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
-        )
+        try:
+            if "raw" in event:
+                return cls(run_id=run_id, raw=RawObject.model_validate(event["raw"]))
+            body = event.get("event", event)
+            parsed = S3EventNotificationEventBridgeModel.model_validate(body)
+            obj = parsed.detail.object
+            return cls(
+                run_id=run_id,
+                raw=RawObject(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
+            )
+        except ValidationError as e:
+            raise invalid_event(e, "validate") from e
 
 
 class DatasetVersion(_Contract):
@@ -75,9 +89,16 @@ class DatasetVersion(_Contract):
 class FailureReport(_Contract):
     """Input of the record-failure step: the Catch's ``{Error, Cause}`` and where it happened."""
 
-    run_id: str
+    run_id: str = Field(min_length=1)
     state_machine: str = ""
     error: dict[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Any) -> FailureReport:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as e:
+            raise invalid_event(e, "record-failure") from e
 
     @model_validator(mode="after")
     def _has_error_name(self) -> FailureReport:

@@ -10,6 +10,7 @@ __all__ = [
     "SlipwayError",
     "DataContractViolation",
     "SpecError",
+    "InvalidEvent",
     "TransientError",
     "NotFound",
     "ConflictError",
@@ -42,6 +43,10 @@ class SpecError(SlipwayError):
     """A model spec is malformed; ``details['errors']`` names each field at fault."""
 
 
+class InvalidEvent(SlipwayError):
+    """A step received an event it cannot parse; ``details['errors']`` names each field at fault."""
+
+
 class TransientError(SlipwayError):
     """A dependency failed in a way that a retry may fix (throttling, timeouts, 5xx)."""
 
@@ -68,6 +73,7 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         SlipwayError,
         DataContractViolation,
         SpecError,
+        InvalidEvent,
         TransientError,
         NotFound,
         ConflictError,

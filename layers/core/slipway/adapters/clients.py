@@ -34,9 +34,12 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=32)
-def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+@functools.lru_cache(maxsize=64)
+def client(service: str, region: str, endpoint_url: str | None = None, session: Any = None) -> Any:
+    """A cached client; ``session`` (a boto3 Session) for operator tools, default credentials otherwise."""
+    return (session or boto3.session.Session()).client(
+        service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG
+    )
 
 
 def error_code(error: ClientError) -> str:

@@ -1,0 +1,85 @@
+"""`slipway demo`: the whole loop on embedded sample data in the in-process local cloud, shown
+the way an operator would watch it."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slipway.adapters.artifacts import S3Ref
+from slipway.steps.specs import push_spec
+from slipway_local.cloud import LocalCloud
+from slipway_local.packaging import REPO_ROOT
+from slipway_local.progress import follow_execution
+from slipway_local.sample_data import corrupt, make_churn, to_csv_bytes
+from slipway_local.target import Target, target_in
+
+SPEC_PATH = REPO_ROOT / "specs" / "churn.yaml"
+
+
+def _upload(cloud: LocalCloud, target: Target, key: str, body: bytes, console: Console) -> dict[str, Any]:
+    known = {e["executionArn"] for e in cloud.executions(target.env)}
+    target.client("s3").put_object(Bucket=target.outputs["RawBucketName"], Key=key, Body=body)
+    console.print(f"uploaded [bold]s3://{target.outputs['RawBucketName']}/{key}[/] ({len(body) / 1e6:.2f} MB)")
+    arn = cloud.wait_for_new_execution(target.env, known)
+    console.print(f"execution [bold]{arn.rsplit(':', 1)[1]}[/] started by S3 → EventBridge → Step Functions")
+    return follow_execution(target.client("stepfunctions"), arn, console)
+
+
+def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/demo")) -> int:
+    warnings.filterwarnings("ignore")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    console.rule("[bold]slipway demo")
+    with console.status("deploying infra/template.yaml into dev, staging and prod (moto, in-process)…"):
+        cloud = LocalCloud().start()
+    console.print(f"local cloud ready in {time.perf_counter() - started:.1f} s: "
+                  + ", ".join(f"{e} = account {env.account_id}" for e, env in cloud.environments.items()))
+    try:
+        dev = target_in(cloud, "dev")
+        pushed = push_spec(dev.container, SPEC_PATH.read_text())
+        console.print(f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]}")
+
+        console.rule("1. a clean upload")
+        sample = make_churn(n_rows=rows, seed=7)
+        sample_path = out_dir / "churn-sample.csv"
+        body = to_csv_bytes(sample)
+        sample_path.write_bytes(body)
+        console.print(f"generated {len(sample):,} rows × {sample.shape[1]} columns → {sample_path}")
+        result = _upload(cloud, dev, "churn/2026-11-25.csv", body, console)
+        if result["status"] != "SUCCEEDED":
+            console.print(f"[red]run {result['status']}[/]: {result.get('error')} {result.get('cause')}")
+            return 1
+        dataset = json.loads(result["output"])["dataset"]
+        console.print(f"[green]SUCCEEDED[/] dataset version [bold]{dataset['dataset_version'][:16]}…[/] "
+                      f"({dataset['rows']:,} rows, spec {dataset['spec_version'][:12]})")
+        console.print(f"  curated parquet: {dataset['curated_uri']}")
+        console.print(f"  column profile:  {dataset['profile_uri']}")
+
+        console.rule("2. a corrupted upload")
+        broken = to_csv_bytes(corrupt(sample, seed=7))
+        result = _upload(cloud, dev, "churn/2026-11-26-broken.csv", broken, console)
+        console.print(f"[red]{result['status']}[/] with [bold]{result.get('error')}[/]")
+        cause = json.loads(result.get("cause") or "{}")
+        details = cause.get("errorMessage", "")
+        report_uri = json.loads(details[details.index("{"):]).get("report_uri") if "{" in details else None
+        if report_uri:
+            report = dev.container.store.get_json(S3Ref.parse(report_uri))
+            table = Table(title=f"quarantine report: {report_uri}")
+            for column in ("column", "check", "count", "example rows", "message"):
+                table.add_column(column)
+            for f in report["failures"]:
+                table.add_row(str(f["column"] or "—"), f["check"], str(f["count"]),
+                              ", ".join(map(str, f["examples"])), f["message"][:70])
+            console.print(table)
+            console.print(f"raw object left untouched; a copy sits at {report['quarantined_copy']}")
+        console.rule(f"done in {time.perf_counter() - started:.1f} s")
+        return 0
+    finally:
+        cloud.stop()

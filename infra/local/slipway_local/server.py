@@ -1,0 +1,53 @@
+"""`slipway local up`: the local cloud as a moto server on 127.0.0.1, with an AWS config and
+credentials file (one profile per environment) and the stacks' outputs written to disk."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from slipway_local.cloud import ACCOUNTS, REGION, LocalCloud
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    config: Path
+    credentials: Path
+    outputs: Path
+
+
+def start_server(port: int) -> tuple[object, LocalCloud]:
+    """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy."""
+    # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}").start()
+    return server, cloud
+
+
+def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = ServerFiles(directory / "aws-config", directory / "aws-credentials", directory / "outputs.json")
+    config, credentials = [], []
+    for env, environment in cloud.environments.items():
+        config += [f"[profile {env}]", f"region = {REGION}", f"endpoint_url = {cloud.endpoint_url}", "output = json", ""]
+        credentials += [
+            f"[{env}]",
+            f"aws_access_key_id = {environment.access_key_id}",
+            f"aws_secret_access_key = {environment.secret_access_key}",
+            "",
+        ]
+    files.config.write_text("\n".join(config))
+    files.credentials.write_text("\n".join(credentials))
+    files.credentials.chmod(0o600)
+    outputs = {
+        env: {"account_id": ACCOUNTS[env], "endpoint_url": cloud.endpoint_url, **environment.outputs}
+        for env, environment in cloud.environments.items()
+    }
+    files.outputs.write_text(json.dumps(outputs, indent=2))
+    return files

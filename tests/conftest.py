@@ -1,0 +1,67 @@
+"""Shared fixtures: one local cloud per test session (three accounts, the real template), the
+dev environment as an operator sees it, and helpers to upload and wait like a user."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slipway_local import LocalCloud
+from slipway_local.target import Target, target_in
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EVENTS = REPO_ROOT / "events"
+SPECS = REPO_ROOT / "specs"
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    return json.loads((EVENTS / relative).read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud() as local_cloud:
+        yield local_cloud
+
+
+@pytest.fixture(scope="session")
+def dev(cloud: LocalCloud) -> Target:
+    return target_in(cloud, "dev")
+
+
+@pytest.fixture(scope="session")
+def churn_spec(dev: Target) -> dict[str, Any]:
+    """The example churn spec, pushed to dev as `slipway spec push specs/churn.yaml --env dev` does."""
+    from slipway.steps.specs import push_spec
+
+    return push_spec(dev.container, (SPECS / "churn.yaml").read_text())
+
+
+@dataclass
+class Upload:
+    key: str
+    version_id: str
+    execution_arn: str
+    execution: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.execution["status"])
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return json.loads(self.execution.get("output") or "{}")  # type: ignore[no-any-return]
+
+
+def upload_and_wait(cloud: LocalCloud, env: str, key: str, body: bytes) -> Upload:
+    """Upload to the environment's raw bucket as its operator, then wait for the run it starts."""
+    known = {e["executionArn"] for e in cloud.executions(env)}
+    s3 = cloud.client("s3", env)
+    put = s3.put_object(Bucket=cloud.environments[env].outputs["RawBucketName"], Key=key, Body=body)
+    arn = cloud.wait_for_new_execution(env, known)
+    return Upload(key, put["VersionId"], arn, cloud.wait_for_execution(env, arn))

@@ -1,0 +1,138 @@
+"""The training machine's first stage in the local cloud: an upload in dev runs Validate in dev."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from slipway.adapters.artifacts import S3Ref
+from slipway_local import LocalCloud
+from slipway_local.sample_data import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_local.target import Target
+from tests.conftest import upload_and_wait
+
+
+def _history(cloud: LocalCloud, env: str, arn: str) -> list[dict[str, Any]]:
+    sfn = cloud.admin_client("stepfunctions", env)
+    return sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
+
+
+def test_upload_in_dev_runs_training_in_dev_only(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]) -> None:
+    # GIVEN the churn spec in dev and a clean sample
+    body = to_csv_bytes(make_churn(n_rows=2_000, seed=11))
+    staging_before = len(cloud.executions("staging"))
+    prod_before = len(cloud.executions("prod"))
+
+    # WHEN a data engineer uploads it to dev's raw bucket
+    run = upload_and_wait(cloud, "dev", "churn/2026-11-25.csv", body)
+
+    # THEN the run succeeds in dev with a curated dataset version, and nothing ran elsewhere
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    dataset = run.output["dataset"]
+    assert dataset["model"] == "churn"
+    assert dataset["rows"] == 2_000
+    assert dataset["spec_version"] == churn_spec["version"]
+    assert "email" in dataset["columns"]
+    assert len(cloud.executions("staging")) == staging_before
+    assert len(cloud.executions("prod")) == prod_before
+
+    curated = dev.container.store.get_bytes(S3Ref.parse(dataset["curated_uri"]))
+    table = pq.read_table(__import__("io").BytesIO(curated))
+    assert table.num_rows == 2_000
+    assert all(len(v) == 64 for v in table.column("email").to_pylist()[:10])  # PII hashed, not plain
+    assert "@" not in "".join(table.column("email").to_pylist()[:10])
+    profile = dev.container.store.get_json(S3Ref.parse(dataset["profile_uri"]))
+    assert profile["age"]["kind"] == "numeric"
+
+    item = dev.container.table.get("DATASET#churn", "V#" + dataset["dataset_version"])
+    assert item is not None and item["rows"] == 2_000
+    raw_node = f"raw:s3://{dev.outputs['RawBucketName']}/churn/2026-11-25.csv?versionId={run.version_id}"
+    edges = dev.container.table.query("NODE#" + raw_node, "EDGE#out#")
+    assert [e["other"] for e in edges] == [f"dataset:churn:{dataset['dataset_version']}"]
+
+
+def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
+    cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]
+) -> None:
+    # GIVEN a corrupted copy (wrong types, out-of-range values, a missing column)
+    body = to_csv_bytes(corrupt(make_churn(n_rows=2_000, seed=12), seed=12))
+
+    # WHEN it is uploaded
+    run = upload_and_wait(cloud, "dev", "churn/corrupted.csv", body)
+
+    # THEN the run fails with the typed error and a quarantine report naming every finding
+    assert run.status == "FAILED"
+    assert run.execution["error"] == "DataContractViolation"
+    cause = json.loads(run.execution["cause"])
+    assert cause["errorType"] == "DataContractViolation"
+    assert "report_uri" in cause["errorMessage"]
+    report_key = f"quarantine/churn/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
+    report = dev.container.store.get_json(S3Ref(dev.outputs["LakeBucketName"], report_key))
+    found = {(f["column"], f["check"]) for f in report["failures"]}
+    assert ("plan", "missing_column") in found
+    assert ("age", "type") in found
+    assert ("monthly_charges", "min") in found
+    assert all(f["count"] >= 1 for f in report["failures"])
+    copy = dev.container.store.get_bytes(S3Ref(dev.outputs["LakeBucketName"], report["quarantined_copy"].split("/", 3)[3]))
+    assert copy == body
+
+    # AND the raw object is untouched (one version, same bytes) and the run is recorded as failed
+    s3 = cloud.client("s3", "dev")
+    versions = s3.list_object_versions(Bucket=dev.outputs["RawBucketName"], Prefix="churn/corrupted.csv")["Versions"]
+    assert len(versions) == 1
+    assert s3.get_object(Bucket=dev.outputs["RawBucketName"], Key="churn/corrupted.csv")["Body"].read() == body
+    run_item = dev.container.table.get("RUN#" + run.execution_arn.rsplit(":", 1)[1], "META")
+    assert run_item is not None and run_item["status"] == "FAILED"
+    assert run_item["error_type"] == "DataContractViolation"
+
+
+def test_transient_s3_error_is_retried_by_the_state_machine(
+    cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]
+) -> None:
+    # GIVEN S3 in dev answering SlowDown to the next three GetObject calls (botocore's own retries)
+    fault = cloud.inject_fault("s3", "GetObject", times=3, env="dev")
+
+    # WHEN an upload arrives
+    run = upload_and_wait(cloud, "dev", "churn/retry.parquet", to_parquet_bytes(make_churn(n_rows=1_500, seed=13)))
+
+    # THEN Validate failed once with TransientError, was retried by the ASL, and the run succeeded
+    assert fault.fired == 3
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    failed = [e for e in _history(cloud, "dev", run.execution_arn) if e["type"] == "TaskFailed"]
+    assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["TransientError"]
+
+
+def test_same_bytes_twice_make_one_dataset_version(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]) -> None:
+    # GIVEN the same bytes uploaded under two names
+    body = to_csv_bytes(make_churn(n_rows=1_200, seed=14))
+    first = upload_and_wait(cloud, "dev", "churn/same-a.csv", body)
+    second = upload_and_wait(cloud, "dev", "churn/same-b.csv", body)
+
+    # THEN both runs succeed with one dataset version, recorded once, fed by both raw objects
+    assert first.status == second.status == "SUCCEEDED"
+    version = first.output["dataset"]["dataset_version"]
+    assert second.output["dataset"]["dataset_version"] == version
+    assert (first.output["dataset"]["new"], second.output["dataset"]["new"]) == (True, False)
+    items = [i for i in dev.container.table.query("DATASET#churn", "V#") if i["version"] == version]
+    assert len(items) == 1
+    upstream = dev.container.table.query(f"NODE#dataset:churn:{version}", "EDGE#in#curated_into#")
+    assert {u["other"].split("?")[0].rsplit("/", 1)[1] for u in upstream} == {"same-a.csv", "same-b.csv"}
+
+
+def test_upload_for_a_model_without_spec_fails_with_spec_error(cloud: LocalCloud) -> None:
+    run = upload_and_wait(cloud, "dev", "fraud/2026-11-25.csv", b"a,b\n1,2\n")
+    assert run.status == "FAILED"
+    assert run.execution["error"] == "SpecError"
+    assert "no model spec pushed for model 'fraud'" in run.execution["cause"]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_each_environment_has_its_own_stack_and_table(cloud: LocalCloud, env: str) -> None:
+    outputs = cloud.environments[env].outputs
+    assert outputs["MetadataTableName"] == f"slipway-{env}-metadata"
+    assert cloud.environments[env].account_id in outputs["RawBucketName"]
+    identity = cloud.client("sts", env).get_caller_identity()
+    assert identity["Account"] == cloud.environments[env].account_id
