@@ -92,14 +92,15 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
 def test_transient_s3_error_is_retried_by_the_state_machine(
     cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]
 ) -> None:
-    # GIVEN S3 in dev answering SlowDown to the next three GetObject calls (botocore's own retries)
-    fault = cloud.inject_fault("s3", "GetObject", times=3, env="dev")
+    # GIVEN S3 in dev answering SlowDown to the next four GetObject calls: botocore's first try and
+    # its three retries (adapters/clients.py), so the step itself fails once
+    fault = cloud.inject_fault("s3", "GetObject", times=4, env="dev")
 
     # WHEN an upload arrives
     run = upload_and_wait(cloud, "dev", "churn/retry.parquet", to_parquet_bytes(make_churn(n_rows=1_500, seed=13)))
 
     # THEN Validate failed once with TransientError, was retried by the ASL, and the run succeeded
-    assert fault.fired == 3
+    assert fault.fired == 4
     assert run.status == "SUCCEEDED", run.execution.get("cause")
     failed = [e for e in _history(cloud, "dev", run.execution_arn) if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["TransientError"]

@@ -60,9 +60,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     console.print(f"AWS credentials: {files.credentials}")
     console.print(f"stack outputs:   {files.outputs}")
     console.print("use it with:")
-    console.print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
     raw = cloud.environments["dev"].outputs["RawBucketName"]
-    console.print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
+    print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
+    print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
     console.print("Ctrl-C stops it.", style="dim")
     sys.stdout.flush()
     stop = threading.Event()

@@ -38,6 +38,21 @@ class Environment:
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
 
 
+def _realise_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
+    """Apply the bucket properties moto's CloudFormation ignores (it keeps only encryption and tags)."""
+    if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    notification = props.get("NotificationConfiguration", {})
+    if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+
+
 class LocalCloud:
     """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
 
@@ -141,11 +156,8 @@ class LocalCloud:
             for r in cfn.describe_stack_resources(StackName=environment.stack_name)["StackResources"]
             if "PhysicalResourceId" in r  # moto lists resources it does not support without one
         }
-        # moto ignores the bucket's NotificationConfiguration from CloudFormation: apply it.
-        for logical_id in packaged.bucket_notifications:
-            s3.put_bucket_notification_configuration(
-                Bucket=physical[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
-            )
+        for logical_id, props in packaged.buckets.items():
+            _realise_bucket(s3, physical[logical_id], props)
         for logical_id, source in packaged.functions.items():
             name = physical[logical_id]
             environment.functions[logical_id] = name

@@ -27,7 +27,7 @@ class PackagedTemplate:
     cloudformation: dict[str, Any]
     archives: dict[str, bytes] = field(default_factory=dict)  # S3 key -> zip bytes
     functions: dict[str, FunctionSource] = field(default_factory=dict)  # logical id -> source
-    bucket_notifications: list[str] = field(default_factory=list)  # logical ids of EventBridge-enabled buckets
+    buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> bucket Properties
 
 
 def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -89,9 +89,7 @@ def package(
         elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
             props["Definition"] = json.loads((base / props.pop("DefinitionUri")).read_text())
         elif kind == "AWS::S3::Bucket":
-            notification = props.get("NotificationConfiguration", {})
-            if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
-                packaged.bucket_notifications.append(logical_id)
+            packaged.buckets[logical_id] = props
 
     # The translator reads the region from the environment for pseudo parameters.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)

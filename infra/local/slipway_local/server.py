@@ -4,7 +4,9 @@ credentials file (one profile per environment) and the stacks' outputs written t
 from __future__ import annotations
 
 import json
+import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,10 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
     """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy."""
     # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning)  # moto: "not supported by CloudFormation"
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -1,0 +1,212 @@
+"""The training and gates sections of the model spec, checked without importing scikit-learn (so light readers stay light)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+__all__ = [
+    "ALGORITHM_TASKS",
+    "CLASSIFICATION_METRICS",
+    "FAIRNESS_METRICS",
+    "HYPERPARAMETERS",
+    "REGRESSION_METRICS",
+    "Algorithm",
+    "CandidateSpec",
+    "FairnessMetric",
+    "GatesSpec",
+    "GridValue",
+    "Task",
+    "TrainingSpec",
+    "grid_size",
+    "metric_direction",
+]
+
+Task = Literal["classification", "regression"]
+Algorithm = Literal["logistic_regression", "linear_regression", "random_forest", "gradient_boosting"]
+FairnessMetric = Literal["demographic_parity_difference", "equal_opportunity_difference"]
+GridValue = int | float | str | bool | None
+
+CLASSIFICATION_METRICS: tuple[str, ...] = ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss")
+REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2")
+FAIRNESS_METRICS: tuple[str, ...] = ("demographic_parity_difference", "equal_opportunity_difference")
+_LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+_METRICS_BY_TASK: dict[str, tuple[str, ...]] = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+
+ALGORITHM_TASKS: dict[str, tuple[str, ...]] = {
+    "logistic_regression": ("classification",),
+    "linear_regression": ("regression",),
+    "random_forest": ("classification", "regression"),
+    "gradient_boosting": ("classification", "regression"),
+}
+
+# Grid-settable constructor parameters of the estimator behind each (algorithm, task), as in
+# scikit-learn 1.9 ``get_params()`` minus the ones a grid must not set (see _RESERVED). Kept as data so
+# that reading a spec never imports scikit-learn; tests/unit/test_training.py checks it against sklearn.
+_TREE = (
+    "ccp_alpha", "criterion", "max_depth", "max_features", "max_leaf_nodes", "min_impurity_decrease",
+    "min_samples_leaf", "min_samples_split", "min_weight_fraction_leaf", "n_estimators", "verbose", "warm_start",
+)  # fmt: skip
+_FOREST = (*_TREE, "bootstrap", "max_samples", "n_jobs", "oob_score")
+_BOOSTING = (*_TREE, "learning_rate", "loss", "n_iter_no_change", "subsample", "tol", "validation_fraction")
+HYPERPARAMETERS: dict[tuple[str, str], frozenset[str]] = {
+    ("logistic_regression", "classification"): frozenset((
+        "C", "class_weight", "dual", "fit_intercept", "intercept_scaling", "l1_ratio", "max_iter", "n_jobs",
+        "solver", "tol", "verbose", "warm_start",
+    )),  # fmt: skip
+    ("linear_regression", "regression"): frozenset(
+        {"alpha", "copy_X", "fit_intercept", "max_iter", "positive", "solver", "tol"}
+    ),
+    ("random_forest", "classification"): frozenset({*_FOREST, "class_weight"}),
+    ("random_forest", "regression"): frozenset(_FOREST),
+    ("gradient_boosting", "classification"): frozenset(_BOOSTING),
+    ("gradient_boosting", "regression"): frozenset({*_BOOSTING, "alpha"}),
+}
+_RESERVED: dict[str, str] = {
+    "random_state": "the seed comes from training.seed",
+    "init": "it takes an estimator object, not a grid value",
+    "monotonic_cst": "it takes an array, not a grid value",
+    "penalty": "it is deprecated since scikit-learn 1.8; use l1_ratio (0 = l2, 1 = l1) or C",
+}
+
+
+def metric_direction(metric: str) -> Literal["max", "min"]:
+    """``"min"`` for lower-is-better metrics (log_loss, rmse, mae, fairness gaps), ``"max"`` otherwise."""
+    if metric in _LOWER_IS_BETTER or metric in FAIRNESS_METRICS:
+        return "min"
+    if metric in CLASSIFICATION_METRICS or metric in REGRESSION_METRICS:
+        return "max"
+    raise ValueError(f"unknown metric {metric!r}; known: {', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)}")
+
+
+def grid_size(grid: dict[str, list[GridValue]]) -> int:
+    """Number of hyperparameter combinations a grid expands to (1 for an empty grid)."""
+    return math.prod(len(values) for values in grid.values())
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CandidateSpec(_Frozen):
+    """One algorithm and its hyperparameter grid; the grid is searched exhaustively."""
+
+    algorithm: Algorithm
+    grid: dict[str, list[GridValue]] = Field(default_factory=dict)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_names_hyperparameters(cls, value: dict[str, list[GridValue]], info: ValidationInfo) -> dict:
+        algorithm = info.data.get("algorithm")
+        if algorithm is None:
+            return value
+        problems: list[str] = []
+        known = set().union(*(HYPERPARAMETERS[(algorithm, t)] for t in ALGORITHM_TASKS[algorithm]))
+        for name, values in value.items():
+            if name in _RESERVED:
+                problems.append(f"{name!r} cannot be searched: {_RESERVED[name]}")
+            elif name not in known:
+                problems.append(f"{name!r} is not a hyperparameter of {algorithm} (known: {', '.join(sorted(known))})")
+            elif not values:
+                problems.append(f"{name!r} lists no values")
+            elif len({(type(v).__name__, v) for v in values}) < len(values):
+                problems.append(f"{name!r} repeats a value: {values!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def size(self) -> int:
+        """How many candidates this grid expands to."""
+        return grid_size(self.grid)
+
+
+class TrainingSpec(_Frozen):
+    """What to train: the task, the selection metric, the seed and the candidate grid (a small AutoML)."""
+
+    task: Task
+    metric: str
+    seed: int = 42
+    candidates: list[CandidateSpec] = Field(min_length=1)
+    max_candidates: int = Field(default=50, ge=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_fits_task(cls, value: str, info: ValidationInfo) -> str:
+        task = info.data.get("task")
+        if task is not None and value not in _METRICS_BY_TASK[task]:
+            raise ValueError(f"{value!r} is not a {task} metric; choose one of {', '.join(_METRICS_BY_TASK[task])}")
+        return value
+
+    @model_validator(mode="after")
+    def _candidates_fit_task_and_budget(self) -> TrainingSpec:
+        problems: list[str] = []
+        for i, candidate in enumerate(self.candidates):
+            if self.task not in ALGORITHM_TASKS[candidate.algorithm]:
+                problems.append(
+                    f"candidates.{i}: {candidate.algorithm} is {ALGORITHM_TASKS[candidate.algorithm][0]}-only, "
+                    f"not {self.task}"
+                )
+                continue
+            wrong = sorted(set(candidate.grid) - HYPERPARAMETERS[(candidate.algorithm, self.task)])
+            if wrong:
+                problems.append(f"candidates.{i}: {', '.join(wrong)} do not apply to {candidate.algorithm} {self.task}")
+        total = sum(c.size for c in self.candidates)
+        if total > self.max_candidates:
+            problems.append(f"the grids expand to {total} candidates, over max_candidates ({self.max_candidates})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def total_candidates(self) -> int:
+        """How many candidates the whole search trains."""
+        return sum(c.size for c in self.candidates)
+
+
+class GatesSpec(_Frozen):
+    """What a challenger must reach before it is registered: metric floors/ceilings, regression, fairness."""
+
+    min_metrics: dict[str, float] = Field(default_factory=dict)
+    max_metrics: dict[str, float] = Field(default_factory=dict)
+    max_regression: dict[str, float] = Field(default_factory=dict)
+    max_fairness_gap: dict[FairnessMetric, float] = Field(default_factory=dict)
+
+    @field_validator("min_metrics", "max_metrics", "max_regression")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        problems: list[str] = []
+        for metric, bound in value.items():
+            try:
+                direction = metric_direction(metric)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if metric in FAIRNESS_METRICS:
+                problems.append(f"{metric} belongs in max_fairness_gap")
+            elif info.field_name == "min_metrics" and direction == "min":
+                problems.append(f"{metric} is lower-is-better; put its bound in max_metrics")
+            elif info.field_name == "max_metrics" and direction == "max":
+                problems.append(f"{metric} is higher-is-better; put its bound in min_metrics")
+            elif info.field_name == "max_regression" and bound < 0:
+                problems.append(f"allowed regression of {metric} must be >= 0, got {bound:g}")
+            elif not math.isfinite(bound):
+                problems.append(f"bound of {metric} must be a finite number")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("max_fairness_gap")
+    @classmethod
+    def _gap_is_a_rate_difference(cls, value: dict[str, float]) -> dict[str, float]:
+        wrong = [f"{name} {gap:g}" for name, gap in value.items() if not 0.0 <= gap <= 1.0]
+        if wrong:
+            raise ValueError(f"fairness gaps are rate differences between 0 and 1: {', '.join(wrong)}")
+        return value
+
+    def metrics_outside(self, task: Task) -> list[str]:
+        """Gate metrics that the task does not produce (for the model spec to reject)."""
+        named = [*self.min_metrics, *self.max_metrics, *self.max_regression]
+        return sorted({m for m in named if m not in _METRICS_BY_TASK[task]})

@@ -1,0 +1,109 @@
+"""The local cloud as a user meets it: `slipway local up` on 127.0.0.1, then awscli with the
+written profiles uploads a file, and an execution starts in dev only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slipway_local.sample_data import make_churn, to_csv_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"slipway local up exited: {process.stdout.read() if process.stdout else ''}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} not written after {timeout_s}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("local")
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "slipway"), "local", "up", "--port", str(port), "--dir", str(directory)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    try:
+        _wait_for(directory / "outputs.json", process)
+        env = {
+            **os.environ,
+            "AWS_CONFIG_FILE": str(directory / "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(directory / "aws-credentials"),
+        }
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            env.pop(key, None)
+        yield {"dir": directory, "port": port, "env": env,
+               "outputs": json.loads((directory / "outputs.json").read_text())}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _aws(server: dict[str, Any], *args: str) -> Any:
+    result = subprocess.run([str(BIN / "aws"), *args], env=server["env"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.startswith(("{", "[")) else result.stdout
+
+
+def test_server_listens_on_loopback_and_writes_profiles(server: dict[str, Any]) -> None:
+    config = (server["dir"] / "aws-config").read_text()
+    assert f"endpoint_url = http://127.0.0.1:{server['port']}" in config
+    for env, account in (("dev", "111111111111"), ("staging", "222222222222"), ("prod", "333333333333")):
+        assert f"[profile {env}]" in config
+        assert _aws(server, "--profile", env, "sts", "get-caller-identity")["Account"] == account
+        assert server["outputs"][env]["account_id"] == account
+
+
+def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], tmp_path: Path) -> None:
+    # GIVEN the churn spec pushed with the CLI, through the dev profile
+    push = subprocess.run(
+        [str(BIN / "slipway"), "spec", "push", str(ROOT / "specs" / "churn.yaml"), "--env", "dev", "--json"],
+        env=server["env"], capture_output=True, text=True, check=False,
+    )
+    assert push.returncode == 0, push.stdout + push.stderr
+    assert json.loads(push.stdout)["model"] == "churn"
+
+    # WHEN a file is copied to dev's raw bucket with awscli
+    data = tmp_path / "churn.csv"
+    data.write_bytes(to_csv_bytes(make_churn(n_rows=1_500, seed=31)))
+    raw = server["outputs"]["dev"]["RawBucketName"]
+    copied = _aws(server, "--profile", "dev", "s3", "cp", str(data), f"s3://{raw}/churn/churn.csv")
+    assert f"s3://{raw}/churn/churn.csv" in copied
+
+    # THEN an execution runs to success in dev, and none starts in staging or prod
+    arn = server["outputs"]["dev"]["TrainingStateMachineArn"]
+    deadline = time.monotonic() + 120
+    while True:
+        executions = _aws(server, "--profile", "dev", "stepfunctions", "list-executions", "--state-machine-arn", arn)
+        statuses = [e["status"] for e in executions["executions"]]
+        if statuses and statuses[0] != "RUNNING":
+            break
+        assert time.monotonic() < deadline, f"execution still {statuses}"
+        time.sleep(0.2)
+    assert statuses == ["SUCCEEDED"]
+    for env in ("staging", "prod"):
+        other = server["outputs"][env]["TrainingStateMachineArn"]
+        listed = _aws(server, "--profile", env, "stepfunctions", "list-executions", "--state-machine-arn", other)
+        assert listed["executions"] == []

@@ -1,0 +1,165 @@
+"""The model spec: a good spec loads, each bad field is named, and the version is a content hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slipway.errors import SpecError
+from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
+
+CHURN_SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
+
+MINIMAL: dict[str, Any] = {
+    "name": "demo",
+    "data": {
+        "target": "y",
+        "columns": [
+            {"name": "x", "type": "float", "min": 0, "max": 10},
+            {"name": "t", "type": "timestamp"},
+            {"name": "s", "type": "string"},
+            {"name": "y", "type": "int", "allowed": [0, 1]},
+        ],
+    },
+}
+
+
+def _load(overrides: dict[str, Any]) -> ModelSpec:
+    """Load MINIMAL with dotted-path overrides such as ``{"data.columns.0.min": 5}``."""
+    raw = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    for path, value in overrides.items():
+        *parents, leaf = path.split(".")
+        node = raw
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(leaf)] = value
+        else:
+            node[leaf] = value
+    return load_spec(yaml.safe_dump(raw))
+
+
+def _fields(exc: pytest.ExceptionInfo[SpecError]) -> list[str]:
+    return [e["field"] for e in exc.value.details["errors"]]
+
+
+def test_churn_spec_loads_with_its_contract() -> None:
+    # GIVEN the example spec WHEN it is loaded
+    spec = load_spec(CHURN_SPEC.read_text())
+
+    # THEN its contract says what the YAML says
+    data = spec.data
+    assert spec.name == "churn"
+    assert (data.target, data.timestamp, data.entity_id, data.sensitive) == ("churned", "signup_date", "customer_id", ["gender"])
+    assert data.min_rows == 1000
+    assert data.column("customer_id").unique and data.column("customer_id").regex == r"^C\d{6}$"
+    assert data.column("email").pii == "hash"
+    assert (data.column("age").min, data.column("age").max) == (18, 90)
+    assert data.column("signup_date").min == "2015-01-01T00:00:00+00:00"
+    assert data.names[:3] == ["customer_id", "signup_date", "email"]
+
+
+def test_spec_accepts_bytes_and_unquoted_dates() -> None:
+    # GIVEN YAML bytes with a bare date as a timestamp bound (YAML reads it as a date)
+    text = "name: demo\ndata:\n  target: t\n  columns:\n    - {name: t, type: timestamp, min: 2020-01-01, max: 2021-06-30}\n"
+
+    # WHEN loaded THEN the bounds are normalised to UTC ISO text
+    column = load_spec(text.encode()).data.column("t")
+    assert (column.min, column.max) == ("2020-01-01T00:00:00+00:00", "2021-06-30T00:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"name": "Churn Model"}, "name", "pattern"),
+        ({"data.columns.0.min": 50}, "data.columns.0.max", "smaller than min"),
+        ({"data.columns.0.type": "decimal"}, "data.columns.0.type", "int"),
+        ({"data.columns.2.min": 1}, "data.columns.2.min", "only to int, float and timestamp"),
+        ({"data.columns.0.regex": "[0-9]+"}, "data.columns.0.regex", "only to string and category"),
+        ({"data.columns.2.regex": "(unclosed"}, "data.columns.2.regex", "does not compile"),
+        ({"data.columns.2.regex": "(?=a)b"}, "data.columns.2.regex", "RE2"),
+        ({"data.columns.1.min": "yesterday"}, "data.columns.1.min", "ISO-8601"),
+        ({"data.columns.0.max": "1999-01-01"}, "data.columns.0.max", "must be a number"),
+        ({"data.columns.3.allowed": ["yes", "no"]}, "data.columns.3.allowed", "do not fit a int column"),
+        ({"data.columns.2.pii": "encrypt"}, "data.columns.2.pii", "'hash', 'drop' or 'keep'"),
+        ({"data.columns.2.colour": "red"}, "data.columns.2.colour", "Extra inputs"),
+        ({"data.columns": []}, "data.columns", "at least 1"),
+        ({"data.columns.2.name": "x"}, "data.columns", "repeated: x"),
+        ({"data.target": "label"}, "data.target", "not a declared column"),
+        ({"data.columns.3.pii": "drop"}, "data.target", "PII-dropped"),
+        ({"data.timestamp": "x"}, "data.timestamp", "must be a timestamp column"),
+        ({"data.entity_id": "id"}, "data.entity_id", "not a declared column"),
+        ({"data.sensitive": ["gender"]}, "data.sensitive", "not declared columns"),
+        ({"data.min_rows": 10, "data.max_rows": 5}, "data.max_rows", "smaller than min_rows"),
+        ({"training": {"task": "classification"}}, "training", "Extra inputs"),
+    ],
+)
+def test_each_bad_field_is_named(overrides: dict[str, Any], field: str, words: str) -> None:
+    # GIVEN a spec with one bad field WHEN it is loaded
+    with pytest.raises(SpecError) as exc:
+        _load(overrides)
+
+    # THEN the error names that field and says what is wrong with it
+    errors = {e["field"]: e["message"] for e in exc.value.details["errors"]}
+    assert field in errors, errors
+    assert words in errors[field]
+    assert field in exc.value.message
+
+
+def test_timestamp_max_before_min_is_named() -> None:
+    with pytest.raises(SpecError) as exc:
+        _load({"data.columns.1.min": "2022-01-01", "data.columns.1.max": "2021-01-01T00:00:00+02:00"})
+    assert _fields(exc) == ["data.columns.1.max"]
+    assert "earlier than min" in exc.value.message
+
+
+def test_several_bad_fields_are_all_reported() -> None:
+    # GIVEN two independent mistakes WHEN loaded THEN both are reported at once
+    with pytest.raises(SpecError) as exc:
+        _load({"name": "X", "data.columns.0.min": "low"})
+    assert _fields(exc) == ["name", "data.columns.0.min"]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [("name: demo\ndata: [unclosed\n", "(yaml)", "YAML syntax error at line 3"), ("- just\n- a list\n", "(spec)", "mapping")],
+)
+def test_unreadable_yaml_is_a_spec_error(text: str, field: str, words: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        load_spec(text)
+    assert _fields(exc) == [field]
+    assert words in exc.value.details["errors"][0]["message"]
+
+
+def test_spec_version_is_a_content_hash() -> None:
+    # GIVEN the churn spec, and the same content written differently (defaults spelled out, flow style)
+    spec = load_spec(CHURN_SPEC.read_text())
+    raw = spec.model_dump(mode="json")
+    rewritten = load_spec(yaml.safe_dump(raw, default_flow_style=True, sort_keys=True))
+
+    # THEN both have the same 64-hex version, stable across calls
+    version = spec_version(spec)
+    assert len(version) == 64 and int(version, 16) >= 0
+    assert spec_version(rewritten) == version == spec_version(load_spec(CHURN_SPEC.read_text()))
+
+    # AND any change to the contract changes the version
+    raw["data"]["columns"][3]["max"] = 95
+    assert spec_version(load_spec(yaml.safe_dump(raw))) != version
+    assert spec_version(spec.model_copy(update={"description": "other"})) != version
+
+
+def test_dump_spec_yaml_round_trips() -> None:
+    spec = load_spec(CHURN_SPEC.read_text())
+    text = dump_spec_yaml(spec)
+    assert load_spec(text) == spec
+    assert "nullable: false" not in text  # defaults are left out
+    assert text.startswith("name: churn\n")
+
+
+def test_spec_is_frozen() -> None:
+    spec = load_spec(CHURN_SPEC.read_text())
+    with pytest.raises(ValueError, match="frozen"):
+        spec.data.columns[0].nullable = True  # type: ignore[misc]
