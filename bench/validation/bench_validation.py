@@ -79,9 +79,7 @@ def slipway_contract() -> Any:
 def pandera_schema() -> Any:
     import pandera.pandas as pa
 
-    cols: dict[str, Any] = {
-        "i0": pa.Column("int64", pa.Check.ge(0), unique=True, report_duplicates="exclude_first")
-    }
+    cols: dict[str, Any] = {"i0": pa.Column("int64", pa.Check.ge(0), unique=True, report_duplicates="exclude_first")}
     for k in range(1, N_INT):
         cols[f"i{k}"] = pa.Column("int64", pa.Check.in_range(0, 1_000))
     for k in range(N_FLOAT):
@@ -121,6 +119,7 @@ def _measure(run: Callable[[], int]) -> dict[str, float]:
 
 def run_slipway(path: str, max_workers: int | None = None) -> dict[str, float]:
     import pyarrow.parquet as pq
+
     from slipway.domain.validation import validate_table
 
     table, contract = pq.read_table(path), slipway_contract()
@@ -181,13 +180,17 @@ def main() -> None:
     print(f"{args.rows:,} rows x {df.shape[1]} columns, {injected} injected bad values")
     print(f"{'tool':18s} {'best of 3':>10s} {'first run':>10s} {'peak extra':>11s} {'bad values':>11s}")
     for tool, r in results.items():
-        print(f"{tool:18s} {r['seconds'] * 1e3:7.1f} ms {r['first_seconds'] * 1e3:7.1f} ms "
-              f"{r['peak_bytes'] / 2**20:7.1f} MiB {r['found']:11d}")
+        print(
+            f"{tool:18s} {r['seconds'] * 1e3:7.1f} ms {r['first_seconds'] * 1e3:7.1f} ms "
+            f"{r['peak_bytes'] / 2**20:7.1f} MiB {r['found']:11d}"
+        )
     p = results["pandera"]
     for tool in ("slipway", "slipway-1-thread"):
         s = results[tool]
-        print(f"pandera / {tool}: time {p['seconds'] / s['seconds']:.1f}x, "
-              f"peak memory {p['peak_bytes'] / max(s['peak_bytes'], 1):.1f}x")
+        print(
+            f"pandera / {tool}: time {p['seconds'] / s['seconds']:.1f}x, "
+            f"peak memory {p['peak_bytes'] / max(s['peak_bytes'], 1):.1f}x"
+        )
     counts = {tool: r["found"] for tool, r in results.items()}
     if set(counts.values()) != {injected}:
         print(f"MISMATCH: injected {injected}, found {counts}")

@@ -43,7 +43,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     port = _free_port()
     process = subprocess.Popen(
         [str(BIN / "slipway"), "local", "up", "--port", str(port), "--dir", str(directory)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
     )
     try:
         _wait_for(directory / "outputs.json", process)
@@ -52,10 +55,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "AWS_CONFIG_FILE": str(directory / "aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(directory / "aws-credentials"),
         }
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        for key in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+        ):
             env.pop(key, None)
-        yield {"dir": directory, "port": port, "env": env,
-               "outputs": json.loads((directory / "outputs.json").read_text())}
+        yield {
+            "dir": directory,
+            "port": port,
+            "env": env,
+            "outputs": json.loads((directory / "outputs.json").read_text()),
+        }
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -80,7 +93,10 @@ def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], t
     # GIVEN the churn spec pushed with the CLI, through the dev profile
     push = subprocess.run(
         [str(BIN / "slipway"), "spec", "push", str(ROOT / "specs" / "churn.yaml"), "--env", "dev", "--json"],
-        env=server["env"], capture_output=True, text=True, check=False,
+        env=server["env"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert push.returncode == 0, push.stdout + push.stderr
     assert json.loads(push.stdout)["model"] == "churn"

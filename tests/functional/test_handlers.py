@@ -26,7 +26,8 @@ def uploaded_version(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any])
     event = load_event("validate/object-created.json")
     s3 = cloud.client("s3", "dev")
     put = s3.put_object(
-        Bucket=event["detail"]["bucket"]["name"], Key=event["detail"]["object"]["key"],
+        Bucket=event["detail"]["bucket"]["name"],
+        Key=event["detail"]["object"]["key"],
         Body=to_csv_bytes(make_churn(n_rows=1_100, seed=21)),
     )
     return str(put["VersionId"])

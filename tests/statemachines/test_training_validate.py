@@ -76,7 +76,9 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
     assert ("age", "type") in found
     assert ("monthly_charges", "min") in found
     assert all(f["count"] >= 1 for f in report["failures"])
-    copy = dev.container.store.get_bytes(S3Ref(dev.outputs["LakeBucketName"], report["quarantined_copy"].split("/", 3)[3]))
+    copy = dev.container.store.get_bytes(
+        S3Ref(dev.outputs["LakeBucketName"], report["quarantined_copy"].split("/", 3)[3])
+    )
     assert copy == body
 
     # AND the raw object is untouched (one version, same bytes) and the run is recorded as failed

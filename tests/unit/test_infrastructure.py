@@ -128,6 +128,8 @@ def test_shipped_requirements_match_the_project_pins(requirements: str) -> None:
 def test_cfn_lint_passes_on_the_template() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "infra" / "template.yaml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -31,8 +31,9 @@ def test_numeric_profile() -> None:
     assert profile["kind"] == "numeric"
     assert (profile["count"], profile["nulls"], profile["min"], profile["max"]) == (100, 1, 0.0, 99.0)
     assert profile["mean"] == pytest.approx(49.5) and profile["std"] == pytest.approx(np.std(np.arange(100)))
-    assert profile["quantiles"] == pytest.approx({"p01": 0.99, "p05": 4.95, "p25": 24.75, "p50": 49.5,
-                                                  "p75": 74.25, "p95": 94.05, "p99": 98.01})
+    assert profile["quantiles"] == pytest.approx(
+        {"p01": 0.99, "p05": 4.95, "p25": 24.75, "p50": 49.5, "p75": 74.25, "p95": 94.05, "p99": 98.01}
+    )
     assert profile["bins"] == [0.0, 9.0, 19.0, 29.0, 39.0, 49.0, 59.0, 69.0, 79.0, 89.0, 99.0]  # values from the data
     assert profile["bin_fractions"] == pytest.approx([0.09] + [0.1] * 8 + [0.11])
 
@@ -85,8 +86,9 @@ def test_top_keeps_the_fifty_most_frequent() -> None:
 
 def test_timestamp_profile_is_iso_text() -> None:
     data = _contract({"name": "t", "type": "timestamp", "nullable": True})
-    column = pa.array([datetime(2024, 3, 1, tzinfo=UTC), None, datetime(2025, 1, 2, 3, tzinfo=UTC)],
-                      pa.timestamp("us", tz="UTC"))
+    column = pa.array(
+        [datetime(2024, 3, 1, tzinfo=UTC), None, datetime(2025, 1, 2, 3, tzinfo=UTC)], pa.timestamp("us", tz="UTC")
+    )
     assert profile_table(pa.table({"t": column}), data)["t"] == {
         "kind": "timestamp",
         "count": 2,

@@ -53,7 +53,12 @@ def test_churn_spec_loads_with_its_contract() -> None:
     # THEN its contract says what the YAML says
     data = spec.data
     assert spec.name == "churn"
-    assert (data.target, data.timestamp, data.entity_id, data.sensitive) == ("churned", "signup_date", "customer_id", ["gender"])
+    assert (data.target, data.timestamp, data.entity_id, data.sensitive) == (
+        "churned",
+        "signup_date",
+        "customer_id",
+        ["gender"],
+    )
     assert data.min_rows == 1000
     assert data.column("customer_id").unique and data.column("customer_id").regex == r"^C\d{6}$"
     assert data.column("email").pii == "hash"
@@ -125,7 +130,10 @@ def test_several_bad_fields_are_all_reported() -> None:
 
 @pytest.mark.parametrize(
     ("text", "field", "words"),
-    [("name: demo\ndata: [unclosed\n", "(yaml)", "YAML syntax error at line 3"), ("- just\n- a list\n", "(spec)", "mapping")],
+    [
+        ("name: demo\ndata: [unclosed\n", "(yaml)", "YAML syntax error at line 3"),
+        ("- just\n- a list\n", "(spec)", "mapping"),
+    ],
 )
 def test_unreadable_yaml_is_a_spec_error(text: str, field: str, words: str) -> None:
     with pytest.raises(SpecError) as exc:

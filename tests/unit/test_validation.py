@@ -54,7 +54,14 @@ CASES = [
     ("allowed", {"name": "k", "type": "int", "allowed": [0, 1]}, [0, 1, 1], [0, 2, 1, 2], 2, [1, 3]),
     ("unique", {"name": "id", "type": "int", "unique": True}, [3, 1, 2], [7, 8, 7, 9, 8, 7], 3, [2, 4, 5]),
     ("unique", {"name": "s", "type": "string", "unique": True}, ["a", "b"], ["a", "b", "a"], 1, [2]),
-    ("regex", {"name": "s", "type": "string", "regex": r"C\d{3}"}, ["C001", "C002"], ["C001", "C1", "xC002"], 2, [1, 2]),
+    (
+        "regex",
+        {"name": "s", "type": "string", "regex": r"C\d{3}"},
+        ["C001", "C002"],
+        ["C001", "C1", "xC002"],
+        2,
+        [1, 2],
+    ),
 ]
 
 
@@ -161,7 +168,10 @@ def test_category_checks_read_parquet_dictionaries() -> None:
 
     typed, report = validate_table(pa.table({"c": column}), data)
 
-    assert {(f.check, f.count, tuple(f.examples)) for f in report.failures} == {("allowed", 1, (2,)), ("regex", 1, (2,))}
+    assert {(f.check, f.count, tuple(f.examples)) for f in report.failures} == {
+        ("allowed", 1, (2,)),
+        ("regex", 1, (2,)),
+    }
     assert typed.column("c").type == pa.string()
 
 

@@ -19,7 +19,9 @@ console = Console()
 
 
 def _target_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="dev", choices=["dev", "staging", "prod"], help="environment (stack slipway-ENV)")
+    parser.add_argument(
+        "--env", default="dev", choices=["dev", "staging", "prod"], help="environment (stack slipway-ENV)"
+    )
     parser.add_argument("--profile", help="AWS profile (default: the environment's name, as `local up` writes)")
     parser.add_argument("--endpoint-url", help="override the AWS endpoint (the profile's endpoint_url otherwise)")
     parser.add_argument("--region", help="AWS region (the profile's otherwise)")
@@ -54,8 +56,11 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     with console.status(f"starting the local cloud on 127.0.0.1:{args.port} and deploying dev, staging, prod…"):
         _server, cloud = start_server(args.port)
         files = write_files(cloud, Path(args.dir).resolve())
-    console.print(f"local cloud up at [bold]{cloud.endpoint_url}[/] (accounts: "
-                  + ", ".join(f"{e}={env.account_id}" for e, env in cloud.environments.items()) + ")")
+    console.print(
+        f"local cloud up at [bold]{cloud.endpoint_url}[/] (accounts: "
+        + ", ".join(f"{e}={env.account_id}" for e, env in cloud.environments.items())
+        + ")"
+    )
     console.print(f"AWS config:      {files.config}")
     console.print(f"AWS credentials: {files.credentials}")
     console.print(f"stack outputs:   {files.outputs}")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from slipway_local import patches
 from slipway_local.faults import INJECTOR, Fault, install_fault_injection
@@ -149,7 +148,9 @@ class LocalCloud:
         )
         stack = cfn.describe_stacks(StackName=environment.stack_name)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"stack {environment.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+            raise RuntimeError(
+                f"stack {environment.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}"
+            )
         environment.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         physical = {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
@@ -206,6 +207,14 @@ class LocalCloud:
                     if execution["status"] == "RUNNING":
                         self.wait_for_execution(env, execution["executionArn"], timeout_s)
 
-    def inject_fault(self, service: str, operation: str, *, times: int = 1, code: str = "SlowDown",
-                     status: int = 503, env: str | None = None) -> Fault:
+    def inject_fault(
+        self,
+        service: str,
+        operation: str,
+        *,
+        times: int = 1,
+        code: str = "SlowDown",
+        status: int = 503,
+        env: str | None = None,
+    ) -> Fault:
         return INJECTOR.add(Fault(service, operation, code, status, times, ACCOUNTS[env] if env else None))

@@ -39,8 +39,10 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
     console.rule("[bold]slipway demo")
     with console.status("deploying infra/template.yaml into dev, staging and prod (moto, in-process)…"):
         cloud = LocalCloud().start()
-    console.print(f"local cloud ready in {time.perf_counter() - started:.1f} s: "
-                  + ", ".join(f"{e} = account {env.account_id}" for e, env in cloud.environments.items()))
+    console.print(
+        f"local cloud ready in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{e} = account {env.account_id}" for e, env in cloud.environments.items())
+    )
     try:
         dev = target_in(cloud, "dev")
         pushed = push_spec(dev.container, SPEC_PATH.read_text())
@@ -57,8 +59,10 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
             console.print(f"[red]run {result['status']}[/]: {result.get('error')} {result.get('cause')}")
             return 1
         dataset = json.loads(result["output"])["dataset"]
-        console.print(f"[green]SUCCEEDED[/] dataset version [bold]{dataset['dataset_version'][:16]}…[/] "
-                      f"({dataset['rows']:,} rows, spec {dataset['spec_version'][:12]})")
+        console.print(
+            f"[green]SUCCEEDED[/] dataset version [bold]{dataset['dataset_version'][:16]}…[/] "
+            f"({dataset['rows']:,} rows, spec {dataset['spec_version'][:12]})"
+        )
         console.print(f"  curated parquet: {dataset['curated_uri']}")
         console.print(f"  column profile:  {dataset['profile_uri']}")
 
@@ -68,15 +72,20 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         console.print(f"[red]{result['status']}[/] with [bold]{result.get('error')}[/]")
         cause = json.loads(result.get("cause") or "{}")
         details = cause.get("errorMessage", "")
-        report_uri = json.loads(details[details.index("{"):]).get("report_uri") if "{" in details else None
+        report_uri = json.loads(details[details.index("{") :]).get("report_uri") if "{" in details else None
         if report_uri:
             report = dev.container.store.get_json(S3Ref.parse(report_uri))
             table = Table(title=f"quarantine report: {report_uri}")
             for column in ("column", "check", "count", "example rows", "message"):
                 table.add_column(column)
             for f in report["failures"]:
-                table.add_row(str(f["column"] or "—"), f["check"], str(f["count"]),
-                              ", ".join(map(str, f["examples"])), f["message"][:70])
+                table.add_row(
+                    str(f["column"] or "—"),
+                    f["check"],
+                    str(f["count"]),
+                    ", ".join(map(str, f["examples"])),
+                    f["message"][:70],
+                )
             console.print(table)
             console.print(f"raw object left untouched; a copy sits at {report['quarantined_copy']}")
         console.rule(f"done in {time.perf_counter() - started:.1f} s")

@@ -85,9 +85,7 @@ class LambdaRuntime:
         try:
             return self._sources[(account_id, function_name)]
         except KeyError:
-            raise LookupError(
-                f"no local handler registered for {function_name} in account {account_id}"
-            ) from None
+            raise LookupError(f"no local handler registered for {function_name} in account {account_id}") from None
 
     def _load(self, source: FunctionSource) -> Callable[[Any, Any], Any]:
         path = source.module_file

@@ -112,7 +112,9 @@ def _patch_cloudformation_state_machine() -> None:
             definition = definition.replace("${" + key + "}", str(value))
         return definition
 
-    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
         properties = cloudformation_json["Properties"]
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.create_state_machine(
@@ -125,7 +127,14 @@ def _patch_cloudformation_state_machine() -> None:
     def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
         stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
 
-    def update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> Any:
+    def update(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
         properties = cloudformation_json.get("Properties", {})
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.update_state_machine(

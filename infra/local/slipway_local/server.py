@@ -41,7 +41,13 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
     files = ServerFiles(directory / "aws-config", directory / "aws-credentials", directory / "outputs.json")
     config, credentials = [], []
     for env, environment in cloud.environments.items():
-        config += [f"[profile {env}]", f"region = {REGION}", f"endpoint_url = {cloud.endpoint_url}", "output = json", ""]
+        config += [
+            f"[profile {env}]",
+            f"region = {REGION}",
+            f"endpoint_url = {cloud.endpoint_url}",
+            "output = json",
+            "",
+        ]
         credentials += [
             f"[{env}]",
             f"aws_access_key_id = {environment.access_key_id}",

@@ -45,8 +45,9 @@ def stack_outputs(session: boto3.Session, env: str, endpoint_url: str | None) ->
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def target_for(env: str, profile: str | None = None, endpoint_url: str | None = None,
-               region: str | None = None) -> Target:
+def target_for(
+    env: str, profile: str | None = None, endpoint_url: str | None = None, region: str | None = None
+) -> Target:
     """A target from an AWS profile (the local server writes one per environment, named after it)."""
     session = boto3.Session(profile_name=profile, region_name=region)
     return Target(env, session, endpoint_url, stack_outputs(session, env, endpoint_url))

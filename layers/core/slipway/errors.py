@@ -7,16 +7,16 @@ import json
 from typing import Any
 
 __all__ = [
-    "SlipwayError",
-    "DataContractViolation",
-    "SpecError",
-    "InvalidEvent",
-    "TransientError",
-    "NotFound",
-    "ConflictError",
-    "ArtifactIntegrityError",
-    "QualityGateFailed",
     "ALL_ERRORS",
+    "ArtifactIntegrityError",
+    "ConflictError",
+    "DataContractViolation",
+    "InvalidEvent",
+    "NotFound",
+    "QualityGateFailed",
+    "SlipwayError",
+    "SpecError",
+    "TransientError",
 ]
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import yaml
@@ -39,7 +39,7 @@ def parse_timestamp(value: float | int | str | datetime | date) -> datetime:
     if isinstance(value, bool):
         raise ValueError("a timestamp bound cannot be a boolean")
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        return datetime.fromtimestamp(float(value), tz=UTC)
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -50,8 +50,8 @@ def parse_timestamp(value: float | int | str | datetime | date) -> datetime:
         except ValueError as exc:
             raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from exc
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 class _Frozen(BaseModel):

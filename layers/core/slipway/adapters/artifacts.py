@@ -63,11 +63,21 @@ class ArtifactStore:
     def get_json(self, ref: S3Ref) -> Any:
         return json.loads(self.get_bytes(ref))
 
-    def put_bytes(self, ref: S3Ref, data: bytes, content_type: str = "application/octet-stream",
-                  metadata: dict[str, str] | None = None) -> S3Ref:
+    def put_bytes(
+        self,
+        ref: S3Ref,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> S3Ref:
         response = self._call(
-            "put object", self._s3.put_object, Bucket=ref.bucket, Key=ref.key, Body=data,
-            ContentType=content_type, Metadata=metadata or {},
+            "put object",
+            self._s3.put_object,
+            Bucket=ref.bucket,
+            Key=ref.key,
+            Body=data,
+            ContentType=content_type,
+            Metadata=metadata or {},
         )
         return S3Ref(ref.bucket, ref.key, response.get("VersionId"))
 

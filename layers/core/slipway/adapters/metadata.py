@@ -60,7 +60,9 @@ class MetadataTable:
         """Write an item only if its key is free; returns False if it already existed."""
         try:
             self._call(
-                "put item", self._db.put_item, Item=_to_dynamo(item),
+                "put item",
+                self._db.put_item,
+                Item=_to_dynamo(item),
                 ConditionExpression="attribute_not_exists(PK)",
             )
         except ConflictError:
@@ -77,12 +79,26 @@ class MetadataTable:
         item = response.get("Item")
         return _from_dynamo(item) if item else None
 
-    def query(self, pk: str, sk_prefix: str = "", *, index: str | None = None,
-              newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         return list(self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit))
 
-    def iter_query(self, pk: str, sk_prefix: str = "", *, index: str | None = None,
-                   newest_first: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def iter_query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         pk_name, sk_name = ("GSI1PK", "GSI1SK") if index else ("PK", "SK")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": {"S": pk}}
@@ -108,8 +124,15 @@ class MetadataTable:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def update(self, pk: str, sk: str, values: dict[str, Any], *, condition: str | None = None,
-               condition_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    def update(
+        self,
+        pk: str,
+        sk: str,
+        values: dict[str, Any],
+        *,
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Set attributes (optionally under a condition); returns the item after the update."""
         names = {f"#a{i}": k for i, k in enumerate(values)}
         expr_values = _to_dynamo({f":v{i}": v for i, v in enumerate(values.values())})
@@ -129,7 +152,8 @@ class MetadataTable:
     def increment(self, pk: str, sk: str, attribute: str = "value") -> int:
         """Atomic counter: returns the new value (1 for a new counter)."""
         response = self._call(
-            "increment counter", self._db.update_item,
+            "increment counter",
+            self._db.update_item,
             Key={"PK": {"S": pk}, "SK": {"S": sk}},
             UpdateExpression="ADD #c :one",
             ExpressionAttributeNames={"#c": attribute},
@@ -141,11 +165,18 @@ class MetadataTable:
     def transact_put_new(self, items: Sequence[dict[str, Any]]) -> bool:
         """Write several items atomically, each only if its key is free; False if any existed."""
         try:
-            self._call_transact([
-                {"Put": {"TableName": self.name, "Item": _to_dynamo(i),
-                         "ConditionExpression": "attribute_not_exists(PK)"}}
-                for i in items
-            ])
+            self._call_transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.name,
+                            "Item": _to_dynamo(i),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    }
+                    for i in items
+                ]
+            )
         except ConflictError:
             return False
         return True

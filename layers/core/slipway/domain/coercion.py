@@ -80,7 +80,9 @@ def _text_to_bool(strings: Column) -> tuple[Column, np.ndarray]:
     lowered = pc.utf8_lower(strings)
     truthy = pc.is_in(lowered, _TRUE)
     failed = to_numpy_mask(pc.and_(pc.is_valid(lowered), pc.invert(pc.or_(truthy, pc.is_in(lowered, _FALSE)))))
-    return pc.if_else(pa.array(failed), pa.scalar(None, pa.bool_()), pc.if_else(pc.is_valid(lowered), truthy, None)), failed
+    return pc.if_else(
+        pa.array(failed), pa.scalar(None, pa.bool_()), pc.if_else(pc.is_valid(lowered), truthy, None)
+    ), failed
 
 
 def _from_text(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:

@@ -20,10 +20,22 @@ class Edge:
     def items(self, when: str) -> list[dict[str, Any]]:
         """The two table items of this edge: out of ``upstream`` and into ``downstream``."""
         return [
-            {"PK": node_pk(self.upstream), "SK": f"EDGE#out#{self.kind}#{self.downstream}",
-             "kind": self.kind, "other": self.downstream, "direction": "out", "at": when},
-            {"PK": node_pk(self.downstream), "SK": f"EDGE#in#{self.kind}#{self.upstream}",
-             "kind": self.kind, "other": self.upstream, "direction": "in", "at": when},
+            {
+                "PK": node_pk(self.upstream),
+                "SK": f"EDGE#out#{self.kind}#{self.downstream}",
+                "kind": self.kind,
+                "other": self.downstream,
+                "direction": "out",
+                "at": when,
+            },
+            {
+                "PK": node_pk(self.downstream),
+                "SK": f"EDGE#in#{self.kind}#{self.upstream}",
+                "kind": self.kind,
+                "other": self.upstream,
+                "direction": "in",
+                "at": when,
+            },
         ]
 
 

@@ -27,7 +27,9 @@ def _unreadable(key: str, reason: str) -> DataContractViolation:
 def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
     # Text columns are read as text so that "00123" keeps its zeros; everything else is inferred
     # and cast (row by row, with failures counted) by validation.
-    text_types = {c.name: pa.string() for c in (contract.columns if contract else []) if c.type in ("string", "category")}
+    text_types = {
+        c.name: pa.string() for c in (contract.columns if contract else []) if c.type in ("string", "category")
+    }
     return pacsv.ConvertOptions(column_types=text_types, null_values=[""], strings_can_be_null=True)
 
 

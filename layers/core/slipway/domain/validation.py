@@ -140,7 +140,7 @@ def _as_numpy(col: Column) -> list[np.ndarray] | None:
 
 
 def _check_bounds(spec: ColumnSpec, col: Column) -> list[CheckFailure]:
-    if spec.min is None and spec.max is None or col.null_count == len(col):
+    if (spec.min is None and spec.max is None) or col.null_count == len(col):
         return []
     chunks = _as_numpy(col)
     if chunks is not None:  # numpy reductions on zero-copy views beat pc.min_max's NaN handling

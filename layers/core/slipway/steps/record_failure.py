@@ -25,12 +25,16 @@ def _parse_cause(cause: str) -> Any:
 def record_failure(c: Container, report: FailureReport) -> dict[str, Any]:
     pk, sk = run_key(report.run_id)
     now = datetime.now(UTC).isoformat()
-    c.table.update(pk, sk, {
-        "run_id": report.run_id,
-        "state_machine": report.state_machine,
-        "status": "FAILED",
-        "error_type": report.error_type,
-        "error_message": _parse_cause(report.cause),
-        "ended_at": now,
-    })
+    c.table.update(
+        pk,
+        sk,
+        {
+            "run_id": report.run_id,
+            "state_machine": report.state_machine,
+            "status": "FAILED",
+            "error_type": report.error_type,
+            "error_message": _parse_cause(report.cause),
+            "ended_at": now,
+        },
+    )
     return {"run_id": report.run_id, "status": "FAILED", "error_type": report.error_type}

@@ -21,7 +21,9 @@ def push_spec(c: Container, source: str | bytes) -> dict[str, Any]:
     c.store.put_bytes(ref, dump_spec_yaml(spec).encode(), "application/yaml")
     pk, sk = spec_key(spec.name, version)
     now = datetime.now(UTC).isoformat()
-    created = c.table.put_new({"PK": pk, "SK": sk, "model": spec.name, "version": version, "uri": ref.uri, "pushed_at": now})
+    created = c.table.put_new(
+        {"PK": pk, "SK": sk, "model": spec.name, "version": version, "uri": ref.uri, "pushed_at": now}
+    )
     cpk, csk = spec_current_key(spec.name)
     c.table.put({"PK": cpk, "SK": csk, "model": spec.name, "version": version, "uri": ref.uri, "updated_at": now})
     return {"model": spec.name, "version": version, "uri": ref.uri, "new": created}

@@ -24,11 +24,26 @@ MAX_FAILURES_IN_CAUSE = 10
 def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersion:
     model = keys.model_of_raw_key(raw.key)
     if model is None:
-        _quarantine(c, raw, "_unknown", run_id, {
-            "rows": 0, "ok": False, "bad_values": 0,
-            "failures": [{"column": None, "check": "layout", "count": 1, "examples": [],
-                          "message": "uploads must be laid out as <model>/<file>"}],
-        })
+        _quarantine(
+            c,
+            raw,
+            "_unknown",
+            run_id,
+            {
+                "rows": 0,
+                "ok": False,
+                "bad_values": 0,
+                "failures": [
+                    {
+                        "column": None,
+                        "check": "layout",
+                        "count": 1,
+                        "examples": [],
+                        "message": "uploads must be laid out as <model>/<file>",
+                    }
+                ],
+            },
+        )
     spec, spec_version = current_spec(c, model)
     data = c.store.get_bytes(S3Ref(raw.bucket, raw.key, raw.version_id))
     try:
@@ -52,21 +67,43 @@ def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersio
 
     now = datetime.now(UTC).isoformat()
     pk, sk = keys.dataset_key(model, version)
-    created = c.table.put_new({
-        "PK": pk, "SK": sk, "model": model, "version": version, "rows": curated.num_rows,
-        "columns": curated.schema.names, "schema_fingerprint": schema_fingerprint,
-        "curated_uri": data_ref.uri, "profile_uri": profile_ref.uri, "spec_version": spec_version,
-        "raw_uri": raw.uri, "raw_version_id": raw.version_id, "run_id": run_id, "created_at": now,
-        "GSI1PK": f"DATASETS#{model}", "GSI1SK": now,
-    })
+    created = c.table.put_new(
+        {
+            "PK": pk,
+            "SK": sk,
+            "model": model,
+            "version": version,
+            "rows": curated.num_rows,
+            "columns": curated.schema.names,
+            "schema_fingerprint": schema_fingerprint,
+            "curated_uri": data_ref.uri,
+            "profile_uri": profile_ref.uri,
+            "spec_version": spec_version,
+            "raw_uri": raw.uri,
+            "raw_version_id": raw.version_id,
+            "run_id": run_id,
+            "created_at": now,
+            "GSI1PK": f"DATASETS#{model}",
+            "GSI1SK": now,
+        }
+    )
     node = dataset_node(model, version)
     for edge in (Edge(raw.node_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
         for item in edge.items(now):
             c.table.put_new(item)
     return DatasetVersion(
-        model=model, dataset_version=version, rows=curated.num_rows, columns=curated.schema.names,
-        schema_fingerprint=schema_fingerprint, curated_uri=data_ref.uri, profile_uri=profile_ref.uri,
-        spec_version=spec_version, raw_uri=raw.uri, raw_version_id=raw.version_id, run_id=run_id, new=created,
+        model=model,
+        dataset_version=version,
+        rows=curated.num_rows,
+        columns=curated.schema.names,
+        schema_fingerprint=schema_fingerprint,
+        curated_uri=data_ref.uri,
+        profile_uri=profile_ref.uri,
+        spec_version=spec_version,
+        raw_uri=raw.uri,
+        raw_version_id=raw.version_id,
+        run_id=run_id,
+        new=created,
     )
 
 
@@ -74,12 +111,15 @@ def _quarantine(c: Container, raw: RawObject, model: str, run_id: str, report: d
     """Copy the raw object (untouched) and its report under quarantine/, then raise."""
     prefix = keys.quarantine_prefix(model, run_id)
     name = raw.key.rsplit("/", 1)[-1]
-    copy_ref = c.store.copy(
-        S3Ref(raw.bucket, raw.key, raw.version_id), S3Ref(c.settings.lake_bucket, prefix + name)
-    )
+    copy_ref = c.store.copy(S3Ref(raw.bucket, raw.key, raw.version_id), S3Ref(c.settings.lake_bucket, prefix + name))
     full = {
-        "raw_uri": raw.uri, "raw_version_id": raw.version_id, "run_id": run_id, "model": model,
-        "quarantined_copy": copy_ref.uri, "checked_at": datetime.now(UTC).isoformat(), **report,
+        "raw_uri": raw.uri,
+        "raw_version_id": raw.version_id,
+        "run_id": run_id,
+        "model": model,
+        "quarantined_copy": copy_ref.uri,
+        "checked_at": datetime.now(UTC).isoformat(),
+        **report,
     }
     report_ref = c.store.put_json(S3Ref(c.settings.lake_bucket, prefix + "report.json"), full)
     failures = report.get("failures", [])
@@ -88,6 +128,9 @@ def _quarantine(c: Container, raw: RawObject, model: str, run_id: str, report: d
     )
     raise DataContractViolation(
         f"{raw.uri} broke the data contract of {model!r} ({len(failures)} failed checks): {summary}",
-        {"report_uri": report_ref.uri, "quarantined_copy": copy_ref.uri,
-         "failures": [{k: f.get(k) for k in ("column", "check", "count")} for f in failures[:MAX_FAILURES_IN_CAUSE]]},
+        {
+            "report_uri": report_ref.uri,
+            "quarantined_copy": copy_ref.uri,
+            "failures": [{k: f.get(k) for k in ("column", "check", "count")} for f in failures[:MAX_FAILURES_IN_CAUSE]],
+        },
     )
