@@ -69,7 +69,8 @@ def test_churn_spec_loads_with_its_contract() -> None:
 
 def test_spec_accepts_bytes_and_unquoted_dates() -> None:
     # GIVEN YAML bytes with a bare date as a timestamp bound (YAML reads it as a date)
-    text = "name: demo\ndata:\n  target: t\n  columns:\n    - {name: t, type: timestamp, min: 2020-01-01, max: 2021-06-30}\n"
+    column = "{name: t, type: timestamp, min: 2020-01-01, max: 2021-06-30}"
+    text = f"name: demo\ndata:\n  target: t\n  columns:\n    - {column}\n"
 
     # WHEN loaded THEN the bounds are normalised to UTC ISO text
     column = load_spec(text.encode()).data.column("t")

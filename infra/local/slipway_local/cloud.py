@@ -55,8 +55,11 @@ def _realise_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
 class LocalCloud:
     """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
 
-    def __init__(self, endpoint_url: str | None = None, template_path: Path = TEMPLATE_PATH) -> None:
+    def __init__(
+        self, endpoint_url: str | None = None, template_path: Path = TEMPLATE_PATH, log_level: str = "INFO"
+    ) -> None:
         self.endpoint_url = endpoint_url
+        self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
         self.template_path = template_path
         self.runtime = LambdaRuntime(endpoint_url)
         self.environments: dict[str, Environment] = {}
@@ -126,8 +129,9 @@ class LocalCloud:
         s3 = self.admin_client("s3", env)
         deploy_bucket = f"slipway-{account}-{env}-deploy"
         s3.create_bucket(Bucket=deploy_bucket)
+        parameters = {"EnvName": env, "PiiSalt": f"local-{env}-pii-salt-0001", "LogLevel": self.log_level}
         packaged = package(
-            {"EnvName": env, "PiiSalt": f"local-{env}-pii-salt-0001"},
+            parameters,
             account_id=account,
             region=REGION,
             deploy_bucket=deploy_bucket,
@@ -140,10 +144,7 @@ class LocalCloud:
         cfn.create_stack(
             StackName=environment.stack_name,
             TemplateBody=json.dumps(packaged.cloudformation),
-            Parameters=[
-                {"ParameterKey": "EnvName", "ParameterValue": env},
-                {"ParameterKey": "PiiSalt", "ParameterValue": f"local-{env}-pii-salt-0001"},
-            ],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         stack = cfn.describe_stacks(StackName=environment.stack_name)["Stacks"][0]

@@ -4,12 +4,14 @@ the way an operator would watch it."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slipway.adapters.artifacts import S3Ref
@@ -34,11 +36,13 @@ def _upload(cloud: LocalCloud, target: Target, key: str, body: bytes, console: C
 
 def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/demo")) -> int:
     warnings.filterwarnings("ignore")
+    for noisy in ("moto", "samtranslator"):  # moto logs every failed state at ERROR; the demo shows them itself
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     console.rule("[bold]slipway demo")
     with console.status("deploying infra/template.yaml into dev, staging and prod (moto, in-process)…"):
-        cloud = LocalCloud().start()
+        cloud = LocalCloud(log_level="ERROR").start()
     console.print(
         f"local cloud ready in {time.perf_counter() - started:.1f} s: "
         + ", ".join(f"{e} = account {env.account_id}" for e, env in cloud.environments.items())
@@ -80,11 +84,11 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
                 table.add_column(column)
             for f in report["failures"]:
                 table.add_row(
-                    str(f["column"] or "—"),
+                    escape(str(f["column"] or "—")),
                     f["check"],
                     str(f["count"]),
                     ", ".join(map(str, f["examples"])),
-                    f["message"][:70],
+                    escape(f["message"][:90]),
                 )
             console.print(table)
             console.print(f"raw object left untouched; a copy sits at {report['quarantined_copy']}")
