@@ -41,12 +41,14 @@ def make_frame(rows: int, seed: int = 11) -> tuple[pd.DataFrame, int]:
         data[f"c{k}"] = pd.Categorical(rng.choice(CATEGORIES, rows), categories=[*CATEGORIES, "BAD", "bad!"])
     df = pd.DataFrame(data)
     bad = 0
+    # every fault goes to its own rows, none among the first 20 (whose ids get duplicated)
+    free = iter(np.split(rng.permutation(np.arange(BAD_PER_KIND, rows))[: 20 * BAD_PER_KIND], 20))
 
     def rows_for(_: str) -> np.ndarray:
-        return rng.choice(rows, BAD_PER_KIND, replace=False)
+        return next(free)
 
-    df.loc[rows_for("dup"), "i0"] = df["i0"].iloc[:BAD_PER_KIND].to_numpy() if rows > 1_000 else 0
-    bad += BAD_PER_KIND  # duplicates of the first 20 ids (those rows lie far apart in a 1M table)
+    df.loc[rows_for("dup"), "i0"] = df["i0"].iloc[:BAD_PER_KIND].to_numpy()
+    bad += BAD_PER_KIND
     for k in (1, 2, 3, 4):
         df.loc[rows_for("lo"), f"i{k}"] = -5
         df.loc[rows_for("hi"), f"i{k}"] = 5_000

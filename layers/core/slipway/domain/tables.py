@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,7 +21,7 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def _unreadable(key: str, reason: str) -> DataContractViolation:
-    finding = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
+    finding: dict[str, Any] = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
     return DataContractViolation(f"{key}: {reason}", details={"key": key, "failures": [finding]})
 
 
