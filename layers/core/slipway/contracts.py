@@ -113,3 +113,100 @@ class FailureReport(_Contract):
     @property
     def cause(self) -> str:
         return str(self.error.get("Cause", ""))
+
+
+class _Request(_Contract):
+    """A step input; a malformed one raises InvalidEvent naming each field at fault."""
+
+    @classmethod
+    def from_event(cls, event: Any) -> Any:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as e:
+            raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
+
+
+class FeatureSetRef(_Contract):
+    """A fitted, content-addressed feature set: split, fitted transforms and feature matrices."""
+
+    id: str
+    model: str
+    dataset_version: str
+    spec_version: str
+    uri: str  # s3:// prefix holding preprocessor.skops, split.parquet, {train,valid,test}.parquet
+    curated_uri: str
+    task: str
+    metric: str
+    seed: int
+    rows: dict[str, int]
+    n_features: int
+
+
+class CandidateRef(_Contract):
+    index: int
+    algorithm: str
+    params: dict[str, Any]
+
+
+class FeaturesRequest(_Request):
+    run_id: str = Field(min_length=1)
+    dataset: DatasetVersion
+
+
+class FeaturesResult(_Contract):
+    feature_set: FeatureSetRef
+    candidates: list[CandidateRef]
+
+
+class TrainRequest(_Request):
+    run_id: str = Field(min_length=1)
+    feature_set: FeatureSetRef
+    candidate: CandidateRef
+
+
+class TrainResult(_Contract):
+    index: int
+    algorithm: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]  # on the validation split
+    fit_seconds: float
+    model_uri: str
+    model_sha256: str
+
+
+class EvaluateRequest(_Request):
+    run_id: str = Field(min_length=1)
+    dataset: DatasetVersion
+    feature_set: FeatureSetRef
+    trained: list[TrainResult] = Field(min_length=1)
+
+
+class GateResult(_Contract):
+    passed: bool
+    summary: str
+    reasons: list[str]
+
+
+class EvaluateResult(_Contract):
+    best: TrainResult
+    test_metrics: dict[str, Any]
+    gate: GateResult
+    champion: dict[str, Any] | None  # {"version", "metrics"} measured on this run's test split
+    report_uri: str
+
+
+class RegisterRequest(_Request):
+    run_id: str = Field(min_length=1)
+    dataset: DatasetVersion
+    feature_set: FeatureSetRef
+    evaluation: EvaluateResult
+
+
+class RegisteredModel(_Contract):
+    model: str
+    version: int
+    new: bool  # False when this run had already registered (a retry)
+    alias: str
+    artifacts: dict[str, str]  # name -> s3 URI
+    model_card_uri: str
+    onnx: dict[str, Any]  # {"status": "ok"|"failed", "max_abs_diff"?, "error"?}

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from slipway import __version__
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -16,6 +18,7 @@ class Settings:
     artifacts_bucket: str
     metadata_table: str
     pii_salt: str = ""
+    code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
 
     @classmethod
@@ -32,5 +35,6 @@ class Settings:
             artifacts_bucket=e["ARTIFACTS_BUCKET"],
             metadata_table=e["METADATA_TABLE"],
             pii_salt=e.get("PII_SALT", ""),
+            code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
         )

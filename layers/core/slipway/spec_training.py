@@ -1,4 +1,4 @@
-"""The training and gates sections of the model spec, checked without importing scikit-learn (so light readers stay light)."""
+"""Training and gates sections of the model spec, checked without importing scikit-learn so readers stay light."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ CLASSIFICATION_METRICS: tuple[str, ...] = ("roc_auc", "f1", "accuracy", "precisi
 REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2")
 FAIRNESS_METRICS: tuple[str, ...] = ("demographic_parity_difference", "equal_opportunity_difference")
 _LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-_METRICS_BY_TASK: dict[str, tuple[str, ...]] = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+_METRICS_BY_TASK = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
 
 ALGORITHM_TASKS: dict[str, tuple[str, ...]] = {
     "logistic_regression": ("classification",),
@@ -45,6 +45,10 @@ ALGORITHM_TASKS: dict[str, tuple[str, ...]] = {
 # Grid-settable constructor parameters of the estimator behind each (algorithm, task), as in
 # scikit-learn 1.9 ``get_params()`` minus the ones a grid must not set (see _RESERVED). Kept as data so
 # that reading a spec never imports scikit-learn; tests/unit/test_training.py checks it against sklearn.
+_LOGISTIC = (
+    "C", "class_weight", "dual", "fit_intercept", "intercept_scaling", "l1_ratio", "max_iter", "n_jobs", "solver",
+    "tol", "verbose", "warm_start",
+)  # fmt: skip
 _TREE = (
     "ccp_alpha", "criterion", "max_depth", "max_features", "max_leaf_nodes", "min_impurity_decrease",
     "min_samples_leaf", "min_samples_split", "min_weight_fraction_leaf", "n_estimators", "verbose", "warm_start",
@@ -52,10 +56,7 @@ _TREE = (
 _FOREST = (*_TREE, "bootstrap", "max_samples", "n_jobs", "oob_score")
 _BOOSTING = (*_TREE, "learning_rate", "loss", "n_iter_no_change", "subsample", "tol", "validation_fraction")
 HYPERPARAMETERS: dict[tuple[str, str], frozenset[str]] = {
-    ("logistic_regression", "classification"): frozenset((
-        "C", "class_weight", "dual", "fit_intercept", "intercept_scaling", "l1_ratio", "max_iter", "n_jobs",
-        "solver", "tol", "verbose", "warm_start",
-    )),  # fmt: skip
+    ("logistic_regression", "classification"): frozenset(_LOGISTIC),
     ("linear_regression", "regression"): frozenset(
         {"alpha", "copy_X", "fit_intercept", "max_iter", "positive", "solver", "tol"}
     ),
@@ -98,7 +99,9 @@ class CandidateSpec(_Frozen):
 
     @field_validator("grid")
     @classmethod
-    def _grid_names_hyperparameters(cls, value: dict[str, list[GridValue]], info: ValidationInfo) -> dict:
+    def _grid_names_hyperparameters(
+        cls, value: dict[str, list[GridValue]], info: ValidationInfo
+    ) -> dict[str, list[GridValue]]:
         algorithm = info.data.get("algorithm")
         if algorithm is None:
             return value

@@ -149,43 +149,35 @@ class MetadataTable:
         response = self._call("update item", self._db.update_item, **kwargs)
         return _from_dynamo(response["Attributes"])
 
-    def increment(self, pk: str, sk: str, attribute: str = "value") -> int:
-        """Atomic counter: returns the new value (1 for a new counter)."""
-        response = self._call(
-            "increment counter",
-            self._db.update_item,
-            Key={"PK": {"S": pk}, "SK": {"S": sk}},
-            UpdateExpression="ADD #c :one",
-            ExpressionAttributeNames={"#c": attribute},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"][attribute]["N"])
-
-    def transact_put_new(self, items: Sequence[dict[str, Any]]) -> bool:
-        """Write several items atomically, each only if its key is free; False if any existed."""
-        try:
-            self._call_transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self.name,
-                            "Item": _to_dynamo(i),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    }
-                    for i in items
-                ]
-            )
-        except ConflictError:
-            return False
-        return True
-
-    def _call_transact(self, operations: list[dict[str, Any]]) -> None:
+    def transact(self, puts: Sequence[dict[str, Any]], counter: tuple[str, str, int, int] | None = None) -> bool:
+        """Atomically write new items (each only if its key is free) and, optionally, move a counter
+        from an expected value to a new one. Returns False when any condition failed."""
+        operations: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": "attribute_not_exists(PK)"}}
+            for i in puts
+        ]
+        if counter is not None:
+            pk, sk, expected, new = counter
+            condition = "attribute_not_exists(PK)" if expected == 0 else "#v = :expected"
+            update: dict[str, Any] = {
+                "TableName": self.name,
+                "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+                "UpdateExpression": "SET #v = :new",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#v": "value"},
+                "ExpressionAttributeValues": {":new": {"N": str(new)}},
+            }
+            if expected != 0:
+                update["ExpressionAttributeValues"][":expected"] = {"N": str(expected)}
+            operations.append({"Update": update})
         try:
             self._db.transact_write_items(TransactItems=operations)
         except ClientError as e:
             if error_code(e) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                raise ConflictError("transaction: condition failed", {"code": error_code(e)}) from e
+                return False
             raise_transient(e, "transact write")
             raise
+        except BotoCoreError as e:
+            raise_transient(e, "transact write")
+            raise
+        return True

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from slipway.composition import Container
 from slipway.contracts import FailureReport
-from slipway.domain.keys import run_key
+from slipway.steps.runs import get_run, now_iso, update_run
 
 
 def _parse_cause(cause: str) -> Any:
@@ -23,18 +22,17 @@ def _parse_cause(cause: str) -> Any:
 
 
 def record_failure(c: Container, report: FailureReport) -> dict[str, Any]:
-    pk, sk = run_key(report.run_id)
-    now = datetime.now(UTC).isoformat()
-    c.table.update(
-        pk,
-        sk,
-        {
-            "run_id": report.run_id,
-            "state_machine": report.state_machine,
-            "status": "FAILED",
-            "error_type": report.error_type,
-            "error_message": _parse_cause(report.cause),
-            "ended_at": now,
-        },
+    now = now_iso()
+    existing = get_run(c, report.run_id) or {}
+    update_run(
+        c,
+        report.run_id,
+        state_machine=report.state_machine,
+        status="FAILED",
+        error_type=report.error_type,
+        error_message=_parse_cause(report.cause),
+        ended_at=now,
+        GSI1PK="RUNS",
+        GSI1SK=existing.get("GSI1SK", f"{now}#{report.run_id}"),
     )
     return {"run_id": report.run_id, "status": "FAILED", "error_type": report.error_type}

@@ -16,6 +16,7 @@ from slipway.domain.profile import profile_table
 from slipway.domain.tables import canonical_parquet, read_upload, sha256_hex
 from slipway.domain.validation import apply_pii, validate_table
 from slipway.errors import DataContractViolation
+from slipway.steps.runs import start_run, update_run
 from slipway.steps.specs import current_spec
 
 MAX_FAILURES_IN_CAUSE = 10
@@ -23,6 +24,7 @@ MAX_FAILURES_IN_CAUSE = 10
 
 def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersion:
     model = keys.model_of_raw_key(raw.key)
+    start_run(c, run_id, model=model or "_unknown", raw_uri=raw.uri, raw_version_id=raw.version_id)
     if model is None:
         _quarantine(
             c,
@@ -87,6 +89,7 @@ def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersio
             "GSI1SK": now,
         }
     )
+    update_run(c, run_id, dataset_version=version, spec_version=spec_version)
     node = dataset_node(model, version)
     for edge in (Edge(raw.node_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
         for item in edge.items(now):

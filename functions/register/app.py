@@ -1,0 +1,22 @@
+"""register: the winner becomes the model's next version, with artifacts, card and lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from slipway.composition import container
+from slipway.contracts import RegisterRequest
+from slipway.steps.register_version import register_version
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = RegisterRequest.from_event(event)
+    logger.append_keys(run_id=request.run_id)
+    result = register_version(container(), request)
+    logger.info("registered", extra={"model": result.model, "version": result.version, "new": result.new})
+    return result.model_dump(mode="json")

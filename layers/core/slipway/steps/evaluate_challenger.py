@@ -1,0 +1,101 @@
+"""The evaluate step: the best candidate on validation becomes the challenger; it is measured on
+the test split (metrics, fairness, importances) beside the current champion on the same rows, and
+the spec's gates decide. Writes only run-level records: the registry is untouched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from slipway.adapters.artifacts import S3Ref
+from slipway.composition import Container
+from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
+from slipway.domain.evaluation import compare, decide_gates, fairness, select_best, test_metrics, top_importances
+from slipway.domain.features import FeatureInput, model_input_frame
+from slipway.domain.training import THRESHOLD, predict_scores
+from slipway.registry import ModelRegistry
+from slipway.spec import ModelSpec
+from slipway.steps.build_features import load_split_rows, manifest
+from slipway.steps.common import load_verified_model, model_spec, read_parquet
+from slipway.steps.runs import update_run
+
+COMPARED = {
+    "classification": ["roc_auc", "f1", "accuracy", "precision", "recall", "log_loss"],
+    "regression": ["rmse", "mae", "r2"],
+}
+
+
+def feature_inputs(raw: list[dict[str, Any]]) -> list[FeatureInput]:
+    return [FeatureInput(**i) for i in raw]
+
+
+def test_rows(c: Container, fs: FeatureSetRef) -> pa.Table:
+    """The curated rows of the feature set's test split, in split order."""
+    return read_parquet(c, fs.curated_uri).take(pa.array(load_split_rows(c, fs, "test")))
+
+
+def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResult:
+    fs = request.feature_set
+    spec = model_spec(c, fs.model, fs.spec_version)
+    assert spec.training is not None
+    results = [t.model_dump() for t in request.trained]
+    best = TrainResult.model_validate(select_best(results, fs.metric))
+    challenger = load_verified_model(c, best.model_uri, best.model_sha256)
+
+    inputs = feature_inputs(manifest(c, fs)["inputs"])  # type: ignore[arg-type]
+    rows = test_rows(c, fs)
+    X_test = model_input_frame(rows, inputs)
+    y_test = rows.column(spec.data.target).to_numpy(zero_copy_only=False)
+    scores = predict_scores(challenger, X_test, fs.task)
+    metrics = test_metrics(y_test, scores, fs.task)
+    fairness_by_attr = _fairness(spec, rows, y_test, scores, fs.task)
+    importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
+    champion = _champion(c, spec, rows, y_test, fs.task)
+
+    gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
+    report = {
+        "run_id": request.run_id, "model": fs.model, "task": fs.task, "metric": fs.metric,
+        "best": best.model_dump(), "candidates": results, "test_metrics": metrics,
+        "validation_metrics": best.metrics, "fairness": fairness_by_attr, "importances": importances,
+        "champion": champion,
+        "comparison": compare(champion["metrics"], metrics, COMPARED[fs.task]) if champion else [],
+        "gate": gate.to_dict(), "rows": fs.rows,
+    }
+    ref = c.store.put_json(S3Ref(c.settings.artifacts_bucket, f"runs/{request.run_id}/evaluation.json"), report)
+    update_run(c, request.run_id, best_candidate=best.index, test_metrics=_small(metrics),
+               gate_passed=gate.passed, gate_summary=gate.summary, evaluation_uri=ref.uri,
+               champion_version=champion["version"] if champion else None)
+    return EvaluateResult(
+        best=best, test_metrics=metrics,
+        gate=GateResult(passed=gate.passed, summary=gate.summary, reasons=gate.reasons),
+        champion=champion, report_uri=ref.uri,
+    )
+
+
+def _small(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not isinstance(v, list)}
+
+
+def _fairness(spec: ModelSpec, rows: pa.Table, y: np.ndarray, scores: np.ndarray, task: str) -> dict[str, Any]:
+    if task != "classification":
+        return {}
+    predicted = (scores > THRESHOLD).astype(int)
+    return {
+        attribute: fairness(y, predicted, rows.column(attribute).to_numpy(zero_copy_only=False))
+        for attribute in spec.data.sensitive
+    }
+
+
+def _champion(c: Container, spec: ModelSpec, rows: pa.Table, y: np.ndarray, task: str) -> dict[str, Any] | None:
+    """The current champion's metrics on this run's test rows, or None (first model, or new inputs)."""
+    item = ModelRegistry(c.table).champion(spec.name)
+    if item is None:
+        return None
+    inputs = feature_inputs(item["inputs"])
+    if any(i.name not in rows.column_names for i in inputs):
+        return None
+    model = load_verified_model(c, item["artifacts"]["model.skops"]["uri"], item["artifacts"]["model.skops"]["sha256"])
+    scores = predict_scores(model, model_input_frame(rows, inputs), task)
+    return {"version": int(item["version"]), "metrics": test_metrics(y, scores, task)}

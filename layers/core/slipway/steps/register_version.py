@@ -1,0 +1,123 @@
+"""The register step: the challenger becomes the model's next version — ONNX (checked against
+scikit-learn on the test split) and skops artifacts with their SHA-256, a model card, lineage and
+the ``candidate`` alias. A retry of the same run returns the same version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from slipway.adapters.artifacts import S3Ref
+from slipway.composition import Container
+from slipway.contracts import RegisteredModel, RegisterRequest
+from slipway.domain.artifacts_codec import load_model, parity, to_onnx
+from slipway.domain.features import model_input_frame
+from slipway.domain.lineage import Edge, spec_node
+from slipway.domain.model_card import build_model_card, render_html
+from slipway.registry import ModelRegistry, model_pk, version_sk
+from slipway.steps.build_features import feature_set_node, manifest
+from slipway.steps.common import verified_bytes
+from slipway.steps.evaluate_challenger import feature_inputs, test_rows
+from slipway.steps.runs import now_iso, update_run
+
+ONNX_TOLERANCE = 1e-5
+ALIAS = "candidate"
+
+
+def run_node(run_id: str) -> str:
+    return f"run:{run_id}"
+
+
+def model_node(model: str, version: int) -> str:
+    return f"model:{model}:{version}"
+
+
+def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
+    fs, evaluation = request.feature_set, request.evaluation
+    best = evaluation.best
+    prefix = f"models/{fs.model}/runs/{request.run_id}/"
+    bucket = c.settings.artifacts_bucket
+    raw_inputs = manifest(c, fs)["inputs"]
+    inputs = feature_inputs(raw_inputs)  # type: ignore[arg-type]
+
+    skops_bytes = verified_bytes(c, best.model_uri, best.model_sha256)
+    pipeline = load_model(skops_bytes)
+    artifacts: dict[str, dict[str, str]] = {}
+
+    def put(name: str, body: bytes, content_type: str) -> None:
+        ref = c.store.put_bytes(S3Ref(bucket, prefix + name), body, content_type)
+        artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
+
+    put("model.skops", skops_bytes, "application/octet-stream")
+    onnx = _export_onnx(c, fs, pipeline, inputs, put)
+
+    registry = ModelRegistry(c.table)
+    version, created = registry.register(fs.model, request.run_id, {
+        "dataset_version": fs.dataset_version, "spec_version": fs.spec_version, "feature_set": fs.id,
+        "task": fs.task, "metric": fs.metric, "algorithm": best.algorithm, "params": best.params, "seed": fs.seed,
+        "test_metrics": {k: v for k, v in evaluation.test_metrics.items() if not isinstance(v, list)},
+        "validation_metrics": best.metrics, "gate": evaluation.gate.summary, "onnx": onnx,
+        "inputs": raw_inputs, "artifacts": artifacts, "code_version": c.settings.code_version,
+        "raw_uri": request.dataset.raw_uri, "raw_version_id": request.dataset.raw_version_id,
+        "evaluation_uri": evaluation.report_uri,
+    })
+    now = now_iso()
+    if created:
+        registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
+    node = model_node(fs.model, version)
+    for edge in (
+        Edge(feature_set_node(fs.model, fs.id), run_node(request.run_id), "trained_in"),
+        Edge(run_node(request.run_id), node, "registered_as"),
+        Edge(spec_node(fs.model, fs.spec_version), node, "specified"),
+    ):
+        for item in edge.items(now):
+            c.table.put_new(item)
+
+    card_uri = _model_card(c, request, version, artifacts, onnx, prefix)
+    update_run(c, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
+    return RegisteredModel(
+        model=fs.model, version=version, new=created, alias=ALIAS,
+        artifacts={name: a["uri"] for name, a in artifacts.items()}, model_card_uri=card_uri, onnx=onnx,
+    )
+
+
+def _export_onnx(c: Container, fs: Any, pipeline: Any, inputs: Any, put: Any) -> dict[str, Any]:
+    """ONNX of the whole pipeline, kept only if it matches scikit-learn on the test split."""
+    try:
+        onnx_bytes = to_onnx(pipeline, inputs)
+        diff = parity(pipeline, onnx_bytes, model_input_frame(test_rows(c, fs), inputs), inputs, fs.task)
+    except Exception as e:  # noqa: BLE001 - any converter failure means "skops only", recorded with its reason
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
+    if not diff <= ONNX_TOLERANCE:
+        return {"status": "failed", "error": f"max |Δ| {diff:.3g} vs scikit-learn exceeds {ONNX_TOLERANCE}",
+                "max_abs_diff": diff}
+    put("model.onnx", onnx_bytes, "application/octet-stream")
+    return {"status": "ok", "max_abs_diff": diff}
+
+
+def _model_card(c: Container, request: RegisterRequest, version: int, artifacts: dict[str, dict[str, str]],
+                onnx: dict[str, Any], prefix: str) -> str:
+    """Render the card (JSON + HTML) and record both on the version item."""
+    evaluation = c.store.get_json(S3Ref.parse(request.evaluation.report_uri))
+    fs = request.feature_set
+    card = build_model_card(
+        model=fs.model, version=version, task=fs.task, metric=fs.metric,
+        test_metrics=evaluation["test_metrics"], validation_metrics=evaluation["validation_metrics"],
+        candidates=evaluation["candidates"], best=evaluation["best"], fairness=evaluation["fairness"],
+        importances=evaluation["importances"], comparison=evaluation["comparison"], gate=evaluation["gate"],
+        lineage={"raw_objects": [request.dataset.raw_uri], "dataset_version": fs.dataset_version,
+                 "feature_set": fs.id, "run_id": request.run_id, "spec_version": fs.spec_version,
+                 "code_version": c.settings.code_version},
+        artifacts=artifacts, onnx=onnx,
+    )
+    bucket = c.settings.artifacts_bucket
+    card_artifacts: dict[str, dict[str, str]] = {}
+    for name, body, content_type in (
+        ("model_card.json", json.dumps(card, indent=2, sort_keys=True, default=str).encode(), "application/json"),
+        ("model_card.html", render_html(card).encode(), "text/html; charset=utf-8"),
+    ):
+        ref = c.store.put_bytes(S3Ref(bucket, prefix + name), body, content_type)
+        card_artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
+    c.table.update(model_pk(fs.model), version_sk(version), {"artifacts": {**artifacts, **card_artifacts}})
+    return card_artifacts["model_card.html"]["uri"]

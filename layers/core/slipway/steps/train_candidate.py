@@ -1,0 +1,51 @@
+"""The train step (one Map iteration): fits one candidate on the feature set's training matrix,
+scores it on the validation split and records a candidate item with everything to reproduce it."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from sklearn.pipeline import Pipeline
+
+from slipway.adapters.artifacts import S3Ref
+from slipway.composition import Container
+from slipway.contracts import TrainRequest, TrainResult
+from slipway.domain.artifacts_codec import dump_model, load_model
+from slipway.domain.training import Candidate, make_estimator, score
+from slipway.steps.build_features import load_split
+from slipway.steps.runs import now_iso
+
+
+def candidate_key(run_id: str, index: int) -> str:
+    return f"runs/{run_id}/candidates/{index:03d}/model.skops"
+
+
+def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
+    fs = request.feature_set
+    candidate = Candidate(request.candidate.index, request.candidate.algorithm, dict(request.candidate.params))
+    X_train, y_train = load_split(c, fs, "train")
+    X_valid, y_valid = load_split(c, fs, "valid")
+    estimator = make_estimator(fs.task, candidate, fs.seed)
+    started = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - started
+    metrics = score(estimator, X_valid, y_valid, fs.task)
+
+    preprocessor = load_model(c.store.get_bytes(S3Ref.parse(fs.uri + "preprocessor.skops")))
+    pipeline = Pipeline([("features", preprocessor), ("model", estimator)])
+    body = dump_model(pipeline)
+    ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, candidate_key(request.run_id, candidate.index)), body)
+    sha = hashlib.sha256(body).hexdigest()
+
+    c.table.put({
+        "PK": f"RUN#{request.run_id}", "SK": f"CANDIDATE#{candidate.index:03d}", "run_id": request.run_id,
+        "index": candidate.index, "algorithm": candidate.algorithm, "params": candidate.params,
+        "validation_metrics": metrics, "fit_seconds": round(fit_seconds, 4), "seed": fs.seed,
+        "spec_version": fs.spec_version, "dataset_version": fs.dataset_version, "feature_set": fs.id,
+        "code_version": c.settings.code_version, "model_uri": ref.uri, "model_sha256": sha, "trained_at": now_iso(),
+    })
+    return TrainResult(
+        index=candidate.index, algorithm=candidate.algorithm, params=candidate.params, metrics=metrics,
+        fit_seconds=round(fit_seconds, 4), model_uri=ref.uri, model_sha256=sha,
+    )
