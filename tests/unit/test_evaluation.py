@@ -16,7 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from slipway.domain import evaluation
 from slipway.domain.evaluation import compare, decide_gates, fairness, select_best, top_importances
-from slipway.domain.evaluation import test_metrics as measure_test_split  # aliased so pytest does not collect it
+from slipway.domain.evaluation import holdout_metrics as measure_test_split
 from slipway.spec_training import GatesSpec
 
 

@@ -14,7 +14,7 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier,
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from slipway.domain.training import Candidate, expand_candidates, fit_candidate, make_estimator, score
+from slipway.domain.training import Candidate, assemble, expand_candidates, fit_estimator, make_estimator, score
 from slipway.spec_training import (
     HYPERPARAMETERS,
     CandidateSpec,
@@ -175,6 +175,12 @@ def test_metric_directions_and_gate_placement() -> None:
     assert GatesSpec(min_metrics={"roc_auc": 0.7}, max_regression={"rmse": 1.0}).metrics_outside("classification") == [
         "rmse"
     ]
+
+
+def fit_candidate(features: Any, frame: Any, y: Any, task: str, candidate: Candidate, seed: int) -> tuple[Any, float]:
+    """What the train step does: fit on the transformed matrix, then assemble the served pipeline."""
+    estimator, seconds = fit_estimator(features.transform(frame), y, task, candidate, seed)
+    return assemble(features, estimator), seconds
 
 
 def test_fit_candidate_reuses_the_fitted_preprocessor_without_refitting() -> None:

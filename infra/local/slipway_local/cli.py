@@ -50,6 +50,56 @@ def cmd_spec_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace, result: tuple[Any, Any]) -> int:
+    value, renderable = result
+    if args.json:
+        print(json.dumps(value, indent=2, default=str))
+    else:
+        console.print(renderable)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from slipway_local import commands
+
+    c = _target(args).container
+    if args.run:
+        return _show(args, commands.runs_show(c, args.run))
+    return _show(args, commands.runs_list(c, args.model))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from slipway_local import commands
+
+    c = _target(args).container
+    if args.action == "list":
+        return _show(args, commands.models_list(c))
+    if not args.ref:
+        raise SystemExit("slipway models show needs MODEL[@VERSION|@ALIAS]")
+    return _show(args, commands.models_show(c, args.ref))
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from slipway_local import commands
+
+    c = _target(args).container
+    if args.source:
+        return _show(args, commands.lineage_from(c, args.source))
+    if not args.ref:
+        raise SystemExit("slipway lineage needs MODEL@VERSION or --from s3://bucket/key")
+    return _show(args, commands.lineage_of(c, args.ref))
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from slipway_local import commands
+
+    c = _target(args).container
+    with console.status(f"retraining {args.ref} from its recorded lineage…"):
+        value, renderable = commands.reproduce_model(c, args.ref)
+    _show(args, (value, renderable))
+    return 0 if value["identical"] else 1
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     from slipway_local.server import start_server, write_files
 
@@ -107,6 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("file")
     _target_args(push)
     push.set_defaults(func=cmd_spec_push)
+
+    run_parser = sub.add_parser("runs", help="pipeline runs (newest first), or one run with `runs show RUN`")
+    run_parser.add_argument("show", nargs="?", choices=["show"], help=argparse.SUPPRESS)
+    run_parser.add_argument("run", nargs="?", help="a run id (the execution name)")
+    run_parser.add_argument("--model", help="only runs of this model")
+    _target_args(run_parser)
+    run_parser.set_defaults(func=cmd_runs)
+
+    models = sub.add_parser("models", help="the model registry")
+    models.add_argument("action", choices=["list", "show"])
+    models.add_argument("ref", nargs="?", help="MODEL, MODEL@VERSION or MODEL@ALIAS")
+    _target_args(models)
+    models.set_defaults(func=cmd_models)
+
+    lineage = sub.add_parser("lineage", help="what made a model version, or which models an upload fed")
+    lineage.add_argument("ref", nargs="?", help="MODEL@VERSION (upstream lineage)")
+    lineage.add_argument("--from", dest="source", help="s3://bucket/key of an upload (downstream models)")
+    _target_args(lineage)
+    lineage.set_defaults(func=cmd_lineage)
+
+    reproduce = sub.add_parser("reproduce", help="retrain a version from its lineage; exit 1 unless metrics match")
+    reproduce.add_argument("ref", help="MODEL@VERSION")
+    _target_args(reproduce)
+    reproduce.set_defaults(func=cmd_reproduce)
     return parser
 
 
@@ -118,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{type(e).__name__}[/]: {e.message}")
         for error in e.details.get("errors", []):
             console.print(f"  {error.get('field')}: {error.get('message')}")
+        return 2
+    except LookupError as e:
+        console.print(f"[red]not found[/]: {e}")
         return 2
 
 

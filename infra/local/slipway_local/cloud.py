@@ -15,7 +15,7 @@ import boto3
 from slipway_local import patches
 from slipway_local.faults import INJECTOR, Fault, install_fault_injection
 from slipway_local.lambda_runtime import LambdaRuntime
-from slipway_local.packaging import TEMPLATE_PATH, package
+from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.routing import _add_fixed_account
 
 REGION = "us-east-1"
@@ -60,6 +60,7 @@ class LocalCloud:
     ) -> None:
         self.endpoint_url = endpoint_url
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
+        self._code_version = code_version()
         self.template_path = template_path
         self.runtime = LambdaRuntime(endpoint_url)
         self.environments: dict[str, Environment] = {}
@@ -129,7 +130,12 @@ class LocalCloud:
         s3 = self.admin_client("s3", env)
         deploy_bucket = f"slipway-{account}-{env}-deploy"
         s3.create_bucket(Bucket=deploy_bucket)
-        parameters = {"EnvName": env, "PiiSalt": f"local-{env}-pii-salt-0001", "LogLevel": self.log_level}
+        parameters = {
+            "EnvName": env,
+            "PiiSalt": f"local-{env}-pii-salt-0001",
+            "LogLevel": self.log_level,
+            "CodeVersion": self._code_version,
+        }
         packaged = package(
             parameters,
             account_id=account,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,16 @@ class PackagedTemplate:
     archives: dict[str, bytes] = field(default_factory=dict)  # S3 key -> zip bytes
     functions: dict[str, FunctionSource] = field(default_factory=dict)  # logical id -> source
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> bucket Properties
+
+
+def code_version(root: Path = REPO_ROOT) -> str:
+    """The git SHA of the working tree, as `sam deploy --parameter-overrides CodeVersion=...` passes it
+    ('' outside a git checkout: the functions then record the package version)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def load_sam_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class DatasetVersion(_Contract):
     raw_version_id: str | None = None
     run_id: str
     new: bool  # False when the same bytes were already a dataset version
+    trained_version: int | None = None  # the model version these bytes already made under this spec
 
 
 class FailureReport(_Contract):

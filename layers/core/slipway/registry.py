@@ -61,6 +61,15 @@ class ModelRegistry:
                 return version, True
         raise ConflictError(f"could not register {model} after {MAX_REGISTER_ATTEMPTS} attempts (contention)")
 
+    def mark_trained(self, model: str, dataset_version: str, spec_version: str, version: int) -> None:
+        """Remember that this dataset version under this spec version already made a model version."""
+        self.table.put({"PK": model_pk(model), "SK": f"TRAINED#{dataset_version}#{spec_version}", "version": version})
+
+    def trained_from(self, model: str, dataset_version: str, spec_version: str) -> int | None:
+        """The version a dataset version made under a spec version, if any (same upload twice: no retrain)."""
+        item = self.table.get(model_pk(model), f"TRAINED#{dataset_version}#{spec_version}")
+        return int(item["version"]) if item else None
+
     def set_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
         """Point an alias at a version (the version must exist) and log the move."""
         if alias not in ALIASES:

@@ -114,3 +114,16 @@ class ArtifactStore:
             token = page.get("NextContinuationToken")
             if not token:
                 return keys
+
+    def versions(self, bucket: str, key: str) -> list[str | None]:
+        """Version ids of one key, newest first (None for an object written before versioning)."""
+        found: list[str | None] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key}
+        while True:
+            page = self._call("list object versions", self._s3.list_object_versions, **kwargs)
+            for version in page.get("Versions", []):
+                if version["Key"] == key:
+                    found.append(None if version.get("VersionId") in (None, "null") else version["VersionId"])
+            if not page.get("IsTruncated"):
+                return found
+            kwargs.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])

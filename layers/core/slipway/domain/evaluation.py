@@ -23,7 +23,7 @@ __all__ = [
     "decide_gates",
     "fairness",
     "select_best",
-    "test_metrics",
+    "holdout_metrics",
     "top_importances",
 ]
 
@@ -60,7 +60,7 @@ def select_best(results: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     return best[2]
 
 
-def test_metrics(y_true: Any, y_score: Any, task: str) -> dict[str, Any]:
+def holdout_metrics(y_true: Any, y_score: Any, task: str) -> dict[str, Any]:
     """Test-split metrics: for classification also the 2x2 confusion matrix (labels [0, 1]) and positive rate."""
     metrics: dict[str, Any] = metrics_from_scores(y_true, y_score, task)
     if task == "classification":
@@ -118,12 +118,11 @@ def top_importances(
     if task == "classification" and np.unique(y).size < 2:
         scoring = "accuracy"
     result = permutation_importance(pipeline, X_test, y, scoring=scoring, n_repeats=n_repeats, random_state=seed)
-    rows_out = [
-        {"feature": str(name), "importance": float(mean), "std": float(std)}
-        for name, mean, std in zip(X_test.columns, result.importances_mean, result.importances_std, strict=True)
-    ]
-    rows_out.sort(key=lambda r: (-r["importance"], r["feature"]))
-    return rows_out[:top]
+    ranked = sorted(
+        zip(map(str, X_test.columns), result.importances_mean, result.importances_std, strict=True),
+        key=lambda item: (-float(item[1]), item[0]),
+    )
+    return [{"feature": name, "importance": float(mean), "std": float(std)} for name, mean, std in ranked[:top]]
 
 
 @dataclass
@@ -220,7 +219,7 @@ def decide_gates(
         for metric, bound in gates.max_fairness_gap.items():
             gap = _number(report.get(metric))
             if gap is None:
-                note = "undefined: no group has both members and positives"
+                note = "undefined: no group has actual positives"
                 check("max_fairness_gap", metric, None, bound, True, "", attribute=attribute, note=note)
                 continue
             ok = gap <= bound or _close(gap, bound)

@@ -36,7 +36,8 @@ __all__ = [
     "THRESHOLD",
     "Candidate",
     "expand_candidates",
-    "fit_candidate",
+    "assemble",
+    "fit_estimator",
     "make_estimator",
     "metrics_from_scores",
     "predict_scores",
@@ -98,20 +99,17 @@ def make_estimator(task: str, candidate: Candidate, seed: int) -> BaseEstimator:
     return cls(**params)
 
 
-def fit_candidate(
-    preprocessor: Any, X_train: Any, y_train: Any, task: str, candidate: Candidate, seed: int
-) -> tuple[Pipeline, float]:
-    """Fit the candidate's estimator on ``preprocessor.transform(X_train)`` and assemble features + model.
-
-    The preprocessor is already fitted on the training split and is never refitted here. Returns the
-    pipeline and the estimator's fit time in seconds.
-    """
-    features = preprocessor.transform(X_train)
+def fit_estimator(features: Any, y: Any, task: str, candidate: Candidate, seed: int) -> tuple[BaseEstimator, float]:
+    """Fit the candidate's estimator on an already-transformed feature matrix; returns it and its fit seconds."""
     estimator = make_estimator(task, candidate, seed)
     started = time.perf_counter()
-    estimator.fit(features, np.asarray(y_train))
-    seconds = time.perf_counter() - started
-    return Pipeline([("features", preprocessor), ("model", estimator)]), seconds
+    estimator.fit(features, np.asarray(y))
+    return estimator, time.perf_counter() - started
+
+
+def assemble(preprocessor: Any, estimator: Any) -> Pipeline:
+    """The served model: the fitted feature transforms (never refitted) followed by the fitted estimator."""
+    return Pipeline([("features", preprocessor), ("model", estimator)])
 
 
 def predict_scores(model: Any, X: Any, task: str) -> np.ndarray:

@@ -233,9 +233,10 @@ def _convert_log1p(scope: Any, operator: Any, container: Any) -> None:
 def _convert_clip(scope: Any, operator: Any, container: Any) -> None:
     g, (x, y) = _Graph(scope, container), _io(operator)
     est = operator.raw_operator
-    low = "" if est.min is None else g.const(est.min, np.float32)
-    high = "" if est.max is None else g.const(est.max, np.float32)
-    g.op("Clip", x, low, high, out=y)
+    if est.min is not None:
+        x = g.op("Max", x, g.const([est.min], np.float32), out=y if est.max is None else None)
+    if est.max is not None:
+        g.op("Min", x, g.const([est.max], np.float32), out=y)
 
 
 def _convert_ratio(scope: Any, operator: Any, container: Any) -> None:

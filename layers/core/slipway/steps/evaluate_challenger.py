@@ -12,7 +12,7 @@ import pyarrow as pa
 from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
-from slipway.domain.evaluation import compare, decide_gates, fairness, select_best, test_metrics, top_importances
+from slipway.domain.evaluation import compare, decide_gates, fairness, holdout_metrics, select_best, top_importances
 from slipway.domain.features import FeatureInput, model_input_frame
 from slipway.domain.training import THRESHOLD, predict_scores
 from slipway.registry import ModelRegistry
@@ -49,7 +49,7 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
     X_test = model_input_frame(rows, inputs)
     y_test = rows.column(spec.data.target).to_numpy(zero_copy_only=False)
     scores = predict_scores(challenger, X_test, fs.task)
-    metrics = test_metrics(y_test, scores, fs.task)
+    metrics = holdout_metrics(y_test, scores, fs.task)
     fairness_by_attr = _fairness(spec, rows, y_test, scores, fs.task)
     importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
     champion = _champion(c, spec, rows, y_test, fs.task)
@@ -98,4 +98,4 @@ def _champion(c: Container, spec: ModelSpec, rows: pa.Table, y: np.ndarray, task
         return None
     model = load_verified_model(c, item["artifacts"]["model.skops"]["uri"], item["artifacts"]["model.skops"]["sha256"])
     scores = predict_scores(model, model_input_frame(rows, inputs), task)
-    return {"version": int(item["version"]), "metrics": test_metrics(y, scores, task)}
+    return {"version": int(item["version"]), "metrics": holdout_metrics(y, scores, task)}

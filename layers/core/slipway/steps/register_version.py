@@ -63,6 +63,7 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
         "evaluation_uri": evaluation.report_uri,
     })
     now = now_iso()
+    registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
     if created:
         registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
     node = model_node(fs.model, version)

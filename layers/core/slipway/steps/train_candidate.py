@@ -4,15 +4,12 @@ scores it on the validation split and records a candidate item with everything t
 from __future__ import annotations
 
 import hashlib
-import time
-
-from sklearn.pipeline import Pipeline
 
 from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.contracts import TrainRequest, TrainResult
 from slipway.domain.artifacts_codec import dump_model, load_model
-from slipway.domain.training import Candidate, make_estimator, score
+from slipway.domain.training import Candidate, assemble, fit_estimator, score
 from slipway.steps.build_features import load_split
 from slipway.steps.runs import now_iso
 
@@ -26,15 +23,11 @@ def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
     candidate = Candidate(request.candidate.index, request.candidate.algorithm, dict(request.candidate.params))
     X_train, y_train = load_split(c, fs, "train")
     X_valid, y_valid = load_split(c, fs, "valid")
-    estimator = make_estimator(fs.task, candidate, fs.seed)
-    started = time.perf_counter()
-    estimator.fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - started
+    estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
     metrics = score(estimator, X_valid, y_valid, fs.task)
 
     preprocessor = load_model(c.store.get_bytes(S3Ref.parse(fs.uri + "preprocessor.skops")))
-    pipeline = Pipeline([("features", preprocessor), ("model", estimator)])
-    body = dump_model(pipeline)
+    body = dump_model(assemble(preprocessor, estimator))
     ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, candidate_key(request.run_id, candidate.index)), body)
     sha = hashlib.sha256(body).hexdigest()
 

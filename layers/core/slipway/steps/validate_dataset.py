@@ -16,6 +16,7 @@ from slipway.domain.profile import profile_table
 from slipway.domain.tables import canonical_parquet, read_upload, sha256_hex
 from slipway.domain.validation import apply_pii, validate_table
 from slipway.errors import DataContractViolation
+from slipway.registry import ModelRegistry
 from slipway.steps.runs import start_run, update_run
 from slipway.steps.specs import current_spec
 
@@ -107,6 +108,7 @@ def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersio
         raw_version_id=raw.version_id,
         run_id=run_id,
         new=created,
+        trained_version=None if created else ModelRegistry(c.table).trained_from(model, version, spec_version),
     )
 
 

@@ -1,0 +1,123 @@
+"""Operator commands over an environment's metadata: runs, models, lineage and reproduce.
+Each returns (JSON-able value, rich renderable) so `--json` and the table view share one query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+
+from slipway.composition import Container
+from slipway.registry import ModelRegistry, parse_ref
+from slipway.steps import lineage_queries, runs
+from slipway.steps.register_version import model_node
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return escape(str(value)) if value is not None else "—"
+
+
+def runs_list(c: Container, model: str | None) -> tuple[Any, Any]:
+    items = runs.list_runs(c, model)
+    table = Table(title=f"runs{' of ' + model if model else ''} (newest first)")
+    for column in ("run", "model", "status", "started", "dataset", "model version", "outcome"):
+        table.add_column(column)
+    for r in items:
+        outcome = r.get("error_type") or r.get("gate_summary") or ""
+        table.add_row(_fmt(r["run_id"]), _fmt(r.get("model")), _fmt(r.get("status")), _fmt(r.get("started_at", ""))[:19],
+                      _fmt(r.get("dataset_version", ""))[:12], _fmt(r.get("model_version")), _fmt(outcome)[:60])
+    return items, table
+
+
+def runs_show(c: Container, run_id: str) -> tuple[Any, Any]:
+    item = runs.get_run(c, run_id)
+    if item is None:
+        raise LookupError(f"no run {run_id}")
+    candidates = runs.candidates_of(c, run_id)
+    head = Table(title=f"run {run_id}", show_header=False)
+    for key in sorted(k for k in item if not k.startswith(("PK", "SK", "GSI"))):
+        head.add_row(key, _fmt(item[key]))
+    board = Table(title="candidates (validation split)")
+    for column in ("#", "algorithm", "params", "metrics", "fit s"):
+        board.add_column(column)
+    for k in candidates:
+        metrics = ", ".join(f"{m}={v:.4f}" for m, v in k["validation_metrics"].items() if isinstance(v, float))
+        board.add_row(str(k["index"]), k["algorithm"], _fmt(k["params"]), metrics, _fmt(k["fit_seconds"]))
+    return {"run": item, "candidates": candidates}, Group(head, board)
+
+
+def models_list(c: Container) -> tuple[Any, Any]:
+    registry = ModelRegistry(c.table)
+    rows = []
+    for model in registry.models():
+        versions = registry.versions(model)
+        rows.append({"model": model, "versions": len(versions), "latest": versions[-1]["version"],
+                     "aliases": registry.aliases(model)})
+    table = Table(title="models")
+    for column in ("model", "versions", "latest", "aliases"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["model"], str(r["versions"]), str(r["latest"]),
+                      ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())))
+    return rows, table
+
+
+def models_show(c: Container, ref: str) -> tuple[Any, Any]:
+    registry = ModelRegistry(c.table)
+    item = registry.resolve(ref)
+    model = item["model"]
+    aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
+    value = {**{k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}, "aliases": aliases}
+    table = Table(title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""),
+                  show_header=False)
+    for key in ("algorithm", "params", "registered_at", "dataset_version", "feature_set", "spec_version", "run_id",
+                "code_version", "gate"):
+        table.add_row(key, _fmt(item.get(key)))
+    for metric, v in item["test_metrics"].items():
+        table.add_row(f"test {metric}", _fmt(v))
+    table.add_row("onnx", _fmt(item["onnx"]))
+    for name, artifact in item["artifacts"].items():
+        table.add_row(name, f"{artifact['uri']}  sha256 {artifact['sha256'][:16]}…")
+    return value, table
+
+
+def lineage_of(c: Container, ref: str) -> tuple[Any, Any]:
+    item = ModelRegistry(c.table).resolve(ref)
+    node = model_node(item["model"], int(item["version"]))
+    nodes = lineage_queries.upstream(c, node)
+    value = {"node": node, "upstream": nodes, "code_version": item.get("code_version")}
+    table = Table(title=f"lineage of {node} (upstream)")
+    table.add_column("kind")
+    table.add_column("id")
+    for n in nodes:
+        kind, _, rest = n.partition(":")
+        table.add_row(kind, escape(rest))
+    table.add_row("code", _fmt(item.get("code_version")))
+    return value, table
+
+
+def lineage_from(c: Container, uri: str) -> tuple[Any, Any]:
+    models = lineage_queries.models_fed_by(c, uri)
+    table = Table(title=f"models fed by {uri}")
+    table.add_column("model version")
+    for m in models:
+        table.add_row(m)
+    return {"raw": uri, "models": models}, table
+
+
+def reproduce_model(c: Container, ref: str) -> tuple[Any, Any]:
+    from slipway.steps.reproduce import reproduce
+
+    result = reproduce(c, ModelRegistry(c.table).resolve(ref))
+    model, _ = parse_ref(ref)
+    table = Table(title=f"reproduce {model} v{result['version']}: "
+                        + ("[green]identical[/]" if result["identical"] else "[red]different[/]"))
+    for column in ("metric", "recorded", "reproduced", "|Δ|"):
+        table.add_column(column)
+    for row in result["metrics"]:
+        table.add_row(row["metric"], _fmt(row["recorded"]), _fmt(row["reproduced"]), f"{row['abs_diff']:.2e}")
+    return result, table

@@ -1,0 +1,115 @@
+"""Model artifacts without pickle: skops files loaded only with allow-listed types, and ONNX exports for serving."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from slipway.errors import ArtifactIntegrityError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from slipway.domain.features import FeatureInput
+
+__all__ = [
+    "ALLOWED_TYPE_PREFIXES",
+    "TARGET_OPSET",
+    "dump_model",
+    "load_model",
+    "onnx_predict",
+    "parity",
+    "to_onnx",
+]
+
+# Types a skops artifact may contain. numpy entries that touch files are refused even though they match.
+ALLOWED_TYPE_PREFIXES = ("sklearn.", "numpy.", "slipway.domain.transforms.")
+_REFUSED_NUMPY = ("numpy.memmap", "numpy.load", "numpy.save", "numpy.fromfile", "numpy.lib.npyio", "numpy.lib.format")
+# Default ONNX domain opset 21 and ai.onnx.ml 3: the newest that skl2onnx 1.20 tests and onnxruntime 1.32 runs.
+TARGET_OPSET: dict[str, int] = {"": 21, "ai.onnx.ml": 3}
+Task = Literal["classification", "regression"]
+
+
+def dump_model(obj: Any) -> bytes:
+    """A fitted estimator (or any scikit-learn object) as skops bytes."""
+    import skops.io as sio
+
+    return bytes(sio.dumps(obj))
+
+
+def _allowed(type_name: str) -> bool:
+    if type_name.startswith(_REFUSED_NUMPY):
+        return False
+    return type_name.startswith(ALLOWED_TYPE_PREFIXES)
+
+
+def load_model(data: bytes, *, sha256: str | None = None) -> Any:
+    """Load skops bytes, trusting the types they contain only if all are allow-listed.
+
+    Raises ``ArtifactIntegrityError`` naming the refused types, on a SHA-256 mismatch (when ``sha256`` is
+    given), or when the bytes are not a skops file.
+    """
+    import skops.io as sio
+
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ArtifactIntegrityError("model artifact does not match its recorded SHA-256", details={"sha256": sha256})
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ArtifactIntegrityError("model artifact is not a readable skops file") from exc
+    refused = sorted(t for t in untrusted if not _allowed(t))
+    if refused:
+        raise ArtifactIntegrityError(
+            f"model artifact contains types outside the allow-list: {', '.join(refused)}",
+            details={"types": refused},
+        )
+    return sio.loads(data, trusted=untrusted)
+
+
+def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
+    """ONNX bytes of a fitted ``Pipeline([("features", preprocessor), ("model", estimator)])``, one input per
+    column ([None, 1]: float for numeric, string for categorical, int64 days for timestamps). Classifiers
+    output plain tensors ("label", "probabilities"), regressors "variable"."""
+    from sklearn.base import is_classifier
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+
+    from slipway.domain.transforms import register_onnx_converters
+
+    register_onnx_converters()
+    types = {"numeric": FloatTensorType, "categorical": StringTensorType, "timestamp": Int64TensorType}
+    initial_types = [(i.name, types[i.kind]([None, 1])) for i in inputs]
+    estimator = pipeline.steps[-1][1]
+    options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+    model = convert_sklearn(pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET)
+    return bytes(model.SerializeToString())
+
+
+def onnx_predict(onnx_bytes: bytes, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Positive-class probability (binary classifiers) or predicted value (regressors), shape ``(n,)``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feed = {i.name: columns[i.name] for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    if "probabilities" in outputs:
+        probabilities = session.run(["probabilities"], feed)[0]
+        if probabilities.shape[1] != 2:
+            raise ValueError(f"expected a binary classifier, got {probabilities.shape[1]} classes")
+        return np.asarray(probabilities[:, 1])
+    return np.asarray(session.run([outputs[0]], feed)[0]).reshape(-1)
+
+
+def parity(pipeline: Any, onnx_bytes: bytes, frame: pd.DataFrame, inputs: list[FeatureInput], task: Task) -> float:
+    """Max |sklearn − ONNX| on ``frame`` (a ``model_input_frame``): probabilities of class 1, or values."""
+    from slipway.domain.features import model_input_columns
+
+    if len(frame) == 0:
+        return 0.0
+    expected = pipeline.predict_proba(frame)[:, 1] if task == "classification" else pipeline.predict(frame)
+    got = onnx_predict(onnx_bytes, model_input_columns(frame, inputs))
+    return float(np.max(np.abs(np.asarray(expected, dtype=np.float64).reshape(-1) - got)))

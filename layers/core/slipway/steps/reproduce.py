@@ -1,0 +1,54 @@
+"""Reproduce a model version from its recorded lineage: the same curated bytes (checked by their
+hash), spec version, split, seed and winning candidate are fitted again and measured on the same
+test rows; the metrics must be identical."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from slipway.adapters.artifacts import S3Ref
+from slipway.composition import Container
+from slipway.domain.evaluation import holdout_metrics
+from slipway.domain.features import feature_set_id, fit_features, model_input_frame
+from slipway.domain.keys import dataset_key
+from slipway.domain.training import Candidate, assemble, fit_estimator, predict_scores
+from slipway.errors import ArtifactIntegrityError, NotFound
+from slipway.steps.common import model_spec, read_parquet
+
+
+def reproduce(c: Container, version_item: dict[str, Any]) -> dict[str, Any]:
+    model = version_item["model"]
+    spec = model_spec(c, model, version_item["spec_version"])
+    assert spec.features is not None and spec.training is not None
+    dataset = c.table.get(*dataset_key(model, version_item["dataset_version"]))
+    if dataset is None:
+        raise NotFound(f"dataset version {version_item['dataset_version'][:12]} of {model} is not recorded")
+    curated = c.store.get_bytes(S3Ref.parse(dataset["curated_uri"]))
+    if hashlib.sha256(curated).hexdigest() != version_item["dataset_version"]:
+        raise ArtifactIntegrityError(f"{dataset['curated_uri']} no longer hashes to its dataset version")
+
+    table = read_parquet(c, dataset["curated_uri"])
+    fitted = fit_features(table, spec.data, spec.features, spec.training.split)
+    fs_id = feature_set_id(version_item["dataset_version"], spec.features, spec.training.split, fitted.inputs)
+    candidate = Candidate(-1, version_item["algorithm"], dict(version_item["params"]))
+    estimator, _ = fit_estimator(
+        fitted.transformed["train"], fitted.target["train"], spec.training.task, candidate, int(version_item["seed"])
+    )
+    pipeline = assemble(fitted.preprocessor_, estimator)
+    test = table.take(fitted.split["test"])
+    scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), spec.training.task)
+    reproduced = holdout_metrics(test.column(spec.data.target).to_numpy(zero_copy_only=False), scores, spec.training.task)
+
+    rows = []
+    for metric, recorded in version_item["test_metrics"].items():
+        again = reproduced.get(metric)
+        if isinstance(recorded, (int, float)) and isinstance(again, (int, float)):
+            rows.append({"metric": metric, "recorded": recorded, "reproduced": again,
+                         "abs_diff": abs(float(again) - float(recorded))})
+    identical = fs_id == version_item["feature_set"] and all(
+        r["recorded"] == r["reproduced"] or (math.isnan(r["recorded"]) and math.isnan(r["reproduced"])) for r in rows
+    )
+    return {"model": model, "version": int(version_item["version"]), "identical": identical,
+            "feature_set_matches": fs_id == version_item["feature_set"], "metrics": rows}
