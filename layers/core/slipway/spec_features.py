@@ -1,4 +1,4 @@
-"""The features and split sections of the model spec, checked against the data contract without importing scikit-learn."""
+"""The features and split sections of the model spec, checked against the contract without importing scikit-learn."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Bucketize",
     "Clip",
-    "DateParts",
     "DatePart",
+    "DateParts",
     "FeaturesSpec",
     "Log",
     "OneHot",
@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 DatePart = Literal["year", "month", "day", "dayofweek"]
+_DEFAULT_PARTS: tuple[DatePart, ...] = ("year", "month", "dayofweek")
 
 # Column types each transform accepts (contract types; bool counts as numeric only for the defaults).
 _NUMERIC = ("int", "float")
@@ -105,7 +106,7 @@ class DateParts(_OnColumns):
     """Calendar parts (UTC) of a timestamp column, as numbers."""
 
     kind: Literal["date_parts"]
-    parts: list[DatePart] = Field(default_factory=lambda: ["year", "month", "dayofweek"], min_length=1)
+    parts: list[DatePart] = Field(default_factory=lambda: list(_DEFAULT_PARTS), min_length=1)
 
     @field_validator("parts")
     @classmethod

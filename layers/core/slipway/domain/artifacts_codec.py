@@ -74,9 +74,9 @@ def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
     """ONNX bytes of a fitted ``Pipeline([("features", preprocessor), ("model", estimator)])``, one input per
     column ([None, 1]: float for numeric, string for categorical, int64 days for timestamps). Classifiers
     output plain tensors ("label", "probabilities"), regressors "variable"."""
-    from sklearn.base import is_classifier
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+    from sklearn.base import is_classifier
 
     from slipway.domain.transforms import register_onnx_converters
 
@@ -86,7 +86,41 @@ def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
     estimator = pipeline.steps[-1][1]
     options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
     model = convert_sklearn(pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET)
+    if not is_classifier(estimator) and hasattr(estimator, "coef_"):
+        _linear_regressor_in_double(model, estimator)
     return bytes(model.SerializeToString())
+
+
+def _linear_regressor_in_double(model: Any, estimator: Any) -> None:
+    """Swap ai.onnx.ml LinearRegressor (float32 weights and sums) for a float64 MatMul + Add.
+
+    The features are exact float32 values, but raw ones such as a year (~2000) times a float32 weight,
+    summed in float32, drift ~1e-4 from scikit-learn's float64 result; in float64 the drift is gone.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    found = [i for i, n in enumerate(graph.node) if n.op_type == "LinearRegressor" and n.domain == "ai.onnx.ml"]
+    if len(found) != 1:
+        return
+    index, node = found[0], graph.node[found[0]]
+    coef = np.asarray(estimator.coef_, dtype=np.float64)
+    coef = coef.reshape(-1, 1) if coef.ndim == 1 else coef.T
+    intercept = np.asarray(estimator.intercept_, dtype=np.float64).reshape(-1)
+    x, y = node.input[0], node.output[0]
+    names = {k: f"{y}_{k}" for k in ("x64", "coef64", "intercept64", "product64", "sum64")}
+    graph.initializer.extend(
+        [numpy_helper.from_array(coef, names["coef64"]), numpy_helper.from_array(intercept, names["intercept64"])]
+    )
+    replacement = [
+        helper.make_node("Cast", [x], [names["x64"]], to=TensorProto.DOUBLE),
+        helper.make_node("MatMul", [names["x64"], names["coef64"]], [names["product64"]]),
+        helper.make_node("Add", [names["product64"], names["intercept64"]], [names["sum64"]]),
+        helper.make_node("Cast", [names["sum64"]], [y], to=TensorProto.FLOAT),
+    ]
+    del graph.node[index]
+    for offset, new_node in enumerate(replacement):
+        graph.node.insert(index + offset, new_node)
 
 
 def onnx_predict(onnx_bytes: bytes, columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,11 +17,12 @@ import pyarrow.compute as pc
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
-from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio
+from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract, parse_timestamp
-from slipway.spec_features import FeaturesSpec, Ratio as RatioSpec, SplitSpec, Transform, check_features, check_split
+from slipway.spec_features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
+from slipway.spec_features import Ratio as RatioSpec
 
 __all__ = [
     "FEATURES_FORMAT",
@@ -41,7 +42,7 @@ __all__ = [
 # Bumped whenever the way features are computed changes, so old feature-set ids are not reused.
 FEATURES_FORMAT = 1
 InputKind = Literal["numeric", "categorical", "timestamp"]
-Data = pa.Table | pd.DataFrame
+Data: TypeAlias = pa.Table | pd.DataFrame
 _KINDS: dict[str, InputKind] = {
     "int": "numeric",
     "float": "numeric",
@@ -117,15 +118,15 @@ def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     raise ValueError(f"cannot read {kind} as a timestamp")
 
 
-def model_input_frame(data: Data | Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> pd.DataFrame:
+def model_input_frame(table: Data | Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> pd.DataFrame:
     """The exact frame the sklearn pipeline sees: numeric float32 (nulls NaN), categorical strings (nulls ""),
     timestamps int64 days since 1970-01-01 (nulls 0). Accepts a curated table, a frame, or JSON-like rows."""
-    if not isinstance(data, (pa.Table, pd.DataFrame)):
-        columns = model_input_from_records(list(data), inputs)
+    if not isinstance(table, (pa.Table, pd.DataFrame)):
+        columns = model_input_from_records(list(table), inputs)
         return pd.DataFrame({i.name: pd.Series(columns[i.name].ravel(), dtype=_dtype(i)) for i in inputs})
     convert = {"numeric": _numeric, "categorical": _categorical, "timestamp": _days}
-    series = {i.name: pd.Series(convert[i.kind](_column(data, i.name)), dtype=_dtype(i)) for i in inputs}
-    return pd.DataFrame(series, index=pd.RangeIndex(data.shape[0]))
+    series = {i.name: pd.Series(convert[i.kind](_column(table, i.name)), dtype=_dtype(i)) for i in inputs}
+    return pd.DataFrame(series, index=pd.RangeIndex(table.shape[0]))
 
 
 def _dtype(feature: FeatureInput) -> Any:
@@ -145,7 +146,7 @@ def _record_value(feature: FeatureInput, value: Any, row: int) -> Any:
         raise ValueError(f"row {row}: column {feature.name!r}: cannot read {value!r} as {feature.kind}") from exc
 
 
-def model_input_from_records(records: list[Mapping[str, Any]], inputs: list[FeatureInput]) -> dict[str, np.ndarray]:
+def model_input_from_records(records: Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> dict[str, np.ndarray]:
     """onnxruntime inputs, one ``(n, 1)`` array per column, from JSON-like rows (timestamps as ISO strings);
     the same conversions as ``model_input_frame``; a missing key counts as null."""
     out: dict[str, np.ndarray] = {}
@@ -175,18 +176,18 @@ def _order_key(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.where(np.isnan(values), -np.inf, values)
 
 
-def split_rows(data: Data | None, split: SplitSpec, n_rows: int | None = None) -> dict[str, np.ndarray]:
+def split_rows(table: Data | None, split: SplitSpec, n_rows: int | None = None) -> dict[str, np.ndarray]:
     """Sorted row indices of "train", "valid" and "test": disjoint, covering every row, and the same for the
     same inputs. Random: a seeded permutation. Time: oldest rows train, newest rows test (ties by row order)."""
-    n = n_rows if n_rows is not None else (0 if data is None else data.shape[0])
+    n = n_rows if n_rows is not None else (0 if table is None else table.shape[0])
     n_test, n_valid = round(n * split.test), round(n * split.valid)
     if split.method == "random":
         order = np.random.default_rng(split.seed).permutation(n)
         test, valid, train = order[:n_test], order[n_test : n_test + n_valid], order[n_test + n_valid :]
     else:
-        if data is None or split.column is None:
+        if table is None or split.column is None:
             raise ValueError("a time split needs the table and split.column")
-        key = _order_key(_column(data, split.column))
+        key = _order_key(_column(table, split.column))
         if len(key) != n:
             raise ValueError(f"n_rows ({n}) differs from the table's {len(key)} rows")
         order = np.lexsort((np.arange(n), key))
@@ -200,7 +201,7 @@ def split_rows(data: Data | None, split: SplitSpec, n_rows: int | None = None) -
 
 def _step(transform: Transform) -> Any:
     if transform.kind == "standardize":
-        return StandardScaler()
+        return Standardize()
     if transform.kind == "log":
         return Log1p()
     if transform.kind == "clip":
@@ -307,14 +308,14 @@ def _target(data: Data, name: str) -> np.ndarray:
     return np.asarray(col.to_numpy(zero_copy_only=False))
 
 
-def fit_features(data: Data, contract: DataContract, features: FeaturesSpec, split: SplitSpec) -> FittedFeatures:
+def fit_features(table: Data, contract: DataContract, features: FeaturesSpec, split: SplitSpec) -> FittedFeatures:
     """Check the spec against the contract, split the rows, fit the preprocessor on the train rows only and
     transform every split to a float32 matrix."""
     check_features(features, contract)
     check_split(split, contract)
     inputs = feature_columns(contract, features)
-    frame = model_input_frame(data, inputs)
-    rows = split_rows(data, split, frame.shape[0])
+    frame = model_input_frame(table, inputs)
+    rows = split_rows(table, split, frame.shape[0])
     if len(rows["train"]) == 0:
         raise ValueError("the train split is empty")
     preprocessor = build_preprocessor(inputs, features).fit(frame.iloc[rows["train"]])
@@ -327,5 +328,5 @@ def fit_features(data: Data, contract: DataContract, features: FeaturesSpec, spl
         )
         for part, idx in rows.items()
     }
-    target = _target(data, contract.target)
+    target = _target(table, contract.target)
     return FittedFeatures(inputs, rows, preprocessor, transformed, names, {k: target[v] for k, v in rows.items()})

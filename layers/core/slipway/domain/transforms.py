@@ -8,7 +8,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["DATE_PARTS", "DateParts", "Clip", "Log1p", "OneHotTop", "Ratio", "register_onnx_converters"]
+__all__ = [
+    "DATE_PARTS",
+    "Clip",
+    "DateParts",
+    "Log1p",
+    "OneHotTop",
+    "Ratio",
+    "Standardize",
+    "civil_from_days",
+    "register_onnx_converters",
+]
 
 DATE_PARTS = ("year", "month", "day", "dayofweek")
 _DAY0_SHIFT = 719_468  # days from 0000-03-01 to 1970-01-01 (proleptic Gregorian)
@@ -54,6 +64,22 @@ class _Transformer(TransformerMixin, BaseEstimator):
 def _float_out(X: np.ndarray, result: np.ndarray) -> np.ndarray:
     """Keep float32 inputs float32 (as scikit-learn scalers do); compute in float64 before rounding."""
     return result.astype(np.float32 if X.dtype == np.float32 else np.float64, copy=False)
+
+
+class Standardize(_Transformer):
+    """(x - mean) / std with train statistics, computed in float64 and rounded once, so that the ONNX graph
+    (same float64 operations) gives bit-identical features and tree splits fall the same way on both sides."""
+
+    def fit(self, X: Any, y: Any = None) -> Standardize:
+        """Learn the column means and standard deviations (1 where a column is constant)."""
+        data = self._check(X, reset=True).astype(np.float64)
+        self.mean_ = np.nan_to_num(np.nanmean(data, axis=0)) if len(data) else np.zeros(data.shape[1])
+        scale = np.nan_to_num(np.nanstd(data, axis=0)) if len(data) else np.ones(data.shape[1])
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        return self
+
+    def _apply(self, X: np.ndarray) -> np.ndarray:
+        return _float_out(X, (X.astype(np.float64) - self.mean_) / self.scale_)
 
 
 class Log1p(_Transformer):
@@ -223,6 +249,13 @@ def _io(operator: Any) -> tuple[str, str]:
     return operator.inputs[0].full_name, operator.outputs[0].full_name
 
 
+def _convert_standardize(scope: Any, operator: Any, container: Any) -> None:
+    g, (x, y) = _Graph(scope, container), _io(operator)
+    est = operator.raw_operator
+    centred = g.op("Sub", g.cast(x, np.float64), g.const(est.mean_.reshape(1, -1), np.float64))
+    g.cast(g.op("Div", centred, g.const(est.scale_.reshape(1, -1), np.float64)), np.float32, out=y)
+
+
 def _convert_log1p(scope: Any, operator: Any, container: Any) -> None:
     g, (x, y) = _Graph(scope, container), _io(operator)
     x64 = g.cast(x, np.float64)
@@ -326,6 +359,7 @@ def register_onnx_converters() -> None:
     from skl2onnx import update_registered_converter
 
     table = [
+        (Standardize, _convert_standardize, lambda est: est.n_features_in_),
         (Log1p, _convert_log1p, lambda est: est.n_features_in_),
         (Clip, _convert_clip, lambda est: est.n_features_in_),
         (Ratio, _convert_ratio, lambda est: 1),
