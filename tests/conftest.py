@@ -42,6 +42,15 @@ def churn_spec(dev: Target) -> dict[str, Any]:
     return push_spec(dev.container, (SPECS / "churn.yaml").read_text())
 
 
+def spec_variant(name: str, **replace: str) -> str:
+    """specs/churn.yaml under another model name, with some text replaced (each must be present)."""
+    text = (SPECS / "churn.yaml").read_text().replace("name: churn", f"name: {name}", 1)
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
 @dataclass
 class Upload:
     key: str

@@ -47,4 +47,4 @@ def test_a_scikit_learn_dataset_is_registered_with_onnx_parity(
     item = ModelRegistry(dev.container.table).get_version(model, run.output["model"]["version"])
     assert item["test_metrics"][metric] >= bound
     assert item["onnx"]["status"] == "ok"
-    assert item["onnx"]["max_abs_diff"] <= 1e-5
+    assert item["onnx"]["max_diff"] <= 1e-5

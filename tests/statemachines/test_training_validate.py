@@ -9,10 +9,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from slipway.adapters.artifacts import S3Ref
+from slipway.steps.specs import push_spec
 from slipway_local import LocalCloud
 from slipway_local.sample_data import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_local.target import Target
-from tests.conftest import upload_and_wait
+from tests.conftest import spec_variant, upload_and_wait
+
+MODEL = "churn-intake"
+
+
+@pytest.fixture(scope="module")
+def intake_spec(dev: Target) -> dict[str, Any]:
+    """The churn spec under its own model name, so these runs do not compete with other tests' models
+    (no regression gate: each test uploads a different small sample)."""
+    return push_spec(dev.container, spec_variant(MODEL, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
 
 
 def _history(cloud: LocalCloud, env: str, arn: str) -> list[dict[str, Any]]:
@@ -20,21 +30,21 @@ def _history(cloud: LocalCloud, env: str, arn: str) -> list[dict[str, Any]]:
     return sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
 
 
-def test_upload_in_dev_runs_training_in_dev_only(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]) -> None:
-    # GIVEN the churn spec in dev and a clean sample
+def test_upload_in_dev_runs_training_in_dev_only(cloud: LocalCloud, dev: Target, intake_spec: dict[str, Any]) -> None:
+    # GIVEN the churn spec in dev (as churn-intake) and a clean sample
     body = to_csv_bytes(make_churn(n_rows=2_000, seed=11))
     staging_before = len(cloud.executions("staging"))
     prod_before = len(cloud.executions("prod"))
 
     # WHEN a data engineer uploads it to dev's raw bucket
-    run = upload_and_wait(cloud, "dev", "churn/2026-11-25.csv", body)
+    run = upload_and_wait(cloud, "dev", f"{MODEL}/2026-11-25.csv", body)
 
     # THEN the run succeeds in dev with a curated dataset version, and nothing ran elsewhere
     assert run.status == "SUCCEEDED", run.execution.get("cause")
     dataset = run.output["dataset"]
-    assert dataset["model"] == "churn"
+    assert dataset["model"] == MODEL
     assert dataset["rows"] == 2_000
-    assert dataset["spec_version"] == churn_spec["version"]
+    assert dataset["spec_version"] == intake_spec["version"]
     assert "email" in dataset["columns"]
     assert len(cloud.executions("staging")) == staging_before
     assert len(cloud.executions("prod")) == prod_before
@@ -47,21 +57,21 @@ def test_upload_in_dev_runs_training_in_dev_only(cloud: LocalCloud, dev: Target,
     profile = dev.container.store.get_json(S3Ref.parse(dataset["profile_uri"]))
     assert profile["age"]["kind"] == "numeric"
 
-    item = dev.container.table.get("DATASET#churn", "V#" + dataset["dataset_version"])
+    item = dev.container.table.get(f"DATASET#{MODEL}", "V#" + dataset["dataset_version"])
     assert item is not None and item["rows"] == 2_000
-    raw_node = f"raw:s3://{dev.outputs['RawBucketName']}/churn/2026-11-25.csv?versionId={run.version_id}"
+    raw_node = f"raw:s3://{dev.outputs['RawBucketName']}/{MODEL}/2026-11-25.csv?versionId={run.version_id}"
     edges = dev.container.table.query("NODE#" + raw_node, "EDGE#out#")
-    assert [e["other"] for e in edges] == [f"dataset:churn:{dataset['dataset_version']}"]
+    assert [e["other"] for e in edges] == [f"dataset:{MODEL}:{dataset['dataset_version']}"]
 
 
 def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
-    cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]
+    cloud: LocalCloud, dev: Target, intake_spec: dict[str, Any]
 ) -> None:
     # GIVEN a corrupted copy (wrong types, out-of-range values, a missing column)
     body = to_csv_bytes(corrupt(make_churn(n_rows=2_000, seed=12), seed=12))
 
     # WHEN it is uploaded
-    run = upload_and_wait(cloud, "dev", "churn/corrupted.csv", body)
+    run = upload_and_wait(cloud, "dev", f"{MODEL}/corrupted.csv", body)
 
     # THEN the run fails with the typed error and a quarantine report naming every finding
     assert run.status == "FAILED"
@@ -69,7 +79,7 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
     cause = json.loads(run.execution["cause"])
     assert cause["errorType"] == "DataContractViolation"
     assert "report_uri" in cause["errorMessage"]
-    report_key = f"quarantine/churn/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
+    report_key = f"quarantine/{MODEL}/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
     report = dev.container.store.get_json(S3Ref(dev.outputs["LakeBucketName"], report_key))
     found = {(f["column"], f["check"]) for f in report["failures"]}
     assert ("plan", "missing_column") in found
@@ -83,23 +93,23 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
 
     # AND the raw object is untouched (one version, same bytes) and the run is recorded as failed
     s3 = cloud.client("s3", "dev")
-    versions = s3.list_object_versions(Bucket=dev.outputs["RawBucketName"], Prefix="churn/corrupted.csv")["Versions"]
+    versions = s3.list_object_versions(Bucket=dev.outputs["RawBucketName"], Prefix=f"{MODEL}/corrupted.csv")["Versions"]
     assert len(versions) == 1
-    assert s3.get_object(Bucket=dev.outputs["RawBucketName"], Key="churn/corrupted.csv")["Body"].read() == body
+    assert s3.get_object(Bucket=dev.outputs["RawBucketName"], Key=f"{MODEL}/corrupted.csv")["Body"].read() == body
     run_item = dev.container.table.get("RUN#" + run.execution_arn.rsplit(":", 1)[1], "META")
     assert run_item is not None and run_item["status"] == "FAILED"
     assert run_item["error_type"] == "DataContractViolation"
 
 
 def test_transient_s3_error_is_retried_by_the_state_machine(
-    cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]
+    cloud: LocalCloud, dev: Target, intake_spec: dict[str, Any]
 ) -> None:
     # GIVEN S3 in dev answering SlowDown to the next four GetObject calls: botocore's first try and
     # its three retries (adapters/clients.py), so the step itself fails once
     fault = cloud.inject_fault("s3", "GetObject", times=4, env="dev")
 
     # WHEN an upload arrives
-    run = upload_and_wait(cloud, "dev", "churn/retry.parquet", to_parquet_bytes(make_churn(n_rows=1_500, seed=13)))
+    run = upload_and_wait(cloud, "dev", f"{MODEL}/retry.parquet", to_parquet_bytes(make_churn(n_rows=1_500, seed=13)))
 
     # THEN Validate failed once with TransientError, was retried by the ASL, and the run succeeded
     assert fault.fired == 4
@@ -108,20 +118,20 @@ def test_transient_s3_error_is_retried_by_the_state_machine(
     assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["TransientError"]
 
 
-def test_same_bytes_twice_make_one_dataset_version(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]) -> None:
+def test_same_bytes_twice_make_one_dataset_version(cloud: LocalCloud, dev: Target, intake_spec: dict[str, Any]) -> None:
     # GIVEN the same bytes uploaded under two names
     body = to_csv_bytes(make_churn(n_rows=1_200, seed=14))
-    first = upload_and_wait(cloud, "dev", "churn/same-a.csv", body)
-    second = upload_and_wait(cloud, "dev", "churn/same-b.csv", body)
+    first = upload_and_wait(cloud, "dev", f"{MODEL}/same-a.csv", body)
+    second = upload_and_wait(cloud, "dev", f"{MODEL}/same-b.csv", body)
 
     # THEN both runs succeed with one dataset version, recorded once, fed by both raw objects
     assert first.status == second.status == "SUCCEEDED"
     version = first.output["dataset"]["dataset_version"]
     assert second.output["dataset"]["dataset_version"] == version
     assert (first.output["dataset"]["new"], second.output["dataset"]["new"]) == (True, False)
-    items = [i for i in dev.container.table.query("DATASET#churn", "V#") if i["version"] == version]
+    items = [i for i in dev.container.table.query(f"DATASET#{MODEL}", "V#") if i["version"] == version]
     assert len(items) == 1
-    upstream = dev.container.table.query(f"NODE#dataset:churn:{version}", "EDGE#in#curated_into#")
+    upstream = dev.container.table.query(f"NODE#dataset:{MODEL}:{version}", "EDGE#in#curated_into#")
     assert {u["other"].split("?")[0].rsplit("/", 1)[1] for u in upstream} == {"same-a.csv", "same-b.csv"}
 
 

@@ -17,7 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from slipway.domain import evaluation
 from slipway.domain.evaluation import compare, decide_gates, fairness, select_best, top_importances
 from slipway.domain.evaluation import holdout_metrics as measure_test_split
-from slipway.spec_training import GatesSpec
+from slipway.spec.training import GatesSpec
 
 
 def _result(index: int, **metrics: float | None) -> dict[str, Any]:
@@ -70,11 +70,24 @@ def test_fairness_gaps_on_a_hand_made_example() -> None:
     assert report["demographic_parity_difference"] == pytest.approx(1.0)
     assert report["equal_opportunity_difference"] == pytest.approx(0.5)
     assert report["groups"] == {
-        "female": {"n": 4, "positive_rate": 0.5, "tpr": 0.5},
-        "male": {"n": 4, "positive_rate": 1.0, "tpr": 1.0},
-        "nonbinary": {"n": 2, "positive_rate": 0.0, "tpr": None},
-        "(missing)": {"n": 1, "positive_rate": 1.0, "tpr": 1.0},
+        "female": {"n": 4, "positive_rate": 0.5, "tpr": 0.5, "in_gaps": True},
+        "male": {"n": 4, "positive_rate": 1.0, "tpr": 1.0, "in_gaps": True},
+        "nonbinary": {"n": 2, "positive_rate": 0.0, "tpr": None, "in_gaps": True},
+        "(missing)": {"n": 1, "positive_rate": 1.0, "tpr": 1.0, "in_gaps": True},
     }
+
+
+def test_fairness_leaves_groups_below_the_minimum_size_out_of_the_gaps() -> None:
+    # GIVEN the same example with groups of fewer than 3 rows too small to count
+    groups = ["female"] * 4 + ["male"] * 4 + ["nonbinary"] * 2 + [None]
+    y_true = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1]
+    y_pred = [1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1]
+    report = fairness(np.array(y_true), np.array(y_pred), pd.Series(groups), min_group_size=3)
+    # THEN only female (0.5) and male (1.0) set the gaps; the small groups are still reported
+    assert report["demographic_parity_difference"] == pytest.approx(0.5)
+    assert report["equal_opportunity_difference"] == pytest.approx(0.5)
+    assert report["groups"]["nonbinary"] == {"n": 2, "positive_rate": 0.0, "tpr": None, "in_gaps": False}
+    assert report["groups"]["(missing)"]["in_gaps"] is False
 
 
 def test_fairness_without_positives_has_no_equal_opportunity_gap() -> None:

@@ -25,7 +25,7 @@ from slipway.domain.features import (
 )
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract
-from slipway.spec_features import FeaturesSpec, SplitSpec, check_features
+from slipway.spec.features import FeaturesSpec, SplitSpec, check_features
 
 CHURN_CONTRACT = DataContract.model_validate(
     {

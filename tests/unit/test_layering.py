@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers" / "core" / "slipway"
 SHIPPED = sorted([*CORE.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
-DOMAIN = sorted([*(CORE / "domain").rglob("*.py"), CORE / "spec.py", CORE / "errors.py", CORE / "contracts.py"])
+DOMAIN = sorted(
+    [*(CORE / "domain").rglob("*.py"), *(CORE / "spec").rglob("*.py"), CORE / "errors.py", CORE / "contracts.py"]
+)
 
 
 def _imports(path: Path) -> set[str]:

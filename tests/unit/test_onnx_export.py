@@ -25,7 +25,7 @@ from slipway.domain.features import (
 )
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize, register_onnx_converters
 from slipway.errors import ArtifactIntegrityError
-from slipway.spec_features import SplitSpec
+from slipway.spec.features import SplitSpec
 from tests.unit.test_features import CHURN_CONTRACT, FEATURES, churn_table
 
 PARITY_LIMIT = 1e-5

@@ -100,7 +100,9 @@ def test_spec_accepts_bytes_and_unquoted_dates() -> None:
         ({"data.entity_id": "id"}, "data.entity_id", "not a declared column"),
         ({"data.sensitive": ["gender"]}, "data.sensitive", "not declared columns"),
         ({"data.min_rows": 10, "data.max_rows": 5}, "data.max_rows", "smaller than min_rows"),
-        ({"training": {"task": "classification"}}, "training", "Extra inputs"),
+        ({"training": {"task": "classification"}}, "training.candidates", "Field required"),
+        ({"training": {"task": "forecast", "metric": "mape", "candidates": []}}, "training.task", "Input should be"),
+        ({"monitoring": {"every": "1h"}}, "monitoring", "Extra inputs"),
     ],
 )
 def test_each_bad_field_is_named(overrides: dict[str, Any], field: str, words: str) -> None:

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from slipway.domain.training import Candidate, assemble, expand_candidates, fit_estimator, make_estimator, score
-from slipway.spec_training import (
+from slipway.spec.training import (
     HYPERPARAMETERS,
     CandidateSpec,
     GatesSpec,

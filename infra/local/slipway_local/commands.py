@@ -28,8 +28,15 @@ def runs_list(c: Container, model: str | None) -> tuple[Any, Any]:
         table.add_column(column)
     for r in items:
         outcome = r.get("error_type") or r.get("gate_summary") or ""
-        table.add_row(_fmt(r["run_id"]), _fmt(r.get("model")), _fmt(r.get("status")), _fmt(r.get("started_at", ""))[:19],
-                      _fmt(r.get("dataset_version", ""))[:12], _fmt(r.get("model_version")), _fmt(outcome)[:60])
+        table.add_row(
+            _fmt(r["run_id"]),
+            _fmt(r.get("model")),
+            _fmt(r.get("status")),
+            _fmt(r.get("started_at", ""))[:19],
+            _fmt(r.get("dataset_version", ""))[:12],
+            _fmt(r.get("model_version")),
+            _fmt(outcome)[:60],
+        )
     return items, table
 
 
@@ -55,14 +62,24 @@ def models_list(c: Container) -> tuple[Any, Any]:
     rows = []
     for model in registry.models():
         versions = registry.versions(model)
-        rows.append({"model": model, "versions": len(versions), "latest": versions[-1]["version"],
-                     "aliases": registry.aliases(model)})
+        rows.append(
+            {
+                "model": model,
+                "versions": len(versions),
+                "latest": versions[-1]["version"],
+                "aliases": registry.aliases(model),
+            }
+        )
     table = Table(title="models")
     for column in ("model", "versions", "latest", "aliases"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["model"], str(r["versions"]), str(r["latest"]),
-                      ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())))
+        table.add_row(
+            r["model"],
+            str(r["versions"]),
+            str(r["latest"]),
+            ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())),
+        )
     return rows, table
 
 
@@ -72,10 +89,20 @@ def models_show(c: Container, ref: str) -> tuple[Any, Any]:
     model = item["model"]
     aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
     value = {**{k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}, "aliases": aliases}
-    table = Table(title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""),
-                  show_header=False)
-    for key in ("algorithm", "params", "registered_at", "dataset_version", "feature_set", "spec_version", "run_id",
-                "code_version", "gate"):
+    table = Table(
+        title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""), show_header=False
+    )
+    for key in (
+        "algorithm",
+        "params",
+        "registered_at",
+        "dataset_version",
+        "feature_set",
+        "spec_version",
+        "run_id",
+        "code_version",
+        "gate",
+    ):
         table.add_row(key, _fmt(item.get(key)))
     for metric, v in item["test_metrics"].items():
         table.add_row(f"test {metric}", _fmt(v))
@@ -114,8 +141,10 @@ def reproduce_model(c: Container, ref: str) -> tuple[Any, Any]:
 
     result = reproduce(c, ModelRegistry(c.table).resolve(ref))
     model, _ = parse_ref(ref)
-    table = Table(title=f"reproduce {model} v{result['version']}: "
-                        + ("[green]identical[/]" if result["identical"] else "[red]different[/]"))
+    table = Table(
+        title=f"reproduce {model} v{result['version']}: "
+        + ("[green]identical[/]" if result["identical"] else "[red]different[/]")
+    )
     for column in ("metric", "recorded", "reproduced", "|Δ|"):
         table.add_column(column)
     for row in result["metrics"]:

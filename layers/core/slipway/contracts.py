@@ -210,4 +210,4 @@ class RegisteredModel(_Contract):
     alias: str
     artifacts: dict[str, str]  # name -> s3 URI
     model_card_uri: str
-    onnx: dict[str, Any]  # {"status": "ok"|"failed", "max_abs_diff"?, "error"?}
+    onnx: dict[str, Any]  # {"status": "ok"|"failed", "max_diff", "measure", "error"?}

@@ -50,8 +50,15 @@ class ModelRegistry:
             version = current + 1
             now = datetime.now(UTC).isoformat()
             item = {
-                "PK": pk, "SK": version_sk(version), "model": model, "version": version, "run_id": run_id,
-                "registered_at": now, "GSI1PK": "MODELS", "GSI1SK": f"{model}#{version_sk(version)}", **fields,
+                "PK": pk,
+                "SK": version_sk(version),
+                "model": model,
+                "version": version,
+                "run_id": run_id,
+                "registered_at": now,
+                "GSI1PK": "MODELS",
+                "GSI1SK": f"{model}#{version_sk(version)}",
+                **fields,
             }
             ok = self.table.transact(
                 puts=[item, {"PK": pk, "SK": marker, "version": version, "registered_at": now}],
@@ -79,10 +86,18 @@ class ModelRegistry:
         previous = self.table.get(pk, f"ALIAS#{alias}")
         now = datetime.now(UTC).isoformat()
         item = self.table.update(pk, f"ALIAS#{alias}", {"alias": alias, "version": version, "updated_at": now})
-        self.table.put_new({
-            "PK": pk, "SK": f"ALIASLOG#{now}#{alias}", "alias": alias, "version": version,
-            "previous_version": previous["version"] if previous else None, "actor": actor, "reason": reason, "at": now,
-        })
+        self.table.put_new(
+            {
+                "PK": pk,
+                "SK": f"ALIASLOG#{now}#{alias}",
+                "alias": alias,
+                "version": version,
+                "previous_version": previous["version"] if previous else None,
+                "actor": actor,
+                "reason": reason,
+                "at": now,
+            }
+        )
         return item
 
     # ------------------------------------------------------------------ reads

@@ -133,13 +133,18 @@ class MetadataTable:
         condition: str | None = None,
         condition_values: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Set attributes (optionally under a condition); returns the item after the update."""
-        names = {f"#a{i}": k for i, k in enumerate(values)}
-        expr_values = _to_dynamo({f":v{i}": v for i, v in enumerate(values.values())})
+        """Set attributes (None removes one), optionally under a condition; returns the item after it."""
+        keep = {k: v for k, v in values.items() if v is not None}
+        drop = [k for k, v in values.items() if v is None]
+        names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep)))
+        if drop:
+            expression += " REMOVE " + ", ".join(f"#a{len(keep) + i}" for i in range(len(drop)))
+        expr_values = _to_dynamo({f":v{i}": v for i, v in enumerate(keep.values())})
         expr_values.update(_to_dynamo(condition_values or {}))
         kwargs: dict[str, Any] = {
             "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
-            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+            "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": expr_values,
             "ReturnValues": "ALL_NEW",

@@ -139,11 +139,19 @@ def onnx_predict(onnx_bytes: bytes, columns: dict[str, np.ndarray]) -> np.ndarra
 
 
 def parity(pipeline: Any, onnx_bytes: bytes, frame: pd.DataFrame, inputs: list[FeatureInput], task: Task) -> float:
-    """Max |sklearn − ONNX| on ``frame`` (a ``model_input_frame``): probabilities of class 1, or values."""
+    """Max difference sklearn vs ONNX on ``frame`` (a ``model_input_frame``).
+
+    Classification: absolute, on the probability of class 1. Regression: relative to max(1, |value|),
+    because ONNX tree ensembles sum in float32 (about 3e-7 of the target's magnitude).
+    """
     from slipway.domain.features import model_input_columns
 
     if len(frame) == 0:
         return 0.0
     expected = pipeline.predict_proba(frame)[:, 1] if task == "classification" else pipeline.predict(frame)
     got = onnx_predict(onnx_bytes, model_input_columns(frame, inputs))
-    return float(np.max(np.abs(np.asarray(expected, dtype=np.float64).reshape(-1) - got)))
+    expected = np.asarray(expected, dtype=np.float64).reshape(-1)
+    difference = np.abs(expected - got)
+    if task == "regression":
+        difference = difference / np.maximum(1.0, np.abs(expected))
+    return float(np.max(difference))

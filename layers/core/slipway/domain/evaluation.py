@@ -13,7 +13,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import confusion_matrix
 
 from slipway.domain.training import THRESHOLD, metrics_from_scores
-from slipway.spec_training import GatesSpec, metric_direction
+from slipway.spec.training import GatesSpec, metric_direction
 
 __all__ = [
     "IMPORTANCE_MAX_ROWS",
@@ -22,8 +22,8 @@ __all__ = [
     "compare",
     "decide_gates",
     "fairness",
-    "select_best",
     "holdout_metrics",
+    "select_best",
     "top_importances",
 ]
 
@@ -71,12 +71,14 @@ def holdout_metrics(y_true: Any, y_score: Any, task: str) -> dict[str, Any]:
     return metrics
 
 
-def fairness(y_true: Any, y_pred: Any, groups: Any) -> dict[str, Any]:
+def fairness(y_true: Any, y_pred: Any, groups: Any, min_group_size: int = 1) -> dict[str, Any]:
     """Group fairness of hard 0/1 predictions over one sensitive attribute.
 
     ``demographic_parity_difference`` is the max-min positive prediction rate across groups,
     ``equal_opportunity_difference`` the max-min true positive rate across groups that have positives
     (``None`` when no group has any). Missing attribute values form their own group, ``"(missing)"``.
+    Groups with fewer than ``min_group_size`` rows are reported but left out of both gaps: their rates
+    are noise (a 12-row group swings by 8 points per row).
     """
     truth = np.asarray(y_true).astype(int)
     predicted = np.asarray(y_pred).astype(int)
@@ -90,13 +92,20 @@ def fairness(y_true: Any, y_pred: Any, groups: Any) -> dict[str, Any]:
     has_pos = actual_pos > 0
     tpr = np.divide(true_pos, actual_pos, out=np.zeros(k), where=has_pos)
     names = [MISSING_GROUP if pd.isna(u) else str(u) for u in uniques]
+    counted = n >= min_group_size
     per_group = {
-        name: {"n": int(n[i]), "positive_rate": float(positive_rate[i]), "tpr": float(tpr[i]) if has_pos[i] else None}
+        name: {
+            "n": int(n[i]),
+            "positive_rate": float(positive_rate[i]),
+            "tpr": float(tpr[i]) if has_pos[i] else None,
+            "in_gaps": bool(counted[i]),
+        }
         for i, name in enumerate(names)
     }
     return {
-        "demographic_parity_difference": float(np.ptp(positive_rate)) if k else 0.0,
-        "equal_opportunity_difference": float(np.ptp(tpr[has_pos])) if has_pos.any() else None,
+        "demographic_parity_difference": float(np.ptp(positive_rate[counted])) if counted.any() else None,
+        "equal_opportunity_difference": float(np.ptp(tpr[has_pos & counted])) if (has_pos & counted).any() else None,
+        "min_group_size": min_group_size,
         "groups": per_group,
     }
 

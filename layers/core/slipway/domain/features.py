@@ -21,8 +21,8 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract, parse_timestamp
-from slipway.spec_features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
-from slipway.spec_features import Ratio as RatioSpec
+from slipway.spec.features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
+from slipway.spec.features import Ratio as RatioSpec
 
 __all__ = [
     "FEATURES_FORMAT",

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from slipway.spec_training import metric_direction
+from slipway.spec.training import metric_direction
 
 __all__ = ["CARD_SCHEMA", "build_model_card", "render_html"]
 

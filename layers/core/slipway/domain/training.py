@@ -30,13 +30,13 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from slipway.spec_training import TrainingSpec
+from slipway.spec.training import TrainingSpec
 
 __all__ = [
     "THRESHOLD",
     "Candidate",
-    "expand_candidates",
     "assemble",
+    "expand_candidates",
     "fit_estimator",
     "make_estimator",
     "metrics_from_scores",

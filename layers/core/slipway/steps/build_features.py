@@ -4,6 +4,7 @@ on its training split, stored as a content-addressed feature set; the candidates
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
@@ -12,7 +13,7 @@ from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.contracts import CandidateRef, FeatureSetRef, FeaturesRequest, FeaturesResult
 from slipway.domain.artifacts_codec import dump_model
-from slipway.domain.features import feature_set_id, fit_features
+from slipway.domain.features import FittedFeatures, feature_set_id, fit_features
 from slipway.domain.lineage import Edge, dataset_node
 from slipway.domain.training import expand_candidates
 from slipway.steps.common import model_spec, read_parquet, write_parquet
@@ -32,57 +33,90 @@ def feature_set_node(model: str, feature_set: str) -> str:
 def build_features(c: Container, request: FeaturesRequest) -> FeaturesResult:
     dataset = request.dataset
     spec = model_spec(c, dataset.model, dataset.spec_version)
-    assert spec.features is not None and spec.training is not None  # model_spec checked
+    assert spec.features is not None and spec.training is not None  # model_spec() refuses specs without them
     table = read_parquet(c, dataset.curated_uri)
     fitted = fit_features(table, spec.data, spec.features, spec.training.split)
     fs_id = feature_set_id(dataset.dataset_version, spec.features, spec.training.split, fitted.inputs)
     prefix = features_prefix(dataset.model, fs_id)
     uri = f"s3://{c.settings.lake_bucket}/{prefix}"
-    rows = {name: int(len(fitted.split[name])) for name in SPLITS}
+    rows = {name: len(fitted.split[name]) for name in SPLITS}
 
     pk, sk = f"FEATURES#{dataset.model}", f"V#{fs_id}"
     if c.table.get(pk, sk) is None:
         _write_feature_set(c, prefix, fitted)
         now = now_iso()
-        c.table.put_new({
-            "PK": pk, "SK": sk, "model": dataset.model, "id": fs_id, "uri": uri,
-            "dataset_version": dataset.dataset_version, "spec_version": dataset.spec_version, "rows": rows,
-            "feature_names": list(fitted.feature_names), "inputs": [i.__dict__ for i in fitted.inputs],
-            "created_at": now,
-        })
-        for item in Edge(dataset_node(dataset.model, dataset.dataset_version),
-                         feature_set_node(dataset.model, fs_id), "featurised_into").items(now):
+        c.table.put_new(
+            {
+                "PK": pk,
+                "SK": sk,
+                "model": dataset.model,
+                "id": fs_id,
+                "uri": uri,
+                "dataset_version": dataset.dataset_version,
+                "spec_version": dataset.spec_version,
+                "rows": rows,
+                "feature_names": list(fitted.feature_names),
+                "inputs": [asdict(i) for i in fitted.inputs],
+                "created_at": now,
+            }
+        )
+        for item in Edge(
+            dataset_node(dataset.model, dataset.dataset_version),
+            feature_set_node(dataset.model, fs_id),
+            "featurised_into",
+        ).items(now):
             c.table.put_new(item)
 
-    start_run(c, request.run_id, model=dataset.model, dataset_version=dataset.dataset_version,
-              spec_version=dataset.spec_version, feature_set=fs_id)
-    ref = FeatureSetRef(
-        id=fs_id, model=dataset.model, dataset_version=dataset.dataset_version, spec_version=dataset.spec_version,
-        uri=uri, curated_uri=dataset.curated_uri, task=spec.training.task, metric=spec.training.metric,
-        seed=spec.training.seed, rows=rows, n_features=len(fitted.feature_names),
+    start_run(
+        c,
+        request.run_id,
+        model=dataset.model,
+        dataset_version=dataset.dataset_version,
+        spec_version=dataset.spec_version,
+        feature_set=fs_id,
     )
-    candidates = [CandidateRef(index=k.index, algorithm=k.algorithm, params=k.params)
-                  for k in expand_candidates(spec.training)]
+    ref = FeatureSetRef(
+        id=fs_id,
+        model=dataset.model,
+        dataset_version=dataset.dataset_version,
+        spec_version=dataset.spec_version,
+        uri=uri,
+        curated_uri=dataset.curated_uri,
+        task=spec.training.task,
+        metric=spec.training.metric,
+        seed=spec.training.seed,
+        rows=rows,
+        n_features=len(fitted.feature_names),
+    )
+    candidates = [
+        CandidateRef(index=k.index, algorithm=k.algorithm, params=k.params) for k in expand_candidates(spec.training)
+    ]
     return FeaturesResult(feature_set=ref, candidates=candidates)
 
 
-def _write_feature_set(c: Container, prefix: str, fitted: object) -> None:
+def _write_feature_set(c: Container, prefix: str, fitted: FittedFeatures) -> None:
     bucket = c.settings.lake_bucket
-    c.store.put_bytes(S3Ref(bucket, prefix + "preprocessor.skops"), dump_model(fitted.preprocessor_))  # type: ignore[attr-defined]
-    split_rows = np.concatenate([fitted.split[name] for name in SPLITS])  # type: ignore[attr-defined]
-    split_names = np.concatenate([[name] * len(fitted.split[name]) for name in SPLITS])  # type: ignore[attr-defined]
-    write_parquet(c, S3Ref(bucket, prefix + "split.parquet"),
-                  pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())}))
-    names = [str(n) for n in fitted.feature_names]  # type: ignore[attr-defined]
+    c.store.put_bytes(S3Ref(bucket, prefix + "preprocessor.skops"), dump_model(fitted.preprocessor_))
+    split_rows = np.concatenate([fitted.split[name] for name in SPLITS])
+    split_names = np.concatenate([[name] * len(fitted.split[name]) for name in SPLITS])
+    write_parquet(
+        c,
+        S3Ref(bucket, prefix + "split.parquet"),
+        pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())}),
+    )
     for name in SPLITS:
-        matrix = fitted.transformed[name]  # type: ignore[attr-defined]
-        columns = {n: pa.array(matrix[:, j]) for j, n in enumerate(names)}
-        columns["__target__"] = pa.array(np.asarray(fitted.target[name]))  # type: ignore[attr-defined]
+        matrix = fitted.transformed[name]
+        columns = {n: pa.array(matrix[:, j]) for j, n in enumerate(fitted.feature_names)}
+        columns["__target__"] = pa.array(np.asarray(fitted.target[name]))
         write_parquet(c, S3Ref(bucket, prefix + f"{name}.parquet"), pa.table(columns))
-    c.store.put_json(S3Ref(bucket, prefix + "manifest.json"), {
-        "feature_names": names, "inputs": [i.__dict__ for i in fitted.inputs],  # type: ignore[attr-defined]
-        "rows": {n: int(len(fitted.split[n])) for n in SPLITS},  # type: ignore[attr-defined]
-    })
+    c.store.put_json(
+        S3Ref(bucket, prefix + "manifest.json"),
+        {
+            "feature_names": fitted.feature_names,
+            "inputs": [asdict(i) for i in fitted.inputs],
+            "rows": {n: len(fitted.split[n]) for n in SPLITS},
+        },
+    )
 
 
 def load_split(c: Container, ref: FeatureSetRef, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -56,21 +56,38 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
 
     gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
     report = {
-        "run_id": request.run_id, "model": fs.model, "task": fs.task, "metric": fs.metric,
-        "best": best.model_dump(), "candidates": results, "test_metrics": metrics,
-        "validation_metrics": best.metrics, "fairness": fairness_by_attr, "importances": importances,
+        "run_id": request.run_id,
+        "model": fs.model,
+        "task": fs.task,
+        "metric": fs.metric,
+        "best": best.model_dump(),
+        "candidates": results,
+        "test_metrics": metrics,
+        "validation_metrics": best.metrics,
+        "fairness": fairness_by_attr,
+        "importances": importances,
         "champion": champion,
         "comparison": compare(champion["metrics"], metrics, COMPARED[fs.task]) if champion else [],
-        "gate": gate.to_dict(), "rows": fs.rows,
+        "gate": gate.to_dict(),
+        "rows": fs.rows,
     }
     ref = c.store.put_json(S3Ref(c.settings.artifacts_bucket, f"runs/{request.run_id}/evaluation.json"), report)
-    update_run(c, request.run_id, best_candidate=best.index, test_metrics=_small(metrics),
-               gate_passed=gate.passed, gate_summary=gate.summary, evaluation_uri=ref.uri,
-               champion_version=champion["version"] if champion else None)
+    update_run(
+        c,
+        request.run_id,
+        best_candidate=best.index,
+        test_metrics=_small(metrics),
+        gate_passed=gate.passed,
+        gate_summary=gate.summary,
+        evaluation_uri=ref.uri,
+        champion_version=champion["version"] if champion else None,
+    )
     return EvaluateResult(
-        best=best, test_metrics=metrics,
+        best=best,
+        test_metrics=metrics,
         gate=GateResult(passed=gate.passed, summary=gate.summary, reasons=gate.reasons),
-        champion=champion, report_uri=ref.uri,
+        champion=champion,
+        report_uri=ref.uri,
     )
 
 
@@ -83,7 +100,9 @@ def _fairness(spec: ModelSpec, rows: pa.Table, y: np.ndarray, scores: np.ndarray
         return {}
     predicted = (scores > THRESHOLD).astype(int)
     return {
-        attribute: fairness(y, predicted, rows.column(attribute).to_numpy(zero_copy_only=False))
+        attribute: fairness(
+            y, predicted, rows.column(attribute).to_numpy(zero_copy_only=False), spec.gates.fairness_min_group_size
+        )
         for attribute in spec.data.sensitive
     }
 

@@ -53,15 +53,30 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
     onnx = _export_onnx(c, fs, pipeline, inputs, put)
 
     registry = ModelRegistry(c.table)
-    version, created = registry.register(fs.model, request.run_id, {
-        "dataset_version": fs.dataset_version, "spec_version": fs.spec_version, "feature_set": fs.id,
-        "task": fs.task, "metric": fs.metric, "algorithm": best.algorithm, "params": best.params, "seed": fs.seed,
-        "test_metrics": {k: v for k, v in evaluation.test_metrics.items() if not isinstance(v, list)},
-        "validation_metrics": best.metrics, "gate": evaluation.gate.summary, "onnx": onnx,
-        "inputs": raw_inputs, "artifacts": artifacts, "code_version": c.settings.code_version,
-        "raw_uri": request.dataset.raw_uri, "raw_version_id": request.dataset.raw_version_id,
-        "evaluation_uri": evaluation.report_uri,
-    })
+    version, created = registry.register(
+        fs.model,
+        request.run_id,
+        {
+            "dataset_version": fs.dataset_version,
+            "spec_version": fs.spec_version,
+            "feature_set": fs.id,
+            "task": fs.task,
+            "metric": fs.metric,
+            "algorithm": best.algorithm,
+            "params": best.params,
+            "seed": fs.seed,
+            "test_metrics": {k: v for k, v in evaluation.test_metrics.items() if not isinstance(v, list)},
+            "validation_metrics": best.metrics,
+            "gate": evaluation.gate.summary,
+            "onnx": onnx,
+            "inputs": raw_inputs,
+            "artifacts": artifacts,
+            "code_version": c.settings.code_version,
+            "raw_uri": request.dataset.raw_uri,
+            "raw_version_id": request.dataset.raw_version_id,
+            "evaluation_uri": evaluation.report_uri,
+        },
+    )
     now = now_iso()
     registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
     if created:
@@ -78,8 +93,13 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
     card_uri = _model_card(c, request, version, artifacts, onnx, prefix)
     update_run(c, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
     return RegisteredModel(
-        model=fs.model, version=version, new=created, alias=ALIAS,
-        artifacts={name: a["uri"] for name, a in artifacts.items()}, model_card_uri=card_uri, onnx=onnx,
+        model=fs.model,
+        version=version,
+        new=created,
+        alias=ALIAS,
+        artifacts={name: a["uri"] for name, a in artifacts.items()},
+        model_card_uri=card_uri,
+        onnx=onnx,
     )
 
 
@@ -90,27 +110,52 @@ def _export_onnx(c: Container, fs: Any, pipeline: Any, inputs: Any, put: Any) ->
         diff = parity(pipeline, onnx_bytes, model_input_frame(test_rows(c, fs), inputs), inputs, fs.task)
     except Exception as e:  # noqa: BLE001 - any converter failure means "skops only", recorded with its reason
         return {"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
+    measure = "relative" if fs.task == "regression" else "absolute"
     if not diff <= ONNX_TOLERANCE:
-        return {"status": "failed", "error": f"max |Δ| {diff:.3g} vs scikit-learn exceeds {ONNX_TOLERANCE}",
-                "max_abs_diff": diff}
+        return {
+            "status": "failed",
+            "error": f"max {measure} |Δ| {diff:.3g} vs scikit-learn exceeds {ONNX_TOLERANCE}",
+            "max_diff": diff,
+            "measure": measure,
+        }
     put("model.onnx", onnx_bytes, "application/octet-stream")
-    return {"status": "ok", "max_abs_diff": diff}
+    return {"status": "ok", "max_diff": diff, "measure": measure, "tolerance": ONNX_TOLERANCE}
 
 
-def _model_card(c: Container, request: RegisterRequest, version: int, artifacts: dict[str, dict[str, str]],
-                onnx: dict[str, Any], prefix: str) -> str:
+def _model_card(
+    c: Container,
+    request: RegisterRequest,
+    version: int,
+    artifacts: dict[str, dict[str, str]],
+    onnx: dict[str, Any],
+    prefix: str,
+) -> str:
     """Render the card (JSON + HTML) and record both on the version item."""
     evaluation = c.store.get_json(S3Ref.parse(request.evaluation.report_uri))
     fs = request.feature_set
     card = build_model_card(
-        model=fs.model, version=version, task=fs.task, metric=fs.metric,
-        test_metrics=evaluation["test_metrics"], validation_metrics=evaluation["validation_metrics"],
-        candidates=evaluation["candidates"], best=evaluation["best"], fairness=evaluation["fairness"],
-        importances=evaluation["importances"], comparison=evaluation["comparison"], gate=evaluation["gate"],
-        lineage={"raw_objects": [request.dataset.raw_uri], "dataset_version": fs.dataset_version,
-                 "feature_set": fs.id, "run_id": request.run_id, "spec_version": fs.spec_version,
-                 "code_version": c.settings.code_version},
-        artifacts=artifacts, onnx=onnx,
+        model=fs.model,
+        version=version,
+        task=fs.task,
+        metric=fs.metric,
+        test_metrics=evaluation["test_metrics"],
+        validation_metrics=evaluation["validation_metrics"],
+        candidates=evaluation["candidates"],
+        best=evaluation["best"],
+        fairness=evaluation["fairness"],
+        importances=evaluation["importances"],
+        comparison=evaluation["comparison"],
+        gate=evaluation["gate"],
+        lineage={
+            "raw_objects": [request.dataset.raw_uri],
+            "dataset_version": fs.dataset_version,
+            "feature_set": fs.id,
+            "run_id": request.run_id,
+            "spec_version": fs.spec_version,
+            "code_version": c.settings.code_version,
+        },
+        artifacts=artifacts,
+        onnx=onnx,
     )
     bucket = c.settings.artifacts_bucket
     card_artifacts: dict[str, dict[str, str]] = {}

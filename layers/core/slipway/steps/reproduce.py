@@ -39,16 +39,29 @@ def reproduce(c: Container, version_item: dict[str, Any]) -> dict[str, Any]:
     pipeline = assemble(fitted.preprocessor_, estimator)
     test = table.take(fitted.split["test"])
     scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), spec.training.task)
-    reproduced = holdout_metrics(test.column(spec.data.target).to_numpy(zero_copy_only=False), scores, spec.training.task)
+    reproduced = holdout_metrics(
+        test.column(spec.data.target).to_numpy(zero_copy_only=False), scores, spec.training.task
+    )
 
     rows = []
     for metric, recorded in version_item["test_metrics"].items():
         again = reproduced.get(metric)
         if isinstance(recorded, (int, float)) and isinstance(again, (int, float)):
-            rows.append({"metric": metric, "recorded": recorded, "reproduced": again,
-                         "abs_diff": abs(float(again) - float(recorded))})
+            rows.append(
+                {
+                    "metric": metric,
+                    "recorded": recorded,
+                    "reproduced": again,
+                    "abs_diff": abs(float(again) - float(recorded)),
+                }
+            )
     identical = fs_id == version_item["feature_set"] and all(
         r["recorded"] == r["reproduced"] or (math.isnan(r["recorded"]) and math.isnan(r["reproduced"])) for r in rows
     )
-    return {"model": model, "version": int(version_item["version"]), "identical": identical,
-            "feature_set_matches": fs_id == version_item["feature_set"], "metrics": rows}
+    return {
+        "model": model,
+        "version": int(version_item["version"]),
+        "identical": identical,
+        "feature_set_matches": fs_id == version_item["feature_set"],
+        "metrics": rows,
+    }

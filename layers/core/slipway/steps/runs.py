@@ -18,10 +18,18 @@ def start_run(c: Container, run_id: str, **fields: Any) -> None:
     pk, sk = run_key(run_id)
     existing = c.table.get(pk, sk)
     started = existing["started_at"] if existing and "started_at" in existing else now_iso()
-    c.table.update(pk, sk, {
-        "run_id": run_id, "status": "RUNNING", "started_at": started,
-        "GSI1PK": "RUNS", "GSI1SK": f"{started}#{run_id}", **fields,
-    })
+    c.table.update(
+        pk,
+        sk,
+        {
+            "run_id": run_id,
+            "status": "RUNNING",
+            "started_at": started,
+            "GSI1PK": "RUNS",
+            "GSI1SK": f"{started}#{run_id}",
+            **fields,
+        },
+    )
 
 
 def update_run(c: Container, run_id: str, **fields: Any) -> dict[str, Any]:

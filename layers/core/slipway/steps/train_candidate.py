@@ -31,14 +31,32 @@ def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
     ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, candidate_key(request.run_id, candidate.index)), body)
     sha = hashlib.sha256(body).hexdigest()
 
-    c.table.put({
-        "PK": f"RUN#{request.run_id}", "SK": f"CANDIDATE#{candidate.index:03d}", "run_id": request.run_id,
-        "index": candidate.index, "algorithm": candidate.algorithm, "params": candidate.params,
-        "validation_metrics": metrics, "fit_seconds": round(fit_seconds, 4), "seed": fs.seed,
-        "spec_version": fs.spec_version, "dataset_version": fs.dataset_version, "feature_set": fs.id,
-        "code_version": c.settings.code_version, "model_uri": ref.uri, "model_sha256": sha, "trained_at": now_iso(),
-    })
+    c.table.put(
+        {
+            "PK": f"RUN#{request.run_id}",
+            "SK": f"CANDIDATE#{candidate.index:03d}",
+            "run_id": request.run_id,
+            "index": candidate.index,
+            "algorithm": candidate.algorithm,
+            "params": candidate.params,
+            "validation_metrics": metrics,
+            "fit_seconds": round(fit_seconds, 4),
+            "seed": fs.seed,
+            "spec_version": fs.spec_version,
+            "dataset_version": fs.dataset_version,
+            "feature_set": fs.id,
+            "code_version": c.settings.code_version,
+            "model_uri": ref.uri,
+            "model_sha256": sha,
+            "trained_at": now_iso(),
+        }
+    )
     return TrainResult(
-        index=candidate.index, algorithm=candidate.algorithm, params=candidate.params, metrics=metrics,
-        fit_seconds=round(fit_seconds, 4), model_uri=ref.uri, model_sha256=sha,
+        index=candidate.index,
+        algorithm=candidate.algorithm,
+        params=candidate.params,
+        metrics=metrics,
+        fit_seconds=round(fit_seconds, 4),
+        model_uri=ref.uri,
+        model_sha256=sha,
     )

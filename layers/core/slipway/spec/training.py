@@ -176,6 +176,7 @@ class GatesSpec(_Frozen):
     max_metrics: dict[str, float] = Field(default_factory=dict)
     max_regression: dict[str, float] = Field(default_factory=dict)
     max_fairness_gap: dict[FairnessMetric, float] = Field(default_factory=dict)
+    fairness_min_group_size: int = Field(default=30, ge=1)  # smaller groups are reported, not gated
 
     @field_validator("min_metrics", "max_metrics", "max_regression")
     @classmethod

@@ -1,29 +1,15 @@
-"""The model spec: one pydantic-validated YAML per model, versioned by the hash of its canonical JSON."""
+"""The data section of the model spec: the contract every upload must meet."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from slipway.errors import SpecError
-
-__all__ = [
-    "ColumnSpec",
-    "ColumnType",
-    "DataContract",
-    "ModelSpec",
-    "dump_spec_yaml",
-    "load_spec",
-    "parse_timestamp",
-    "spec_version",
-]
+__all__ = ["ColumnSpec", "ColumnType", "DataContract", "parse_timestamp"]
 
 ColumnType = Literal["int", "float", "string", "bool", "timestamp", "category"]
 Scalar = str | int | float | bool
@@ -211,50 +197,3 @@ class DataContract(_Frozen):
             if col.name == name:
                 return col
         raise KeyError(name)
-
-
-class ModelSpec(_Frozen):
-    """One model's spec. Sections features/training/gates/deployment/monitoring come later."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
-    description: str = ""
-    data: DataContract
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(spec)"
-
-
-def load_spec(source: str | bytes) -> ModelSpec:
-    """Parse a YAML model spec; every problem becomes one ``SpecError`` naming each field at fault."""
-    text = source.decode("utf-8") if isinstance(source, bytes) else source
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
-        errors = [{"field": "(yaml)", "message": f"YAML syntax error at {where}: {getattr(exc, 'problem', exc)}"}]
-        raise SpecError(f"model spec is not valid YAML ({where})", details={"errors": errors}) from exc
-    if not isinstance(raw, dict):
-        errors = [{"field": "(spec)", "message": f"expected a mapping at the top level, got {type(raw).__name__}"}]
-        raise SpecError("model spec must be a YAML mapping", details={"errors": errors})
-    try:
-        return ModelSpec.model_validate(raw)
-    except ValidationError as exc:
-        errors = [
-            {"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors(include_url=False)
-        ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
-
-
-def spec_version(spec: ModelSpec) -> str:
-    """SHA-256 hex of the spec's canonical JSON: same content, same version, whatever the YAML layout."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def dump_spec_yaml(spec: ModelSpec) -> str:
-    """YAML text of the spec (defaults omitted) that ``load_spec`` reads back to an equal spec."""
-    return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from slipway.spec import DataContract
+    from slipway.spec.data import DataContract
 
 __all__ = [
     "Bucketize",

@@ -1,0 +1,27 @@
+"""The model spec, one YAML per model: ``data`` (the contract), ``features``, ``training`` and
+``gates``. ``load_spec`` validates it and names every field at fault."""
+
+from __future__ import annotations
+
+from slipway.spec.data import ColumnSpec, ColumnType, DataContract, parse_timestamp
+from slipway.spec.features import FeaturesSpec, SplitSpec
+from slipway.spec.model import ModelSpec, TrainingSection, dump_spec_yaml, load_spec, spec_version
+from slipway.spec.training import CandidateSpec, GatesSpec, TrainingSpec, metric_direction
+
+__all__ = [
+    "CandidateSpec",
+    "ColumnSpec",
+    "ColumnType",
+    "DataContract",
+    "FeaturesSpec",
+    "GatesSpec",
+    "ModelSpec",
+    "SplitSpec",
+    "TrainingSection",
+    "TrainingSpec",
+    "dump_spec_yaml",
+    "load_spec",
+    "metric_direction",
+    "parse_timestamp",
+    "spec_version",
+]

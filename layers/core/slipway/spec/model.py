@@ -1,0 +1,95 @@
+"""The model spec: one pydantic-validated YAML per model (data contract, features, training,
+gates), versioned by the hash of its canonical JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from slipway.errors import SpecError
+from slipway.spec.data import DataContract
+from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
+from slipway.spec.training import GatesSpec, TrainingSpec
+
+__all__ = ["ModelSpec", "TrainingSection", "dump_spec_yaml", "load_spec", "spec_version"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainingSection(TrainingSpec):
+    """``training``: task, metric, seed and candidates, plus how rows are split."""
+
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+
+class ModelSpec(_Frozen):
+    """One model's spec. Deployment and monitoring sections come with promotion and drift."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    description: str = ""
+    data: DataContract
+    features: FeaturesSpec | None = None
+    training: TrainingSection | None = None
+    gates: GatesSpec = Field(default_factory=GatesSpec)
+
+    @model_validator(mode="after")
+    def _sections_fit_the_contract(self) -> ModelSpec:
+        if self.features is not None:
+            check_features(self.features, self.data)
+        if self.training is not None:
+            check_split(self.training.split, self.data)
+            outside = self.gates.metrics_outside(self.training.task)
+            if outside:
+                raise ValueError(f"gates name metrics a {self.training.task} model does not have: {', '.join(outside)}")
+            target = self.data.column(self.data.target)
+            if self.training.task == "classification" and target.type not in ("int", "bool", "category", "string"):
+                raise ValueError(f"classification needs a discrete target; {target.name} is {target.type}")
+            if self.training.task == "regression" and target.type not in ("int", "float"):
+                raise ValueError(f"regression needs a numeric target; {target.name} is {target.type}")
+        if self.gates.max_fairness_gap and not self.data.sensitive:
+            raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
+        return self
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(spec)"
+
+
+def load_spec(source: str | bytes) -> ModelSpec:
+    """Parse a YAML model spec; every problem becomes one ``SpecError`` naming each field at fault."""
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+        errors = [{"field": "(yaml)", "message": f"YAML syntax error at {where}: {getattr(exc, 'problem', exc)}"}]
+        raise SpecError(f"model spec is not valid YAML ({where})", details={"errors": errors}) from exc
+    if not isinstance(raw, dict):
+        errors = [{"field": "(spec)", "message": f"expected a mapping at the top level, got {type(raw).__name__}"}]
+        raise SpecError("model spec must be a YAML mapping", details={"errors": errors})
+    try:
+        return ModelSpec.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
+            for err in exc.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
+
+
+def spec_version(spec: ModelSpec) -> str:
+    """SHA-256 hex of the spec's canonical JSON: same content, same version, whatever the YAML layout."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def dump_spec_yaml(spec: ModelSpec) -> str:
+    """YAML text of the spec (defaults omitted) that ``load_spec`` reads back to an equal spec."""
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
