@@ -123,3 +123,36 @@ def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], t
         other = server["outputs"][env]["TrainingStateMachineArn"]
         listed = _aws(server, "--profile", env, "stepfunctions", "list-executions", "--state-machine-arn", other)
         assert listed["executions"] == []
+
+
+def _slipway(server: dict[str, Any], *args: str) -> Any:
+    result = subprocess.run(
+        [str(BIN / "slipway"), *args, "--env", "dev", "--json"],
+        env=server["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any]) -> None:
+    # GIVEN the run of the previous test registered churn v1 in dev
+    runs = _slipway(server, "runs", "--model", "churn")
+    succeeded = [r for r in runs if r["status"] == "SUCCEEDED"]
+    assert succeeded and succeeded[0]["model_version"] == 1
+
+    # THEN the run, the registry, the lineage and a reproduction are all there
+    shown = _slipway(server, "runs", "show", succeeded[0]["run_id"])
+    assert len(shown["candidates"]) == 4
+    assert [m["model"] for m in _slipway(server, "models", "list")] == ["churn"]
+    version = _slipway(server, "models", "show", "churn@candidate")
+    assert version["version"] == 1 and version["aliases"] == {"candidate": 1}
+    lineage = _slipway(server, "lineage", "churn@1")
+    raw = f"s3://{server['outputs']['dev']['RawBucketName']}/churn/churn.csv"
+    assert any(node.startswith(f"raw:{raw}") for node in lineage["upstream"])
+    assert _slipway(server, "lineage", "--from", raw)["models"] == ["model:churn:1"]
+    reproduced = _slipway(server, "reproduce", "churn@1")
+    assert reproduced["identical"] is True
