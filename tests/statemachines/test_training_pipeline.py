@@ -7,11 +7,17 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from slipway.adapters.artifacts import S3Ref
+from slipway.contracts import FeatureSetRef
+from slipway.domain.features import model_input_frame
 from slipway.registry import ModelRegistry
 from slipway.steps import lineage_queries, runs
+from slipway.steps.build_features import load_split
+from slipway.steps.common import load_verified_model
+from slipway.steps.evaluate_challenger import feature_inputs, holdout_rows
 from slipway.steps.reproduce import reproduce
 from slipway.steps.specs import push_spec
 from slipway_local import LocalCloud
@@ -185,3 +191,36 @@ def test_a_crash_in_register_after_the_upload_is_retried_into_exactly_one_versio
     again = json.loads(lam.invoke(FunctionName=register, Payload=json.dumps(register_input))["Payload"].read())
     assert (again["version"], again["new"]) == (1, False)
     assert len(ModelRegistry(dev.container.table).versions("churn-crash")) == 1
+
+
+def test_the_registered_model_transforms_test_rows_exactly_as_the_feature_set_did(
+    dev: Target, first_model: Upload
+) -> None:
+    # GIVEN the registered version and the feature set it was trained from
+    item = ModelRegistry(dev.container.table).get_version(MODEL, first_model.output["model"]["version"])
+    fs = next(f for f in dev.container.table.query(f"FEATURES#{MODEL}", "V#") if f["id"] == item["feature_set"])
+    ref = FeatureSetRef(
+        id=fs["id"],
+        model=MODEL,
+        dataset_version=fs["dataset_version"],
+        spec_version=fs["spec_version"],
+        uri=fs["uri"],
+        curated_uri=first_model.output["dataset"]["curated_uri"],
+        task="classification",
+        metric="roc_auc",
+        seed=42,
+        rows=fs["rows"],
+        n_features=len(fs["feature_names"]),
+    )
+    stored, _ = load_split(dev.container, ref, "test")
+
+    # WHEN the served model's own transform step runs on the raw test rows
+    pipeline = load_verified_model(
+        dev.container, item["artifacts"]["model.skops"]["uri"], item["artifacts"]["model.skops"]["sha256"]
+    )
+    frame = model_input_frame(holdout_rows(dev.container, ref), feature_inputs(fs["inputs"]))
+    served = np.asarray(pipeline.named_steps["features"].transform(frame), dtype=np.float32)
+
+    # THEN it gives the training-time features bit for bit: no train/serve skew
+    assert served.shape == stored.shape == (fs["rows"]["test"], len(fs["feature_names"]))
+    np.testing.assert_array_equal(served, stored)

@@ -149,3 +149,15 @@ def test_each_environment_has_its_own_stack_and_table(cloud: LocalCloud, env: st
     assert cloud.environments[env].account_id in outputs["RawBucketName"]
     identity = cloud.client("sts", env).get_caller_identity()
     assert identity["Account"] == cloud.environments[env].account_id
+
+
+def test_an_unreadable_upload_is_quarantined_with_a_readable_check(
+    cloud: LocalCloud, dev: Target, intake_spec: dict[str, Any]
+) -> None:
+    run = upload_and_wait(cloud, "dev", f"{MODEL}/garbage.parquet", b"PAR1 this is not parquet")
+
+    assert run.status == "FAILED"
+    assert run.execution["error"] == "DataContractViolation"
+    report_key = f"quarantine/{MODEL}/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
+    report = dev.container.store.get_json(S3Ref(dev.outputs["LakeBucketName"], report_key))
+    assert [f["check"] for f in report["failures"]] == ["readable"]

@@ -40,7 +40,8 @@ class FaultInjector:
             self._faults.clear()
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        _, service, operation = [*event_name.split("."), "", ""][:3]
+        parts = [*event_name.split("."), "", ""]
+        service, operation = parts[1], parts[2]
         with self._lock:
             for fault in self._faults:
                 if (

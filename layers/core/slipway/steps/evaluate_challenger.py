@@ -31,7 +31,7 @@ def feature_inputs(raw: list[dict[str, Any]]) -> list[FeatureInput]:
     return [FeatureInput(**i) for i in raw]
 
 
-def test_rows(c: Container, fs: FeatureSetRef) -> pa.Table:
+def holdout_rows(c: Container, fs: FeatureSetRef) -> pa.Table:
     """The curated rows of the feature set's test split, in split order."""
     return read_parquet(c, fs.curated_uri).take(pa.array(load_split_rows(c, fs, "test")))
 
@@ -45,7 +45,7 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
     challenger = load_verified_model(c, best.model_uri, best.model_sha256)
 
     inputs = feature_inputs(manifest(c, fs)["inputs"])  # type: ignore[arg-type]
-    rows = test_rows(c, fs)
+    rows = holdout_rows(c, fs)
     X_test = model_input_frame(rows, inputs)
     y_test = rows.column(spec.data.target).to_numpy(zero_copy_only=False)
     scores = predict_scores(challenger, X_test, fs.task)

@@ -18,7 +18,7 @@ from slipway.domain.model_card import build_model_card, render_html
 from slipway.registry import ModelRegistry, model_pk, version_sk
 from slipway.steps.build_features import feature_set_node, manifest
 from slipway.steps.common import verified_bytes
-from slipway.steps.evaluate_challenger import feature_inputs, test_rows
+from slipway.steps.evaluate_challenger import feature_inputs, holdout_rows
 from slipway.steps.runs import now_iso, update_run
 
 ONNX_TOLERANCE = 1e-5
@@ -107,7 +107,7 @@ def _export_onnx(c: Container, fs: Any, pipeline: Any, inputs: Any, put: Any) ->
     """ONNX of the whole pipeline, kept only if it matches scikit-learn on the test split."""
     try:
         onnx_bytes = to_onnx(pipeline, inputs)
-        diff = parity(pipeline, onnx_bytes, model_input_frame(test_rows(c, fs), inputs), inputs, fs.task)
+        diff = parity(pipeline, onnx_bytes, model_input_frame(holdout_rows(c, fs), inputs), inputs, fs.task)
     except Exception as e:  # noqa: BLE001 - any converter failure means "skops only", recorded with its reason
         return {"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
     measure = "relative" if fs.task == "regression" else "absolute"

@@ -52,8 +52,8 @@ def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersio
     try:
         table = read_upload(data, raw.key, contract=spec.data)
     except DataContractViolation as e:
-        report = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
-        _quarantine(c, raw, model, run_id, report)
+        unreadable = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
+        _quarantine(c, raw, model, run_id, unreadable)
     typed, report = validate_table(table, spec.data)
     if not report.ok:
         _quarantine(c, raw, model, run_id, report.to_dict())
