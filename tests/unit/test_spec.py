@@ -174,3 +174,27 @@ def test_spec_is_frozen() -> None:
     spec = load_spec(CHURN_SPEC.read_text())
     with pytest.raises(ValueError, match="frozen"):
         spec.data.columns[0].nullable = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"gates": {"min_metrics": {"r2": 0.5}}}, "gates name metrics a classification model does not have: r2"),
+        ({"data.sensitive": []}, "max_fairness_gap needs data.sensitive"),
+        ({"training.task": "regression", "training.metric": "rmse"}, "logistic_regression is classification-only"),
+        ({"features.transforms.0.columns": ["churned"]}, "churned"),
+    ],
+)
+def test_sections_are_checked_against_each_other(overrides: dict[str, Any], words: str) -> None:
+    # GIVEN the churn spec with one section contradicting another
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "specs" / "churn.yaml").read_text())
+    for path, value in overrides.items():
+        *parents, leaf = path.split(".")
+        node = raw
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[leaf] = value
+    # WHEN it is loaded THEN the error says which sections disagree
+    with pytest.raises(SpecError) as exc:
+        load_spec(yaml.safe_dump(raw))
+    assert words in exc.value.message
