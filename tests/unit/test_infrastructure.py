@@ -133,3 +133,14 @@ def test_cfn_lint_passes_on_the_template() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
+    # Raw objects are never deleted by the pipeline; artifacts and metadata are only added or updated.
+    forbidden = ("S3CrudPolicy", "S3FullAccessPolicy", "DynamoDBCrudPolicy", "AmazonS3FullAccess", "AdministratorAccess")
+    for logical_id, resource in TEMPLATE["Resources"].items():
+        if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            continue
+        text = json.dumps(resource["Properties"].get("Policies", []))
+        assert not any(name in text for name in forbidden), logical_id
+        assert '"s3:*"' not in text and '"dynamodb:*"' not in text and "Delete" not in text, logical_id
