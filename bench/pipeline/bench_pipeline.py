@@ -44,7 +44,9 @@ def main() -> None:
             body = to_parquet_bytes(make_churn(n_rows=rows, seed=rows))
             known = {e["executionArn"] for e in cloud.executions("dev")}
             t0 = time.perf_counter()
-            dev.client("s3").put_object(Bucket=dev.outputs["RawBucketName"], Key=f"churn/bench-{rows}.parquet", Body=body)
+            dev.client("s3").put_object(
+                Bucket=dev.outputs["RawBucketName"], Key=f"churn/bench-{rows}.parquet", Body=body
+            )
             arn = cloud.wait_for_new_execution("dev", known)
             described = cloud.wait_for_execution("dev", arn, timeout_s=900)
             total = time.perf_counter() - t0

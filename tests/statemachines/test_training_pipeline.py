@@ -66,7 +66,10 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
     registry = ModelRegistry(dev.container.table)
     item = registry.get_version(MODEL, registered["version"])
 
-    # AND the version carries its metrics, gate decision and alias
+    # AND the version carries its exact hyperparameters, metrics, gate decision and alias
+    best = dev.container.store.get_json(S3Ref.parse(item["evaluation_uri"]))["best"]
+    assert json.loads(item["params_json"]) == best["params"]
+    assert all(type(v) is type(best["params"][k]) for k, v in json.loads(item["params_json"]).items())
     assert item["test_metrics"]["roc_auc"] > 0.7
     assert item["gate"].startswith("passed")
     assert registry.alias(MODEL, "candidate") == registered["version"]

@@ -137,7 +137,13 @@ def test_cfn_lint_passes_on_the_template() -> None:
 
 def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
     # Raw objects are never deleted by the pipeline; artifacts and metadata are only added or updated.
-    forbidden = ("S3CrudPolicy", "S3FullAccessPolicy", "DynamoDBCrudPolicy", "AmazonS3FullAccess", "AdministratorAccess")
+    forbidden = (
+        "S3CrudPolicy",
+        "S3FullAccessPolicy",
+        "DynamoDBCrudPolicy",
+        "AmazonS3FullAccess",
+        "AdministratorAccess",
+    )
     for logical_id, resource in TEMPLATE["Resources"].items():
         if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             continue

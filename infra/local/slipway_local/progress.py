@@ -3,10 +3,12 @@ with timings, by polling the execution history (bounded)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 _ENTERED = "StateEntered"
 _EXITED = "StateExited"
@@ -30,7 +32,7 @@ def follow_execution(sfn: Any, execution_arn: str, console: Console, timeout_s: 
                 elif kind.endswith(_EXITED):
                     name = event["stateExitedEventDetails"]["name"]
                     took = event["timestamp"].timestamp() - entered_at.get(name, event["timestamp"].timestamp())
-                    console.print(f"  [green]✓[/] {name:<16} {took:6.2f} s")
+                    console.print(f"  [green]✓[/] {name:<16} {took:6.2f} s  {_detail(event)}")
                 elif kind == "TaskFailed":
                     details = event.get("taskFailedEventDetails", {})
                     console.print(f"  [yellow]![/] task failed: {details.get('error')} (Retry/Catch decide next)")
@@ -44,6 +46,22 @@ def follow_execution(sfn: Any, execution_arn: str, console: Console, timeout_s: 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still running after {timeout_s}s")
             time.sleep(0.05)
+
+
+def _detail(event: dict[str, Any]) -> str:
+    """A few words on what a state produced (a trained candidate's score, a registered version)."""
+    try:
+        output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
+    except json.JSONDecodeError:
+        return ""
+    if isinstance(output, dict) and "algorithm" in output and "metrics" in output:
+        params = ", ".join(f"{k}={v}" for k, v in output["params"].items())
+        first = next(((k, v) for k, v in output["metrics"].items() if isinstance(v, float)), None)
+        score = f" → valid {first[0]} {first[1]:.3f}" if first else ""
+        return escape(f"{output['algorithm']}({params}){score}")
+    if isinstance(output, dict) and isinstance(output.get("model"), dict) and "version" in output["model"]:
+        return f"{output['model']['model']} v{output['model']['version']}"
+    return ""
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

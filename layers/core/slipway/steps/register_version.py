@@ -64,6 +64,7 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
             "metric": fs.metric,
             "algorithm": best.algorithm,
             "params": best.params,
+            "params_json": json.dumps(best.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
             "seed": fs.seed,
             "test_metrics": {k: v for k, v in evaluation.test_metrics.items() if not isinstance(v, list)},
             "validation_metrics": best.metrics,

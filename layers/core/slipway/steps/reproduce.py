@@ -5,6 +5,7 @@ test rows; the metrics must be identical."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from typing import Any
 
@@ -32,7 +33,7 @@ def reproduce(c: Container, version_item: dict[str, Any]) -> dict[str, Any]:
     table = read_parquet(c, dataset["curated_uri"])
     fitted = fit_features(table, spec.data, spec.features, spec.training.split)
     fs_id = feature_set_id(version_item["dataset_version"], spec.features, spec.training.split, fitted.inputs)
-    candidate = Candidate(-1, version_item["algorithm"], dict(version_item["params"]))
+    candidate = Candidate(-1, version_item["algorithm"], json.loads(version_item["params_json"]))
     estimator, _ = fit_estimator(
         fitted.transformed["train"], fitted.target["train"], spec.training.task, candidate, int(version_item["seed"])
     )

@@ -4,6 +4,7 @@ scores it on the validation split and records a candidate item with everything t
 from __future__ import annotations
 
 import hashlib
+import json
 
 from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
@@ -39,6 +40,7 @@ def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
             "index": candidate.index,
             "algorithm": candidate.algorithm,
             "params": candidate.params,
+            "params_json": json.dumps(candidate.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
             "validation_metrics": metrics,
             "fit_seconds": round(fit_seconds, 4),
             "seed": fs.seed,
