@@ -92,9 +92,9 @@ def models_show(c: Container, ref: str) -> tuple[Any, Any]:
     table = Table(
         title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""), show_header=False
     )
+    table.add_row("params", escape(item["params_json"]) if "params_json" in item else _fmt(item.get("params")))
     for key in (
         "algorithm",
-        "params",
         "registered_at",
         "dataset_version",
         "feature_set",
