@@ -8,13 +8,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from slipway_local.polling import poll
 from slipway_local.sample_data import make_churn, to_csv_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +27,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(path: Path, process: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if process.poll() is not None:
-            raise RuntimeError(f"slipway local up exited: {process.stdout.read() if process.stdout else ''}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} not written after {timeout_s}s")
-        time.sleep(0.1)
+def _written(path: Path, process: subprocess.Popen[str]) -> bool | None:
+    if process.poll() is not None:
+        raise RuntimeError(f"slipway local up exited: {process.stdout.read() if process.stdout else ''}")
+    return True if path.exists() else None
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         cwd=ROOT,
     )
     try:
-        _wait_for(directory / "outputs.json", process)
+        poll(lambda: _written(directory / "outputs.json", process), timeout_s=90, what="no outputs.json")
         env = {
             **os.environ,
             "AWS_CONFIG_FILE": str(directory / "aws-config"),
@@ -110,15 +106,13 @@ def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], t
 
     # THEN an execution runs to success in dev, and none starts in staging or prod
     arn = server["outputs"]["dev"]["TrainingStateMachineArn"]
-    deadline = time.monotonic() + 120
-    while True:
-        executions = _aws(server, "--profile", "dev", "stepfunctions", "list-executions", "--state-machine-arn", arn)
-        statuses = [e["status"] for e in executions["executions"]]
-        if statuses and statuses[0] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, f"execution still {statuses}"
-        time.sleep(0.2)
-    assert statuses == ["SUCCEEDED"]
+
+    def ended() -> list[str] | None:
+        listed = _aws(server, "--profile", "dev", "stepfunctions", "list-executions", "--state-machine-arn", arn)
+        statuses = [e["status"] for e in listed["executions"]]
+        return statuses if statuses and statuses[0] != "RUNNING" else None
+
+    assert poll(ended, timeout_s=120, what="the dev execution is still running") == ["SUCCEEDED"]
     for env in ("staging", "prod"):
         other = server["outputs"][env]["TrainingStateMachineArn"]
         listed = _aws(server, "--profile", env, "stepfunctions", "list-executions", "--state-machine-arn", other)

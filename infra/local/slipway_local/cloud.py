@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from slipway_local import patches
 from slipway_local.faults import INJECTOR, Fault, install_fault_injection
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
+from slipway_local.polling import poll
 from slipway_local.routing import _add_fixed_account
 
 REGION = "us-east-1"
@@ -181,28 +181,27 @@ class LocalCloud:
     def wait_for_execution(self, env: str, execution_arn: str, timeout_s: float = 120.0) -> dict[str, Any]:
         """Poll until the execution ends (bounded); returns describe_execution's answer."""
         sfn = self.admin_client("stepfunctions", env)
-        deadline = time.monotonic() + timeout_s
-        delay = 0.02
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                return described  # type: ignore[no-any-return]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout_s}s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+
+        def ended() -> dict[str, Any] | None:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            return described if described["status"] in TERMINAL else None
+
+        return poll(ended, timeout_s=timeout_s, what=f"{execution_arn} still running")
 
     def wait_for_new_execution(
-        self, env: str, known: set[str], timeout_s: float = 30.0, state_machine_output: str = "TrainingStateMachineArn"
+        self,
+        env: str,
+        known: set[str],
+        timeout_s: float = 30.0,
+        state_machine_output: str = "TrainingStateMachineArn",
     ) -> str:
         """Wait until an execution not in ``known`` appears (one started by an event); returns its ARN."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for execution in self.executions(env, state_machine_output):
-                if execution["executionArn"] not in known:
-                    return execution["executionArn"]  # type: ignore[no-any-return]
-            time.sleep(0.02)
-        raise TimeoutError(f"no new execution in {env} after {timeout_s}s")
+
+        def started() -> str | None:
+            arns = [e["executionArn"] for e in self.executions(env, state_machine_output)]
+            return next((arn for arn in arns if arn not in known), None)
+
+        return poll(started, timeout_s=timeout_s, what=f"no new execution in {env}")
 
     def wait_idle(self, timeout_s: float = 300.0) -> None:
         """Let every running execution finish (before the mock scope ends)."""

@@ -4,11 +4,12 @@ with timings, by polling the execution history (bounded)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+
+from slipway_local.polling import poll
 
 _ENTERED = "StateEntered"
 _EXITED = "StateExited"
@@ -16,36 +17,37 @@ _EXITED = "StateExited"
 
 def follow_execution(sfn: Any, execution_arn: str, console: Console, timeout_s: float = 600.0) -> dict[str, Any]:
     """Print states as they enter/exit until the execution ends; returns describe_execution."""
-    seen = 0
+    shown = 0
     entered_at: dict[str, float] = {}
-    deadline = time.monotonic() + timeout_s
-    status = "RUNNING"
+
     with console.status("running…") as spinner:
-        while True:
+
+        def show_new_events() -> None:
+            nonlocal shown
             events = _history(sfn, execution_arn)
-            for event in events[seen:]:
-                kind = event["type"]
+            for event in events[shown:]:
+                kind, at = event["type"], event["timestamp"].timestamp()
                 if kind.endswith(_ENTERED):
                     name = event["stateEnteredEventDetails"]["name"]
-                    entered_at[name] = event["timestamp"].timestamp()
+                    entered_at[name] = at
                     spinner.update(f"[bold]{name}[/] running…")
                 elif kind.endswith(_EXITED):
                     name = event["stateExitedEventDetails"]["name"]
-                    took = event["timestamp"].timestamp() - entered_at.get(name, event["timestamp"].timestamp())
-                    console.print(f"  [green]✓[/] {name:<16} {took:6.2f} s  {_detail(event)}")
+                    console.print(f"  [green]✓[/] {name:<16} {at - entered_at.get(name, at):6.2f} s  {_detail(event)}")
                 elif kind == "TaskFailed":
                     details = event.get("taskFailedEventDetails", {})
                     console.print(f"  [yellow]![/] task failed: {details.get('error')} (Retry/Catch decide next)")
-            seen = len(events)
-            described = sfn.describe_execution(executionArn=execution_arn)
-            status = described["status"]
-            if status != "RUNNING":
-                if len(_history(sfn, execution_arn)) == seen:
-                    return described  # type: ignore[no-any-return]
-                continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still running after {timeout_s}s")
-            time.sleep(0.05)
+            shown = len(events)
+
+        def ended() -> dict[str, Any] | None:
+            show_new_events()
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] == "RUNNING":
+                return None
+            show_new_events()  # the events written between the last read and the end
+            return described
+
+        return poll(ended, timeout_s=timeout_s, what=f"{execution_arn} still running")
 
 
 def _detail(event: dict[str, Any]) -> str:
