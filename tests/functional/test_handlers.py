@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from slipway.contracts import EvaluateRequest, FeaturesRequest, RegisterRequest, TrainRequest
 from slipway_local import LocalCloud
 from slipway_local.sample_data import make_churn, to_csv_bytes
 from slipway_local.target import Target
@@ -81,3 +82,28 @@ def test_record_failure_rejects_an_event_without_error_name(cloud: LocalCloud) -
     assert error == "Handled"
     assert payload["errorType"] == "InvalidEvent"
     assert "run_id" in payload["errorMessage"]
+
+
+STEP_CONTRACTS = {
+    "features": (FeaturesRequest, "FeaturesFunction", ["run_id", "dataset.dataset_version", "dataset.rows"]),
+    "train": (TrainRequest, "TrainFunction", ["candidate.index", "candidate.params"]),
+    "evaluate": (EvaluateRequest, "EvaluateFunction", ["trained"]),
+    "register": (RegisterRequest, "RegisterFunction", ["evaluation"]),
+}
+
+
+@pytest.mark.parametrize("step", sorted(STEP_CONTRACTS))
+def test_each_step_sample_input_parses_into_its_contract(step: str) -> None:
+    contract, _, _ = STEP_CONTRACTS[step]
+    request = contract.from_event(load_event(f"{step}/step-input.json"))
+    assert request.run_id.startswith("evt-")
+
+
+@pytest.mark.parametrize("step", sorted(STEP_CONTRACTS))
+def test_each_step_rejects_its_bad_sample_naming_the_fields(cloud: LocalCloud, step: str) -> None:
+    _, logical_id, fields = STEP_CONTRACTS[step]
+    payload, error = _invoke(cloud, "dev", logical_id, load_event(f"{step}/bad-event.json"))
+    assert error == "Handled"
+    assert payload["errorType"] == "InvalidEvent"
+    for field in fields:
+        assert field in payload["errorMessage"], (field, payload["errorMessage"])

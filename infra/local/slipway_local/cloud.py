@@ -3,7 +3,6 @@ gives users the clients, outputs and execution helpers they would have on AWS.""
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from slipway_local.faults import INJECTOR, Fault, install_fault_injection
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
-from slipway_local.routing import _add_fixed_account
+from slipway_local.routing import pin_to_account
 
 REGION = "us-east-1"
 ACCOUNTS: dict[str, str] = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
@@ -96,9 +95,7 @@ class LocalCloud:
     def admin_client(self, service: str, env: str) -> Any:
         """A client acting as the account's root (deployment, inspection in tests)."""
         client = boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url, **_FAKE)
-        account = ACCOUNTS[env]
-        client.meta.events.register("before-sign", functools.partial(_add_fixed_account, account_id=account))
-        return client
+        return pin_to_account(client, ACCOUNTS[env])
 
     def session(self, env: str) -> boto3.Session:
         """A session with the environment's operator keys (as in the written credentials file)."""

@@ -59,14 +59,6 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@dataclass(frozen=True)
-class InvocationRecord:
-    account_id: str
-    function_name: str
-    error_type: str | None
-    duration_s: float
-
-
 class LambdaRuntime:
     """Maps (account, function name) to a handler and invokes it in-process."""
 
@@ -76,7 +68,6 @@ class LambdaRuntime:
         self._modules: dict[Path, ModuleType] = {}
         # os.environ is process-global: one invocation at a time sees its function's environment.
         self._env_lock = threading.RLock()
-        self.invocations: list[InvocationRecord] = []
 
     def register(self, account_id: str, function_name: str, source: FunctionSource) -> None:
         self._sources[(account_id, function_name)] = source
@@ -105,8 +96,6 @@ class LambdaRuntime:
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """Invoke a moto ``LambdaFunction``; returns (payload JSON, is_error, logs)."""
         account_id = fn.account_id
-        started = time.perf_counter()
-        error_type: str | None = None
         try:
             source = self.source_for(account_id, fn.function_name)
             if isinstance(event, (str, bytes)):
@@ -125,18 +114,13 @@ class LambdaRuntime:
                 result = self._load(source)(event, context)
             return json.dumps(result, default=str), False, ""
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
-            error_type = type(exc).__name__
             payload = {
                 "errorMessage": str(exc),
-                "errorType": error_type,
+                "errorType": type(exc).__name__,
                 "requestId": "",
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             }
             return json.dumps(payload), True, ""
-        finally:
-            self.invocations.append(
-                InvocationRecord(account_id, fn.function_name, error_type, time.perf_counter() - started)
-            )
 
     def _function_environment(self, fn: Any) -> _Environ:
         env = {

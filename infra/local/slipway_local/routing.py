@@ -43,6 +43,12 @@ def _add_fixed_account(request: Any, account_id: str, **_: Any) -> None:
         request.headers[ACCOUNT_HEADER] = account_id
 
 
+def pin_to_account(client: Any, account_id: str) -> Any:
+    """Make every call of this client go to ``account_id`` (unless a thread acts as another)."""
+    client.meta.events.register("before-sign", functools.partial(_add_fixed_account, account_id=account_id))
+    return client
+
+
 def install_account_routing() -> None:
     """Adds the header hook to every botocore session created from now on (idempotent)."""
     entry = ("before-sign", _add_thread_account)
@@ -69,10 +75,7 @@ def install_state_machine_credentials() -> None:
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         client = original(region, service, state_credentials)
         role_arn = getattr(state_credentials, "role_arn", None)
-        if role_arn:
-            hook = functools.partial(_add_fixed_account, account_id=account_of_arn(role_arn))
-            client.meta.events.register("before-sign", hook)
-        return client
+        return pin_to_account(client, account_of_arn(role_arn)) if role_arn else client
 
     boto_client._slipway_original = original  # type: ignore[attr-defined]
     for info in pkgutil.walk_packages(parser_pkg.__path__, parser_pkg.__name__ + ".", onerror=lambda _: None):
