@@ -150,3 +150,12 @@ def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
         text = json.dumps(resource["Properties"].get("Policies", []))
         assert not any(name in text for name in forbidden), logical_id
         assert '"s3:*"' not in text and '"dynamodb:*"' not in text and "Delete" not in text, logical_id
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_statelint_agrees_the_definition_is_valid(path: Path) -> None:
+    # A peer validator (AWS's statelint rules, from PyPI) as an independent check of the ASL.
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "statelint"), str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
