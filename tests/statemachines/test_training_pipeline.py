@@ -227,3 +227,34 @@ def test_the_registered_model_transforms_test_rows_exactly_as_the_feature_set_di
     # THEN it gives the training-time features bit for bit: no train/serve skew
     assert served.shape == stored.shape == (fs["rows"]["test"], len(fs["feature_names"]))
     np.testing.assert_array_equal(served, stored)
+
+
+def test_rerunning_every_step_of_a_finished_run_adds_nothing(
+    cloud: LocalCloud, dev: Target, first_model: Upload
+) -> None:
+    # GIVEN a finished run and the exact payload each of its steps received
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in _history(cloud, first_model.execution_arn)
+        if e["type"] == "TaskScheduled"
+    ]
+    db = cloud.admin_client("dynamodb", "dev")
+    table = dev.outputs["MetadataTableName"]
+
+    def items() -> list[tuple[str, str]]:
+        pages = db.get_paginator("scan").paginate(TableName=table, ProjectionExpression="PK, SK")
+        return sorted((i["PK"]["S"], i["SK"]["S"]) for page in pages for i in page["Items"])
+
+    before = items()
+    versions_before = ModelRegistry(dev.container.table).versions(MODEL)
+
+    # WHEN every step is invoked again with the same payload (as a Retry after a lost response would)
+    lam = cloud.client("lambda", "dev")
+    for params in scheduled:
+        response = lam.invoke(FunctionName=params["FunctionName"], Payload=json.dumps(params["Payload"]))
+        assert "FunctionError" not in response, response["Payload"].read()
+
+    # THEN no item was added (datasets, feature sets, candidates, versions, aliases, lineage) and
+    # the registered version is unchanged
+    assert items() == before
+    assert ModelRegistry(dev.container.table).versions(MODEL) == versions_before

@@ -42,9 +42,9 @@ class ModelRegistry:
         pk = model_pk(model)
         marker = f"RUN#{run_id}"
         for _ in range(MAX_REGISTER_ATTEMPTS):
-            existing = self.table.get(pk, marker)
+            existing = self.version_of_run(model, run_id)
             if existing is not None:
-                return int(existing["version"]), False
+                return existing, False
             counter = self.table.get(pk, "COUNTER")
             current = int(counter["value"]) if counter else 0
             version = current + 1
@@ -67,6 +67,10 @@ class ModelRegistry:
             if ok:
                 return version, True
         raise ConflictError(f"could not register {model} after {MAX_REGISTER_ATTEMPTS} attempts (contention)")
+
+    def version_of_run(self, model: str, run_id: str) -> int | None:
+        item = self.table.get(model_pk(model), f"RUN#{run_id}")
+        return int(item["version"]) if item else None
 
     def mark_trained(self, model: str, dataset_version: str, spec_version: str, version: int) -> None:
         """Remember that this dataset version under this spec version already made a model version."""

@@ -34,26 +34,65 @@ def model_node(model: str, version: int) -> str:
 
 
 def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
+    fs = request.feature_set
+    registry = ModelRegistry(c.table)
+    # A run registers once: a retry after the version was committed reuses it (and its artifacts)
+    # instead of uploading new bytes under a registered version.
+    existing = registry.version_of_run(fs.model, request.run_id)
+    if existing is None:
+        version, created = _upload_and_register(c, request, registry)
+    else:
+        version, created = existing, False
+    item = registry.get_version(fs.model, version)
+    artifacts, onnx = dict(item["artifacts"]), dict(item["onnx"])
+
+    now = now_iso()
+    registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
+    if created:
+        registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
+    node = model_node(fs.model, version)
+    for edge in (
+        Edge(feature_set_node(fs.model, fs.id), run_node(request.run_id), "trained_in"),
+        Edge(run_node(request.run_id), node, "registered_as"),
+        Edge(spec_node(fs.model, fs.spec_version), node, "specified"),
+    ):
+        for edge_item in edge.items(now):
+            c.table.put_new(edge_item)
+    if "model_card.html" not in artifacts:
+        artifacts.update(_model_card(c, request, version, artifacts, onnx))
+    update_run(c, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
+    return RegisteredModel(
+        model=fs.model,
+        version=version,
+        new=created,
+        alias=ALIAS,
+        artifacts={name: a["uri"] for name, a in artifacts.items()},
+        model_card_uri=artifacts["model_card.html"]["uri"],
+        onnx=onnx,
+    )
+
+
+def _prefix(request: RegisterRequest) -> str:
+    return f"models/{request.feature_set.model}/runs/{request.run_id}/"
+
+
+def _upload_and_register(c: Container, request: RegisterRequest, registry: ModelRegistry) -> tuple[int, bool]:
+    """Upload the challenger's artifacts (skops, ONNX if it matches) and take the next version number."""
     fs, evaluation = request.feature_set, request.evaluation
     best = evaluation.best
-    prefix = f"models/{fs.model}/runs/{request.run_id}/"
-    bucket = c.settings.artifacts_bucket
     raw_inputs = manifest(c, fs)["inputs"]
     inputs = feature_inputs(raw_inputs)  # type: ignore[arg-type]
-
     skops_bytes = verified_bytes(c, best.model_uri, best.model_sha256)
     pipeline = load_model(skops_bytes)
     artifacts: dict[str, dict[str, str]] = {}
 
     def put(name: str, body: bytes, content_type: str) -> None:
-        ref = c.store.put_bytes(S3Ref(bucket, prefix + name), body, content_type)
+        ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, _prefix(request) + name), body, content_type)
         artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
 
     put("model.skops", skops_bytes, "application/octet-stream")
     onnx = _export_onnx(c, fs, pipeline, inputs, put)
-
-    registry = ModelRegistry(c.table)
-    version, created = registry.register(
+    return registry.register(
         fs.model,
         request.run_id,
         {
@@ -77,30 +116,6 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
             "raw_version_id": request.dataset.raw_version_id,
             "evaluation_uri": evaluation.report_uri,
         },
-    )
-    now = now_iso()
-    registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
-    if created:
-        registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
-    node = model_node(fs.model, version)
-    for edge in (
-        Edge(feature_set_node(fs.model, fs.id), run_node(request.run_id), "trained_in"),
-        Edge(run_node(request.run_id), node, "registered_as"),
-        Edge(spec_node(fs.model, fs.spec_version), node, "specified"),
-    ):
-        for item in edge.items(now):
-            c.table.put_new(item)
-
-    card_uri = _model_card(c, request, version, artifacts, onnx, prefix)
-    update_run(c, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
-    return RegisteredModel(
-        model=fs.model,
-        version=version,
-        new=created,
-        alias=ALIAS,
-        artifacts={name: a["uri"] for name, a in artifacts.items()},
-        model_card_uri=card_uri,
-        onnx=onnx,
     )
 
 
@@ -129,9 +144,8 @@ def _model_card(
     version: int,
     artifacts: dict[str, dict[str, str]],
     onnx: dict[str, Any],
-    prefix: str,
-) -> str:
-    """Render the card (JSON + HTML) and record both on the version item."""
+) -> dict[str, dict[str, str]]:
+    """Render the card (JSON + HTML), record both on the version item; returns their artifacts."""
     evaluation = c.store.get_json(S3Ref.parse(request.evaluation.report_uri))
     fs = request.feature_set
     card = build_model_card(
@@ -164,7 +178,7 @@ def _model_card(
         ("model_card.json", json.dumps(card, indent=2, sort_keys=True, default=str).encode(), "application/json"),
         ("model_card.html", render_html(card).encode(), "text/html; charset=utf-8"),
     ):
-        ref = c.store.put_bytes(S3Ref(bucket, prefix + name), body, content_type)
+        ref = c.store.put_bytes(S3Ref(bucket, _prefix(request) + name), body, content_type)
         card_artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
     c.table.update(model_pk(fs.model), version_sk(version), {"artifacts": {**artifacts, **card_artifacts}})
-    return card_artifacts["model_card.html"]["uri"]
+    return card_artifacts

@@ -15,8 +15,10 @@ from slipway.steps.build_features import load_split
 from slipway.steps.runs import now_iso
 
 
-def candidate_key(run_id: str, index: int) -> str:
-    return f"runs/{run_id}/candidates/{index:03d}/model.skops"
+def candidate_key(run_id: str, index: int, sha256: str) -> str:
+    """Content-addressed: a retried fit (skops bytes differ run to run) never overwrites the artifact an
+    earlier result points to, so every recorded SHA-256 stays verifiable."""
+    return f"runs/{run_id}/candidates/{index:03d}/{sha256}.skops"
 
 
 def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
@@ -29,8 +31,10 @@ def train_candidate(c: Container, request: TrainRequest) -> TrainResult:
 
     preprocessor = load_model(c.store.get_bytes(S3Ref.parse(fs.uri + "preprocessor.skops")))
     body = dump_model(assemble(preprocessor, estimator))
-    ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, candidate_key(request.run_id, candidate.index)), body)
     sha = hashlib.sha256(body).hexdigest()
+    ref = c.store.put_bytes(
+        S3Ref(c.settings.artifacts_bucket, candidate_key(request.run_id, candidate.index, sha)), body
+    )
 
     c.table.put(
         {
