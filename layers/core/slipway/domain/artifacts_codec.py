@@ -155,3 +155,26 @@ def parity(pipeline: Any, onnx_bytes: bytes, frame: pd.DataFrame, inputs: list[F
     if task == "regression":
         difference = difference / np.maximum(1.0, np.abs(expected))
     return float(np.max(difference))
+
+
+ONNX_TOLERANCE = 1e-5
+
+
+def checked_onnx(
+    pipeline: Any, inputs: list[FeatureInput], frame: pd.DataFrame, task: Task, tolerance: float = ONNX_TOLERANCE
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The pipeline as ONNX, kept only if it matches scikit-learn on ``frame`` within ``tolerance``.
+
+    Returns (bytes, report) or (None, report with the reason): a model that does not convert, or
+    converts but disagrees, is served from its skops file only and marked so.
+    """
+    measure = "relative" if task == "regression" else "absolute"
+    try:
+        onnx_bytes = to_onnx(pipeline, inputs)
+        diff = parity(pipeline, onnx_bytes, frame, inputs, task)
+    except Exception as e:  # noqa: BLE001 - any converter or runtime failure means "no ONNX", with its reason
+        return None, {"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
+    if not diff <= tolerance:
+        error = f"max {measure} |Δ| {diff:.3g} vs scikit-learn exceeds {tolerance}"
+        return None, {"status": "failed", "error": error, "max_diff": diff, "measure": measure}
+    return onnx_bytes, {"status": "ok", "max_diff": diff, "measure": measure, "tolerance": tolerance}
