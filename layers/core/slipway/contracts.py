@@ -3,7 +3,7 @@ dicts only (Step Functions payloads are capped at 256 KiB)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -136,7 +136,7 @@ class FeatureSetRef(_Contract):
     spec_version: str
     uri: str  # s3:// prefix holding preprocessor.skops, split.parquet, {train,valid,test}.parquet
     curated_uri: str
-    task: str
+    task: Literal["classification", "regression"]
     metric: str
     seed: int
     rows: dict[str, int]
