@@ -117,10 +117,9 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
             return 1
         output = json.loads(result["output"])
         dataset = output["dataset"]
-        console.print(
-            f"dataset version [bold]{dataset['dataset_version'][:16]}…[/] ({dataset['rows']:,} rows), "
-            f"curated at {dataset['curated_uri']}"
-        )
+        console.print(f"dataset version [bold]{dataset['dataset_version']}[/] ({dataset['rows']:,} rows)")
+        console.print(f"  curated parquet: {dataset['curated_uri']}")
+        console.print(f"  column profile:  {dataset['profile_uri']}")
         _show_model(console, dev, output["model"], out_dir)
 
         console.rule("2. next month's data: version 2 against the champion")
