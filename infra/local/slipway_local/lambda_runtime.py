@@ -4,6 +4,7 @@ Step Functions Retry/Catch match on the class name, as on AWS."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -12,7 +13,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -66,8 +67,8 @@ class LambdaRuntime:
         self.endpoint_url = endpoint_url
         self._sources: dict[tuple[str, str], FunctionSource] = {}
         self._modules: dict[Path, ModuleType] = {}
-        # os.environ is process-global: one invocation at a time sees its function's environment.
-        self._env_lock = threading.RLock()
+        self._environment = EnvironmentGate()
+        self._loading = threading.Lock()
 
     def register(self, account_id: str, function_name: str, source: FunctionSource) -> None:
         self._sources[(account_id, function_name)] = source
@@ -79,6 +80,10 @@ class LambdaRuntime:
             raise LookupError(f"no local handler registered for {function_name} in account {account_id}") from None
 
     def _load(self, source: FunctionSource) -> Callable[[Any, Any], Any]:
+        with self._loading:
+            return self._load_unlocked(source)
+
+    def _load_unlocked(self, source: FunctionSource) -> Callable[[Any, Any], Any]:
         path = source.module_file
         module = self._modules.get(path)
         if module is None:
@@ -110,7 +115,7 @@ class LambdaRuntime:
                 log_group_name=f"/aws/lambda/{fn.function_name}",
                 log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
             )
-            with self._env_lock, self._function_environment(fn), acting_as(account_id):
+            with self._environment.use(self._function_environment(fn)), acting_as(account_id):
                 result = self._load(source)(event, context)
             return json.dumps(result, default=str), False, ""
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
@@ -122,7 +127,7 @@ class LambdaRuntime:
             }
             return json.dumps(payload), True, ""
 
-    def _function_environment(self, fn: Any) -> _Environ:
+    def _function_environment(self, fn: Any) -> dict[str, str]:
         env = {
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
@@ -137,23 +142,41 @@ class LambdaRuntime:
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
-        return _Environ(env)
+        return env
 
 
-class _Environ:
-    """Sets environment variables for the duration of a block and restores them after."""
+class EnvironmentGate:
+    """os.environ is process-global, so invocations share it by turns: those that need exactly the
+    same environment (a Map's iterations of one function) run together, any other waits until the
+    environment is free, then sets its own. Restores the previous values when the last one leaves."""
 
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._active: tuple[tuple[str, str], ...] | None = None
+        self._users = 0
         self._saved: dict[str, str | None] = {}
 
-    def __enter__(self) -> None:
-        self._saved = {k: os.environ.get(k) for k in self.values}
-        os.environ.update(self.values)
-
-    def __exit__(self, *exc: object) -> None:
-        for key, old in self._saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    @contextlib.contextmanager
+    def use(self, values: dict[str, str]) -> Iterator[None]:
+        key = tuple(sorted(values.items()))
+        with self._changed:
+            while self._users and self._active != key:
+                self._changed.wait()
+            if not self._users:
+                self._saved = {k: os.environ.get(k) for k in values}
+                os.environ.update(values)
+                self._active = key
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._users -= 1
+                if not self._users:
+                    for name, old in self._saved.items():
+                        if old is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = old
+                    self._active = None
+                    self._changed.notify_all()
