@@ -63,8 +63,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from slipway_local import commands
 
     c = _target(args).container
-    if args.run:
-        return _show(args, commands.runs_show(c, args.run))
+    run = [a for a in args.run if a != "show"]
+    if run:
+        return _show(args, commands.runs_show(c, run[0]))
     return _show(args, commands.runs_list(c, args.model))
 
 
@@ -159,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.set_defaults(func=cmd_spec_push)
 
     run_parser = sub.add_parser("runs", help="pipeline runs (newest first), or one run with `runs show RUN`")
-    run_parser.add_argument("show", nargs="?", choices=["show"], help=argparse.SUPPRESS)
-    run_parser.add_argument("run", nargs="?", help="a run id (the execution name)")
+    run_parser.add_argument("run", nargs="*", metavar="[show] RUN", help="one run (the execution name) in detail")
     run_parser.add_argument("--model", help="only runs of this model")
     _target_args(run_parser)
     run_parser.set_defaults(func=cmd_runs)
