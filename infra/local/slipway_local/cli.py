@@ -42,9 +42,12 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 
 def cmd_spec_push(args: argparse.Namespace) -> int:
+    from slipway.spec import load_spec
     from slipway.steps.specs import push_spec
 
-    result = push_spec(_target(args).container, Path(args.file).read_text())
+    text = Path(args.file).read_text()
+    load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
+    result = push_spec(_target(args).container, text)
     state = "pushed" if result["new"] else "unchanged (already pushed)"
     _emit(args, result, f"spec [bold]{result['model']}[/] {state}: version {result['version'][:12]} → {result['uri']}")
     return 0
