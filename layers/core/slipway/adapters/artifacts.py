@@ -102,19 +102,6 @@ class ArtifactStore:
         response = self._call("copy object", self._s3.copy_object, **kwargs)
         return S3Ref(target.bucket, target.key, response.get("VersionId"))
 
-    def list_keys(self, bucket: str, prefix: str) -> list[str]:
-        keys: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call("list objects", self._s3.list_objects_v2, **kwargs)
-            keys.extend(o["Key"] for o in page.get("Contents", []))
-            token = page.get("NextContinuationToken")
-            if not token:
-                return keys
-
     def versions(self, bucket: str, key: str) -> list[str | None]:
         """Version ids of one key, newest first (None for an object written before versioning)."""
         found: list[str | None] = []
