@@ -85,8 +85,10 @@ def test_server_listens_on_loopback_and_writes_profiles(server: dict[str, Any]) 
         assert server["outputs"][env]["account_id"] == account
 
 
-def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], tmp_path: Path) -> None:
-    # GIVEN the churn spec pushed with the CLI, through the dev profile
+@pytest.fixture(scope="module")
+def uploaded(server: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The churn spec pushed with the CLI and a file copied with awscli, through the dev profile;
+    the statuses of dev's executions once the run it started has ended."""
     push = subprocess.run(
         [str(BIN / "slipway"), "spec", "push", str(ROOT / "specs" / "churn.yaml"), "--env", "dev", "--json"],
         env=server["env"],
@@ -97,14 +99,12 @@ def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], t
     assert push.returncode == 0, push.stdout + push.stderr
     assert json.loads(push.stdout)["model"] == "churn"
 
-    # WHEN a file is copied to dev's raw bucket with awscli
-    data = tmp_path / "churn.csv"
+    data = tmp_path_factory.mktemp("upload") / "churn.csv"
     data.write_bytes(to_csv_bytes(make_churn(n_rows=1_500, seed=31)))
     raw = server["outputs"]["dev"]["RawBucketName"]
     copied = _aws(server, "--profile", "dev", "s3", "cp", str(data), f"s3://{raw}/churn/churn.csv")
     assert f"s3://{raw}/churn/churn.csv" in copied
 
-    # THEN an execution runs to success in dev, and none starts in staging or prod
     arn = server["outputs"]["dev"]["TrainingStateMachineArn"]
 
     def ended() -> list[str] | None:
@@ -112,7 +112,13 @@ def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], t
         statuses = [e["status"] for e in listed["executions"]]
         return statuses if statuses and statuses[0] != "RUNNING" else None
 
-    assert poll(ended, timeout_s=120, what="the dev execution is still running") == ["SUCCEEDED"]
+    return poll(ended, timeout_s=120, what="the dev execution is still running")
+
+
+def test_awscli_upload_starts_an_execution_in_dev_only(server: dict[str, Any], uploaded: list[str]) -> None:
+    # GIVEN a file copied to dev's raw bucket with awscli (fixture) THEN one execution succeeded in dev
+    assert uploaded == ["SUCCEEDED"]
+    # AND none started in staging or prod
     for env in ("staging", "prod"):
         other = server["outputs"][env]["TrainingStateMachineArn"]
         listed = _aws(server, "--profile", env, "stepfunctions", "list-executions", "--state-machine-arn", other)
@@ -132,8 +138,8 @@ def _slipway(server: dict[str, Any], *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any]) -> None:
-    # GIVEN the run of the previous test registered churn v1 in dev
+def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any], uploaded: list[str]) -> None:
+    # GIVEN the uploaded file's run registered churn v1 in dev
     runs = _slipway(server, "runs", "--model", "churn")
     succeeded = [r for r in runs if r["status"] == "SUCCEEDED"]
     assert succeeded and succeeded[0]["model_version"] == 1
