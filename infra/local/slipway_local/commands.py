@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from slipway.composition import Container
+from slipway.domain.lineage import model_node
 from slipway.registry import ModelRegistry, parse_ref
 from slipway.steps import lineage_queries, runs
-from slipway.steps.register_version import model_node
 
 
 def _fmt(value: Any) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from slipway.domain.lineage import raw_node
 from slipway.errors import InvalidEvent
 
 
@@ -34,7 +35,7 @@ class RawObject(_Contract):
 
     @property
     def node_id(self) -> str:
-        return f"raw:{self.uri}" + (f"?versionId={self.version_id}" if self.version_id else "")
+        return raw_node(self.uri, self.version_id)
 
 
 class ValidateRequest(_Contract):

@@ -23,6 +23,7 @@ __all__ = [
     "decide_gates",
     "fairness",
     "holdout_metrics",
+    "scalar_metrics",
     "select_best",
     "top_importances",
 ]
@@ -69,6 +70,11 @@ def holdout_metrics(y_true: Any, y_score: Any, task: str) -> dict[str, Any]:
         metrics["confusion_matrix"] = confusion_matrix(truth, predicted, labels=[0, 1]).tolist()
         metrics["positive_rate"] = float(predicted.mean()) if predicted.size else 0.0
     return metrics
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The single-number metrics (no confusion matrix), as run and version items record them."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, list)}
 
 
 def fairness(y_true: Any, y_pred: Any, groups: Any, min_group_size: int = 1) -> dict[str, Any]:

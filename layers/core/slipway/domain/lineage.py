@@ -59,3 +59,20 @@ def dataset_node(model: str, version: str) -> str:
 
 def spec_node(model: str, version: str) -> str:
     return f"spec:{model}:{version}"
+
+
+def raw_node(uri: str, version_id: str | None) -> str:
+    """An uploaded object, pinned to one S3 version when the bucket is versioned."""
+    return f"raw:{uri}" + (f"?versionId={version_id}" if version_id else "")
+
+
+def feature_set_node(model: str, feature_set: str) -> str:
+    return f"features:{model}:{feature_set}"
+
+
+def run_node(run_id: str) -> str:
+    return f"run:{run_id}"
+
+
+def model_node(model: str, version: int) -> str:
+    return f"model:{model}:{version}"

@@ -14,7 +14,7 @@ from slipway.composition import Container
 from slipway.contracts import CandidateRef, FeatureSetRef, FeaturesRequest, FeaturesResult
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.features import FittedFeatures, feature_set_id, fit_features
-from slipway.domain.lineage import Edge, dataset_node
+from slipway.domain.lineage import Edge, dataset_node, feature_set_node
 from slipway.domain.training import expand_candidates
 from slipway.steps.common import model_spec, read_parquet, write_parquet
 from slipway.steps.runs import now_iso, start_run
@@ -24,10 +24,6 @@ SPLITS = ("train", "valid", "test")
 
 def features_prefix(model: str, feature_set: str) -> str:
     return f"features/{model}/{feature_set}/"
-
-
-def feature_set_node(model: str, feature_set: str) -> str:
-    return f"features:{model}:{feature_set}"
 
 
 def build_features(c: Container, request: FeaturesRequest) -> FeaturesResult:

@@ -12,7 +12,15 @@ import pyarrow as pa
 from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
-from slipway.domain.evaluation import compare, decide_gates, fairness, holdout_metrics, select_best, top_importances
+from slipway.domain.evaluation import (
+    compare,
+    decide_gates,
+    fairness,
+    holdout_metrics,
+    scalar_metrics,
+    select_best,
+    top_importances,
+)
 from slipway.domain.features import FeatureInput, model_input_frame
 from slipway.domain.training import THRESHOLD, predict_scores
 from slipway.registry import ModelRegistry
@@ -76,7 +84,7 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
         c,
         request.run_id,
         best_candidate=best.index,
-        test_metrics=_small(metrics),
+        test_metrics=scalar_metrics(metrics),
         gate_passed=gate.passed,
         gate_summary=gate.summary,
         evaluation_uri=ref.uri,
@@ -89,10 +97,6 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
         champion=champion,
         report_uri=ref.uri,
     )
-
-
-def _small(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if not isinstance(v, list)}
 
 
 def _fairness(spec: ModelSpec, rows: pa.Table, y: np.ndarray, scores: np.ndarray, task: str) -> dict[str, Any]:

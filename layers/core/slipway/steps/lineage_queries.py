@@ -6,7 +6,7 @@ from __future__ import annotations
 from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.domain.keys import node_pk
-from slipway.domain.lineage import walk
+from slipway.domain.lineage import raw_node, walk
 
 
 def _neighbours(c: Container, node: str, direction: str) -> list[str]:
@@ -26,7 +26,7 @@ def downstream(c: Container, node: str) -> list[str]:
 def raw_nodes(c: Container, uri: str) -> list[str]:
     """The lineage nodes of every version of a raw object (``s3://bucket/key``)."""
     ref = S3Ref.parse(uri)
-    return [f"raw:{uri}" + (f"?versionId={v}" if v else "") for v in c.store.versions(ref.bucket, ref.key)]
+    return [raw_node(uri, v) for v in c.store.versions(ref.bucket, ref.key)]
 
 
 def models_fed_by(c: Container, uri: str) -> list[str]:

@@ -12,24 +12,17 @@ from slipway.adapters.artifacts import S3Ref
 from slipway.composition import Container
 from slipway.contracts import RegisteredModel, RegisterRequest
 from slipway.domain.artifacts_codec import checked_onnx, load_model
+from slipway.domain.evaluation import scalar_metrics
 from slipway.domain.features import model_input_frame
-from slipway.domain.lineage import Edge, spec_node
+from slipway.domain.lineage import Edge, feature_set_node, model_node, run_node, spec_node
 from slipway.domain.model_card import build_model_card, render_html
 from slipway.registry import ModelRegistry, model_pk, version_sk
-from slipway.steps.build_features import feature_set_node, manifest
+from slipway.steps.build_features import manifest
 from slipway.steps.common import verified_bytes
 from slipway.steps.evaluate_challenger import feature_inputs, holdout_rows
 from slipway.steps.runs import now_iso, update_run
 
 ALIAS = "candidate"
-
-
-def run_node(run_id: str) -> str:
-    return f"run:{run_id}"
-
-
-def model_node(model: str, version: int) -> str:
-    return f"model:{model}:{version}"
 
 
 def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
@@ -107,7 +100,7 @@ def _upload_and_register(c: Container, request: RegisterRequest, registry: Model
             "params": best.params,
             "params_json": json.dumps(best.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
             "seed": fs.seed,
-            "test_metrics": {k: v for k, v in evaluation.test_metrics.items() if not isinstance(v, list)},
+            "test_metrics": scalar_metrics(evaluation.test_metrics),
             "validation_metrics": best.metrics,
             "gate": evaluation.gate.summary,
             "onnx": onnx,
