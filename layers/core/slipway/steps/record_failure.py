@@ -7,7 +7,7 @@ from typing import Any
 
 from slipway.composition import Container
 from slipway.contracts import FailureReport
-from slipway.steps.runs import get_run, now_iso, update_run
+from slipway.steps.runs import listing, now_iso, update_run
 
 
 def _parse_cause(cause: str) -> Any:
@@ -22,8 +22,6 @@ def _parse_cause(cause: str) -> Any:
 
 
 def record_failure(c: Container, report: FailureReport) -> dict[str, Any]:
-    now = now_iso()
-    existing = get_run(c, report.run_id) or {}
     update_run(
         c,
         report.run_id,
@@ -31,8 +29,7 @@ def record_failure(c: Container, report: FailureReport) -> dict[str, Any]:
         status="FAILED",
         error_type=report.error_type,
         error_message=_parse_cause(report.cause),
-        ended_at=now,
-        GSI1PK="RUNS",
-        GSI1SK=existing.get("GSI1SK", f"{now}#{report.run_id}"),
+        ended_at=now_iso(),
+        **listing(c, report.run_id),
     )
     return {"run_id": report.run_id, "status": "FAILED", "error_type": report.error_type}

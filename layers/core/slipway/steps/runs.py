@@ -13,23 +13,17 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def listing(c: Container, run_id: str) -> dict[str, str]:
+    """The run's start time and its place in the newest-first listing (GSI1): the first write wins,
+    so a retried step or a later failure keeps them."""
+    existing = get_run(c, run_id) or {}
+    started = str(existing.get("started_at") or now_iso())
+    return {"started_at": started, "GSI1PK": "RUNS", "GSI1SK": f"{started}#{run_id}"}
+
+
 def start_run(c: Container, run_id: str, **fields: Any) -> None:
-    """Mark a run RUNNING (first write wins the start time; a retried step keeps it)."""
-    pk, sk = run_key(run_id)
-    existing = c.table.get(pk, sk)
-    started = existing["started_at"] if existing and "started_at" in existing else now_iso()
-    c.table.update(
-        pk,
-        sk,
-        {
-            "run_id": run_id,
-            "status": "RUNNING",
-            "started_at": started,
-            "GSI1PK": "RUNS",
-            "GSI1SK": f"{started}#{run_id}",
-            **fields,
-        },
-    )
+    """Mark a run RUNNING with what it uses so far."""
+    update_run(c, run_id, status="RUNNING", **listing(c, run_id), **fields)
 
 
 def update_run(c: Container, run_id: str, **fields: Any) -> dict[str, Any]:
