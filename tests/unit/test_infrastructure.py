@@ -159,3 +159,18 @@ def test_statelint_agrees_the_definition_is_valid(path: Path) -> None:
         [str(Path(sys.executable).parent / "statelint"), str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_every_function_runs_on_a_supported_python_runtime() -> None:
+    """python3.11 can no longer be created on Lambda (deprecated 2026-06-30); zip functions, layers and
+    the science image all target python3.13."""
+    functions = {k: r for k, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    runtimes = {TEMPLATE["Globals"]["Function"].get("Runtime")} | {
+        r["Properties"].get("Runtime") for r in functions.values()
+    }
+    assert runtimes - {None} == {"python3.13"}
+    for key, resource in TEMPLATE["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            assert resource["Properties"]["CompatibleRuntimes"] == ["python3.13"], key
+    assert "FROM public.ecr.aws/lambda/python:3.13" in (ROOT / "layers/science/Dockerfile").read_text()
+    assert TEMPLATE["Globals"]["Function"]["Architectures"] == ["x86_64"]

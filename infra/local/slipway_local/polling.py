@@ -10,7 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def poll(check: Callable[[], T | None], *, timeout_s: float, what: str) -> T:
+def poll[T](check: Callable[[], T | None], *, timeout_s: float, what: str) -> T:
     """Call ``check`` until it returns something other than None; at most ``timeout_s`` seconds."""
     deadline = time.monotonic() + timeout_s
     delay = 0.02

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +23,7 @@ _DATE, _TIME, _ZONE = r"\d{4}-\d{2}-\d{2}", r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?
 _NAIVE_TS_RE, _ZONED_TS_RE = f"^{_DATE}({_TIME})?$", f"^{_DATE}{_TIME}{_ZONE}$"
 _TRUE, _FALSE = pa.array(["true", "t", "1", "yes", "y"]), pa.array(["false", "f", "0", "no", "n"])
 
-Column: TypeAlias = pa.ChunkedArray
+type Column = pa.ChunkedArray
 
 
 def to_numpy_mask(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ __all__ = [
 # Bumped whenever the way features are computed changes, so old feature-set ids are not reused.
 FEATURES_FORMAT = 1
 InputKind = Literal["numeric", "categorical", "timestamp"]
-Data: TypeAlias = pa.Table | pd.DataFrame
+type Data = pa.Table | pd.DataFrame
 _KINDS: dict[str, InputKind] = {
     "int": "numeric",
     "float": "numeric",

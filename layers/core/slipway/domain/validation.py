@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +21,7 @@ __all__ = ["ARROW_TYPES", "CheckFailure", "ValidationReport", "apply_pii", "vali
 MAX_EXAMPLES = 5
 _DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 
-Column: TypeAlias = pa.ChunkedArray
+type Column = pa.ChunkedArray
 
 
 @dataclass(frozen=True)
