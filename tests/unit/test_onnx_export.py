@@ -31,7 +31,8 @@ from slipway.domain.features import (
     model_input_frame,
     model_input_from_records,
 )
-from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize, register_onnx_converters
+from slipway.domain.onnx_converters import register_onnx_converters
+from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.errors import ArtifactIntegrityError
 from slipway.spec.features import SplitSpec
 from tests.unit.test_features import CHURN_CONTRACT, FEATURES, churn_table
@@ -214,6 +215,8 @@ def test_checked_onnx_falls_back_to_skops_only_when_conversion_fails(
     onnx_bytes, report = checked_onnx(pipeline, fitted.inputs, scoring_frame, "classification")
     assert onnx_bytes is None
     assert report["status"] == "failed" and report["error"]
+    # AND the failure is the conversion, not a parity miss (which would carry a measured difference)
+    assert "max_diff" not in report and "exceeds" not in report["error"]
 
 
 def test_checked_onnx_refuses_an_export_outside_the_tolerance(

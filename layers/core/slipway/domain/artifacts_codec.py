@@ -14,7 +14,7 @@ from slipway.errors import ArtifactIntegrityError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from slipway.domain.features import FeatureInput
+    from slipway.domain.model_input import FeatureInput
 
 __all__ = [
     "ALLOWED_TYPE_PREFIXES",
@@ -78,7 +78,7 @@ def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
     from sklearn.base import is_classifier
 
-    from slipway.domain.transforms import register_onnx_converters
+    from slipway.domain.onnx_converters import register_onnx_converters
 
     register_onnx_converters()
     types = {"numeric": FloatTensorType, "categorical": StringTensorType, "timestamp": Int64TensorType}

@@ -7,8 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
+# The numpy-only half (rows to onnxruntime inputs) lives in model_input for the infer Lambda; re-exported here.
+from slipway.domain.model_input import FeatureInput, InputKind, input_dtype, iso_days, model_input_from_records
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
-from slipway.spec import DataContract, parse_timestamp
+from slipway.spec import DataContract
 from slipway.spec.features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
 from slipway.spec.features import Ratio as RatioSpec
 
@@ -41,7 +42,6 @@ __all__ = [
 
 # Bumped whenever the way features are computed changes, so old feature-set ids are not reused.
 FEATURES_FORMAT = 1
-InputKind = Literal["numeric", "categorical", "timestamp"]
 type Data = pa.Table | pd.DataFrame
 _KINDS: dict[str, InputKind] = {
     "int": "numeric",
@@ -53,15 +53,6 @@ _KINDS: dict[str, InputKind] = {
 }
 _UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _DEFAULT_DATE_PARTS = ("year", "month", "dayofweek")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class FeatureInput:
-    """One model input column: its name and how it is fed (float32, string, or int64 days since 1970-01-01)."""
-
-    name: str
-    kind: InputKind
 
 
 def feature_columns(contract: DataContract, features: FeaturesSpec) -> list[FeatureInput]:
@@ -94,13 +85,6 @@ def _categorical(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _iso_days(value: Any) -> int:
-    """Days since 1970-01-01 (floor) of an ISO string, date, datetime or epoch seconds; ``None`` is day 0."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return 0
-    return (parse_timestamp(value) - _EPOCH).days
-
-
 def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     kind = col.type
     if pa.types.is_timestamp(kind):
@@ -112,7 +96,7 @@ def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
         text = col.cast(pa.string())
         unique = pc.unique(text)
-        table = np.asarray([_iso_days(v) for v in unique.to_pylist()], dtype=np.int64)
+        table = np.asarray([iso_days(v) for v in unique.to_pylist()], dtype=np.int64)
         index = pc.index_in(text, value_set=unique).to_numpy(zero_copy_only=False)
         return table[np.asarray(index, dtype=np.int64)]
     raise ValueError(f"cannot read {kind} as a timestamp")
@@ -123,45 +107,15 @@ def model_input_frame(table: Data | Sequence[Mapping[str, Any]], inputs: list[Fe
     timestamps int64 days since 1970-01-01 (nulls 0). Accepts a curated table, a frame, or JSON-like rows."""
     if not isinstance(table, (pa.Table, pd.DataFrame)):
         columns = model_input_from_records(list(table), inputs)
-        return pd.DataFrame({i.name: pd.Series(columns[i.name].ravel(), dtype=_dtype(i)) for i in inputs})
+        return pd.DataFrame({i.name: pd.Series(columns[i.name].ravel(), dtype=input_dtype(i)) for i in inputs})
     convert = {"numeric": _numeric, "categorical": _categorical, "timestamp": _days}
-    series = {i.name: pd.Series(convert[i.kind](_column(table, i.name)), dtype=_dtype(i)) for i in inputs}
+    series = {i.name: pd.Series(convert[i.kind](_column(table, i.name)), dtype=input_dtype(i)) for i in inputs}
     return pd.DataFrame(series, index=pd.RangeIndex(table.shape[0]))
-
-
-def _dtype(feature: FeatureInput) -> Any:
-    return {"numeric": np.float32, "categorical": object, "timestamp": np.int64}[feature.kind]
-
-
-def _record_value(feature: FeatureInput, value: Any, row: int) -> Any:
-    try:
-        if feature.kind == "numeric":
-            return np.nan if value is None else float(value)
-        if feature.kind == "categorical":
-            if value is None:
-                return ""
-            return ("true" if value else "false") if isinstance(value, bool) else str(value)
-        return _iso_days(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"row {row}: column {feature.name!r}: cannot read {value!r} as {feature.kind}") from exc
-
-
-def model_input_from_records(records: Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> dict[str, np.ndarray]:
-    """onnxruntime inputs, one ``(n, 1)`` array per column, from JSON-like rows (timestamps as ISO strings);
-    the same conversions as ``model_input_frame``; a missing key counts as null."""
-    out: dict[str, np.ndarray] = {}
-    for feature in inputs:
-        values = [_record_value(feature, r.get(feature.name), n) for n, r in enumerate(records)]
-        if feature.kind == "numeric":
-            out[feature.name] = np.asarray(values, dtype=np.float64).astype(np.float32).reshape(-1, 1)
-        else:
-            out[feature.name] = np.asarray(values, dtype=_dtype(feature)).reshape(-1, 1)
-    return out
 
 
 def model_input_columns(frame: pd.DataFrame, inputs: list[FeatureInput]) -> dict[str, np.ndarray]:
     """onnxruntime inputs, one ``(n, 1)`` array per column, from a ``model_input_frame``."""
-    return {i.name: np.asarray(frame[i.name].to_numpy(), dtype=_dtype(i)).reshape(-1, 1) for i in inputs}
+    return {i.name: np.asarray(frame[i.name].to_numpy(), dtype=input_dtype(i)).reshape(-1, 1) for i in inputs}
 
 
 # --- split ----------------------------------------------------------------------------------------------------
