@@ -46,3 +46,22 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
+
+# `sam validate --lint` in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and
+# click==8.1.8), while slipway pins boto3==1.44.8, so pip cannot put both in .venv.
+SAM_VENV := .venv-sam
+SAM_CLI  := aws-sam-cli==1.170.0
+
+.PHONY: validate-template
+
+$(SAM_VENV)/.installed-$(SAM_CLI):
+	@test -x $(SAM_VENV)/bin/python || test -n "$(PYTHON)" || { echo "validate-template needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet '$(SAM_CLI)'
+	@rm -f $(SAM_VENV)/.installed-*
+	@touch '$@'
+
+# Offline: no AWS credentials or network needed (--lint runs cfn-lint on the transformed template).
+validate-template: $(SAM_VENV)/.installed-$(SAM_CLI)
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml

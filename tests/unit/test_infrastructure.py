@@ -1,5 +1,6 @@
 """Static checks of what `sam deploy` ships: ASL placeholders and transitions, error names the
-ASL matches, handler files, pins of the shipped requirements, and cfn-lint on the template."""
+ASL matches, one retry policy and error paths of its own for every Catch, handler files, pins of
+the shipped requirements, least-privilege roles with one KMS policy, and cfn-lint on the template."""
 
 from __future__ import annotations
 
@@ -14,12 +15,37 @@ from typing import Any
 import pytest
 
 from slipway.errors import ALL_ERRORS
-from slipway_local.packaging import load_sam_template
+from slipway_local.packaging import load_sam_template, package
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = sorted((ROOT / "statemachines").glob("*.asl.json"))
 TEMPLATE = load_sam_template(ROOT / "infra" / "template.yaml")
 AWS_ERROR_PREFIXES = ("States.", "Lambda.")
+
+# The one retry policy of every Lambda Task: our TransientError and the Lambda service's transient
+# errors, three attempts with exponential backoff. ASL JSON has no anchors, so each Task carries a copy
+# of it; the test below keeps the copies from drifting apart.
+LAMBDA_RETRY: list[dict[str, Any]] = [
+    {
+        "ErrorEquals": [
+            "TransientError",
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ],
+        "IntervalSeconds": 1,
+        "BackoffRate": 2.0,
+        "MaxAttempts": 3,
+    }
+]
+# Lambda Tasks whose Retry deliberately differs from LAMBDA_RETRY: "<file>:<state>" -> its Retry
+# (with a comment saying why). None does today.
+RETRY_DIFFERS: dict[str, list[dict[str, Any]]] = {}
+
+# The one IAM policy that lets a function use the stack's KMS key (SSE-KMS buckets, encrypted table).
+DATA_KEY_POLICY = "DataKeyUsePolicy"
+DATA_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"}
 
 
 def _state_machine_resources() -> dict[str, dict[str, Any]]:
@@ -41,6 +67,30 @@ def _all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if processor:
             found.update(_all_states(processor["States"]))
     return found
+
+
+def _is_lambda_task(state: dict[str, Any]) -> bool:
+    resource = str(state.get("Resource", ""))
+    return state.get("Type") == "Task" and (
+        resource.startswith(("arn:aws:states:::lambda:invoke", "arn:aws:lambda:")) or resource.endswith("FunctionArn}")
+    )
+
+
+def _lambda_tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in _all_states(definition["States"]).items() if _is_lambda_task(state)}
+
+
+def _count_lambda_tasks(node: Any) -> int:
+    """Lambda Tasks anywhere in the JSON, found without knowing where ASL nests states."""
+    if isinstance(node, dict):
+        return int(_is_lambda_task(node)) + sum(_count_lambda_tasks(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_lambda_tasks(v) for v in node)
+    return 0
+
+
+def _overlaps(path: str, other: str) -> bool:
+    return path == other or path.startswith(other + ".") or other.startswith(path + ".")
 
 
 def _targets(state: dict[str, Any]) -> list[str]:
@@ -97,6 +147,51 @@ def test_every_matched_error_name_is_a_slipway_error_class(path: Path) -> None:
                 assert error.startswith(AWS_ERROR_PREFIXES) or error in ALL_ERRORS, f"{name}: {error}"
 
 
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_lambda_task_retries_with_the_one_policy(path: Path) -> None:
+    definition = json.loads(path.read_text())
+    tasks = _lambda_tasks(definition)
+    assert len(tasks) == _count_lambda_tasks(definition), "a Lambda Task the state walk does not reach"
+    differs = {
+        name: state.get("Retry")
+        for name, state in tasks.items()
+        if state.get("Retry") != RETRY_DIFFERS.get(f"{path.name}:{name}", LAMBDA_RETRY)
+    }
+    assert differs == {}, "Retry differs from LAMBDA_RETRY (or from its entry in RETRY_DIFFERS)"
+
+
+def test_every_retry_exception_names_a_lambda_task_that_differs() -> None:
+    for key, retry in RETRY_DIFFERS.items():
+        file, _, name = key.partition(":")
+        tasks = _lambda_tasks(json.loads((ROOT / "statemachines" / file).read_text()))
+        assert name in tasks, f"{key}: no such Lambda Task"
+        assert retry != LAMBDA_RETRY, f"{key}: same as LAMBDA_RETRY, drop the exception"
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_catch_writes_the_error_to_its_own_result_path(path: Path) -> None:
+    # Without a ResultPath (or with "$") the error replaces the state's input, and the failure handler
+    # loses the run's context; on a path a step writes its result to, one overwrites the other.
+    states = _all_states(json.loads(path.read_text())["States"])
+    result_paths = {
+        name: p
+        for name, state in states.items()
+        if state["Type"] in ("Task", "Map", "Parallel")
+        for p in (state.get("ResultPath"), state.get("OutputPath"))
+        if isinstance(p, str)
+    }
+    error_path_of_handler: dict[str, str] = {}
+    catches = [(name, catch) for name, state in states.items() for catch in state.get("Catch", [])]
+    assert catches or "Catch" not in path.read_text()
+    for name, catch in catches:
+        error_path = catch.get("ResultPath")
+        assert isinstance(error_path, str) and error_path.startswith("$."), f"{name}: Catch ResultPath {error_path!r}"
+        clashes = {other for other, p in result_paths.items() if _overlaps(error_path, p)}
+        assert clashes == set(), f"{name}: Catch writes {error_path}, which {clashes} also write"
+        expected = error_path_of_handler.setdefault(catch["Next"], error_path)
+        assert error_path == expected, f"{name}: {catch['Next']} reads the error from {expected}, not {error_path}"
+
+
 def test_every_function_handler_exists() -> None:
     template_dir = ROOT / "infra"
     for logical_id, resource in TEMPLATE["Resources"].items():
@@ -144,12 +239,67 @@ def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
         "AmazonS3FullAccess",
         "AdministratorAccess",
     )
-    for logical_id, resource in TEMPLATE["Resources"].items():
+    resources = TEMPLATE["Resources"]
+    for logical_id, resource in resources.items():
         if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             continue
-        text = json.dumps(resource["Properties"].get("Policies", []))
+        policies = resource["Properties"].get("Policies", [])
+        # A policy defined once in the template and referenced (`- !Ref SomePolicy`) is checked as if inline.
+        referenced = [
+            resources[p["Ref"]]["Properties"]["PolicyDocument"]
+            for p in policies
+            if isinstance(p, dict) and resources.get(p.get("Ref"), {}).get("Type") == "AWS::IAM::ManagedPolicy"
+        ]
+        text = json.dumps([*policies, *referenced])
         assert not any(name in text for name in forbidden), logical_id
         assert '"s3:*"' not in text and '"dynamodb:*"' not in text and "Delete" not in text, logical_id
+        assert '"kms:*"' not in text and '"Resource": "*"' not in text, logical_id
+
+
+def test_every_function_uses_the_stack_key_through_the_one_policy() -> None:
+    resources = TEMPLATE["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions
+    for logical_id, resource in functions.items():
+        policies = resource["Properties"]["Policies"]
+        assert {"Ref": DATA_KEY_POLICY} in policies, f"{logical_id} does not list {DATA_KEY_POLICY}"
+        others = [p for p in policies if p != {"Ref": DATA_KEY_POLICY}]
+        assert "kms" not in json.dumps(others).lower(), f"{logical_id}: a KMS grant besides {DATA_KEY_POLICY}"
+    policy = resources[DATA_KEY_POLICY]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert not {"Roles", "Users", "Groups"} & set(policy["Properties"]), "attached only where a function lists it"
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        assert statement["Effect"] == "Allow", statement
+        assert set(actions) == DATA_KEY_ACTIONS, f"{DATA_KEY_POLICY} grants {actions}"
+        assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, "scoped to the stack's own key"
+
+
+@pytest.fixture(scope="module")
+def cloudformation() -> dict[str, Any]:
+    """The template after aws-sam-translator, as the local cloud deploys it: the roles functions really get."""
+    parameters = {"EnvName": "dev", "PiiSalt": "unit-test-pii-salt", "LogLevel": "INFO", "CodeVersion": ""}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        packaged = package(parameters, account_id="123456789012", region="us-east-1", deploy_bucket="deploy")
+    return packaged.cloudformation
+
+
+def test_every_function_role_holds_the_data_key_policy_and_no_other_kms_grant(
+    cloudformation: dict[str, Any],
+) -> None:
+    resources = cloudformation["Resources"]
+    function_roles = {
+        r["Properties"]["Role"]["Fn::GetAtt"][0] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert function_roles
+    for role in function_roles:
+        assert {"Ref": DATA_KEY_POLICY} in resources[role]["Properties"]["ManagedPolicyArns"], role
+    for logical_id, resource in resources.items():
+        if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy"):
+            props = resource["Properties"]
+            inline = [*props.get("Policies", []), props.get("PolicyDocument", {})]
+            assert "kms:" not in json.dumps(inline), f"{logical_id}: a KMS grant outside {DATA_KEY_POLICY}"
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
