@@ -45,7 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validation/bench_validation.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-sam out .pytest_cache .ruff_cache .mypy_cache
 
 # `sam validate --lint` in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and
 # click==8.1.8), while slipway pins boto3==1.44.8, so pip cannot put both in .venv.

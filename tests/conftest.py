@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from slipway_local.target import Target, target_in
+from slipway_local.target import target_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS = REPO_ROOT / "events"
@@ -37,9 +38,9 @@ def dev(cloud: LocalCloud) -> Target:
 @pytest.fixture(scope="session")
 def churn_spec(dev: Target) -> dict[str, Any]:
     """The example churn spec, pushed to dev as `slipway spec push specs/churn.yaml --env dev` does."""
-    from slipway.steps.specs import push_spec
+    from slipway.specstore import push_spec
 
-    return push_spec(dev.container, (SPECS / "churn.yaml").read_text())
+    return push_spec(dev.deps, (SPECS / "churn.yaml").read_text())
 
 
 def spec_variant(name: str, **replace: str) -> str:

@@ -16,9 +16,9 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from slipway.steps.specs import push_spec
+from slipway.specstore import push_spec
+from slipway_cli.samples import make_churn, to_parquet_bytes
 from slipway_local import LocalCloud
-from slipway_local.sample_data import make_churn, to_parquet_bytes
 from slipway_local.target import target_in
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
@@ -36,7 +36,7 @@ def main() -> None:
     print(f"local cloud deployed (3 accounts) in {time.perf_counter() - started:.2f} s")
     try:
         dev = target_in(cloud, "dev")
-        push_spec(dev.container, SPEC.read_text())
+        push_spec(dev.deps, SPEC.read_text())
         sfn = dev.client("stepfunctions")
         print(f"| rows | upload → registered (s) | {' | '.join(STATES)} |")
         print("|---:|---:|" + "---:|" * len(STATES))

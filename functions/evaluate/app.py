@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import container
+from slipway.composition import deps
 from slipway.contracts import EvaluateRequest
 from slipway.steps.evaluate_challenger import evaluate_challenger
 
@@ -17,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = EvaluateRequest.from_event(event)
     logger.append_keys(run_id=request.run_id)
-    result = evaluate_challenger(container(), request)
+    result = evaluate_challenger(deps(), request)
     logger.info("gate decision", extra={"passed": result.gate.passed, "summary": result.gate.summary})
     return result.model_dump(mode="json")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import container
+from slipway.composition import deps
 from slipway.contracts import FeaturesRequest
 from slipway.steps.build_features import build_features
 
@@ -17,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = FeaturesRequest.from_event(event)
     logger.append_keys(run_id=request.run_id, dataset_version=request.dataset.dataset_version)
-    result = build_features(container(), request)
+    result = build_features(deps(), request)
     logger.info("feature set", extra={"feature_set": result.feature_set.id, "candidates": len(result.candidates)})
     return result.model_dump(mode="json")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import container
+from slipway.composition import deps
 from slipway.contracts import RegisterRequest
 from slipway.steps.register_version import register_version
 
@@ -17,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = RegisterRequest.from_event(event)
     logger.append_keys(run_id=request.run_id)
-    result = register_version(container(), request)
+    result = register_version(deps(), request)
     logger.info("registered", extra={"model": result.model, "version": result.version, "new": result.new})
     return result.model_dump(mode="json")

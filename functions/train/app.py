@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import container
+from slipway.composition import deps
 from slipway.contracts import TrainRequest
 from slipway.steps.train_candidate import train_candidate
 
@@ -17,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = TrainRequest.from_event(event)
     logger.append_keys(run_id=request.run_id, candidate=request.candidate.index)
-    result = train_candidate(container(), request)
+    result = train_candidate(deps(), request)
     logger.info("candidate trained", extra={"metrics": result.metrics, "fit_seconds": result.fit_seconds})
     return result.model_dump(mode="json")

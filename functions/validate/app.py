@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import container
+from slipway.composition import deps
 from slipway.contracts import ValidateRequest
 from slipway.steps.validate_dataset import validate_dataset
 
@@ -17,6 +17,6 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = ValidateRequest.from_event(event, default_run_id=context.aws_request_id)
     logger.append_keys(run_id=request.run_id, raw=request.raw.uri)
-    result = validate_dataset(container(), request.raw, request.run_id)
+    result = validate_dataset(deps(), request.raw, request.run_id)
     logger.info("dataset version", extra={"dataset_version": result.dataset_version, "new": result.new})
     return result.model_dump(mode="json")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_local.polling import poll
-from slipway_local.sample_data import make_churn, to_csv_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

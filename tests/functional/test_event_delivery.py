@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+from slipway import layout
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
 from slipway_local.polling import poll
-from slipway_local.target import Target
 from tests.conftest import load_event
 
 
@@ -27,6 +28,6 @@ def test_a_rule_delivers_its_input_to_a_lambda_target(cloud: LocalCloud, dev: Ta
 
     # THEN the function ran (asynchronously) in dev and recorded the run
     item = poll(
-        lambda: dev.container.table.get("RUN#delivered-by-eventbridge", "META"), timeout_s=10, what="no run recorded"
+        lambda: dev.deps.table.get(*layout.run_key("delivered-by-eventbridge")), timeout_s=10, what="no run recorded"
     )
     assert (item["status"], item["error_type"]) == ("FAILED", "DataContractViolation")

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from slipway import layout
 from slipway.contracts import EvaluateRequest, FeaturesRequest, RegisterRequest, TrainRequest
+from slipway_cli.samples import make_churn, to_csv_bytes
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from slipway_local.sample_data import make_churn, to_csv_bytes
-from slipway_local.target import Target
 from tests.conftest import load_event
 
 
@@ -71,7 +72,7 @@ def test_record_failure_marks_the_run_failed(cloud: LocalCloud, dev: Target) -> 
     event = load_event("record_failure/catch.json")
     payload, error = _invoke(cloud, "dev", "RecordFailureFunction", event)
     assert error is None, payload
-    item = dev.container.table.get(f"RUN#{event['run_id']}", "META")
+    item = dev.deps.table.get(*layout.run_key(event["run_id"]))
     assert item is not None
     assert (item["status"], item["error_type"]) == ("FAILED", "DataContractViolation")
     assert item["error_message"].startswith("s3://slipway-111111111111-dev-raw/churn/bad.csv broke")

@@ -7,12 +7,12 @@ import pytest
 
 from slipway.errors import NotFound
 from slipway.registry import ModelRegistry
-from slipway_local.target import Target
+from slipway_cli.target import Target
 
 
 @pytest.fixture
 def registry(dev: Target) -> ModelRegistry:
-    return ModelRegistry(dev.container.table)
+    return ModelRegistry.of(dev.deps)
 
 
 def test_each_run_gets_the_next_number_exactly_once(registry: ModelRegistry) -> None:

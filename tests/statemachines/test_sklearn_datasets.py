@@ -9,9 +9,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from slipway.registry import ModelRegistry
-from slipway.steps.specs import push_spec
+from slipway.specstore import push_spec
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from slipway_local.target import Target
 from tests.conftest import SPECS, upload_and_wait
 
 
@@ -37,14 +37,14 @@ def test_a_scikit_learn_dataset_is_registered_with_onnx_parity(
     cloud: LocalCloud, dev: Target, model: str, body: Any, metric: str, bound: float
 ) -> None:
     # GIVEN the dataset's spec pushed to dev
-    push_spec(dev.container, (SPECS / f"{model}.yaml").read_text())
+    push_spec(dev.deps, (SPECS / f"{model}.yaml").read_text())
 
     # WHEN the dataset is uploaded as CSV
     run = upload_and_wait(cloud, "dev", f"{model}/sklearn.csv", body())
 
     # THEN a version is registered that passed the spec's gates, with an ONNX export matching scikit-learn
     assert run.status == "SUCCEEDED", run.execution.get("cause")
-    item = ModelRegistry(dev.container.table).get_version(model, run.output["model"]["version"])
+    item = ModelRegistry.of(dev.deps).get_version(model, run.output["model"]["version"])
     assert item["test_metrics"][metric] >= bound
     assert item["onnx"]["status"] == "ok"
     assert item["onnx"]["max_diff"] <= 1e-5

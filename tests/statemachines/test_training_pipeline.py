@@ -10,19 +10,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from slipway.adapters.artifacts import S3Ref
+from slipway import layout, lineage_queries, runs
+from slipway.artifact_io import load_verified_model
 from slipway.contracts import FeatureSetRef
 from slipway.domain.features import model_input_frame
+from slipway.domain.lineage import model_node
+from slipway.featurestore import feature_inputs, holdout_rows, load_split
+from slipway.objects import S3Object
 from slipway.registry import ModelRegistry
-from slipway.steps import lineage_queries, runs
-from slipway.steps.build_features import load_split
-from slipway.steps.common import load_verified_model
-from slipway.steps.evaluate_challenger import feature_inputs, holdout_rows
+from slipway.specstore import push_spec
 from slipway.steps.reproduce import reproduce
-from slipway.steps.specs import push_spec
+from slipway_cli.samples import make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from slipway_local.sample_data import make_churn, to_csv_bytes, to_parquet_bytes
-from slipway_local.target import Target
 from tests.conftest import Upload, spec_variant, upload_and_wait
 
 
@@ -37,7 +37,7 @@ MODEL = "churn-train"  # the churn spec under its own name: other tests' uploads
 @pytest.fixture(scope="module")
 def first_model(cloud: LocalCloud, dev: Target) -> Upload:
     """Version 1, trained from a clean upload."""
-    push_spec(dev.container, spec_variant(MODEL))
+    push_spec(dev.deps, spec_variant(MODEL))
     return upload_and_wait(cloud, "dev", f"{MODEL}/train-2026-11-25.csv", to_csv_bytes(make_churn(3_000, seed=41)))
 
 
@@ -63,11 +63,11 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
     ]
     assert entered.count("Train") == 4  # 2 logistic + 1 forest + 1 boosting
     registered = first_model.output["model"]
-    registry = ModelRegistry(dev.container.table)
+    registry = ModelRegistry.of(dev.deps)
     item = registry.get_version(MODEL, registered["version"])
 
     # AND the version carries its exact hyperparameters, metrics, gate decision and alias
-    best = dev.container.store.get_json(S3Ref.parse(item["evaluation_uri"]))["best"]
+    best = dev.deps.store.get_json(S3Object.parse(item["evaluation_uri"]))["best"]
     assert json.loads(item["params_json"]) == best["params"]
     assert all(type(v) is type(best["params"][k]) for k, v in json.loads(item["params_json"]).items())
     assert item["test_metrics"]["roc_auc"] > 0.7
@@ -75,16 +75,16 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
     assert registry.alias(MODEL, "candidate") == registered["version"]
 
     # AND every artifact is where the registry says, with the recorded SHA-256
-    for name in ("model.onnx", "model.skops", "model_card.json", "model_card.html"):
+    for name in (layout.MODEL_ONNX, layout.MODEL_SKOPS, layout.MODEL_CARD_JSON, layout.MODEL_CARD_HTML):
         artifact = item["artifacts"][name]
-        body = dev.container.store.get_bytes(S3Ref.parse(artifact["uri"]))
+        body = dev.deps.store.get_bytes(S3Object.parse(artifact["uri"]))
         assert hashlib.sha256(body).hexdigest() == artifact["sha256"], name
     assert item["onnx"]["status"] == "ok" and item["onnx"]["max_diff"] <= 1e-5
-    card = dev.container.store.get_bytes(S3Ref.parse(item["artifacts"]["model_card.html"]["uri"])).decode()
+    card = dev.deps.store.get_bytes(S3Object.parse(item["artifacts"][layout.MODEL_CARD_HTML]["uri"])).decode()
     assert "roc_auc" in card and MODEL in card
 
     # AND each candidate of the run is recorded with what reproduces it
-    candidates = runs.candidates_of(dev.container, item["run_id"])
+    candidates = runs.candidates_of(dev.deps, item["run_id"])
     assert [k["algorithm"] for k in candidates] == [
         "logistic_regression",
         "logistic_regression",
@@ -95,24 +95,24 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
     assert all(k["code_version"] for k in candidates)
 
     # AND lineage answers both ways
-    node = f"model:{MODEL}:{registered['version']}"
-    upstream = lineage_queries.upstream(dev.container, node)
+    node = model_node(MODEL, registered["version"])
+    upstream = lineage_queries.upstream(dev.deps, node)
     raw = f"s3://{dev.outputs['RawBucketName']}/{MODEL}/train-2026-11-25.csv"
     assert any(n.startswith(f"raw:{raw}") for n in upstream)
     assert {n.split(":")[0] for n in upstream} >= {"run", "features", "dataset", "raw", "spec"}
-    assert lineage_queries.models_fed_by(dev.container, raw) == [node]
+    assert lineage_queries.models_fed_by(dev.deps, raw) == [node]
 
 
 def test_same_upload_twice_makes_no_second_version(cloud: LocalCloud, dev: Target, first_model: Upload) -> None:
-    versions_before = ModelRegistry(dev.container.table).versions(MODEL)
-    body = dev.container.store.get_bytes(S3Ref(dev.outputs["RawBucketName"], f"{MODEL}/train-2026-11-25.csv"))
+    versions_before = ModelRegistry.of(dev.deps).versions(MODEL)
+    body = dev.deps.store.get_bytes(S3Object(bucket=dev.outputs["RawBucketName"], key=f"{MODEL}/train-2026-11-25.csv"))
 
     again = upload_and_wait(cloud, "dev", f"{MODEL}/train-again.csv", body)
 
     assert again.status == "SUCCEEDED"
     assert again.output["dataset"]["new"] is False
     assert again.output["dataset"]["trained_version"] == first_model.output["model"]["version"]
-    assert ModelRegistry(dev.container.table).versions(MODEL) == versions_before
+    assert ModelRegistry.of(dev.deps).versions(MODEL) == versions_before
 
 
 def test_new_data_registers_the_next_version_against_the_champion(
@@ -125,16 +125,16 @@ def test_new_data_registers_the_next_version_against_the_champion(
     assert run.status == "SUCCEEDED", run.execution.get("cause")
     registered = run.output["model"]
     assert registered["version"] == first_model.output["model"]["version"] + 1
-    evaluation = dev.container.store.get_json(
-        S3Ref.parse(ModelRegistry(dev.container.table).get_version(MODEL, registered["version"])["evaluation_uri"])
+    evaluation = dev.deps.store.get_json(
+        S3Object.parse(ModelRegistry.of(dev.deps).get_version(MODEL, registered["version"])["evaluation_uri"])
     )
     assert evaluation["champion"]["version"] == first_model.output["model"]["version"]
     assert {row["metric"] for row in evaluation["comparison"]} >= {"roc_auc", "f1"}
 
 
 def test_reproduce_gives_identical_metrics(dev: Target, first_model: Upload) -> None:
-    item = ModelRegistry(dev.container.table).get_version(MODEL, first_model.output["model"]["version"])
-    result = reproduce(dev.container, item)
+    item = ModelRegistry.of(dev.deps).get_version(MODEL, first_model.output["model"]["version"])
+    result = reproduce(dev.deps, item)
     assert result["feature_set_matches"] is True
     assert result["identical"] is True, result["metrics"]
     assert {row["metric"] for row in result["metrics"]} >= {"roc_auc", "accuracy", "log_loss"}
@@ -145,7 +145,7 @@ def test_a_failed_gate_fails_the_run_with_reasons_and_leaves_the_registry_unchan
 ) -> None:
     # GIVEN a spec whose gate no model can pass
     push_spec(
-        dev.container,
+        dev.deps,
         spec_variant("churn-strict", **{"min_metrics: {roc_auc: 0.70}": "min_metrics: {roc_auc: 0.999}"}),
     )
 
@@ -154,10 +154,10 @@ def test_a_failed_gate_fails_the_run_with_reasons_and_leaves_the_registry_unchan
     assert run.status == "FAILED"
     assert run.execution["error"] == "QualityGateFailed"
     assert "roc_auc" in run.execution["cause"] and "< min 0.999" in run.execution["cause"]
-    registry = ModelRegistry(dev.container.table)
+    registry = ModelRegistry.of(dev.deps)
     assert registry.versions("churn-strict") == []
     assert registry.aliases("churn-strict") == {}
-    run_item = runs.get_run(dev.container, run.execution_arn.rsplit(":", 1)[1])
+    run_item = runs.get_run(dev.deps, run.execution_arn.rsplit(":", 1)[1])
     assert run_item is not None
     assert (run_item["status"], run_item["error_type"]) == ("FAILED", "QualityGateFailed")
 
@@ -167,7 +167,7 @@ def test_a_crash_in_register_after_the_upload_is_retried_into_exactly_one_versio
 ) -> None:
     # GIVEN DynamoDB failing the registration transaction (after the artifacts are uploaded) once,
     # past botocore's own three retries
-    push_spec(dev.container, spec_variant("churn-crash"))
+    push_spec(dev.deps, spec_variant("churn-crash"))
     fault = cloud.inject_fault(
         "dynamodb", "TransactWriteItems", times=4, code="InternalServerError", status=500, env="dev"
     )
@@ -181,7 +181,7 @@ def test_a_crash_in_register_after_the_upload_is_retried_into_exactly_one_versio
         e["taskFailedEventDetails"]["error"] for e in _history(cloud, run.execution_arn) if e["type"] == "TaskFailed"
     ]
     assert failed == ["TransientError"]
-    assert [v["version"] for v in ModelRegistry(dev.container.table).versions("churn-crash")] == [1]
+    assert [v["version"] for v in ModelRegistry.of(dev.deps).versions("churn-crash")] == [1]
 
     # AND a register retried after it had committed (a lost response) returns the same version
     lam = cloud.client("lambda", "dev")
@@ -193,15 +193,16 @@ def test_a_crash_in_register_after_the_upload_is_retried_into_exactly_one_versio
     register = cloud.environments["dev"].functions["RegisterFunction"]
     again = json.loads(lam.invoke(FunctionName=register, Payload=json.dumps(register_input))["Payload"].read())
     assert (again["version"], again["new"]) == (1, False)
-    assert len(ModelRegistry(dev.container.table).versions("churn-crash")) == 1
+    assert len(ModelRegistry.of(dev.deps).versions("churn-crash")) == 1
 
 
 def test_the_registered_model_transforms_test_rows_exactly_as_the_feature_set_did(
     dev: Target, first_model: Upload
 ) -> None:
     # GIVEN the registered version and the feature set it was trained from
-    item = ModelRegistry(dev.container.table).get_version(MODEL, first_model.output["model"]["version"])
-    fs = next(f for f in dev.container.table.query(f"FEATURES#{MODEL}", "V#") if f["id"] == item["feature_set"])
+    item = ModelRegistry.of(dev.deps).get_version(MODEL, first_model.output["model"]["version"])
+    fs = dev.deps.table.get(*layout.feature_set_key(MODEL, item["feature_set"]))
+    assert fs is not None
     ref = FeatureSetRef(
         id=fs["id"],
         model=MODEL,
@@ -215,13 +216,11 @@ def test_the_registered_model_transforms_test_rows_exactly_as_the_feature_set_di
         rows=fs["rows"],
         n_features=len(fs["feature_names"]),
     )
-    stored, _ = load_split(dev.container, ref, "test")
+    stored, _ = load_split(dev.deps, ref, "test")
 
     # WHEN the served model's own transform step runs on the raw test rows
-    pipeline = load_verified_model(
-        dev.container, item["artifacts"]["model.skops"]["uri"], item["artifacts"]["model.skops"]["sha256"]
-    )
-    frame = model_input_frame(holdout_rows(dev.container, ref), feature_inputs(fs["inputs"]))
+    pipeline = load_verified_model(dev.deps.store, item["artifacts"][layout.MODEL_SKOPS])
+    frame = model_input_frame(holdout_rows(dev.deps, ref), feature_inputs(fs["inputs"]))
     served = np.asarray(pipeline.named_steps["features"].transform(frame), dtype=np.float32)
 
     # THEN it gives the training-time features bit for bit: no train/serve skew
@@ -246,7 +245,7 @@ def test_rerunning_every_step_of_a_finished_run_adds_nothing(
         return sorted((i["PK"]["S"], i["SK"]["S"]) for page in pages for i in page["Items"])
 
     before = items()
-    versions_before = ModelRegistry(dev.container.table).versions(MODEL)
+    versions_before = ModelRegistry.of(dev.deps).versions(MODEL)
 
     # WHEN every step is invoked again with the same payload (as a Retry after a lost response would)
     lam = cloud.client("lambda", "dev")
@@ -257,4 +256,4 @@ def test_rerunning_every_step_of_a_finished_run_adds_nothing(
     # THEN no item was added (datasets, feature sets, candidates, versions, aliases, lineage) and
     # the registered version is unchanged
     assert items() == before
-    assert ModelRegistry(dev.container.table).versions(MODEL) == versions_before
+    assert ModelRegistry.of(dev.deps).versions(MODEL) == versions_before

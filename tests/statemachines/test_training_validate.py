@@ -8,11 +8,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slipway.adapters.artifacts import S3Ref
-from slipway.steps.specs import push_spec
+from slipway import layout
+from slipway.domain.lineage import dataset_node, raw_node
+from slipway.objects import S3Object
+from slipway.specstore import push_spec
+from slipway_cli.samples import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from slipway_local.sample_data import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
-from slipway_local.target import Target
 from tests.conftest import spec_variant, upload_and_wait
 
 MODEL = "churn-intake"
@@ -22,7 +24,7 @@ MODEL = "churn-intake"
 def intake_spec(dev: Target) -> dict[str, Any]:
     """The churn spec under its own model name, so these runs do not compete with other tests' models
     (no regression gate: each test uploads a different small sample)."""
-    return push_spec(dev.container, spec_variant(MODEL, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
+    return push_spec(dev.deps, spec_variant(MODEL, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
 
 
 def _history(cloud: LocalCloud, env: str, arn: str) -> list[dict[str, Any]]:
@@ -49,18 +51,18 @@ def test_upload_in_dev_runs_training_in_dev_only(cloud: LocalCloud, dev: Target,
     assert len(cloud.executions("staging")) == staging_before
     assert len(cloud.executions("prod")) == prod_before
 
-    curated = dev.container.store.get_bytes(S3Ref.parse(dataset["curated_uri"]))
+    curated = dev.deps.store.get_bytes(S3Object.parse(dataset["curated_uri"]))
     table = pq.read_table(__import__("io").BytesIO(curated))
     assert table.num_rows == 2_000
     assert all(len(v) == 64 for v in table.column("email").to_pylist()[:10])  # PII hashed, not plain
     assert "@" not in "".join(table.column("email").to_pylist()[:10])
-    profile = dev.container.store.get_json(S3Ref.parse(dataset["profile_uri"]))
+    profile = dev.deps.store.get_json(S3Object.parse(dataset["profile_uri"]))
     assert profile["age"]["kind"] == "numeric"
 
-    item = dev.container.table.get(f"DATASET#{MODEL}", "V#" + dataset["dataset_version"])
+    item = dev.deps.table.get(*layout.dataset_key(MODEL, dataset["dataset_version"]))
     assert item is not None and item["rows"] == 2_000
-    raw_node = f"raw:s3://{dev.outputs['RawBucketName']}/{MODEL}/2026-11-25.csv?versionId={run.version_id}"
-    edges = dev.container.table.query("NODE#" + raw_node, "EDGE#out#")
+    raw = raw_node(f"s3://{dev.outputs['RawBucketName']}/{MODEL}/2026-11-25.csv", run.version_id)
+    edges = dev.deps.table.query(*layout.edges(raw, "out"))
     assert [e["other"] for e in edges] == [f"dataset:{MODEL}:{dataset['dataset_version']}"]
 
 
@@ -79,15 +81,17 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
     cause = json.loads(run.execution["cause"])
     assert cause["errorType"] == "DataContractViolation"
     assert "report_uri" in cause["errorMessage"]
-    report_key = f"quarantine/{MODEL}/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
-    report = dev.container.store.get_json(S3Ref(dev.outputs["LakeBucketName"], report_key))
+    run_id = run.execution_arn.rsplit(":", 1)[1]
+    report = dev.deps.store.get_json(layout.quarantine_report(dev.outputs["LakeBucketName"], MODEL, run_id))
     found = {(f["column"], f["check"]) for f in report["failures"]}
     assert ("plan", "missing_column") in found
     assert ("age", "type") in found
     assert ("monthly_charges", "min") in found
     assert all(f["count"] >= 1 for f in report["failures"])
-    copy = dev.container.store.get_bytes(
-        S3Ref(dev.outputs["LakeBucketName"], report["quarantined_copy"].split("/", 3)[3])
+    copy = dev.deps.store.get_bytes(S3Object.parse(report["quarantined_copy"]))
+    assert (
+        report["quarantined_copy"]
+        == layout.quarantine_copy(dev.outputs["LakeBucketName"], MODEL, run_id, "corrupted.csv").uri
     )
     assert copy == body
 
@@ -96,7 +100,7 @@ def test_contract_violation_fails_typed_quarantines_and_keeps_raw(
     versions = s3.list_object_versions(Bucket=dev.outputs["RawBucketName"], Prefix=f"{MODEL}/corrupted.csv")["Versions"]
     assert len(versions) == 1
     assert s3.get_object(Bucket=dev.outputs["RawBucketName"], Key=f"{MODEL}/corrupted.csv")["Body"].read() == body
-    run_item = dev.container.table.get("RUN#" + run.execution_arn.rsplit(":", 1)[1], "META")
+    run_item = dev.deps.table.get(*layout.run_key(run_id))
     assert run_item is not None and run_item["status"] == "FAILED"
     assert run_item["error_type"] == "DataContractViolation"
 
@@ -129,9 +133,13 @@ def test_same_bytes_twice_make_one_dataset_version(cloud: LocalCloud, dev: Targe
     version = first.output["dataset"]["dataset_version"]
     assert second.output["dataset"]["dataset_version"] == version
     assert (first.output["dataset"]["new"], second.output["dataset"]["new"]) == (True, False)
-    items = [i for i in dev.container.table.query(f"DATASET#{MODEL}", "V#") if i["version"] == version]
+    items = [i for i in dev.deps.table.query(*layout.datasets(MODEL)) if i["version"] == version]
     assert len(items) == 1
-    upstream = dev.container.table.query(f"NODE#dataset:{MODEL}:{version}", "EDGE#in#curated_into#")
+    upstream = [
+        e
+        for e in dev.deps.table.query(*layout.edges(dataset_node(MODEL, version), "in"))
+        if e["kind"] == "curated_into"
+    ]
     assert {u["other"].split("?")[0].rsplit("/", 1)[1] for u in upstream} == {"same-a.csv", "same-b.csv"}
 
 
@@ -158,6 +166,6 @@ def test_an_unreadable_upload_is_quarantined_with_a_readable_check(
 
     assert run.status == "FAILED"
     assert run.execution["error"] == "DataContractViolation"
-    report_key = f"quarantine/{MODEL}/{run.execution_arn.rsplit(':', 1)[1]}/report.json"
-    report = dev.container.store.get_json(S3Ref(dev.outputs["LakeBucketName"], report_key))
+    run_id = run.execution_arn.rsplit(":", 1)[1]
+    report = dev.deps.store.get_json(layout.quarantine_report(dev.outputs["LakeBucketName"], MODEL, run_id))
     assert [f["check"] for f in report["failures"]] == ["readable"]

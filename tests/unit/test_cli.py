@@ -1,12 +1,17 @@
-"""The CLI refuses a bad spec before touching AWS, naming each field at fault."""
+"""The CLI refuses a bad spec before touching AWS, writes sample data, and works without the local extra
+(the local cloud's subcommands then say what to install)."""
 
 from __future__ import annotations
 
+import builtins
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from slipway_local.cli import main
+from slipway_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,3 +31,80 @@ def test_spec_push_names_the_fields_of_a_bad_spec(tmp_path: Path, capsys: pytest
     assert code == 2
     assert "SpecError" in out
     assert "data.columns.3.type" in out
+
+
+def test_sample_churn_writes_the_demo_data_for_an_upload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN nothing but the CLI (no cloud, no credentials)
+    from slipway_cli.samples import make_churn, to_csv_bytes, to_parquet_bytes
+
+    # WHEN a user asks for the churn sample as CSV and as Parquet
+    csv_code = main(["sample", "churn", "--rows", "500", "--seed", "3", "--out", str(tmp_path / "churn.csv")])
+    parquet_code = main(["sample", "churn", "--rows", "500", "--seed", "3", "--out", str(tmp_path / "churn.parquet")])
+
+    # THEN each file holds exactly the frame the demo and the tests generate
+    assert (csv_code, parquet_code) == (0, 0)
+    assert (tmp_path / "churn.csv").read_bytes() == to_csv_bytes(make_churn(500, seed=3))
+    assert (tmp_path / "churn.parquet").read_bytes() == to_parquet_bytes(make_churn(500, seed=3))
+    assert "500 churn rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["local", "up"], ["demo"]])
+def test_local_subcommands_without_the_local_extra_say_what_to_install(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an installation without the `local` extra: importing the local cloud fails
+    real_import = builtins.__import__
+
+    def refuse_local(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.split(".")[0] in {"slipway_local", "moto", "samtranslator"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse_local)
+
+    # WHEN the subcommand runs
+    code = main(command)
+
+    # THEN it exits 2 with one line naming the install command
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "pip install 'slipway[local]'" in err
+
+
+# Run as a user without the extra: a meta path finder refuses the local cloud and the emulator.
+_WITHOUT_LOCAL_EXTRA = """
+import sys
+
+class RefuseLocalExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"moto", "samtranslator", "slipway_local"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, RefuseLocalExtra())
+import slipway_cli.main
+sys.exit(slipway_cli.main.main(sys.argv[1:]))
+"""
+
+
+def _slipway_without_local_extra(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_LOCAL_EXTRA, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_cli_works_without_the_local_extra() -> None:
+    # GIVEN a Python that cannot import moto, samtranslator or slipway_local
+    # WHEN the operator CLI is imported and asked for help
+    top, runs = _slipway_without_local_extra("--help"), _slipway_without_local_extra("runs", "--help")
+    # THEN both answer, listing the commands and the options to reach any account
+    assert top.returncode == 0, top.stderr
+    assert all(word in top.stdout for word in ("runs", "models", "lineage", "reproduce", "spec", "sample", "local"))
+    assert runs.returncode == 0, runs.stderr
+    assert "--profile" in runs.stdout and "--endpoint-url" in runs.stdout
+
+    # WHEN the local cloud is asked for
+    up = _slipway_without_local_extra("local", "up")
+    # THEN it exits 2 with the install hint, and no traceback
+    assert up.returncode == 2
+    assert "pip install 'slipway[local]'" in up.stderr and "Traceback" not in up.stderr

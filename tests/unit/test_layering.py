@@ -46,3 +46,52 @@ def test_only_the_client_factory_creates_boto3_clients() -> None:
 def test_settings_are_read_only_by_the_settings_module() -> None:
     readers = [p.relative_to(CORE).as_posix() for p in SHIPPED if "os.environ" in p.read_text()]
     assert readers == ["settings.py"]
+
+
+CLI = ROOT / "cli" / "slipway_cli"
+LOCAL_ONLY = {"moto", "samtranslator", "slipway_local"}
+# The only places allowed to reach the local cloud: the subcommands that need it, importing lazily.
+LAZY_LOCAL_IMPORTS = {("cli/slipway_cli/main.py", "cmd_local_up"), ("cli/slipway_cli/main.py", "cmd_demo")}
+
+
+def _local_imports(path: Path) -> set[tuple[str, str | None]]:
+    """(module, enclosing function or None at module level) for each import of a local-only module."""
+    found: set[tuple[str, str | None]] = set()
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, child.name)
+                continue
+            if isinstance(child, ast.Import):
+                modules = [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                modules = [child.module]
+            else:
+                modules = []
+            found.update((m, function) for m in modules if m.split(".")[0] in LOCAL_ONLY)
+            visit(child, function)
+
+    visit(ast.parse(path.read_text()), None)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*CLI.rglob("*.py"), *CORE.rglob("*.py")]), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_cli_and_core_install_without_the_local_extra(path: Path) -> None:
+    # GIVEN a module of the CLI or the core, which `pip install slipway` gets without moto
+    rel = path.relative_to(ROOT).as_posix()
+    # WHEN its imports of the local cloud and the emulator are listed, with where they happen
+    imports = _local_imports(path)
+    # THEN none runs at import time, and the lazy ones are only the local subcommands' own
+    assert {(m, f) for m, f in imports if f is None} == set()
+    assert {(rel, f) for _, f in imports} <= LAZY_LOCAL_IMPORTS
+    assert "import_module(" not in path.read_text() and "__import__(" not in path.read_text()
+
+
+def test_the_local_subcommands_are_the_lazy_importers() -> None:
+    found = {
+        ("cli/slipway_cli/main.py", f) for m, f in _local_imports(CLI / "main.py") if m.startswith("slipway_local")
+    }
+    assert found == LAZY_LOCAL_IMPORTS

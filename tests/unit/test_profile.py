@@ -13,7 +13,7 @@ import pytest
 from slipway.domain.profile import bin_fractions, decile_edges, profile_table
 from slipway.domain.validation import apply_pii, validate_table
 from slipway.spec import DataContract, load_spec
-from slipway_local.sample_data import make_churn
+from slipway_cli.samples import make_churn
 
 CHURN_SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
 

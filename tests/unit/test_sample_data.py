@@ -9,7 +9,7 @@ import pytest
 from slipway.domain.tables import read_upload
 from slipway.domain.validation import validate_table
 from slipway.spec import load_spec
-from slipway_local.sample_data import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes, write_csv
+from slipway_cli.samples import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes, write_csv
 
 CHURN_SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
 

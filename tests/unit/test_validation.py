@@ -11,11 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from slipway.domain.tables import canonical_parquet, read_upload, sha256_hex
+from slipway.domain.digest import sha256_hex
+from slipway.domain.tables import canonical_parquet, read_upload
 from slipway.domain.validation import apply_pii, validate_table
 from slipway.errors import DataContractViolation
 from slipway.spec import DataContract, load_spec
-from slipway_local.sample_data import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.samples import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 
 CHURN_SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
 

@@ -15,14 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.adapters.artifacts import S3Ref
+from slipway import layout
+from slipway.objects import S3Object
 from slipway.registry import ModelRegistry
-from slipway.steps.specs import push_spec
+from slipway.specstore import push_spec
+from slipway_cli.samples import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.target import Target
 from slipway_local.cloud import LocalCloud
 from slipway_local.packaging import REPO_ROOT
 from slipway_local.progress import follow_execution
-from slipway_local.sample_data import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
-from slipway_local.target import Target, target_in
+from slipway_local.target import target_in
 
 SPEC_PATH = REPO_ROOT / "specs" / "churn.yaml"
 SHOWN_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy", "log_loss")
@@ -38,9 +40,9 @@ def _upload(cloud: LocalCloud, target: Target, key: str, body: bytes, console: C
 
 
 def _show_model(console: Console, target: Target, model: dict[str, Any], out_dir: Path) -> None:
-    registry = ModelRegistry(target.container.table)
+    registry = ModelRegistry.of(target.deps)
     item = registry.get_version(model["model"], model["version"])
-    evaluation = target.container.store.get_json(S3Ref.parse(item["evaluation_uri"]))
+    evaluation = target.deps.store.get_json(S3Object.parse(item["evaluation_uri"]))
     params = ", ".join(f"{k}={v}" for k, v in item["params"].items())
     table = Table(title=f"{model['model']} v{model['version']}: {item['algorithm']}({params})")
     table.add_column("metric (test split)")
@@ -59,7 +61,7 @@ def _show_model(console: Console, target: Target, model: dict[str, Any], out_dir
         f"ONNX export: {item['onnx']['status']} (max {item['onnx'].get('measure', '')} "
         f"|Δ| vs scikit-learn {item['onnx'].get('max_diff', float('nan')):.1e})"
     )
-    card = target.container.store.get_bytes(S3Ref.parse(item["artifacts"]["model_card.html"]["uri"]))
+    card = target.deps.store.get_bytes(S3Object.parse(item["artifacts"][layout.MODEL_CARD_HTML]["uri"]))
     card_path = out_dir / f"{model['model']}-v{model['version']}-model-card.html"
     card_path.write_bytes(card)
     console.print(f"model card saved to [bold]{card_path.resolve()}[/]")
@@ -72,7 +74,7 @@ def _show_quarantine(console: Console, target: Target, result: dict[str, Any]) -
     report_uri = json.loads(details[details.index("{") :]).get("report_uri") if "{" in details else None
     if not report_uri:
         return
-    report = target.container.store.get_json(S3Ref.parse(report_uri))
+    report = target.deps.store.get_json(S3Object.parse(report_uri))
     table = Table(title=f"quarantine report: {report_uri}")
     for column in ("column", "check", "count", "example rows", "message"):
         table.add_column(column)
@@ -103,7 +105,7 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
     )
     try:
         dev = target_in(cloud, "dev")
-        pushed = push_spec(dev.container, SPEC_PATH.read_text())
+        pushed = push_spec(dev.deps, SPEC_PATH.read_text())
         console.print(f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]}")
 
         console.rule("1. a clean upload becomes model version 1")

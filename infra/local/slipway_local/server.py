@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from rich.console import Console
 
 from slipway_local.cloud import ACCOUNTS, REGION, LocalCloud
 
@@ -63,3 +68,31 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
     }
     files.outputs.write_text(json.dumps(outputs, indent=2))
     return files
+
+
+def serve(console: Console, port: int, directory: Path) -> int:
+    """Start the server, write the files, say how to use them, and serve until Ctrl-C or SIGTERM."""
+    with console.status(f"starting the local cloud on 127.0.0.1:{port} and deploying dev, staging, prod…"):
+        _server, cloud = start_server(port)
+        files = write_files(cloud, directory.resolve())
+    console.print(
+        f"local cloud up at [bold]{cloud.endpoint_url}[/] (accounts: "
+        + ", ".join(f"{e}={env.account_id}" for e, env in cloud.environments.items())
+        + ")"
+    )
+    console.print(f"AWS config:      {files.config}")
+    console.print(f"AWS credentials: {files.credentials}")
+    console.print(f"stack outputs:   {files.outputs}")
+    console.print("use it with:")
+    raw = cloud.environments["dev"].outputs["RawBucketName"]
+    print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
+    print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
+    console.print("Ctrl-C stops it.", style="dim")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,58 +1,11 @@
-"""Which environment an operator command talks to: a profile (real AWS or the local server's
-written profiles) or an in-process LocalCloud; its settings come from the stack's outputs."""
+"""An operator's target inside an in-process LocalCloud (tests, the demo, benchmarks)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import boto3
-
-from slipway.composition import Container
-from slipway.settings import Settings
+from slipway_cli.target import Target
+from slipway_local.cloud import LocalCloud
 
 
-@dataclass(frozen=True)
-class Target:
-    env: str
-    session: boto3.Session
-    endpoint_url: str | None
-    outputs: dict[str, str]
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(
-            env=self.env,
-            region=self.session.region_name or "us-east-1",
-            raw_bucket=self.outputs["RawBucketName"],
-            lake_bucket=self.outputs["LakeBucketName"],
-            artifacts_bucket=self.outputs["ArtifactsBucketName"],
-            metadata_table=self.outputs["MetadataTableName"],
-            endpoint_url=self.endpoint_url,
-        )
-
-    @property
-    def container(self) -> Container:
-        return Container(self.settings, self.session)
-
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url)
-
-
-def stack_outputs(session: boto3.Session, env: str, endpoint_url: str | None) -> dict[str, str]:
-    cfn = session.client("cloudformation", endpoint_url=endpoint_url)
-    stack = cfn.describe_stacks(StackName=f"slipway-{env}")["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
-def target_for(
-    env: str, profile: str | None = None, endpoint_url: str | None = None, region: str | None = None
-) -> Target:
-    """A target from an AWS profile (the local server writes one per environment, named after it)."""
-    session = boto3.Session(profile_name=profile, region_name=region)
-    return Target(env, session, endpoint_url, stack_outputs(session, env, endpoint_url))
-
-
-def target_in(cloud: Any, env: str) -> Target:
+def target_in(cloud: LocalCloud, env: str) -> Target:
     """A target inside an in-process LocalCloud, with the environment's operator keys."""
     return Target(env, cloud.session(env), cloud.endpoint_url, dict(cloud.environments[env].outputs))

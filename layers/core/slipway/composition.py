@@ -1,41 +1,41 @@
-"""Composition root: settings read once per environment, adapters wired to cached clients.
-Handlers call ``container()``; nothing else reads the environment or builds clients."""
+"""Composition root: settings read once per environment, the ports wired to AWS adapters on
+cached clients. Handlers call ``deps()``; operator tools call ``aws_deps(settings, session)``."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from slipway.adapters import clients
-from slipway.adapters.artifacts import ArtifactStore
-from slipway.adapters.metadata import MetadataTable
+from slipway.adapters.artifacts import S3ArtifactStore
+from slipway.adapters.clock import SystemClock
+from slipway.adapters.events import EventBridgeBus
+from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.ports import Deps
 from slipway.settings import Settings
 
 
-@dataclass(frozen=True)
-class Container:
-    settings: Settings
-    session: Any = None  # a boto3 Session for operator tools (CLI); None inside Lambda
+def aws_deps(settings: Settings, session: Any = None) -> Deps:
+    """The ports on AWS (or any endpoint ``settings.endpoint_url`` names); ``session`` is a boto3
+    Session for operator tools (a profile), None inside Lambda (default credentials)."""
 
-    def client(self, service: str) -> Any:
-        return clients.client(service, self.settings.region, self.settings.endpoint_url, self.session)
+    def client(service: str) -> Any:
+        return clients.client(service, settings.region, settings.endpoint_url, session)
 
-    @cached_property
-    def store(self) -> ArtifactStore:
-        return ArtifactStore(self.client("s3"))
-
-    @cached_property
-    def table(self) -> MetadataTable:
-        return MetadataTable(self.client("dynamodb"), self.settings.metadata_table)
+    return Deps(
+        settings=settings,
+        store=S3ArtifactStore(client("s3")),
+        table=DynamoMetadataTable(client("dynamodb"), settings.metadata_table),
+        events=EventBridgeBus(client("events"), settings.event_bus),
+        clock=SystemClock(),
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _container_for(settings: Settings) -> Container:
-    return Container(settings)
+def _deps_for(settings: Settings) -> Deps:
+    return aws_deps(settings)
 
 
-def container() -> Container:
-    """The container for the current function environment (one per distinct settings)."""
-    return _container_for(Settings.from_environ())
+def deps() -> Deps:
+    """The dependencies of the current function environment (one per distinct settings)."""
+    return _deps_for(Settings.from_environ())

@@ -5,40 +5,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from slipway.domain.lineage import raw_node
 from slipway.errors import InvalidEvent
+from slipway.objects import S3Object
+from slipway.schema import Frozen, field_errors
 
 
 def invalid_event(error: ValidationError, what: str) -> InvalidEvent:
     """A pydantic error as a typed step error that names each field at fault."""
-    errors = [{"field": ".".join(str(p) for p in e["loc"]) or "<root>", "message": e["msg"]} for e in error.errors()]
+    errors = field_errors(error)
     fields = ", ".join(e["field"] for e in errors)
     return InvalidEvent(f"malformed {what} event: {fields}", {"errors": errors})
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RawObject(_Contract):
-    """An uploaded object in the raw bucket, pinned to the version that triggered the run."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-    @property
-    def node_id(self) -> str:
-        return raw_node(self.uri, self.version_id)
-
-
-class ValidateRequest(_Contract):
+class ValidateRequest(Frozen):
     """Input of the validate step: the run id and the uploaded object.
 
     Accepts the Step Functions task payload ``{"run_id", "event": <S3 Object Created event>}``,
@@ -47,7 +28,7 @@ class ValidateRequest(_Contract):
     """
 
     run_id: str = Field(min_length=1, max_length=80)
-    raw: RawObject
+    raw: S3Object  # the uploaded object, pinned to the version that triggered the run
 
     @classmethod
     def from_event(cls, event: dict[str, Any], default_run_id: str = "direct") -> ValidateRequest:
@@ -58,19 +39,19 @@ class ValidateRequest(_Contract):
         run_id = str(event.get("run_id") or default_run_id)
         try:
             if "raw" in event:
-                return cls(run_id=run_id, raw=RawObject.model_validate(event["raw"]))
+                return cls(run_id=run_id, raw=S3Object.model_validate(event["raw"]))
             body = event.get("event", event)
             parsed = S3EventNotificationEventBridgeModel.model_validate(body)
             obj = parsed.detail.object
             return cls(
                 run_id=run_id,
-                raw=RawObject(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
+                raw=S3Object(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
             )
         except ValidationError as e:
             raise invalid_event(e, "validate") from e
 
 
-class DatasetVersion(_Contract):
+class DatasetVersion(Frozen):
     """Output of the validate step: the curated, content-addressed dataset version."""
 
     model: str
@@ -88,7 +69,7 @@ class DatasetVersion(_Contract):
     trained_version: int | None = None  # the model version these bytes already made under this spec
 
 
-class FailureReport(_Contract):
+class FailureReport(Frozen):
     """Input of the record-failure step: the Catch's ``{Error, Cause}`` and where it happened."""
 
     run_id: str = Field(min_length=1)
@@ -117,7 +98,7 @@ class FailureReport(_Contract):
         return str(self.error.get("Cause", ""))
 
 
-class _Request(_Contract):
+class _Request(Frozen):
     """A step input; a malformed one raises InvalidEvent naming each field at fault."""
 
     @classmethod
@@ -128,7 +109,7 @@ class _Request(_Contract):
             raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
 
 
-class FeatureSetRef(_Contract):
+class FeatureSetRef(Frozen):
     """A fitted, content-addressed feature set: split, fitted transforms and feature matrices."""
 
     id: str
@@ -144,7 +125,7 @@ class FeatureSetRef(_Contract):
     n_features: int
 
 
-class CandidateRef(_Contract):
+class CandidateRef(Frozen):
     index: int
     algorithm: str
     params: dict[str, Any]
@@ -155,7 +136,7 @@ class FeaturesRequest(_Request):
     dataset: DatasetVersion
 
 
-class FeaturesResult(_Contract):
+class FeaturesResult(Frozen):
     feature_set: FeatureSetRef
     candidates: list[CandidateRef]
 
@@ -166,7 +147,7 @@ class TrainRequest(_Request):
     candidate: CandidateRef
 
 
-class TrainResult(_Contract):
+class TrainResult(Frozen):
     index: int
     algorithm: str
     params: dict[str, Any]
@@ -183,13 +164,13 @@ class EvaluateRequest(_Request):
     trained: list[TrainResult] = Field(min_length=1)
 
 
-class GateResult(_Contract):
+class GateResult(Frozen):
     passed: bool
     summary: str
     reasons: list[str]
 
 
-class EvaluateResult(_Contract):
+class EvaluateResult(Frozen):
     best: TrainResult
     test_metrics: dict[str, Any]
     gate: GateResult
@@ -204,7 +185,7 @@ class RegisterRequest(_Request):
     evaluation: EvaluateResult
 
 
-class RegisteredModel(_Contract):
+class RegisteredModel(Frozen):
     model: str
     version: int
     new: bool  # False when this run had already registered (a retry)

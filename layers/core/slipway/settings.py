@@ -17,6 +17,7 @@ class Settings:
     lake_bucket: str
     artifacts_bucket: str
     metadata_table: str
+    event_bus: str = "default"  # EventBridge bus for domain events
     pii_salt: str = ""
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
@@ -34,6 +35,7 @@ class Settings:
             lake_bucket=e["LAKE_BUCKET"],
             artifacts_bucket=e["ARTIFACTS_BUCKET"],
             metadata_table=e["METADATA_TABLE"],
+            event_bus=e.get("EVENT_BUS_NAME") or "default",
             pii_salt=e.get("PII_SALT", ""),
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,

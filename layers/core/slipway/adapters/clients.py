@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
     ReadTimeoutError,
 )
 
-from slipway.errors import TransientError
+from slipway.errors import ConflictError, NotFound, TransientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
 
@@ -55,7 +58,25 @@ def is_transient(error: Exception) -> bool:
     return False
 
 
-def raise_transient(error: Exception, what: str) -> None:
-    """Re-raise a retryable AWS failure as TransientError (which the ASL retries)."""
-    if is_transient(error):
-        raise TransientError(f"{what}: {error}") from error
+@contextmanager
+def aws_errors(
+    what: str, *, missing: frozenset[str] = frozenset(), conflict: frozenset[str] = frozenset()
+) -> Iterator[None]:
+    """Turn an AWS failure inside the block into a domain error: an error code in ``missing`` → NotFound,
+    in ``conflict`` → ConflictError, a retryable one → TransientError (which the ASL retries); anything
+    else propagates unchanged."""
+    try:
+        yield
+    except ClientError as e:
+        code = error_code(e)
+        if code in missing:
+            raise NotFound(f"{what}: not found", {"code": code}) from e
+        if code in conflict:
+            raise ConflictError(f"{what}: condition failed", {"code": code}) from e
+        if is_transient(e):
+            raise TransientError(f"{what}: {e}", {"code": code}) from e
+        raise
+    except BotoCoreError as e:
+        if is_transient(e):
+            raise TransientError(f"{what}: {e}") from e
+        raise

@@ -1,30 +1,42 @@
-"""The DynamoDB metadata table (single-table design, PK/SK + GSI1): conditional writes make
-every step idempotent; ClientErrors become ConflictError / TransientError."""
+"""The DynamoDB metadata table (the MetadataTable port; single-table design, PK/SK + GSI1):
+conditional writes make every step idempotent; ClientErrors become ConflictError / TransientError."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from slipway.adapters.clients import error_code, raise_transient
+from slipway.adapters.clients import aws_errors
 from slipway.errors import ConflictError
+from slipway.ports import Counter
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
+_CONFLICT = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+_KEY_FREE = "attribute_not_exists(PK)"
 
 
-def _to_dynamo(value: Any) -> dict[str, Any]:
-    plain = json.loads(json.dumps(value, default=str), parse_float=Decimal)
-    return {k: _ser.serialize(v) for k, v in plain.items() if v is not None}
+def as_stored(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as DynamoDB gives it back: JSON-able values, top-level None attributes dropped, sets
+    sorted to lists, numbers int when integral (DynamoDB does not tell 1.0 from 1)."""
+    return _plain(json.loads(json.dumps(_drop_none(item), default=str), parse_float=Decimal))  # type: ignore[no-any-return]
+
+
+def _drop_none(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _to_dynamo(value: Mapping[str, Any]) -> dict[str, Any]:
+    plain = json.loads(json.dumps(_drop_none(value), default=str), parse_float=Decimal)
+    return {k: _ser.serialize(v) for k, v in plain.items()}
 
 
 def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    return _plain({k: _de.deserialize(v) for k, v in item.items()})
+    return _plain({k: _de.deserialize(v) for k, v in item.items()})  # type: ignore[no-any-return]
 
 
 def _plain(value: Any) -> Any:
@@ -39,45 +51,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class MetadataTable:
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+class DynamoMetadataTable:
     def __init__(self, dynamodb_client: Any, table_name: str) -> None:
         self._db = dynamodb_client
         self.name = table_name
 
-    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+    def put_new(self, item: Mapping[str, Any]) -> bool:
         try:
-            return fn(TableName=self.name, **kwargs)
-        except ClientError as e:
-            if error_code(e) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                raise ConflictError(f"{what}: condition failed", {"code": error_code(e)}) from e
-            raise_transient(e, what)
-            raise
-        except BotoCoreError as e:
-            raise_transient(e, what)
-            raise
-
-    def put_new(self, item: dict[str, Any]) -> bool:
-        """Write an item only if its key is free; returns False if it already existed."""
-        try:
-            self._call(
-                "put item",
-                self._db.put_item,
-                Item=_to_dynamo(item),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
+            with aws_errors(f"put new item into {self.name}", conflict=_CONFLICT):
+                self._db.put_item(TableName=self.name, Item=_to_dynamo(item), ConditionExpression=_KEY_FREE)
         except ConflictError:
             return False
         return True
 
-    def put(self, item: dict[str, Any]) -> None:
-        self._call("put item", self._db.put_item, Item=_to_dynamo(item))
+    def put(self, item: Mapping[str, Any]) -> None:
+        with aws_errors(f"put item into {self.name}"):
+            self._db.put_item(TableName=self.name, Item=_to_dynamo(item))
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self._call(
-            "get item", self._db.get_item, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
-        )
-        item = response.get("Item")
-        return _from_dynamo(item) if item else None
+        with aws_errors(f"get item from {self.name}"):
+            response = self._db.get_item(TableName=self.name, Key=_key(pk, sk), ConsistentRead=True)
+        found = response.get("Item")
+        return _from_dynamo(found) if found else None
 
     def query(
         self,
@@ -99,13 +98,14 @@ class MetadataTable:
         newest_first: bool = False,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        pk_name, sk_name = ("GSI1PK", "GSI1SK") if index else ("PK", "SK")
+        pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": {"S": pk}}
         if sk_prefix:
             condition += f" AND begins_with({sk_name}, :sk)"
             values[":sk"] = {"S": sk_prefix}
         kwargs: dict[str, Any] = {
+            "TableName": self.name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": not newest_first,
@@ -114,9 +114,10 @@ class MetadataTable:
             kwargs["IndexName"] = index
         returned = 0
         while True:
-            page = self._call("query", self._db.query, **kwargs)
-            for item in page.get("Items", []):
-                yield _from_dynamo(item)
+            with aws_errors(f"query {self.name}"):
+                page = self._db.query(**kwargs)
+            for found in page.get("Items", []):
+                yield _from_dynamo(found)
                 returned += 1
                 if limit is not None and returned >= limit:
                     return
@@ -125,64 +126,57 @@ class MetadataTable:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def update(
-        self,
-        pk: str,
-        sk: str,
-        values: dict[str, Any],
-        *,
-        condition: str | None = None,
-        condition_values: dict[str, Any] | None = None,
+        self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Set attributes (None removes one), optionally under a condition; returns the item after it."""
         keep = {k: v for k, v in values.items() if v is not None}
         drop = [k for k, v in values.items() if v is None]
         names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
-        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep)))
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep))) if keep else ""
         if drop:
             expression += " REMOVE " + ", ".join(f"#a{len(keep) + i}" for i in range(len(drop)))
         expr_values = _to_dynamo({f":v{i}": v for i, v in enumerate(keep.values())})
-        expr_values.update(_to_dynamo(condition_values or {}))
         kwargs: dict[str, Any] = {
-            "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
-            "UpdateExpression": expression,
+            "TableName": self.name,
+            "Key": _key(pk, sk),
+            "UpdateExpression": expression.strip(),
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": expr_values,
             "ReturnValues": "ALL_NEW",
         }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        response = self._call("update item", self._db.update_item, **kwargs)
+        if expect:
+            conditions = []
+            for n, (attribute, value) in enumerate(expect.items()):
+                names[f"#e{n}"] = attribute
+                if value is None:
+                    conditions.append(f"attribute_not_exists(#e{n})")
+                else:
+                    conditions.append(f"#e{n} = :e{n}")
+                    expr_values.update(_to_dynamo({f":e{n}": value}))
+            kwargs["ConditionExpression"] = " AND ".join(conditions)
+        if expr_values:
+            kwargs["ExpressionAttributeValues"] = expr_values
+        with aws_errors(f"update item in {self.name}", conflict=_CONFLICT):
+            response = self._db.update_item(**kwargs)
         return _from_dynamo(response["Attributes"])
 
-    def transact(self, puts: Sequence[dict[str, Any]], counter: tuple[str, str, int, int] | None = None) -> bool:
-        """Atomically write new items (each only if its key is free) and, optionally, move a counter
-        from an expected value to a new one. Returns False when any condition failed."""
+    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
         operations: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": "attribute_not_exists(PK)"}}
-            for i in puts
+            {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": _KEY_FREE}} for i in puts
         ]
         if counter is not None:
-            pk, sk, expected, new = counter
-            condition = "attribute_not_exists(PK)" if expected == 0 else "#v = :expected"
             update: dict[str, Any] = {
                 "TableName": self.name,
-                "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+                "Key": _key(counter.pk, counter.sk),
                 "UpdateExpression": "SET #v = :new",
-                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#v": "value"},
-                "ExpressionAttributeValues": {":new": {"N": str(new)}},
+                "ExpressionAttributeValues": {":new": {"N": str(counter.new)}},
+                "ConditionExpression": _KEY_FREE if counter.expected == 0 else "#v = :expected",
             }
-            if expected != 0:
-                update["ExpressionAttributeValues"][":expected"] = {"N": str(expected)}
+            if counter.expected != 0:
+                update["ExpressionAttributeValues"][":expected"] = {"N": str(counter.expected)}
             operations.append({"Update": update})
         try:
-            self._db.transact_write_items(TransactItems=operations)
-        except ClientError as e:
-            if error_code(e) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                return False
-            raise_transient(e, "transact write")
-            raise
-        except BotoCoreError as e:
-            raise_transient(e, "transact write")
-            raise
+            with aws_errors(f"transact write on {self.name}", conflict=_CONFLICT):
+                self._db.transact_write_items(TransactItems=operations)
+        except ConflictError:
+            return False
         return True

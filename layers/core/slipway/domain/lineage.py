@@ -6,36 +6,28 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from slipway.domain.keys import node_pk
+from slipway import layout
+
+# What an edge means, read upstream → downstream: a raw object is curated into a dataset version, which a
+# spec version validated; a dataset is featurised into a feature set, trained in a run, registered as a model
+# version, which a spec version specified.
+type EdgeKind = Literal["curated_into", "validated", "featurised_into", "trained_in", "registered_as", "specified"]
 
 
 @dataclass(frozen=True)
 class Edge:
     upstream: str  # node id, e.g. "raw:s3://bucket/key?versionId=..."
     downstream: str  # node id, e.g. "dataset:churn:<sha256>"
-    kind: str  # e.g. "curated_into", "validated_by"
+    kind: EdgeKind
 
     def items(self, when: str) -> list[dict[str, Any]]:
         """The two table items of this edge: out of ``upstream`` and into ``downstream``."""
+        out_key, in_key = layout.edge_keys(self.upstream, self.downstream, self.kind)
         return [
-            {
-                "PK": node_pk(self.upstream),
-                "SK": f"EDGE#out#{self.kind}#{self.downstream}",
-                "kind": self.kind,
-                "other": self.downstream,
-                "direction": "out",
-                "at": when,
-            },
-            {
-                "PK": node_pk(self.downstream),
-                "SK": f"EDGE#in#{self.kind}#{self.upstream}",
-                "kind": self.kind,
-                "other": self.upstream,
-                "direction": "in",
-                "at": when,
-            },
+            layout.item(out_key, kind=self.kind, other=self.downstream, direction="out", at=when),
+            layout.item(in_key, kind=self.kind, other=self.upstream, direction="in", at=when),
         ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any
 
@@ -13,7 +12,7 @@ import pyarrow.parquet as pq
 from slipway.errors import DataContractViolation
 from slipway.spec import DataContract
 
-__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "read_upload", "sha256_hex"]
+__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "read_upload"]
 
 CANONICAL_ROW_GROUP_SIZE = 256 * 1024
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -76,8 +75,3 @@ def canonical_parquet(table: pa.Table) -> bytes:
         version="2.6",
     )
     return sink.getvalue()
-
-
-def sha256_hex(data: bytes) -> str:
-    """Hex SHA-256 of ``data``; applied to canonical Parquet bytes it names a dataset version."""
-    return hashlib.sha256(data).hexdigest()

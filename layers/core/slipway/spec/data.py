@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from slipway.domain.timestamps import parse_timestamp
+from slipway.schema import Frozen
 
 __all__ = ["ColumnSpec", "ColumnType", "DataContract", "parse_timestamp"]
 
@@ -20,31 +23,7 @@ _TEXT = ("string", "category")
 _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 
 
-def parse_timestamp(value: float | int | str | datetime | date) -> datetime:
-    """Parse an ISO-8601 string, date, datetime or epoch seconds into an aware UTC datetime."""
-    if isinstance(value, bool):
-        raise ValueError("a timestamp bound cannot be a boolean")
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnSpec(_Frozen):
+class ColumnSpec(Frozen):
     """One column of the data contract: its type, bounds, allowed values and PII handling."""
 
     name: str = Field(min_length=1)
@@ -129,7 +108,7 @@ class ColumnSpec(_Frozen):
         return value
 
 
-class DataContract(_Frozen):
+class DataContract(Frozen):
     """What an upload must look like: columns, row-count bounds, target, ids and sensitive attributes."""
 
     columns: list[ColumnSpec] = Field(min_length=1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from slipway.schema import Frozen
 
 if TYPE_CHECKING:
     from slipway.spec.data import DataContract
@@ -44,11 +46,7 @@ _ACCEPTS: dict[str, tuple[str, ...]] = {
 _WIDENING = ("one_hot", "bucketize", "date_parts")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _OnColumns(_Frozen):
+class _OnColumns(Frozen):
     columns: list[str] = Field(min_length=1)
 
     @field_validator("columns")
@@ -116,7 +114,7 @@ class DateParts(_OnColumns):
         return value
 
 
-class Ratio(_Frozen):
+class Ratio(Frozen):
     """A new feature ``name`` = numerator / denominator, 0 where the denominator is 0."""
 
     kind: Literal["ratio"]
@@ -133,7 +131,7 @@ class Ratio(_Frozen):
 Transform = Annotated[Standardize | OneHot | Bucketize | Log | Clip | DateParts | Ratio, Field(discriminator="kind")]
 
 
-class FeaturesSpec(_Frozen):
+class FeaturesSpec(Frozen):
     """How contract columns become model features; ``exclude`` columns are never features."""
 
     transforms: list[Transform] = Field(default_factory=list)
@@ -144,7 +142,7 @@ class FeaturesSpec(_Frozen):
         check_features(self, contract)
 
 
-class SplitSpec(_Frozen):
+class SplitSpec(Frozen):
     """Train/valid/test split: seeded random, or by time (oldest rows train, newest rows test)."""
 
     method: Literal["random", "time"] = "random"

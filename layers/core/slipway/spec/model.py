@@ -7,18 +7,15 @@ import hashlib
 import json
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from slipway.errors import SpecError
+from slipway.schema import Frozen, field_errors
 from slipway.spec.data import DataContract
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
 from slipway.spec.training import GatesSpec, TrainingSpec
 
 __all__ = ["ModelSpec", "TrainingSection", "dump_spec_yaml", "load_spec", "spec_version"]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TrainingSection(TrainingSpec):
@@ -27,7 +24,7 @@ class TrainingSection(TrainingSpec):
     split: SplitSpec = Field(default_factory=SplitSpec)
 
 
-class ModelSpec(_Frozen):
+class ModelSpec(Frozen):
     """One model's spec. Deployment and monitoring sections come with promotion and drift."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
@@ -56,10 +53,6 @@ class ModelSpec(_Frozen):
         return self
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(spec)"
-
-
 def load_spec(source: str | bytes) -> ModelSpec:
     """Parse a YAML model spec; every problem becomes one ``SpecError`` naming each field at fault."""
     text = source.decode("utf-8") if isinstance(source, bytes) else source
@@ -76,10 +69,7 @@ def load_spec(source: str | bytes) -> ModelSpec:
     try:
         return ModelSpec.model_validate(raw)
     except ValidationError as exc:
-        errors = [
-            {"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors(include_url=False)
-        ]
+        errors = field_errors(exc, root="(spec)")
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
 

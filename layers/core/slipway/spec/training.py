@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from slipway.schema import Frozen
 
 __all__ = [
     "ALGORITHM_TASKS",
@@ -87,11 +89,7 @@ def grid_size(grid: dict[str, list[GridValue]]) -> int:
     return math.prod(len(values) for values in grid.values())
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CandidateSpec(_Frozen):
+class CandidateSpec(Frozen):
     """One algorithm and its hyperparameter grid; the grid is searched exhaustively."""
 
     algorithm: Algorithm
@@ -126,7 +124,7 @@ class CandidateSpec(_Frozen):
         return grid_size(self.grid)
 
 
-class TrainingSpec(_Frozen):
+class TrainingSpec(Frozen):
     """What to train: the task, the selection metric, the seed and the candidate grid (a small AutoML)."""
 
     task: Task
@@ -169,7 +167,7 @@ class TrainingSpec(_Frozen):
         return sum(c.size for c in self.candidates)
 
 
-class GatesSpec(_Frozen):
+class GatesSpec(Frozen):
     """What a challenger must reach before it is registered: metric floors/ceilings, regression, fairness."""
 
     min_metrics: dict[str, float] = Field(default_factory=dict)

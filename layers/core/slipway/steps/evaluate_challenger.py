@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from slipway.adapters.artifacts import S3Ref
-from slipway.composition import Container
-from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
+from slipway import layout
+from slipway.artifact_io import load_verified_model
+from slipway.contracts import EvaluateRequest, EvaluateResult, GateResult, TrainResult
 from slipway.domain.evaluation import (
     compare,
     decide_gates,
@@ -21,13 +21,14 @@ from slipway.domain.evaluation import (
     select_best,
     top_importances,
 )
-from slipway.domain.features import FeatureInput, model_input_frame
+from slipway.domain.features import model_input_frame
 from slipway.domain.training import THRESHOLD, predict_scores
+from slipway.featurestore import feature_inputs, holdout_rows, load_manifest
+from slipway.ports import Deps
 from slipway.registry import ModelRegistry
+from slipway.runs import update_run
 from slipway.spec import ModelSpec
-from slipway.steps.build_features import load_split_rows, manifest
-from slipway.steps.common import load_verified_model, model_spec, read_parquet
-from slipway.steps.runs import update_run
+from slipway.specstore import training_spec
 
 COMPARED = {
     "classification": ["roc_auc", "f1", "accuracy", "precision", "recall", "log_loss"],
@@ -35,32 +36,22 @@ COMPARED = {
 }
 
 
-def feature_inputs(raw: list[dict[str, Any]]) -> list[FeatureInput]:
-    return [FeatureInput(**i) for i in raw]
-
-
-def holdout_rows(c: Container, fs: FeatureSetRef) -> pa.Table:
-    """The curated rows of the feature set's test split, in split order."""
-    return read_parquet(c, fs.curated_uri).take(pa.array(load_split_rows(c, fs, "test")))
-
-
-def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResult:
+def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     fs = request.feature_set
-    spec = model_spec(c, fs.model, fs.spec_version)
-    assert spec.training is not None
+    spec = training_spec(deps, fs.model, fs.spec_version)
     results = [t.model_dump() for t in request.trained]
     best = TrainResult.model_validate(select_best(results, fs.metric))
-    challenger = load_verified_model(c, best.model_uri, best.model_sha256)
+    challenger = load_verified_model(deps.store, {"uri": best.model_uri, "sha256": best.model_sha256})
 
-    inputs = feature_inputs(manifest(c, fs)["inputs"])  # type: ignore[arg-type]
-    rows = holdout_rows(c, fs)
+    inputs = load_manifest(deps, fs).feature_inputs()
+    rows = holdout_rows(deps, fs)
     X_test = model_input_frame(rows, inputs)
     y_test = rows.column(spec.data.target).to_numpy(zero_copy_only=False)
     scores = predict_scores(challenger, X_test, fs.task)
     metrics = holdout_metrics(y_test, scores, fs.task)
     fairness_by_attr = _fairness(spec, rows, y_test, scores, fs.task)
     importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
-    champion = _champion(c, spec, rows, y_test, fs.task)
+    champion = _champion(deps, spec, rows, y_test, fs.task)
 
     gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
     report = {
@@ -79,9 +70,9 @@ def evaluate_challenger(c: Container, request: EvaluateRequest) -> EvaluateResul
         "gate": gate.to_dict(),
         "rows": fs.rows,
     }
-    ref = c.store.put_json(S3Ref(c.settings.artifacts_bucket, f"runs/{request.run_id}/evaluation.json"), report)
+    ref = deps.store.put_json(layout.evaluation_report(deps.settings.artifacts_bucket, request.run_id), report)
     update_run(
-        c,
+        deps,
         request.run_id,
         best_candidate=best.index,
         test_metrics=scalar_metrics(metrics),
@@ -111,14 +102,14 @@ def _fairness(spec: ModelSpec, rows: pa.Table, y: np.ndarray, scores: np.ndarray
     }
 
 
-def _champion(c: Container, spec: ModelSpec, rows: pa.Table, y: np.ndarray, task: str) -> dict[str, Any] | None:
+def _champion(deps: Deps, spec: ModelSpec, rows: pa.Table, y: np.ndarray, task: str) -> dict[str, Any] | None:
     """The current champion's metrics on this run's test rows, or None (first model, or new inputs)."""
-    item = ModelRegistry(c.table).champion(spec.name)
+    item = ModelRegistry(deps.table, deps.clock).champion(spec.name)
     if item is None:
         return None
     inputs = feature_inputs(item["inputs"])
     if any(i.name not in rows.column_names for i in inputs):
         return None
-    model = load_verified_model(c, item["artifacts"]["model.skops"]["uri"], item["artifacts"]["model.skops"]["sha256"])
+    model = load_verified_model(deps.store, item["artifacts"][layout.MODEL_SKOPS])
     scores = predict_scores(model, model_input_frame(rows, inputs), task)
     return {"version": int(item["version"]), "metrics": holdout_metrics(y, scores, task)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slipway.composition import Container
 from slipway.contracts import FailureReport
-from slipway.steps.runs import listing, now_iso, update_run
+from slipway.ports import Deps
+from slipway.runs import listing, update_run
 
 
 def _parse_cause(cause: str) -> Any:
@@ -21,15 +21,15 @@ def _parse_cause(cause: str) -> Any:
     return payload
 
 
-def record_failure(c: Container, report: FailureReport) -> dict[str, Any]:
+def record_failure(deps: Deps, report: FailureReport) -> dict[str, Any]:
     update_run(
-        c,
+        deps,
         report.run_id,
         state_machine=report.state_machine,
         status="FAILED",
         error_type=report.error_type,
         error_message=_parse_cause(report.cause),
-        ended_at=now_iso(),
-        **listing(c, report.run_id),
+        ended_at=deps.now_iso(),
+        **listing(deps, report.run_id),
     )
     return {"run_id": report.run_id, "status": "FAILED", "error_type": report.error_type}

@@ -4,41 +4,41 @@ the ``candidate`` alias. A retry of the same run returns the same version."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-from slipway.adapters.artifacts import S3Ref
-from slipway.composition import Container
+from slipway import layout
+from slipway.artifact_io import verified_bytes
 from slipway.contracts import RegisteredModel, RegisterRequest
 from slipway.domain.artifacts_codec import checked_onnx, load_model
+from slipway.domain.digest import sha256_hex
 from slipway.domain.evaluation import scalar_metrics
 from slipway.domain.features import model_input_frame
 from slipway.domain.lineage import Edge, feature_set_node, model_node, run_node, spec_node
 from slipway.domain.model_card import build_model_card, render_html
-from slipway.registry import ModelRegistry, model_pk, version_sk
-from slipway.steps.build_features import manifest
-from slipway.steps.common import verified_bytes
-from slipway.steps.evaluate_challenger import feature_inputs, holdout_rows
-from slipway.steps.runs import now_iso, update_run
+from slipway.featurestore import holdout_rows, load_manifest
+from slipway.objects import S3Object
+from slipway.ports import Deps
+from slipway.registry import ModelRegistry
+from slipway.runs import update_run
 
 ALIAS = "candidate"
 
 
-def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
+def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
     fs = request.feature_set
-    registry = ModelRegistry(c.table)
+    registry = ModelRegistry(deps.table, deps.clock)
     # A run registers once: a retry after the version was committed reuses it (and its artifacts)
     # instead of uploading new bytes under a registered version.
     existing = registry.version_of_run(fs.model, request.run_id)
     if existing is None:
-        version, created = _upload_and_register(c, request, registry)
+        version, created = _upload_and_register(deps, request, registry)
     else:
         version, created = existing, False
     item = registry.get_version(fs.model, version)
     artifacts, onnx = dict(item["artifacts"]), dict(item["onnx"])
 
-    now = now_iso()
+    now = deps.now_iso()
     registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
     if created:
         registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
@@ -49,44 +49,42 @@ def register_version(c: Container, request: RegisterRequest) -> RegisteredModel:
         Edge(spec_node(fs.model, fs.spec_version), node, "specified"),
     ):
         for edge_item in edge.items(now):
-            c.table.put_new(edge_item)
-    if "model_card.html" not in artifacts:
-        artifacts.update(_model_card(c, request, version, artifacts, onnx))
-    update_run(c, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
+            deps.table.put_new(edge_item)
+    if layout.MODEL_CARD_HTML not in artifacts:
+        artifacts.update(_model_card(deps, request, version, artifacts, onnx))
+        registry.record_artifacts(fs.model, version, artifacts)
+    update_run(deps, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
     return RegisteredModel(
         model=fs.model,
         version=version,
         new=created,
         alias=ALIAS,
         artifacts={name: a["uri"] for name, a in artifacts.items()},
-        model_card_uri=artifacts["model_card.html"]["uri"],
+        model_card_uri=artifacts[layout.MODEL_CARD_HTML]["uri"],
         onnx=onnx,
     )
 
 
-def _prefix(request: RegisterRequest) -> str:
-    return f"models/{request.feature_set.model}/runs/{request.run_id}/"
+def _put(deps: Deps, request: RegisterRequest, name: str, body: bytes, content_type: str) -> dict[str, str]:
+    """Upload one artifact of the run's version; returns its registry record ``{"uri", "sha256"}``."""
+    target = layout.model_artifact(deps.settings.artifacts_bucket, request.feature_set.model, request.run_id, name)
+    written = deps.store.put_bytes(target, body, content_type)
+    return {"uri": written.uri, "sha256": sha256_hex(body)}
 
 
-def _upload_and_register(c: Container, request: RegisterRequest, registry: ModelRegistry) -> tuple[int, bool]:
+def _upload_and_register(deps: Deps, request: RegisterRequest, registry: ModelRegistry) -> tuple[int, bool]:
     """Upload the challenger's artifacts (skops, ONNX if it matches) and take the next version number."""
     fs, evaluation = request.feature_set, request.evaluation
     best = evaluation.best
-    raw_inputs = manifest(c, fs)["inputs"]
-    inputs = feature_inputs(raw_inputs)  # type: ignore[arg-type]
-    skops_bytes = verified_bytes(c, best.model_uri, best.model_sha256)
+    manifest = load_manifest(deps, fs)
+    inputs = manifest.feature_inputs()
+    skops_bytes = verified_bytes(deps.store, best.model_uri, best.model_sha256)
     pipeline = load_model(skops_bytes)
-    artifacts: dict[str, dict[str, str]] = {}
-
-    def put(name: str, body: bytes, content_type: str) -> None:
-        ref = c.store.put_bytes(S3Ref(c.settings.artifacts_bucket, _prefix(request) + name), body, content_type)
-        artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
-
-    put("model.skops", skops_bytes, "application/octet-stream")
-    holdout = model_input_frame(holdout_rows(c, fs), inputs)
+    artifacts = {layout.MODEL_SKOPS: _put(deps, request, layout.MODEL_SKOPS, skops_bytes, "application/octet-stream")}
+    holdout = model_input_frame(holdout_rows(deps, fs), inputs)
     onnx_bytes, onnx = checked_onnx(pipeline, inputs, holdout, fs.task)
     if onnx_bytes is not None:
-        put("model.onnx", onnx_bytes, "application/octet-stream")
+        artifacts[layout.MODEL_ONNX] = _put(deps, request, layout.MODEL_ONNX, onnx_bytes, "application/octet-stream")
     return registry.register(
         fs.model,
         request.run_id,
@@ -104,9 +102,9 @@ def _upload_and_register(c: Container, request: RegisterRequest, registry: Model
             "validation_metrics": best.metrics,
             "gate": evaluation.gate.summary,
             "onnx": onnx,
-            "inputs": raw_inputs,
+            "inputs": [i.model_dump() for i in manifest.inputs],
             "artifacts": artifacts,
-            "code_version": c.settings.code_version,
+            "code_version": deps.settings.code_version,
             "raw_uri": request.dataset.raw_uri,
             "raw_version_id": request.dataset.raw_version_id,
             "evaluation_uri": evaluation.report_uri,
@@ -115,14 +113,14 @@ def _upload_and_register(c: Container, request: RegisterRequest, registry: Model
 
 
 def _model_card(
-    c: Container,
+    deps: Deps,
     request: RegisterRequest,
     version: int,
     artifacts: dict[str, dict[str, str]],
     onnx: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    """Render the card (JSON + HTML), record both on the version item; returns their artifacts."""
-    evaluation = c.store.get_json(S3Ref.parse(request.evaluation.report_uri))
+    """Render the card (JSON + HTML); returns their artifact records."""
+    evaluation = deps.store.get_json(S3Object.parse(request.evaluation.report_uri))
     fs = request.feature_set
     card = build_model_card(
         model=fs.model,
@@ -143,18 +141,15 @@ def _model_card(
             "feature_set": fs.id,
             "run_id": request.run_id,
             "spec_version": fs.spec_version,
-            "code_version": c.settings.code_version,
+            "code_version": deps.settings.code_version,
         },
         artifacts=artifacts,
         onnx=onnx,
     )
-    bucket = c.settings.artifacts_bucket
-    card_artifacts: dict[str, dict[str, str]] = {}
-    for name, body, content_type in (
-        ("model_card.json", json.dumps(card, indent=2, sort_keys=True, default=str).encode(), "application/json"),
-        ("model_card.html", render_html(card).encode(), "text/html; charset=utf-8"),
-    ):
-        ref = c.store.put_bytes(S3Ref(bucket, _prefix(request) + name), body, content_type)
-        card_artifacts[name] = {"uri": ref.uri, "sha256": hashlib.sha256(body).hexdigest()}
-    c.table.update(model_pk(fs.model), version_sk(version), {"artifacts": {**artifacts, **card_artifacts}})
-    return card_artifacts
+    card_json = json.dumps(card, indent=2, sort_keys=True, default=str).encode()
+    return {
+        layout.MODEL_CARD_JSON: _put(deps, request, layout.MODEL_CARD_JSON, card_json, "application/json"),
+        layout.MODEL_CARD_HTML: _put(
+            deps, request, layout.MODEL_CARD_HTML, render_html(card).encode(), "text/html; charset=utf-8"
+        ),
+    }

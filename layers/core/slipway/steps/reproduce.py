@@ -4,33 +4,33 @@ test rows; the metrics must be identical."""
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import math
 from typing import Any
 
-from slipway.adapters.artifacts import S3Ref
-from slipway.composition import Container
+import pyarrow.parquet as pq
+
+from slipway import layout
+from slipway.artifact_io import verified_bytes
 from slipway.domain.evaluation import holdout_metrics
 from slipway.domain.features import feature_set_id, fit_features, model_input_frame
-from slipway.domain.keys import dataset_key
 from slipway.domain.training import Candidate, assemble, fit_estimator, predict_scores
-from slipway.errors import ArtifactIntegrityError, NotFound
-from slipway.steps.common import model_spec, read_parquet
+from slipway.errors import NotFound
+from slipway.ports import Deps
+from slipway.specstore import training_spec
 
 
-def reproduce(c: Container, version_item: dict[str, Any]) -> dict[str, Any]:
+def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     model = version_item["model"]
-    spec = model_spec(c, model, version_item["spec_version"])
+    spec = training_spec(deps, model, version_item["spec_version"])
     assert spec.features is not None and spec.training is not None
-    dataset = c.table.get(*dataset_key(model, version_item["dataset_version"]))
+    dataset = deps.table.get(*layout.dataset_key(model, version_item["dataset_version"]))
     if dataset is None:
         raise NotFound(f"dataset version {version_item['dataset_version'][:12]} of {model} is not recorded")
-    curated = c.store.get_bytes(S3Ref.parse(dataset["curated_uri"]))
-    if hashlib.sha256(curated).hexdigest() != version_item["dataset_version"]:
-        raise ArtifactIntegrityError(f"{dataset['curated_uri']} no longer hashes to its dataset version")
-
-    table = read_parquet(c, dataset["curated_uri"])
+    # The curated bytes must still be the dataset version (its SHA-256) the model was trained on.
+    curated = verified_bytes(deps.store, dataset["curated_uri"], version_item["dataset_version"])
+    table = pq.read_table(io.BytesIO(curated))
     fitted = fit_features(table, spec.data, spec.features, spec.training.split)
     fs_id = feature_set_id(version_item["dataset_version"], spec.features, spec.training.split, fitted.inputs)
     candidate = Candidate(-1, version_item["algorithm"], json.loads(version_item["params_json"]))

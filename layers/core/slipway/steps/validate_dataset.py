@@ -3,32 +3,32 @@ profile and lineage, or is quarantined with a report of every failed check."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from slipway.adapters.artifacts import S3Ref
-from slipway.composition import Container
-from slipway.contracts import DatasetVersion, RawObject
-from slipway.domain import keys
-from slipway.domain.lineage import Edge, dataset_node, spec_node
+from slipway import layout
+from slipway.artifact_io import PARQUET
+from slipway.contracts import DatasetVersion
+from slipway.domain.digest import sha256_hex
+from slipway.domain.lineage import Edge, dataset_node, raw_node, spec_node
 from slipway.domain.profile import profile_table
-from slipway.domain.tables import canonical_parquet, read_upload, sha256_hex
+from slipway.domain.tables import canonical_parquet, read_upload
 from slipway.domain.validation import apply_pii, validate_table
 from slipway.errors import DataContractViolation
+from slipway.objects import S3Object
+from slipway.ports import Deps
 from slipway.registry import ModelRegistry
-from slipway.steps.runs import start_run, update_run
-from slipway.steps.specs import current_spec
+from slipway.runs import start_run, update_run
+from slipway.specstore import current_spec
 
 MAX_FAILURES_IN_CAUSE = 10
 
 
-def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersion:
-    model = keys.model_of_raw_key(raw.key)
-    start_run(c, run_id, model=model or "_unknown", raw_uri=raw.uri, raw_version_id=raw.version_id)
+def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
+    model = layout.model_of_raw_key(raw.key)
+    start_run(deps, run_id, model=model or "_unknown", raw_uri=raw.uri, raw_version_id=raw.version_id)
     if model is None:
         _quarantine(
-            c,
+            deps,
             raw,
             "_unknown",
             run_id,
@@ -47,86 +47,87 @@ def validate_dataset(c: Container, raw: RawObject, run_id: str) -> DatasetVersio
                 ],
             },
         )
-    spec, spec_version = current_spec(c, model)
-    data = c.store.get_bytes(S3Ref(raw.bucket, raw.key, raw.version_id))
+    spec, spec_version = current_spec(deps, model)
+    data = deps.store.get_bytes(raw)
     try:
         table = read_upload(data, raw.key, contract=spec.data)
     except DataContractViolation as e:
         unreadable = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
-        _quarantine(c, raw, model, run_id, unreadable)
+        _quarantine(deps, raw, model, run_id, unreadable)
     typed, report = validate_table(table, spec.data)
     if not report.ok:
-        _quarantine(c, raw, model, run_id, report.to_dict())
+        _quarantine(deps, raw, model, run_id, report.to_dict())
 
-    curated = apply_pii(typed, spec.data, c.settings.pii_salt)
+    curated = apply_pii(typed, spec.data, deps.settings.pii_salt)
     body = canonical_parquet(curated)
     version = sha256_hex(body)
-    schema_fingerprint = hashlib.sha256(str(curated.schema).encode()).hexdigest()
-    data_ref = S3Ref(c.settings.lake_bucket, keys.curated_data_key(model, version))
-    profile_ref = S3Ref(c.settings.lake_bucket, keys.curated_profile_key(model, version))
-    if not c.store.exists(data_ref):
-        c.store.put_bytes(data_ref, body, "application/vnd.apache.parquet")
-        c.store.put_json(profile_ref, profile_table(curated, spec.data))
+    schema_fingerprint = sha256_hex(str(curated.schema).encode())
+    lake = deps.settings.lake_bucket
+    data_obj = layout.curated_data(lake, model, version)
+    profile_obj = layout.curated_profile(lake, model, version)
+    if not deps.store.exists(data_obj):
+        deps.store.put_bytes(data_obj, body, PARQUET)
+        deps.store.put_json(profile_obj, profile_table(curated, spec.data))
 
-    now = datetime.now(UTC).isoformat()
-    pk, sk = keys.dataset_key(model, version)
-    created = c.table.put_new(
-        {
-            "PK": pk,
-            "SK": sk,
-            "model": model,
-            "version": version,
-            "rows": curated.num_rows,
-            "columns": curated.schema.names,
-            "schema_fingerprint": schema_fingerprint,
-            "curated_uri": data_ref.uri,
-            "profile_uri": profile_ref.uri,
-            "spec_version": spec_version,
-            "raw_uri": raw.uri,
-            "raw_version_id": raw.version_id,
-            "run_id": run_id,
-            "created_at": now,
-            "GSI1PK": f"DATASETS#{model}",
-            "GSI1SK": now,
-        }
+    now = deps.now_iso()
+    created = deps.table.put_new(
+        layout.item(
+            layout.dataset_key(model, version),
+            model=model,
+            version=version,
+            rows=curated.num_rows,
+            columns=curated.schema.names,
+            schema_fingerprint=schema_fingerprint,
+            curated_uri=data_obj.uri,
+            profile_uri=profile_obj.uri,
+            spec_version=spec_version,
+            raw_uri=raw.uri,
+            raw_version_id=raw.version_id,
+            run_id=run_id,
+            created_at=now,
+            **layout.dataset_listing(model, now),
+        )
     )
-    update_run(c, run_id, dataset_version=version, spec_version=spec_version)
+    update_run(deps, run_id, dataset_version=version, spec_version=spec_version)
     node = dataset_node(model, version)
-    for edge in (Edge(raw.node_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
+    raw_id = raw_node(raw.uri, raw.version_id)
+    for edge in (Edge(raw_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
         for item in edge.items(now):
-            c.table.put_new(item)
+            deps.table.put_new(item)
     return DatasetVersion(
         model=model,
         dataset_version=version,
         rows=curated.num_rows,
         columns=curated.schema.names,
         schema_fingerprint=schema_fingerprint,
-        curated_uri=data_ref.uri,
-        profile_uri=profile_ref.uri,
+        curated_uri=data_obj.uri,
+        profile_uri=profile_obj.uri,
         spec_version=spec_version,
         raw_uri=raw.uri,
         raw_version_id=raw.version_id,
         run_id=run_id,
         new=created,
-        trained_version=None if created else ModelRegistry(c.table).trained_from(model, version, spec_version),
+        trained_version=None
+        if created
+        else ModelRegistry(deps.table, deps.clock).trained_from(model, version, spec_version),
     )
 
 
-def _quarantine(c: Container, raw: RawObject, model: str, run_id: str, report: dict[str, Any]) -> NoReturn:
-    """Copy the raw object (untouched) and its report under quarantine/, then raise."""
-    prefix = keys.quarantine_prefix(model, run_id)
+def _quarantine(deps: Deps, raw: S3Object, model: str, run_id: str, report: dict[str, Any]) -> NoReturn:
+    """Copy the raw object (untouched) and its report under quarantine, then raise."""
+    lake = deps.settings.lake_bucket
     name = raw.key.rsplit("/", 1)[-1]
-    copy_ref = c.store.copy(S3Ref(raw.bucket, raw.key, raw.version_id), S3Ref(c.settings.lake_bucket, prefix + name))
+    copy_ref = deps.store.copy(raw, layout.quarantine_copy(lake, model, run_id, name))
     full = {
         "raw_uri": raw.uri,
         "raw_version_id": raw.version_id,
         "run_id": run_id,
         "model": model,
         "quarantined_copy": copy_ref.uri,
-        "checked_at": datetime.now(UTC).isoformat(),
+        "checked_at": deps.now_iso(),
         **report,
     }
-    report_ref = c.store.put_json(S3Ref(c.settings.lake_bucket, prefix + "report.json"), full)
+    report_ref = deps.store.put_json(layout.quarantine_report(lake, model, run_id), full)
     failures = report.get("failures", [])
     summary = "; ".join(
         f"{f.get('column') or '<table>'}: {f['check']} x{f['count']}" for f in failures[:MAX_FAILURES_IN_CAUSE]

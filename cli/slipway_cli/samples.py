@@ -1,4 +1,5 @@
-"""A deterministic customer-churn table (and a deliberately broken copy) for the demo and the tests."""
+"""A deterministic customer-churn table (and a deliberately broken copy) for the demo, the tests and
+`slipway sample churn`, which writes it for an upload to a real account."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CORRUPTIONS", "corrupt", "make_churn", "to_csv_bytes", "to_parquet_bytes", "write_csv"]
+__all__ = ["CORRUPTIONS", "corrupt", "make_churn", "to_csv_bytes", "to_parquet_bytes", "write_csv", "write_sample"]
 
 REFERENCE_DATE = pd.Timestamp("2026-11-01", tz="UTC")
 FIRST_SIGNUP = pd.Timestamp("2018-01-01", tz="UTC")
@@ -135,3 +136,13 @@ def to_parquet_bytes(df: pd.DataFrame) -> bytes:
     sink = io.BytesIO()
     df.to_parquet(sink, index=False)
     return sink.getvalue()
+
+
+def write_sample(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write the frame to ``path`` as CSV or Parquet, chosen by its suffix; returns the path."""
+    target = Path(path)
+    encoders = {".csv": to_csv_bytes, ".parquet": to_parquet_bytes}
+    if target.suffix.lower() not in encoders:
+        raise ValueError(f"{target.name}: the sample is written as .csv or .parquet")
+    target.write_bytes(encoders[target.suffix.lower()](df))
+    return target

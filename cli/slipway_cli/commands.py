@@ -9,10 +9,10 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.composition import Container
+from slipway import lineage_queries, runs
 from slipway.domain.lineage import model_node
+from slipway.ports import Deps
 from slipway.registry import ModelRegistry, parse_ref
-from slipway.steps import lineage_queries, runs
 
 
 def _fmt(value: Any) -> str:
@@ -21,7 +21,7 @@ def _fmt(value: Any) -> str:
     return escape(str(value)) if value is not None else "—"
 
 
-def runs_list(c: Container, model: str | None) -> tuple[Any, Any]:
+def runs_list(c: Deps, model: str | None) -> tuple[Any, Any]:
     items = runs.list_runs(c, model)
     table = Table(title=f"runs{' of ' + model if model else ''} (newest first)")
     for column in ("run", "model", "status", "started", "dataset", "model version", "outcome"):
@@ -40,7 +40,7 @@ def runs_list(c: Container, model: str | None) -> tuple[Any, Any]:
     return items, table
 
 
-def runs_show(c: Container, run_id: str) -> tuple[Any, Any]:
+def runs_show(c: Deps, run_id: str) -> tuple[Any, Any]:
     item = runs.get_run(c, run_id)
     if item is None:
         raise LookupError(f"no run {run_id}")
@@ -57,8 +57,8 @@ def runs_show(c: Container, run_id: str) -> tuple[Any, Any]:
     return {"run": item, "candidates": candidates}, Group(head, board)
 
 
-def models_list(c: Container) -> tuple[Any, Any]:
-    registry = ModelRegistry(c.table)
+def models_list(c: Deps) -> tuple[Any, Any]:
+    registry = ModelRegistry.of(c)
     rows = []
     for model in registry.models():
         versions = registry.versions(model)
@@ -83,8 +83,8 @@ def models_list(c: Container) -> tuple[Any, Any]:
     return rows, table
 
 
-def models_show(c: Container, ref: str) -> tuple[Any, Any]:
-    registry = ModelRegistry(c.table)
+def models_show(c: Deps, ref: str) -> tuple[Any, Any]:
+    registry = ModelRegistry.of(c)
     item = registry.resolve(ref)
     model = item["model"]
     aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
@@ -112,8 +112,8 @@ def models_show(c: Container, ref: str) -> tuple[Any, Any]:
     return value, table
 
 
-def lineage_of(c: Container, ref: str) -> tuple[Any, Any]:
-    item = ModelRegistry(c.table).resolve(ref)
+def lineage_of(c: Deps, ref: str) -> tuple[Any, Any]:
+    item = ModelRegistry.of(c).resolve(ref)
     node = model_node(item["model"], int(item["version"]))
     nodes = lineage_queries.upstream(c, node)
     value = {"node": node, "upstream": nodes, "code_version": item.get("code_version")}
@@ -127,7 +127,7 @@ def lineage_of(c: Container, ref: str) -> tuple[Any, Any]:
     return value, table
 
 
-def lineage_from(c: Container, uri: str) -> tuple[Any, Any]:
+def lineage_from(c: Deps, uri: str) -> tuple[Any, Any]:
     models = lineage_queries.models_fed_by(c, uri)
     table = Table(title=f"models fed by {uri}")
     table.add_column("model version")
@@ -136,10 +136,10 @@ def lineage_from(c: Container, uri: str) -> tuple[Any, Any]:
     return {"raw": uri, "models": models}, table
 
 
-def reproduce_model(c: Container, ref: str) -> tuple[Any, Any]:
+def reproduce_model(c: Deps, ref: str) -> tuple[Any, Any]:
     from slipway.steps.reproduce import reproduce
 
-    result = reproduce(c, ModelRegistry(c.table).resolve(ref))
+    result = reproduce(c, ModelRegistry.of(c).resolve(ref))
     model, _ = parse_ref(ref)
     table = Table(
         title=f"reproduce {model} v{result['version']}: "

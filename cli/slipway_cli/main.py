@@ -1,13 +1,12 @@
-"""The `slipway` command: operator commands against an environment (real AWS through a profile,
-or the local server's written profiles) plus `demo` and `local up` for the local cloud."""
+"""The `slipway` command: operator commands against an environment (a real account through a
+profile, or the local server's written profiles), sample data, and `demo` and `local up` for the
+local cloud, which need the `local` extra."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,9 @@ from rich.console import Console
 from slipway.errors import SlipwayError
 
 console = Console()
+
+# What only the `local` extra brings; the local subcommands import it lazily, nothing else may.
+LOCAL_ONLY = frozenset({"slipway_local", "moto", "samtranslator"})
 
 
 def _target_args(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +31,7 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from slipway_local.target import target_for
+    from slipway_cli.target import target_for
 
     return target_for(args.env, args.profile or args.env, args.endpoint_url, args.region)
 
@@ -43,11 +45,11 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 def cmd_spec_push(args: argparse.Namespace) -> int:
     from slipway.spec import load_spec
-    from slipway.steps.specs import push_spec
+    from slipway.specstore import push_spec
 
     text = Path(args.file).read_text()
     load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
-    result = push_spec(_target(args).container, text)
+    result = push_spec(_target(args).deps, text)
     state = "pushed" if result["new"] else "unchanged (already pushed)"
     _emit(args, result, f"spec [bold]{result['model']}[/] {state}: version {result['version'][:12]} → {result['uri']}")
     return 0
@@ -63,9 +65,9 @@ def _show(args: argparse.Namespace, result: tuple[Any, Any]) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from slipway_local import commands
+    from slipway_cli import commands
 
-    c = _target(args).container
+    c = _target(args).deps
     run = [a for a in args.run if a != "show"]
     if run:
         return _show(args, commands.runs_show(c, run[0]))
@@ -73,9 +75,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from slipway_local import commands
+    from slipway_cli import commands
 
-    c = _target(args).container
+    c = _target(args).deps
     if args.action == "list":
         return _show(args, commands.models_list(c))
     if not args.ref:
@@ -84,9 +86,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from slipway_local import commands
+    from slipway_cli import commands
 
-    c = _target(args).container
+    c = _target(args).deps
     if args.source:
         return _show(args, commands.lineage_from(c, args.source))
     if not args.ref:
@@ -95,65 +97,87 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from slipway_local import commands
+    from slipway_cli import commands
 
-    c = _target(args).container
+    c = _target(args).deps
     with console.status(f"retraining {args.ref} from its recorded lineage…"):
         value, renderable = commands.reproduce_model(c, args.ref)
     _show(args, (value, renderable))
     return 0 if value["identical"] else 1
 
 
-def cmd_local_up(args: argparse.Namespace) -> int:
-    from slipway_local.server import start_server, write_files
-
-    with console.status(f"starting the local cloud on 127.0.0.1:{args.port} and deploying dev, staging, prod…"):
-        _server, cloud = start_server(args.port)
-        files = write_files(cloud, Path(args.dir).resolve())
-    console.print(
-        f"local cloud up at [bold]{cloud.endpoint_url}[/] (accounts: "
-        + ", ".join(f"{e}={env.account_id}" for e, env in cloud.environments.items())
-        + ")"
+def _without_local_extra(command: str, error: ModuleNotFoundError) -> int:
+    """One line on what to install when the local cloud is missing; other import errors propagate."""
+    if (error.name or "").split(".")[0] not in LOCAL_ONLY:
+        raise error
+    print(
+        f"slipway {command} needs the local cloud: pip install 'slipway[local]' (missing module: {error.name})",
+        file=sys.stderr,
     )
-    console.print(f"AWS config:      {files.config}")
-    console.print(f"AWS credentials: {files.credentials}")
-    console.print(f"stack outputs:   {files.outputs}")
-    console.print("use it with:")
-    raw = cloud.environments["dev"].outputs["RawBucketName"]
-    print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
-    print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
-    console.print("Ctrl-C stops it.", style="dim")
-    sys.stdout.flush()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return 2
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        from slipway_local.server import serve
+    except ModuleNotFoundError as e:
+        return _without_local_extra("local up", e)
+    return serve(console, args.port, Path(args.dir))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from slipway_local.demo import run_demo
-
+    try:
+        from slipway_local.demo import run_demo
+    except ModuleNotFoundError as e:
+        return _without_local_extra("demo", e)
     return run_demo(console, rows=args.rows, out_dir=Path(args.out))
+
+
+def _table_file(value: str) -> Path:
+    if Path(value).suffix.lower() not in (".csv", ".parquet"):
+        raise argparse.ArgumentTypeError(f"{value}: write FILE.csv or FILE.parquet")
+    return Path(value)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from slipway_cli.samples import corrupt, make_churn, write_sample
+
+    least = 21 if args.corrupt else 1  # each fault of the corrupted copy sits on its own rows
+    if not least <= args.rows < 1_000_000:
+        raise SystemExit(f"slipway sample churn: --rows must be between {least} and 999,999")
+    frame = make_churn(n_rows=args.rows, seed=args.seed)
+    if args.corrupt:
+        frame = corrupt(frame, seed=args.seed)
+    path = write_sample(frame, args.out)
+    state = "corrupted " if args.corrupt else ""
+    console.print(f"{len(frame):,} {state}churn rows × {frame.shape[1]} columns (seed {args.seed}) → {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slipway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="the whole loop on embedded sample data, in the local cloud")
+    demo = sub.add_parser("demo", help="the whole loop on embedded sample data, in the local cloud (local extra)")
     demo.add_argument("--rows", type=int, default=12_000, help="rows of sample data")
     demo.add_argument("--out", default="out/demo", help="where to save reports (git-ignored)")
     demo.set_defaults(func=cmd_demo)
 
-    local = sub.add_parser("local", help="the local cloud")
+    local = sub.add_parser("local", help="the local cloud (local extra: pip install 'slipway[local]')")
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="serve the local cloud on 127.0.0.1 and write AWS profiles")
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--dir", default=".slipway-local", help="where to write config, credentials and outputs")
     up.set_defaults(func=cmd_local_up)
+
+    sample = sub.add_parser("sample", help="write sample data, e.g. to upload to a raw bucket")
+    sample_sub = sample.add_subparsers(dest="sample_command", required=True)
+    churn = sample_sub.add_parser("churn", help="the demo's customer-churn table (specs/churn.yaml)")
+    churn.add_argument("--rows", type=int, default=12_000, help="number of customers (1 to 999,999)")
+    churn.add_argument("--seed", type=int, default=7, help="same seed and rows, same file")
+    churn.add_argument("--corrupt", action="store_true", help="break it the way the demo's quarantined upload is")
+    churn.add_argument("--out", required=True, type=_table_file, help="FILE.csv or FILE.parquet")
+    churn.set_defaults(func=cmd_sample)
 
     spec = sub.add_parser("spec", help="model specs")
     spec_sub = spec.add_subparsers(dest="spec_command", required=True)

@@ -1,0 +1,55 @@
+"""Which environment an operator command talks to: an AWS profile (a real account, or the local
+server's written profiles) and optional endpoint; its settings come from the stack's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from slipway.composition import aws_deps
+from slipway.ports import Deps
+from slipway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    env: str
+    session: boto3.Session
+    endpoint_url: str | None
+    outputs: dict[str, str]
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            env=self.env,
+            region=self.session.region_name or "us-east-1",
+            raw_bucket=self.outputs["RawBucketName"],
+            lake_bucket=self.outputs["LakeBucketName"],
+            artifacts_bucket=self.outputs["ArtifactsBucketName"],
+            metadata_table=self.outputs["MetadataTableName"],
+            endpoint_url=self.endpoint_url,
+        )
+
+    @property
+    def deps(self) -> Deps:
+        """The ports on this environment, acting as the target's profile."""
+        return aws_deps(self.settings, self.session)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+
+def stack_outputs(session: boto3.Session, env: str, endpoint_url: str | None) -> dict[str, str]:
+    cfn = session.client("cloudformation", endpoint_url=endpoint_url)
+    stack = cfn.describe_stacks(StackName=f"slipway-{env}")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def target_for(
+    env: str, profile: str | None = None, endpoint_url: str | None = None, region: str | None = None
+) -> Target:
+    """A target from an AWS profile (the local server writes one per environment, named after it)."""
+    session = boto3.Session(profile_name=profile, region_name=region)
+    return Target(env, session, endpoint_url, stack_outputs(session, env, endpoint_url))

@@ -1,0 +1,219 @@
+"""Where everything lives: every DynamoDB key (PK/SK, GSI1) and every S3 key is built here and
+nowhere else (a test scans the shipped code for key strings). Keys derive from content hashes and
+ids, so a re-run step rewrites the same keys. The table of items is in docs/storage.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway.objects import S3Object
+
+# An item's primary key, and a (partition, sort-key prefix) pair to query a collection with.
+type Key = tuple[str, str]
+type Collection = tuple[str, str]
+
+GSI1 = "GSI1"
+
+# Artifact names of a model version (the keys of its ``artifacts`` map and the last part of their S3 keys).
+MODEL_SKOPS = "model.skops"
+MODEL_ONNX = "model.onnx"
+MODEL_CARD_JSON = "model_card.json"
+MODEL_CARD_HTML = "model_card.html"
+
+# Files of a feature set, under its prefix.
+PREPROCESSOR = "preprocessor.skops"
+SPLIT = "split.parquet"
+MANIFEST = "manifest.json"
+
+
+def split_file(name: str) -> str:
+    """The feature matrix and target of one split (``train``, ``valid``, ``test``)."""
+    return f"{name}.parquet"
+
+
+# ================================================================ DynamoDB: specs and data
+
+
+def spec_version_key(model: str, version: str) -> Key:
+    return f"SPEC#{model}", f"V#{version}"
+
+
+def spec_pointer_key(model: str) -> Key:
+    """The model's current spec in this environment."""
+    return f"SPEC#{model}", "CURRENT"
+
+
+def dataset_key(model: str, version: str) -> Key:
+    return f"DATASET#{model}", f"V#{version}"
+
+
+def datasets(model: str) -> Collection:
+    return f"DATASET#{model}", "V#"
+
+
+def feature_sets(model: str) -> Collection:
+    return f"FEATURES#{model}", "V#"
+
+
+def dataset_listing(model: str, created_at: str) -> dict[str, str]:
+    """GSI1 attributes: a model's dataset versions, oldest first."""
+    return {"GSI1PK": f"DATASETS#{model}", "GSI1SK": created_at}
+
+
+def feature_set_key(model: str, feature_set: str) -> Key:
+    return f"FEATURES#{model}", f"V#{feature_set}"
+
+
+# ================================================================ DynamoDB: runs
+
+RUNS: Collection = ("RUNS", "")  # on GSI1, newest first by start time
+
+
+def run_key(run_id: str) -> Key:
+    return f"RUN#{run_id}", "META"
+
+
+def run_listing(started_at: str, run_id: str) -> dict[str, str]:
+    """GSI1 attributes that list a run under RUNS by its start time."""
+    return {"GSI1PK": RUNS[0], "GSI1SK": f"{started_at}#{run_id}"}
+
+
+def candidate_key(run_id: str, index: int) -> Key:
+    return f"RUN#{run_id}", f"CANDIDATE#{index:03d}"
+
+
+def candidates(run_id: str) -> Collection:
+    return f"RUN#{run_id}", "CANDIDATE#"
+
+
+# ================================================================ DynamoDB: the model registry
+
+MODELS: Collection = ("MODELS", "")  # on GSI1: every model version, by model then version
+
+
+def model_pk(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+def version_key(model: str, version: int) -> Key:
+    return model_pk(model), f"V#{version:06d}"
+
+
+def versions(model: str) -> Collection:
+    return model_pk(model), "V#"
+
+
+def version_listing(model: str, version: int) -> dict[str, str]:
+    return {"GSI1PK": MODELS[0], "GSI1SK": f"{model}#{version_key(model, version)[1]}"}
+
+
+def version_counter_key(model: str) -> Key:
+    return model_pk(model), "COUNTER"
+
+
+def registered_by_key(model: str, run_id: str) -> Key:
+    """Marks which version a run registered (so a retried run finds it, not a new number)."""
+    return model_pk(model), f"BYRUN#{run_id}"
+
+
+def trained_key(model: str, dataset_version: str, spec_version: str) -> Key:
+    """Marks that a dataset version under a spec version already made a model version."""
+    return model_pk(model), f"TRAINED#{dataset_version}#{spec_version}"
+
+
+def alias_key(model: str, alias: str) -> Key:
+    return model_pk(model), f"ALIAS#{alias}"
+
+
+def aliases(model: str) -> Collection:
+    return model_pk(model), "ALIAS#"
+
+
+def alias_log_key(model: str, at: str, alias: str) -> Key:
+    return model_pk(model), f"ALIASLOG#{at}#{alias}"
+
+
+def alias_log(model: str) -> Collection:
+    return model_pk(model), "ALIASLOG#"
+
+
+# ================================================================ DynamoDB: lineage
+
+
+def edge_keys(upstream: str, downstream: str, kind: str) -> tuple[Key, Key]:
+    """An edge is stored under both of its nodes: out of ``upstream`` and into ``downstream``."""
+    return (
+        (f"NODE#{upstream}", f"EDGE#out#{kind}#{downstream}"),
+        (f"NODE#{downstream}", f"EDGE#in#{kind}#{upstream}"),
+    )
+
+
+def edges(node: str, direction: str) -> Collection:
+    """Edges of a node: ``direction`` "in" (what fed it) or "out" (what it fed)."""
+    if direction not in ("in", "out"):
+        raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+    return f"NODE#{node}", f"EDGE#{direction}#"
+
+
+def item(key: Key, **attributes: Any) -> dict[str, Any]:
+    """A table item: its key as PK/SK plus attributes."""
+    return {"PK": key[0], "SK": key[1], **attributes}
+
+
+# ================================================================ S3: raw bucket
+
+
+def model_of_raw_key(key: str) -> str | None:
+    """Uploads are laid out as ``<model>/<file>``; the first segment names the model spec."""
+    head, sep, rest = key.partition("/")
+    return head if sep and head and rest else None
+
+
+# ================================================================ S3: lake bucket
+
+
+def curated_data(bucket: str, model: str, dataset_version: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"curated/{model}/{dataset_version}/data.parquet")
+
+
+def curated_profile(bucket: str, model: str, dataset_version: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"curated/{model}/{dataset_version}/profile.json")
+
+
+def quarantine_copy(bucket: str, model: str, run_id: str, file_name: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"quarantine/{model}/{run_id}/{file_name}")
+
+
+def quarantine_report(bucket: str, model: str, run_id: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"quarantine/{model}/{run_id}/report.json")
+
+
+def feature_set_uri(bucket: str, model: str, feature_set: str) -> str:
+    """The prefix holding a feature set's files (``s3://…/``)."""
+    return f"s3://{bucket}/features/{model}/{feature_set}/"
+
+
+def feature_set_file(bucket: str, model: str, feature_set: str, name: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"features/{model}/{feature_set}/{name}")
+
+
+# ================================================================ S3: artifacts bucket
+
+
+def spec_object(bucket: str, model: str, version: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"specs/{model}/{version}.yaml")
+
+
+def candidate_artifact(bucket: str, run_id: str, index: int, sha256: str) -> S3Object:
+    """Content-addressed: a retried fit (skops bytes differ run to run) never overwrites the artifact
+    an earlier result points to, so every recorded SHA-256 stays verifiable."""
+    return S3Object(bucket=bucket, key=f"runs/{run_id}/candidates/{index:03d}/{sha256}.skops")
+
+
+def evaluation_report(bucket: str, run_id: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"runs/{run_id}/evaluation.json")
+
+
+def model_artifact(bucket: str, model: str, run_id: str, name: str) -> S3Object:
+    """One artifact of the version a run registers (``MODEL_SKOPS``, ``MODEL_ONNX``, the model card)."""
+    return S3Object(bucket=bucket, key=f"models/{model}/runs/{run_id}/{name}")

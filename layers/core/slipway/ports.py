@@ -1,0 +1,126 @@
+"""What the steps need from the outside world, as Protocols, and the typed dependencies object
+steps receive. The AWS adapters implement these; so do the in-memory fakes the unit tests use,
+and one contract-test suite keeps the two honest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from slipway.objects import S3Object
+from slipway.settings import Settings
+
+__all__ = ["ArtifactStore", "Clock", "Counter", "Deps", "EventBus", "MetadataTable"]
+
+
+class ArtifactStore(Protocol):
+    """Objects in the environment's buckets. Missing → NotFound; retryable failures → TransientError."""
+
+    def get_bytes(self, obj: S3Object) -> bytes: ...
+
+    def get_json(self, obj: S3Object) -> Any: ...
+
+    def put_bytes(
+        self,
+        obj: S3Object,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> S3Object:
+        """Write; returns the object pinned to the version written (None where unversioned)."""
+        ...
+
+    def put_json(self, obj: S3Object, value: Any) -> S3Object: ...
+
+    def exists(self, obj: S3Object) -> bool: ...
+
+    def copy(self, source: S3Object, target: S3Object, metadata: Mapping[str, str] | None = None) -> S3Object: ...
+
+    def versions(self, obj: S3Object) -> list[str | None]:
+        """Version ids of one key, newest first (None for an object written before versioning)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An atomic counter item moved from ``expected`` (0: absent) to ``new`` inside a transaction."""
+
+    pk: str
+    sk: str
+    expected: int
+    new: int
+
+
+class MetadataTable(Protocol):
+    """The single table: items are dicts with PK/SK (and GSI1PK/GSI1SK where listed). Attributes
+    that are None are not stored; numbers come back as int when integral."""
+
+    def put_new(self, item: Mapping[str, Any]) -> bool:
+        """Write only if the key is free; False if it already existed."""
+        ...
+
+    def put(self, item: Mapping[str, Any]) -> None: ...
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None: ...
+
+    def query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def iter_query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def update(
+        self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Set attributes (None removes one) and return the item after it. ``expect`` maps attribute →
+        the value it must hold (None: must be absent); otherwise ConflictError and nothing changes."""
+        ...
+
+    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+        """Atomically write new items (each only if its key is free) and move a counter; False when any
+        condition failed (then nothing was written)."""
+        ...
+
+
+class EventBus(Protocol):
+    """Domain events (EventBridge): ``source`` like ``slipway.promotion``, a detail type, a JSON detail."""
+
+    def put(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
+        """Publish one event; returns its id. A rejected event raises (TransientError when retryable)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a step may touch: its settings and the four ports."""
+
+    settings: Settings
+    store: ArtifactStore
+    table: MetadataTable
+    events: EventBus
+    clock: Clock
+
+    def now_iso(self) -> str:
+        return self.clock.now().isoformat()

@@ -1,0 +1,49 @@
+"""Run records (``layout.run_key``): what a pipeline run used, its candidates, and how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway import layout
+from slipway.ports import Deps
+
+
+def listing(deps: Deps, run_id: str) -> dict[str, str]:
+    """The run's start time and its place in the newest-first listing (GSI1): the first write wins,
+    so a retried step or a later failure keeps them."""
+    existing = get_run(deps, run_id) or {}
+    started = str(existing.get("started_at") or deps.now_iso())
+    return {"started_at": started, **layout.run_listing(started, run_id)}
+
+
+def start_run(deps: Deps, run_id: str, **fields: Any) -> None:
+    """Mark a run RUNNING with what it uses so far."""
+    update_run(deps, run_id, status="RUNNING", **listing(deps, run_id), **fields)
+
+
+def update_run(deps: Deps, run_id: str, **fields: Any) -> dict[str, Any]:
+    return deps.table.update(*layout.run_key(run_id), {"run_id": run_id, **fields})
+
+
+def get_run(deps: Deps, run_id: str) -> dict[str, Any] | None:
+    return deps.table.get(*layout.run_key(run_id))
+
+
+def list_runs(deps: Deps, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first, optionally for one model."""
+    runs = []
+    pk, _ = layout.RUNS
+    for found in deps.table.iter_query(pk, index=layout.GSI1, newest_first=True):
+        if model is None or found.get("model") == model:
+            runs.append(found)
+            if len(runs) >= limit:
+                break
+    return runs
+
+
+def record_candidate(deps: Deps, run_id: str, index: int, **fields: Any) -> None:
+    deps.table.put(layout.item(layout.candidate_key(run_id, index), run_id=run_id, index=index, **fields))
+
+
+def candidates_of(deps: Deps, run_id: str) -> list[dict[str, Any]]:
+    return deps.table.query(*layout.candidates(run_id))

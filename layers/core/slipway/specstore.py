@@ -1,0 +1,51 @@
+"""Model specs in an environment: pushed to the artifacts bucket, versioned by content hash,
+with a current pointer per model in the metadata table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway import layout
+from slipway.errors import NotFound, SpecError
+from slipway.ports import Deps
+from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
+
+
+def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
+    """Validate and store a spec; make it the model's current one. Same text twice: one version."""
+    spec = load_spec(source)
+    version = spec_version(spec)
+    written = deps.store.put_bytes(
+        layout.spec_object(deps.settings.artifacts_bucket, spec.name, version),
+        dump_spec_yaml(spec).encode(),
+        "application/yaml",
+    )
+    now = deps.now_iso()
+    fields = {"model": spec.name, "version": version, "uri": written.uri}
+    created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
+    deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
+    return {**fields, "new": created}
+
+
+def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:
+    """The model's current spec and its version; SpecError when none was pushed."""
+    pointer = deps.table.get(*layout.spec_pointer_key(model))
+    if pointer is None:
+        raise SpecError(f"no model spec pushed for model {model!r} in this environment", {"model": model})
+    return spec_at(deps, model, str(pointer["version"])), str(pointer["version"])
+
+
+def spec_at(deps: Deps, model: str, version: str) -> ModelSpec:
+    try:
+        text = deps.store.get_bytes(layout.spec_object(deps.settings.artifacts_bucket, model, version))
+    except NotFound as e:
+        raise SpecError(f"spec {model}@{version[:12]} is recorded but its file is missing", {"model": model}) from e
+    return load_spec(text)
+
+
+def training_spec(deps: Deps, model: str, version: str) -> ModelSpec:
+    """A spec that can train: SpecError unless it has features and training sections."""
+    spec = spec_at(deps, model, version)
+    if spec.features is None or spec.training is None:
+        raise SpecError(f"spec {model}@{version[:12]} has no features/training sections", {"model": model})
+    return spec

@@ -1,0 +1,230 @@
+"""In-memory fakes of the ports (artifact store, metadata table, event bus, clock), for unit tests
+of the steps. tests/unit/test_port_contracts.py runs the same contract tests on these and on the
+AWS adapters over moto, so a fake cannot drift from what the adapters do."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slipway.adapters.metadata import as_stored
+from slipway.errors import ConflictError, NotFound
+from slipway.objects import S3Object
+from slipway.ports import Counter, Deps
+from slipway.settings import Settings
+
+SETTINGS = Settings(
+    env="dev",
+    region="us-east-1",
+    raw_bucket="raw",
+    lake_bucket="lake",
+    artifacts_bucket="artifacts",
+    metadata_table="metadata",
+    pii_salt="unit-salt",
+    code_version="unit-test",
+)
+
+
+@dataclass
+class _Version:
+    version_id: str
+    data: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+class FakeArtifactStore:
+    """Versioned buckets in memory: every put adds a version; reads see the newest unless pinned."""
+
+    def __init__(self, buckets: Sequence[str] = ()) -> None:
+        self._buckets: dict[str, dict[str, list[_Version]]] = {b: {} for b in buckets}
+        self._lock = threading.Lock()
+
+    def create_bucket(self, name: str) -> None:
+        self._buckets.setdefault(name, {})
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """For test assertions: the keys of a bucket under a prefix, sorted."""
+        return sorted(k for k in self._bucket(bucket) if k.startswith(prefix))
+
+    def _bucket(self, name: str) -> dict[str, list[_Version]]:
+        if name not in self._buckets:
+            raise NotFound(f"bucket {name} not found", {"code": "NoSuchBucket"})
+        return self._buckets[name]
+
+    def _version(self, obj: S3Object) -> _Version:
+        versions = self._bucket(obj.bucket).get(obj.key)
+        if not versions:
+            raise NotFound(f"get {obj.uri}: not found", {"code": "NoSuchKey"})
+        if obj.version_id is None:
+            return versions[-1]
+        for version in versions:
+            if version.version_id == obj.version_id:
+                return version
+        raise NotFound(f"get {obj.uri}?versionId={obj.version_id}: not found", {"code": "NoSuchVersion"})
+
+    def get_bytes(self, obj: S3Object) -> bytes:
+        return self._version(obj).data
+
+    def get_json(self, obj: S3Object) -> Any:
+        return json.loads(self.get_bytes(obj))
+
+    def put_bytes(
+        self,
+        obj: S3Object,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> S3Object:
+        version = _Version(uuid.uuid4().hex, bytes(data), content_type, dict(metadata or {}))
+        with self._lock:
+            self._bucket(obj.bucket).setdefault(obj.key, []).append(version)
+        return S3Object(bucket=obj.bucket, key=obj.key, version_id=version.version_id)
+
+    def put_json(self, obj: S3Object, value: Any) -> S3Object:
+        return self.put_bytes(
+            obj, json.dumps(value, indent=2, sort_keys=True, default=str).encode(), "application/json"
+        )
+
+    def exists(self, obj: S3Object) -> bool:
+        try:
+            self._version(obj)
+        except NotFound:
+            return False
+        return True
+
+    def copy(self, source: S3Object, target: S3Object, metadata: Mapping[str, str] | None = None) -> S3Object:
+        found = self._version(source)
+        kept = found.metadata if metadata is None else dict(metadata)
+        return self.put_bytes(target, found.data, found.content_type, kept)
+
+    def versions(self, obj: S3Object) -> list[str | None]:
+        return [v.version_id for v in reversed(self._bucket(obj.bucket).get(obj.key, []))]
+
+
+class FakeMetadataTable:
+    """The single table in memory: items stored as DynamoDB returns them (``as_stored``), queries in
+    sort-key order, conditional writes and transactions atomic under one lock."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.RLock()
+
+    def put_new(self, item: Mapping[str, Any]) -> bool:
+        with self._lock:
+            key = (item["PK"], item["SK"])
+            if key in self.items:
+                return False
+            self.items[key] = as_stored(item)
+            return True
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.items[(item["PK"], item["SK"])] = as_stored(item)
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        found = self.items.get((pk, sk))
+        return None if found is None else as_stored(found)
+
+    def query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return list(self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit))
+
+    def iter_query(
+        self,
+        pk: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+        with self._lock:
+            matching = [
+                i for i in self.items.values() if i.get(pk_name) == pk and str(i.get(sk_name, "")).startswith(sk_prefix)
+            ]
+        matching = [i for i in matching if sk_name in i]
+        matching.sort(key=lambda i: (i[sk_name], i["PK"], i["SK"]), reverse=newest_first)
+        for found in matching[:limit]:
+            yield as_stored(found)
+
+    def update(
+        self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        with self._lock:
+            current = self.items.get((pk, sk), {"PK": pk, "SK": sk})
+            for attribute, wanted in (expect or {}).items():
+                present = attribute in current and (pk, sk) in self.items
+                if wanted is None and present:
+                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
+                if wanted is not None and (not present or current[attribute] != as_stored({"v": wanted})["v"]):
+                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
+            after = {k: v for k, v in current.items() if k not in values or values[k] is not None}
+            after.update({k: v for k, v in values.items() if v is not None})
+            self.items[(pk, sk)] = as_stored(after)
+            return as_stored(self.items[(pk, sk)])
+
+    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+        with self._lock:
+            if any((i["PK"], i["SK"]) in self.items for i in puts):
+                return False
+            if counter is not None:
+                found = self.items.get((counter.pk, counter.sk))
+                if (counter.expected == 0) != (found is None):
+                    return False
+                if found is not None and found.get("value") != counter.expected:
+                    return False
+            for i in puts:
+                self.items[(i["PK"], i["SK"])] = as_stored(i)
+            if counter is not None:
+                existing = self.items.get((counter.pk, counter.sk), {"PK": counter.pk, "SK": counter.sk})
+                self.items[(counter.pk, counter.sk)] = {**existing, "value": counter.new}
+            return True
+
+
+@dataclass
+class FakeEventBus:
+    """Records what was published, in order."""
+
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
+        event_id = str(uuid.uuid4())
+        self.published.append(
+            {"id": event_id, "source": source, "detail-type": detail_type, "detail": json.loads(json.dumps(detail))}
+        )
+        return event_id
+
+
+@dataclass
+class ManualClock:
+    """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    step: timedelta = timedelta(milliseconds=1)
+
+    def now(self) -> datetime:
+        self.current += self.step
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+def fake_deps(settings: Settings = SETTINGS) -> Deps:
+    """The four ports in memory, with the settings' buckets created."""
+    store = FakeArtifactStore([settings.raw_bucket, settings.lake_bucket, settings.artifacts_bucket])
+    return Deps(settings=settings, store=store, table=FakeMetadataTable(), events=FakeEventBus(), clock=ManualClock())

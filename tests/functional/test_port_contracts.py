@@ -1,0 +1,207 @@
+"""One contract-test suite for each port, run on the in-memory fake and on the AWS adapter over
+moto: what the unit tests of the steps assume of a fake is what the adapters really do."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from slipway.adapters.artifacts import S3ArtifactStore
+from slipway.adapters.events import EventBridgeBus
+from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.errors import ConflictError, NotFound
+from slipway.objects import S3Object
+from slipway.ports import ArtifactStore, Counter, EventBus, MetadataTable
+from tests.fakes import FakeArtifactStore, FakeEventBus, FakeMetadataTable
+
+REGION = "us-east-1"
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads the template's YAML, tags (!Sub, !Ref …) as plain values."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _table_definition() -> dict[str, Any]:
+    """The metadata table's key schema and GSIs exactly as the template declares them."""
+    props = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"]["MetadataTable"]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def bucket() -> str:
+    """A fresh name per test: moto keeps state while another mock (the session's local cloud) is active."""
+    return f"contract-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["fake", "aws"])
+def store(request: pytest.FixtureRequest, bucket: str) -> ArtifactStore:
+    if request.param == "fake":
+        return FakeArtifactStore([bucket])
+    request.getfixturevalue("aws")
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return S3ArtifactStore(s3)
+
+
+@pytest.fixture(params=["fake", "aws"])
+def table(request: pytest.FixtureRequest, bucket: str) -> MetadataTable:
+    if request.param == "fake":
+        return FakeMetadataTable()
+    request.getfixturevalue("aws")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName=bucket, **_table_definition())
+    return DynamoMetadataTable(dynamodb, bucket)
+
+
+@pytest.fixture(params=["fake", "aws"])
+def bus(request: pytest.FixtureRequest) -> EventBus:
+    if request.param == "fake":
+        return FakeEventBus()
+    request.getfixturevalue("aws")
+    return EventBridgeBus(boto3.client("events", region_name=REGION), "default")
+
+
+@pytest.fixture
+def obj(bucket: str) -> Callable[..., S3Object]:
+    def make(key: str, version_id: str | None = None) -> S3Object:
+        return S3Object(bucket=bucket, key=key, version_id=version_id)
+
+    return make
+
+
+# ---------------------------------------------------------------- artifact store
+
+
+def test_store_round_trips_bytes_and_json(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
+    written = store.put_bytes(obj("a/b.bin"), b"\x00\x01payload")
+    store.put_json(obj("a/c.json"), {"n": 1, "when": "2026-11-26"})
+    assert store.get_bytes(obj("a/b.bin")) == b"\x00\x01payload"
+    assert store.get_json(obj("a/c.json")) == {"n": 1, "when": "2026-11-26"}
+    assert written.key == "a/b.bin" and written.version_id
+
+
+def test_store_keeps_every_version_and_reads_a_pinned_one(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
+    first = store.put_bytes(obj("k"), b"one")
+    second = store.put_bytes(obj("k"), b"two")
+    assert store.get_bytes(obj("k")) == b"two"
+    assert store.get_bytes(obj("k", first.version_id)) == b"one"
+    assert store.versions(obj("k")) == [second.version_id, first.version_id]
+    assert store.versions(obj("missing")) == []
+
+
+def test_store_missing_objects_and_buckets_are_not_found(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
+    with pytest.raises(NotFound):
+        store.get_bytes(obj("nothing/here"))
+    with pytest.raises(NotFound):
+        store.get_bytes(S3Object(bucket="no-such-bucket", key="k"))
+    assert store.exists(obj("nothing/here")) is False
+    store.put_bytes(obj("there"), b"x")
+    assert store.exists(obj("there")) is True
+
+
+def test_store_copy_pins_the_source_version(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
+    first = store.put_bytes(obj("src"), b"original")
+    store.put_bytes(obj("src"), b"overwritten")
+    copied = store.copy(obj("src", first.version_id), obj("dst/copy"))
+    assert store.get_bytes(obj("dst/copy")) == b"original"
+    assert copied.key == "dst/copy" and copied.version_id
+
+
+# ---------------------------------------------------------------- metadata table
+
+
+def test_table_put_new_refuses_a_taken_key(table: MetadataTable) -> None:
+    assert table.put_new({"PK": "P", "SK": "S", "n": 1}) is True
+    assert table.put_new({"PK": "P", "SK": "S", "n": 2}) is False
+    assert table.get("P", "S") == {"PK": "P", "SK": "S", "n": 1}
+    assert table.get("P", "other") is None
+
+
+def test_table_stores_values_as_dynamodb_returns_them(table: MetadataTable) -> None:
+    table.put({"PK": "P", "SK": "S", "whole": 1.0, "half": 0.5, "gone": None, "nested": {"x": None, "l": [1, 2.5]}})
+    assert table.get("P", "S") == {"PK": "P", "SK": "S", "whole": 1, "half": 0.5, "nested": {"x": None, "l": [1, 2.5]}}
+
+
+def test_table_query_orders_by_sort_key_and_filters_by_prefix(table: MetadataTable) -> None:
+    for sk in ("item-000002", "item-000010", "item-000001", "pointer"):
+        table.put({"PK": "P", "SK": sk})
+    table.put({"PK": "Q", "SK": "item-000003"})
+    assert [i["SK"] for i in table.query("P", "item-")] == ["item-000001", "item-000002", "item-000010"]
+    assert [i["SK"] for i in table.query("P", "item-", newest_first=True, limit=2)] == ["item-000010", "item-000002"]
+    assert len(table.query("P")) == 4
+
+
+def test_table_query_on_the_index(table: MetadataTable) -> None:
+    table.put({"PK": "a", "SK": "META", "GSI1PK": "LISTED", "GSI1SK": "2026-11-02#a"})
+    table.put({"PK": "b", "SK": "META", "GSI1PK": "LISTED", "GSI1SK": "2026-11-03#b"})
+    table.put({"PK": "c", "SK": "META"})  # not listed
+    assert [i["PK"] for i in table.query("LISTED", index="GSI1", newest_first=True)] == ["b", "a"]
+
+
+def test_table_update_sets_removes_and_upserts(table: MetadataTable) -> None:
+    created = table.update("P", "S", {"a": 1, "b": "x"})
+    assert created == {"PK": "P", "SK": "S", "a": 1, "b": "x"}
+    after = table.update("P", "S", {"a": 2, "b": None})
+    assert after == {"PK": "P", "SK": "S", "a": 2}
+    assert table.get("P", "S") == after
+
+
+def test_table_update_with_expectations_is_conditional(table: MetadataTable) -> None:
+    table.update("P", "pointer", {"version": 1}, expect={"version": None})
+    with pytest.raises(ConflictError):
+        table.update("P", "pointer", {"version": 3}, expect={"version": 2})
+    with pytest.raises(ConflictError):
+        table.update("P", "pointer", {"version": 3}, expect={"version": None})
+    assert table.get("P", "pointer")["version"] == 1  # type: ignore[index]
+    assert table.update("P", "pointer", {"version": 2}, expect={"version": 1})["version"] == 2
+
+
+def test_table_transaction_is_all_or_nothing(table: MetadataTable) -> None:
+    assert table.transact([{"PK": "P", "SK": "one"}], Counter("P", "counter", 0, 1)) is True
+    assert table.get("P", "counter")["value"] == 1  # type: ignore[index]
+    # a stale counter: nothing is written
+    assert table.transact([{"PK": "P", "SK": "two"}], Counter("P", "counter", 0, 2)) is False
+    assert table.get("P", "two") is None
+    # a taken key: the counter does not move
+    assert table.transact([{"PK": "P", "SK": "one"}], Counter("P", "counter", 1, 2)) is False
+    assert table.get("P", "counter")["value"] == 1  # type: ignore[index]
+    assert table.transact([{"PK": "P", "SK": "two"}], Counter("P", "counter", 1, 2)) is True
+
+
+def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: table.put_new({"PK": "P", "SK": "once", "writer": n}), range(8)))
+    assert results.count(True) == 1
+
+
+# ---------------------------------------------------------------- event bus
+
+
+def test_bus_returns_distinct_event_ids(bus: EventBus) -> None:
+    first = bus.put("slipway.test", "Thing Happened", {"model": "churn", "version": 3})
+    second = bus.put("slipway.test", "Thing Happened", {"model": "churn", "version": 3})
+    assert first and second and first != second
+
+
+def test_bus_refuses_a_detail_that_is_not_json(bus: EventBus) -> None:
+    with pytest.raises(TypeError):
+        bus.put("slipway.test", "Thing Happened", {"when": object()})
