@@ -95,3 +95,35 @@ def test_the_local_subcommands_are_the_lazy_importers() -> None:
         ("cli/slipway_cli/main.py", f) for m, f in _local_imports(CLI / "main.py") if m.startswith("slipway_local")
     }
     assert found == LAZY_LOCAL_IMPORTS
+
+
+def _modules(path: Path) -> set[str]:
+    """Full dotted names of what a module imports (``from a.b import c`` gives ``a.b``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+STEPS = sorted(p for p in (CORE / "steps").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", STEPS, ids=lambda p: p.name)
+def test_steps_depend_on_ports_not_on_adapters_or_other_steps(path: Path) -> None:
+    imported = _modules(path)
+    assert {m for m in imported if m.startswith("slipway.steps")} == set()
+    assert {
+        m for m in imported if m.startswith(("slipway.adapters", "slipway.composition", "boto3", "botocore"))
+    } == set()
+
+
+def test_only_the_composition_root_wires_adapters() -> None:
+    wiring = sorted(
+        p.relative_to(CORE).as_posix()
+        for p in CORE.rglob("*.py")
+        if "adapters" not in p.relative_to(CORE).parts and any(m.startswith("slipway.adapters") for m in _modules(p))
+    )
+    assert wiring == ["composition.py"]

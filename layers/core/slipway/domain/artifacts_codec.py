@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,16 +46,14 @@ def _allowed(type_name: str) -> bool:
     return type_name.startswith(ALLOWED_TYPE_PREFIXES)
 
 
-def load_model(data: bytes, *, sha256: str | None = None) -> Any:
+def load_model(data: bytes) -> Any:
     """Load skops bytes, trusting the types they contain only if all are allow-listed.
 
-    Raises ``ArtifactIntegrityError`` naming the refused types, on a SHA-256 mismatch (when ``sha256`` is
-    given), or when the bytes are not a skops file.
+    Raises ``ArtifactIntegrityError`` naming the refused types, or when the bytes are not a skops file.
+    Bytes read from S3 come through ``artifact_io.verified_bytes``, which checks their recorded SHA-256.
     """
     import skops.io as sio
 
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise ArtifactIntegrityError("model artifact does not match its recorded SHA-256", details={"sha256": sha256})
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:

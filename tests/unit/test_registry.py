@@ -1,18 +1,22 @@
-"""The model registry on DynamoDB (moto): gapless version numbers, one version per run, aliases
-moved with an audit log, and references resolved the way the CLI takes them."""
+"""The model registry over the metadata-table port (here the fake, which the contract suite holds to
+DynamoDB's conditional writes and transactions): gapless version numbers, one version per run even
+under concurrent retries, aliases moved with an audit log, references resolved as the CLI takes them."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from slipway import layout
 from slipway.errors import NotFound
 from slipway.registry import ModelRegistry
-from slipway_cli.target import Target
+from tests.fakes import fake_deps
 
 
 @pytest.fixture
-def registry(dev: Target) -> ModelRegistry:
-    return ModelRegistry.of(dev.deps)
+def registry() -> ModelRegistry:
+    return ModelRegistry.of(fake_deps())
 
 
 def test_each_run_gets_the_next_number_exactly_once(registry: ModelRegistry) -> None:
@@ -52,3 +56,29 @@ def test_unknown_versions_and_aliases_are_typed_not_found(registry: ModelRegistr
         registry.set_alias("reg-c", "candidate", 9, actor="test", reason="typo")
     with pytest.raises(ValueError, match="unknown alias"):
         registry.set_alias("reg-c", "latest", 1, actor="test", reason="not an alias")
+
+
+def test_concurrent_runs_and_retries_get_gapless_numbers(registry: ModelRegistry) -> None:
+    # GIVEN eight runs, each delivered twice at the same time (at-least-once events, retried steps)
+    runs = [f"run-{n}" for n in range(8)] * 2
+
+    # WHEN they all register at once
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda run: registry.register("reg-d", run, {}), runs))
+
+    # THEN each run has exactly one version, the numbers are 1..8 without gaps, and the counter says 8
+    by_run: dict[str, set[int]] = {}
+    for run, (version, _) in zip(runs, results, strict=True):
+        by_run.setdefault(run, set()).add(version)
+    assert all(len(v) == 1 for v in by_run.values())
+    assert sorted(v for versions in by_run.values() for v in versions) == list(range(1, 9))
+    assert sum(created for _, created in results) == 8
+    assert registry.table.get(*layout.version_counter_key("reg-d"))["value"] == 8  # type: ignore[index]
+
+
+def test_alias_log_records_who_moved_it_and_when(registry: ModelRegistry) -> None:
+    registry.register("reg-e", "run-1", {})
+    registry.set_alias("reg-e", "production", 1, actor="platform:alice", reason="approved CHG-1")
+    (entry,) = registry.alias_log("reg-e")
+    assert (entry["actor"], entry["reason"], entry["alias"]) == ("platform:alice", "approved CHG-1", "production")
+    assert entry["at"].startswith("2026-11-25T09:00")  # the injected clock, not the wall clock
