@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from slipway.errors import SlipwayError
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except LookupError as e:
         console.print(f"[red]not found[/]: {e}")
+        return 2
+    except (BotoCoreError, ClientError) as e:  # no profile or credentials, no stack, access denied: one line
+        console.print(f"[red]{type(e).__name__}[/]: {e}")
         return 2
 
 

@@ -108,3 +108,14 @@ def test_the_cli_works_without_the_local_extra() -> None:
     # THEN it exits 2 with the install hint, and no traceback
     assert up.returncode == 2
     assert "pip install 'slipway[local]'" in up.stderr and "Traceback" not in up.stderr
+
+
+def test_an_unknown_profile_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an operator naming a profile their AWS config does not have
+    # WHEN they list runs
+    code = main(["runs", "--env", "dev", "--profile", "no-such-profile"])
+
+    # THEN the command fails with the profile named
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "ProfileNotFound" in out and "no-such-profile" in out
