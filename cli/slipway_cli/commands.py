@@ -21,8 +21,8 @@ def _fmt(value: Any) -> str:
     return escape(str(value)) if value is not None else "—"
 
 
-def runs_list(c: Deps, model: str | None) -> tuple[Any, Any]:
-    items = runs.list_runs(c, model)
+def runs_list(deps: Deps, model: str | None) -> tuple[Any, Any]:
+    items = runs.list_runs(deps, model)
     table = Table(title=f"runs{' of ' + model if model else ''} (newest first)")
     for column in ("run", "model", "status", "started", "dataset", "model version", "outcome"):
         table.add_column(column)
@@ -40,11 +40,11 @@ def runs_list(c: Deps, model: str | None) -> tuple[Any, Any]:
     return items, table
 
 
-def runs_show(c: Deps, run_id: str) -> tuple[Any, Any]:
-    item = runs.get_run(c, run_id)
+def runs_show(deps: Deps, run_id: str) -> tuple[Any, Any]:
+    item = runs.get_run(deps, run_id)
     if item is None:
         raise LookupError(f"no run {run_id}")
-    candidates = runs.candidates_of(c, run_id)
+    candidates = runs.candidates_of(deps, run_id)
     head = Table(title=f"run {run_id}", show_header=False)
     for key in sorted(k for k in item if not k.startswith(("PK", "SK", "GSI"))):
         head.add_row(key, _fmt(item[key]))
@@ -57,8 +57,8 @@ def runs_show(c: Deps, run_id: str) -> tuple[Any, Any]:
     return {"run": item, "candidates": candidates}, Group(head, board)
 
 
-def models_list(c: Deps) -> tuple[Any, Any]:
-    registry = ModelRegistry.of(c)
+def models_list(deps: Deps) -> tuple[Any, Any]:
+    registry = ModelRegistry.of(deps)
     rows = []
     for model in registry.models():
         versions = registry.versions(model)
@@ -83,8 +83,8 @@ def models_list(c: Deps) -> tuple[Any, Any]:
     return rows, table
 
 
-def models_show(c: Deps, ref: str) -> tuple[Any, Any]:
-    registry = ModelRegistry.of(c)
+def models_show(deps: Deps, ref: str) -> tuple[Any, Any]:
+    registry = ModelRegistry.of(deps)
     item = registry.resolve(ref)
     model = item["model"]
     aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
@@ -112,10 +112,10 @@ def models_show(c: Deps, ref: str) -> tuple[Any, Any]:
     return value, table
 
 
-def lineage_of(c: Deps, ref: str) -> tuple[Any, Any]:
-    item = ModelRegistry.of(c).resolve(ref)
+def lineage_of(deps: Deps, ref: str) -> tuple[Any, Any]:
+    item = ModelRegistry.of(deps).resolve(ref)
     node = model_node(item["model"], int(item["version"]))
-    nodes = lineage_queries.upstream(c, node)
+    nodes = lineage_queries.upstream(deps, node)
     value = {"node": node, "upstream": nodes, "code_version": item.get("code_version")}
     table = Table(title=f"lineage of {node} (upstream)")
     table.add_column("kind")
@@ -127,8 +127,8 @@ def lineage_of(c: Deps, ref: str) -> tuple[Any, Any]:
     return value, table
 
 
-def lineage_from(c: Deps, uri: str) -> tuple[Any, Any]:
-    models = lineage_queries.models_fed_by(c, uri)
+def lineage_from(deps: Deps, uri: str) -> tuple[Any, Any]:
+    models = lineage_queries.models_fed_by(deps, uri)
     table = Table(title=f"models fed by {uri}")
     table.add_column("model version")
     for m in models:
@@ -136,10 +136,10 @@ def lineage_from(c: Deps, uri: str) -> tuple[Any, Any]:
     return {"raw": uri, "models": models}, table
 
 
-def reproduce_model(c: Deps, ref: str) -> tuple[Any, Any]:
+def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
     from slipway.steps.reproduce import reproduce
 
-    result = reproduce(c, ModelRegistry.of(c).resolve(ref))
+    result = reproduce(deps, ModelRegistry.of(deps).resolve(ref))
     model, _ = parse_ref(ref)
     table = Table(
         title=f"reproduce {model} v{result['version']}: "

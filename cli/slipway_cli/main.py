@@ -68,41 +68,41 @@ def _show(args: argparse.Namespace, result: tuple[Any, Any]) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from slipway_cli import commands
 
-    c = _target(args).deps
+    deps = _target(args).deps
     run = [a for a in args.run if a != "show"]
     if run:
-        return _show(args, commands.runs_show(c, run[0]))
-    return _show(args, commands.runs_list(c, args.model))
+        return _show(args, commands.runs_show(deps, run[0]))
+    return _show(args, commands.runs_list(deps, args.model))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from slipway_cli import commands
 
-    c = _target(args).deps
+    deps = _target(args).deps
     if args.action == "list":
-        return _show(args, commands.models_list(c))
+        return _show(args, commands.models_list(deps))
     if not args.ref:
         raise SystemExit("slipway models show needs MODEL[@VERSION|@ALIAS]")
-    return _show(args, commands.models_show(c, args.ref))
+    return _show(args, commands.models_show(deps, args.ref))
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
     from slipway_cli import commands
 
-    c = _target(args).deps
+    deps = _target(args).deps
     if args.source:
-        return _show(args, commands.lineage_from(c, args.source))
+        return _show(args, commands.lineage_from(deps, args.source))
     if not args.ref:
         raise SystemExit("slipway lineage needs MODEL@VERSION or --from s3://bucket/key")
-    return _show(args, commands.lineage_of(c, args.ref))
+    return _show(args, commands.lineage_of(deps, args.ref))
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from slipway_cli import commands
 
-    c = _target(args).deps
+    deps = _target(args).deps
     with console.status(f"retraining {args.ref} from its recorded lineage…"):
-        value, renderable = commands.reproduce_model(c, args.ref)
+        value, renderable = commands.reproduce_model(deps, args.ref)
     _show(args, (value, renderable))
     return 0 if value["identical"] else 1
 
