@@ -9,6 +9,10 @@ endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `sam validate --lint` in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and
+# click==8.1.8), while slipway pins boto3==1.44.8, so pip cannot put both in .venv.
+SAM_VENV := .venv-sam
+SAM_CLI  := aws-sam-cli==1.170.0
 
 .PHONY: demo test lint typecheck cfn-lint up bench clean
 
@@ -22,10 +26,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/slipway demo
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory validate-template
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -46,11 +51,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-sam out .pytest_cache .ruff_cache .mypy_cache
-
-# `sam validate --lint` in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and
-# click==8.1.8), while slipway pins boto3==1.44.8, so pip cannot put both in .venv.
-SAM_VENV := .venv-sam
-SAM_CLI  := aws-sam-cli==1.170.0
 
 .PHONY: validate-template
 
