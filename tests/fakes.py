@@ -4,6 +4,7 @@ AWS adapters over moto, so a fake cannot drift from what the adapters do."""
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import uuid
@@ -228,3 +229,24 @@ def fake_deps(settings: Settings = SETTINGS) -> Deps:
     """The four ports in memory, with the settings' buckets created."""
     store = FakeArtifactStore([settings.raw_bucket, settings.lake_bucket, settings.artifacts_bucket])
     return Deps(settings=settings, store=store, table=FakeMetadataTable(), events=FakeEventBus(), clock=ManualClock())
+
+
+def fork(deps: Deps) -> Deps:
+    """An independent copy of in-memory deps (objects, items, published events, clock): a test may damage
+    its copy of a shared, expensive pipeline state without touching the original."""
+    store, table, events, clock = deps.store, deps.table, deps.events, deps.clock
+    assert isinstance(store, FakeArtifactStore) and isinstance(table, FakeMetadataTable)
+    assert isinstance(events, FakeEventBus) and isinstance(clock, ManualClock)
+    store_copy = FakeArtifactStore()
+    with store._lock:
+        store_copy._buckets = copy.deepcopy(store._buckets)
+    table_copy = FakeMetadataTable()
+    with table._lock:
+        table_copy.items = copy.deepcopy(table.items)
+    return Deps(
+        settings=deps.settings,
+        store=store_copy,
+        table=table_copy,
+        events=FakeEventBus(copy.deepcopy(events.published)),
+        clock=ManualClock(clock.current, clock.step),
+    )

@@ -1,0 +1,252 @@
+"""register_version: each run's challenger becomes the model's next version (gapless numbers), with
+artifacts whose SHA-256 matches the stored bytes, a model card, lineage and the ``candidate`` alias moved
+and logged; a retried register returns the same version and writes nothing new."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from slipway import layout
+from slipway.domain.digest import sha256_hex
+from slipway.domain.lineage import dataset_node, feature_set_node, model_node, raw_node, run_node, spec_node
+from slipway.errors import TransientError
+from slipway.lineage_queries import models_fed_by, upstream
+from slipway.objects import S3Object
+from slipway.ports import Deps, MetadataTable
+from slipway.registry import ModelRegistry
+from slipway.runs import get_run
+from slipway.steps.register_version import register_version
+from slipway.steps.validate_dataset import validate_dataset
+from tests.fakes import ManualClock, fork
+from tests.unit.steps.support import (
+    Pipeline,
+    Run,
+    churn_csv,
+    item_of,
+    register_request,
+    run_pipeline,
+    stored_versions,
+    table_keys,
+    upload,
+)
+
+FIRST_AT = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+SECOND_AT = datetime(2027, 1, 5, 10, 0, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    deps: Deps
+    first: Run
+    second: Run
+    windows: dict[int, tuple[datetime, datetime]]  # version -> (clock before register, clock after)
+
+
+def _register_at(deps: Deps, run: Run, at: datetime) -> tuple[datetime, datetime]:
+    """Register ``run`` with the clock set to ``at``; returns the clock's window around the step."""
+    clock = deps.clock
+    assert isinstance(clock, ManualClock)
+    clock.current = at
+    run.registered = register_version(deps, register_request(run.run_id, run.dataset, run.features, run.evaluated))
+    return at, clock.current
+
+
+@pytest.fixture(scope="module")
+def registered(evaluated: Pipeline) -> Registered:
+    """run-1 registered, then a second run (another upload of fresh data) trained, evaluated and registered."""
+    deps = fork(evaluated.deps)
+    first = dataclasses.replace(evaluated.run)
+    windows = {1: _register_at(deps, first, FIRST_AT)}
+    second = run_pipeline(deps, "run-2", "churn/december.csv", churn_csv(seed=8))
+    windows[2] = _register_at(deps, second, SECOND_AT)
+    return Registered(deps, first, second, windows)
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_two_runs_register_versions_1_and_2_without_gaps(registered: Registered) -> None:
+    # GIVEN two runs registered one after the other
+    deps = registered.deps
+    first, second = registered.first.registered, registered.second.registered
+    assert first is not None and second is not None
+
+    # WHEN a user lists the model's versions
+    versions = ModelRegistry.of(deps).versions("churn")
+
+    # THEN they are 1 and 2, each new and made by its run, and the counter stands at 2
+    assert (first.version, first.new, second.version, second.new) == (1, True, 2, True)
+    assert [(v["version"], v["run_id"]) for v in versions] == [(1, "run-1"), (2, "run-2")]
+    assert item_of(deps, layout.version_counter_key("churn"))["value"] == 2
+    # AND each version records what made it: data, spec, feature set, winning candidate and its metrics
+    for run in (registered.first, registered.second):
+        assert run.registered is not None
+        item = item_of(deps, layout.version_key("churn", run.registered.version))
+        fs, best = run.features.feature_set, run.evaluated.best
+        assert (item["dataset_version"], item["spec_version"], item["feature_set"]) == (
+            run.dataset.dataset_version,
+            run.dataset.spec_version,
+            fs.id,
+        )
+        assert (item["algorithm"], item["params"]) == (best.algorithm, best.params)
+        assert item["test_metrics"]["roc_auc"] == pytest.approx(run.evaluated.test_metrics["roc_auc"])
+        assert (item["raw_uri"], item["raw_version_id"]) == (run.raw.uri, run.raw.version_id)
+    # AND the second run was gated against version 1 as its champion
+    assert registered.second.evaluated.champion is not None
+    assert registered.second.evaluated.champion["version"] == 1
+
+
+def test_the_candidate_alias_moves_to_each_new_version_and_every_move_is_logged(registered: Registered) -> None:
+    # GIVEN versions 1 and 2 registered by run-1 and run-2
+    registry = ModelRegistry.of(registered.deps)
+
+    # WHEN a user looks at the aliases and their history
+    log = registry.alias_log("churn")
+
+    # THEN candidate points at version 2, and the log shows both moves with who moved it and why
+    assert registry.aliases("churn") == {"candidate": 2}
+    assert [(e["alias"], e.get("previous_version"), e["version"], e["actor"], e["reason"]) for e in log] == [
+        ("candidate", None, 1, "run:run-1", "registered by training"),
+        ("candidate", 1, 2, "run:run-2", "registered by training"),
+    ]
+    # AND each move happened while its run was registering (the fake clock's time)
+    for entry in log:
+        before, after = registered.windows[entry["version"]]
+        assert before < _at(entry["at"]) <= after
+        assert registry.table.get(*layout.alias_log_key("churn", entry["at"], "candidate")) is not None
+
+
+def test_registered_artifacts_match_their_recorded_sha256(registered: Registered) -> None:
+    # GIVEN version 1, registered from run-1's challenger
+    deps, run = registered.deps, registered.first
+    item = item_of(deps, layout.version_key("churn", 1))
+    artifacts: dict[str, dict[str, str]] = item["artifacts"]
+
+    # WHEN a user downloads each artifact the version lists
+    # THEN every one is stored under the run's model prefix and hashes to its recorded SHA-256
+    assert set(artifacts) == {layout.MODEL_SKOPS, layout.MODEL_ONNX, layout.MODEL_CARD_JSON, layout.MODEL_CARD_HTML}
+    for name, record in artifacts.items():
+        assert record["uri"] == layout.model_artifact(deps.settings.artifacts_bucket, "churn", "run-1", name).uri
+        assert sha256_hex(deps.store.get_bytes(S3Object.parse(record["uri"]))) == record["sha256"]
+    # AND the registered model is byte for byte the challenger that was evaluated, and its ONNX matched it
+    assert artifacts[layout.MODEL_SKOPS]["sha256"] == run.evaluated.best.model_sha256
+    assert item["onnx"]["status"] == "ok"
+    # AND the model card is a readable HTML page about this version
+    assert run.registered is not None and run.registered.model_card_uri == artifacts[layout.MODEL_CARD_HTML]["uri"]
+    html = deps.store.get_bytes(S3Object.parse(run.registered.model_card_uri)).decode()
+    assert "<title>Model card: churn v1</title>" in html
+    assert "No champion: this is the first version." in html
+
+
+def test_versions_and_runs_carry_the_clock_time_of_registration(registered: Registered) -> None:
+    # GIVEN versions registered with the clock at FIRST_AT and SECOND_AT
+    deps = registered.deps
+    for version, run_id in ((1, "run-1"), (2, "run-2")):
+        before, after = registered.windows[version]
+        # WHEN a user reads the version and its run
+        item = item_of(deps, layout.version_key("churn", version))
+        run_item = get_run(deps, run_id)
+        # THEN both carry times from that registration, and the run SUCCEEDED with the version
+        assert before < _at(item["registered_at"]) <= after
+        assert run_item is not None
+        assert (run_item["status"], run_item["model_version"]) == ("SUCCEEDED", version)
+        assert before < _at(run_item["ended_at"]) <= after
+
+
+def test_lineage_answers_from_an_upload_to_its_model_and_back(registered: Registered) -> None:
+    # GIVEN version 1, registered from run-1's upload
+    deps, run = registered.deps, registered.first
+    fs = run.features.feature_set
+
+    # WHEN a user asks what the upload fed, and what version 1 came from
+    fed = models_fed_by(deps, run.raw.uri)
+    came_from = upstream(deps, model_node("churn", 1))
+
+    # THEN the upload fed version 1, and version 1 traces back through run, features and dataset to it
+    assert fed == [model_node("churn", 1)]
+    assert set(came_from) >= {
+        run_node("run-1"),
+        spec_node("churn", run.dataset.spec_version),
+        feature_set_node("churn", fs.id),
+        dataset_node("churn", run.dataset.dataset_version),
+        raw_node(run.raw.uri, run.raw.version_id),
+    }
+
+
+def test_the_same_upload_again_knows_which_version_it_already_trained(registered: Registered) -> None:
+    # GIVEN run-1's data registered as version 1
+    deps = fork(registered.deps)
+
+    # WHEN the same bytes are uploaded again (another name) and validated
+    dataset = validate_dataset(deps, upload(deps, "churn/resent.csv", churn_csv()), "run-resent")
+
+    # THEN the dataset version is not new and names version 1 as already trained from it (no retrain)
+    assert (dataset.dataset_version, dataset.new) == (registered.first.dataset.dataset_version, False)
+    assert dataset.trained_version == 1
+
+
+def test_a_retried_register_returns_the_same_version_and_writes_nothing_new(registered: Registered) -> None:
+    # GIVEN run-1 registered as version 1 (and run-2 as version 2)
+    deps = fork(registered.deps)
+    run = registered.first
+    items_before, objects_before = table_keys(deps), stored_versions(deps)
+    log_before = ModelRegistry.of(deps).alias_log("churn")
+
+    # WHEN Step Functions retries run-1's register step
+    again = register_version(deps, register_request(run.run_id, run.dataset, run.features, run.evaluated))
+
+    # THEN it is version 1 again, not new, with the same artifacts
+    assert run.registered is not None
+    assert (again.version, again.new) == (1, False)
+    assert again.artifacts == run.registered.artifacts
+    # AND no item, object or object version was added, and the candidate alias was not moved back
+    assert table_keys(deps) == items_before
+    assert stored_versions(deps) == objects_before
+    assert ModelRegistry.of(deps).alias_log("churn") == log_before
+    assert ModelRegistry.of(deps).aliases("churn") == {"candidate": 2}
+
+
+class _ThrottledAliasMove:
+    """The fake table, except that the first move of churn's candidate alias is throttled (a retryable error)."""
+
+    def __init__(self, table: MetadataTable) -> None:
+        self._table = table
+        self.throttled = False
+
+    def update(
+        self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if (pk, sk) == layout.alias_key("churn", "candidate") and not self.throttled:
+            self.throttled = True
+            raise TransientError("update item: throttled", {"code": "ProvisionedThroughputExceededException"})
+        return self._table.update(pk, sk, values, expect=expect)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def test_a_register_retried_after_a_throttled_alias_move_still_moves_the_alias(evaluated: Pipeline) -> None:
+    # GIVEN run-1 ready to register, and the table throttling its first alias move (after the version's
+    # transaction committed)
+    deps = fork(evaluated.deps)
+    run = evaluated.run
+    request = register_request(run.run_id, run.dataset, run.features, run.evaluated)
+    throttled = _ThrottledAliasMove(deps.table)
+    with pytest.raises(TransientError):
+        register_version(dataclasses.replace(deps, table=throttled), request)
+    assert throttled.throttled
+
+    # WHEN Step Functions retries the step (its Retry matches TransientError)
+    again = register_version(deps, request)
+
+    # THEN the run's version is 1, and the candidate alias points at it with the move logged
+    assert again.version == 1
+    registry = ModelRegistry.of(deps)
+    assert registry.aliases("churn") == {"candidate": 1}
+    assert [(e["version"], e["actor"]) for e in registry.alias_log("churn")] == [(1, "run:run-1")]

@@ -1,0 +1,70 @@
+"""train_candidate: each Map iteration records a candidate item with its validation metrics and stores
+its model content-addressed, so a retried fit never overwrites an artifact a result points to."""
+
+from __future__ import annotations
+
+import pytest
+
+from slipway import layout
+from slipway.artifact_io import load_verified_model, verified_bytes
+from slipway.domain.digest import sha256_hex
+from slipway.objects import S3Object
+from slipway.runs import candidates_of
+from slipway.steps.train_candidate import train_candidate
+from tests.fakes import fork
+from tests.unit.steps.support import Pipeline, item_of, store_keys, train_requests
+
+
+def test_each_candidate_is_recorded_with_its_metrics_and_a_verifiable_artifact(evaluated: Pipeline) -> None:
+    # GIVEN run-1's two candidates, trained one per Map iteration
+    deps, run = evaluated.deps, evaluated.run
+
+    # WHEN a user lists the run's candidates
+    items = candidates_of(deps, run.run_id)
+
+    # THEN there is one item per candidate, each with what the train step returned
+    assert [i["index"] for i in items] == [0, 1]
+    for result in run.trained:
+        item = item_of(deps, layout.candidate_key(run.run_id, result.index))
+        assert (item["algorithm"], item["params"]) == (result.algorithm, result.params)
+        assert item["validation_metrics"] == pytest.approx(result.metrics)
+        assert 0.5 < result.metrics["roc_auc"] <= 1.0  # better than chance on the validation split
+        assert (item["dataset_version"], item["feature_set"]) == (
+            run.dataset.dataset_version,
+            run.features.feature_set.id,
+        )
+        # AND the artifact sits under its content address, and its bytes hash to the recorded SHA-256
+        expected = layout.candidate_artifact(
+            deps.settings.artifacts_bucket, run.run_id, result.index, result.model_sha256
+        )
+        assert item["model_uri"] == result.model_uri == expected.uri
+        assert item["model_sha256"] == result.model_sha256
+        assert sha256_hex(deps.store.get_bytes(expected)) == result.model_sha256
+        # AND it loads as a model that scores probabilities
+        model = load_verified_model(deps.store, {"uri": result.model_uri, "sha256": result.model_sha256})
+        assert hasattr(model, "predict_proba")
+
+
+def test_a_retried_fit_writes_a_second_artifact_and_the_first_stays_verifiable(evaluated: Pipeline) -> None:
+    # GIVEN candidate 0 of run-1, already trained once
+    deps = fork(evaluated.deps)
+    run = evaluated.run
+    first = run.trained[0]
+    request = train_requests(run.run_id, run.features)[0]
+
+    # WHEN the Map iteration is retried (the same request again)
+    retried = train_candidate(deps, request)
+
+    # THEN the retry's artifact has its own content address next to the first one
+    prefix = layout.candidate_artifact(deps.settings.artifacts_bucket, run.run_id, 0, "x").key.rsplit("/", 1)[0]
+    assert retried.model_sha256 != first.model_sha256  # skops bytes of two fits differ
+    assert store_keys(deps, deps.settings.artifacts_bucket, prefix + "/") == sorted(
+        S3Object.parse(r.model_uri).key for r in (first, retried)
+    )
+    # AND both artifacts still hash to what their results recorded
+    for result in (first, retried):
+        assert sha256_hex(verified_bytes(deps.store, result.model_uri, result.model_sha256)) == result.model_sha256
+    # AND the candidate item now points at the retry, with the same validation metrics
+    item = item_of(deps, layout.candidate_key(run.run_id, 0))
+    assert (item["model_uri"], item["model_sha256"]) == (retried.model_uri, retried.model_sha256)
+    assert retried.metrics == pytest.approx(first.metrics)

@@ -1,0 +1,179 @@
+"""validate_dataset: a good upload becomes a curated, content-addressed dataset version with a profile and
+lineage; a bad one is quarantined untouched with a report naming every failed check."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow.parquet as pq
+import pytest
+
+from slipway import layout
+from slipway.domain.digest import sha256_hex
+from slipway.domain.lineage import dataset_node, raw_node, spec_node
+from slipway.errors import DataContractViolation, SpecError
+from slipway.objects import S3Object
+from slipway.ports import Deps
+from slipway.runs import get_run
+from slipway.specstore import current_spec
+from slipway.steps.validate_dataset import validate_dataset
+from slipway_cli.samples import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from tests.fakes import fake_deps
+from tests.unit.steps.support import ROWS, churn_csv, item_of, spec_pushed, store_keys, stored_versions, upload
+
+
+@pytest.fixture
+def deps() -> Deps:
+    """Fresh fakes with the (small) churn spec pushed."""
+    return spec_pushed()
+
+
+def test_a_good_csv_becomes_a_curated_dataset_version(deps: Deps) -> None:
+    # GIVEN a well-formed churn CSV uploaded under churn/
+    body = churn_csv()
+    raw = upload(deps, "churn/customers.csv", body)
+
+    # WHEN the validate step runs on it
+    dataset = validate_dataset(deps, raw, "run-v1")
+
+    # THEN the dataset version is recorded with its rows, its spec version and the exact raw object version
+    _, spec_version = current_spec(deps, "churn")
+    item = item_of(deps, layout.dataset_key("churn", dataset.dataset_version))
+    assert dataset.new is True and dataset.trained_version is None
+    assert (item["rows"], dataset.rows) == (ROWS, ROWS)
+    assert item["spec_version"] == dataset.spec_version == spec_version
+    assert (item["raw_uri"], item["raw_version_id"]) == (raw.uri, raw.version_id)
+    assert item["columns"] == dataset.columns
+
+    # AND the curated Parquet is stored where layout says, and its SHA-256 is the dataset version
+    curated = layout.curated_data(deps.settings.lake_bucket, "churn", dataset.dataset_version)
+    assert dataset.curated_uri == item["curated_uri"] == curated.uri
+    curated_bytes = deps.store.get_bytes(curated)
+    assert sha256_hex(curated_bytes) == dataset.dataset_version
+    table = pq.read_table(io.BytesIO(curated_bytes))
+    assert table.num_rows == ROWS
+    # AND the e-mail column (pii: hash) holds no address from the upload
+    uploaded_emails = set(make_churn(n_rows=ROWS, seed=7)["email"])
+    assert uploaded_emails.isdisjoint(table.column("email").to_pylist())
+
+    # AND its profile (the drift reference) covers the contract's columns
+    profile = deps.store.get_json(layout.curated_profile(deps.settings.lake_bucket, "churn", dataset.dataset_version))
+    assert dataset.profile_uri == item["profile_uri"]
+    assert {"age", "plan", "churned"} <= set(profile)
+
+    # AND lineage links the raw object version and the spec version into the dataset version
+    node = dataset_node("churn", dataset.dataset_version)
+    fed_by = {(e["kind"], e["other"]) for e in deps.table.query(*layout.edges(node, "in"))}
+    assert fed_by == {
+        ("curated_into", raw_node(raw.uri, raw.version_id)),
+        ("validated", spec_node("churn", spec_version)),
+    }
+
+    # AND the run is RUNNING with the dataset version it uses
+    run = get_run(deps, "run-v1")
+    assert run is not None
+    assert (run["status"], run["model"], run["dataset_version"]) == ("RUNNING", "churn", dataset.dataset_version)
+
+
+def test_the_same_bytes_under_another_key_are_the_same_version(deps: Deps) -> None:
+    # GIVEN a CSV already validated as a dataset version
+    body = churn_csv()
+    first_raw = upload(deps, "churn/monday.csv", body)
+    first = validate_dataset(deps, first_raw, "run-a")
+    before = stored_versions(deps)
+
+    # WHEN the same bytes are uploaded under another key and validated
+    again_raw = upload(deps, "churn/tuesday.csv", body)
+    again = validate_dataset(deps, again_raw, "run-b")
+
+    # THEN it is the same dataset version, not new, still one dataset item and one curated object version
+    assert again.dataset_version == first.dataset_version
+    assert (first.new, again.new) == (True, False)
+    assert len(deps.table.query(*layout.datasets("churn"))) == 1
+    curated = layout.curated_data(deps.settings.lake_bucket, "churn", first.dataset_version)
+    assert stored_versions(deps)[(curated.bucket, curated.key)] == 1
+    # AND nothing but the new upload was stored
+    assert set(stored_versions(deps)) - set(before) == {(again_raw.bucket, again_raw.key)}
+    # AND both uploads are lineage parents of the one dataset version
+    parents = deps.table.query(*layout.edges(dataset_node("churn", first.dataset_version), "in"))
+    assert {e["other"] for e in parents if e["kind"] == "curated_into"} == {
+        raw_node(r.uri, r.version_id) for r in (first_raw, again_raw)
+    }
+
+
+def test_parquet_and_csv_of_the_same_table_are_the_same_version(deps: Deps) -> None:
+    # GIVEN the same churn table exported as CSV and as Parquet
+    frame = make_churn(n_rows=ROWS, seed=7)
+
+    # WHEN both uploads are validated
+    from_csv = validate_dataset(deps, upload(deps, "churn/export.csv", to_csv_bytes(frame)), "run-csv")
+    from_parquet = validate_dataset(deps, upload(deps, "churn/export.parquet", to_parquet_bytes(frame)), "run-pq")
+
+    # THEN they curate to one dataset version (the second is not new)
+    assert from_parquet.dataset_version == from_csv.dataset_version
+    assert from_parquet.schema_fingerprint == from_csv.schema_fingerprint
+    assert from_parquet.new is False
+
+
+def test_a_contract_violation_is_quarantined_with_a_report_of_every_failed_check(deps: Deps) -> None:
+    # GIVEN an upload that breaks the contract in six known ways
+    body = to_csv_bytes(corrupt(make_churn(n_rows=ROWS, seed=7)))
+    raw = upload(deps, "churn/bad.csv", body)
+
+    # WHEN the validate step runs on it
+    with pytest.raises(DataContractViolation) as raised:
+        validate_dataset(deps, raw, "run-bad")
+
+    # THEN the error names each failed check
+    lake = deps.settings.lake_bucket
+    failed = {(f["column"], f["check"]) for f in raised.value.details["failures"]}
+    assert failed == set(CORRUPTIONS)
+    # AND a byte-identical copy of the upload is quarantined under the model and run
+    copy = layout.quarantine_copy(lake, "churn", "run-bad", "bad.csv")
+    assert raised.value.details["quarantined_copy"] == copy.uri
+    assert deps.store.get_bytes(copy) == body
+    # AND the quarantine report names every failed check with its count
+    report_obj = layout.quarantine_report(lake, "churn", "run-bad")
+    assert raised.value.details["report_uri"] == report_obj.uri
+    report = deps.store.get_json(report_obj)
+    assert report["ok"] is False and report["raw_uri"] == raw.uri
+    assert {(f["column"], f["check"]): f["count"] for f in report["failures"]} == CORRUPTIONS
+    # AND the raw upload is untouched, and no dataset version or curated object exists
+    assert deps.store.versions(raw) == [raw.version_id]
+    assert deps.store.get_bytes(raw) == body
+    assert deps.table.query(*layout.datasets("churn")) == []
+    assert store_keys(deps, lake, "curated/") == []
+
+
+def test_an_upload_outside_a_model_folder_is_quarantined_as_unknown(deps: Deps) -> None:
+    # GIVEN a good CSV uploaded at the top of the raw bucket, not under <model>/
+    body = churn_csv()
+    raw = upload(deps, "customers.csv", body)
+
+    # WHEN the validate step runs on it
+    with pytest.raises(DataContractViolation, match="'_unknown'"):
+        validate_dataset(deps, raw, "run-stray")
+
+    # THEN its copy and report are quarantined under _unknown, the report naming the layout check
+    lake = deps.settings.lake_bucket
+    assert deps.store.get_bytes(layout.quarantine_copy(lake, "_unknown", "run-stray", "customers.csv")) == body
+    report = deps.store.get_json(layout.quarantine_report(lake, "_unknown", "run-stray"))
+    assert [(f["check"], f["message"]) for f in report["failures"]] == [
+        ("layout", "uploads must be laid out as <model>/<file>")
+    ]
+    run = get_run(deps, "run-stray")
+    assert run is not None and run["model"] == "_unknown"
+
+
+def test_a_model_without_a_pushed_spec_is_a_spec_error() -> None:
+    # GIVEN an environment with no spec for "churn" and an upload under churn/
+    deps = fake_deps()
+    raw = upload(deps, "churn/customers.csv", churn_csv())
+
+    # WHEN the validate step runs on it
+    # THEN it raises a SpecError naming the model, and writes no dataset version and nothing to the lake
+    with pytest.raises(SpecError, match="no model spec pushed for model 'churn'"):
+        validate_dataset(deps, raw, "run-nospec")
+    assert deps.table.query(*layout.datasets("churn")) == []
+    assert store_keys(deps, deps.settings.lake_bucket) == []
+    assert deps.store.get_bytes(S3Object(bucket=raw.bucket, key=raw.key)) == churn_csv()
