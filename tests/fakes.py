@@ -1,5 +1,5 @@
 """In-memory fakes of the ports (artifact store, metadata table, event bus, clock), for unit tests
-of the steps. tests/unit/test_port_contracts.py runs the same contract tests on these and on the
+of the steps. tests/functional/test_port_contracts.py runs the same contract tests on these and on the
 AWS adapters over moto, so a fake cannot drift from what the adapters do."""
 
 from __future__ import annotations

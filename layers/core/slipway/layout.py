@@ -38,6 +38,10 @@ def spec_version_key(model: str, version: str) -> Key:
     return f"SPEC#{model}", f"V#{version}"
 
 
+def spec_versions(model: str) -> Collection:
+    return f"SPEC#{model}", "V#"
+
+
 def spec_pointer_key(model: str) -> Key:
     """The model's current spec in this environment."""
     return f"SPEC#{model}", "CURRENT"

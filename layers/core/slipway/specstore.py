@@ -15,13 +15,11 @@ def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
     """Validate and store a spec; make it the model's current one. Same text twice: one version."""
     spec = load_spec(source)
     version = spec_version(spec)
-    written = deps.store.put_bytes(
-        layout.spec_object(deps.settings.artifacts_bucket, spec.name, version),
-        dump_spec_yaml(spec).encode(),
-        "application/yaml",
-    )
+    stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
+    if not deps.store.exists(stored):  # content-addressed: the same spec is written once
+        deps.store.put_bytes(stored, dump_spec_yaml(spec).encode(), "application/yaml")
     now = deps.now_iso()
-    fields = {"model": spec.name, "version": version, "uri": written.uri}
+    fields = {"model": spec.name, "version": version, "uri": stored.uri}
     created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
     deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
     return {**fields, "new": created}

@@ -250,3 +250,19 @@ def test_a_register_retried_after_a_throttled_alias_move_still_moves_the_alias(e
     registry = ModelRegistry.of(deps)
     assert registry.aliases("churn") == {"candidate": 1}
     assert [(e["version"], e["actor"]) for e in registry.alias_log("churn")] == [(1, "run:run-1")]
+
+
+def test_a_late_retry_of_an_older_run_never_moves_the_alias_back(registered: Registered) -> None:
+    # GIVEN version 2 is the candidate, and run-1's alias move was logged long ago
+    deps = fork(registered.deps)
+    first = registered.first
+    log_before = ModelRegistry.of(deps).alias_log("churn")
+
+    # WHEN run-1's register step is delivered once more
+    again = register_version(deps, register_request(first.run_id, first.dataset, first.features, first.evaluated))
+
+    # THEN it returns version 1 unchanged, and the candidate alias stays on version 2 with no new log entry
+    assert (again.version, again.new) == (1, False)
+    registry = ModelRegistry.of(deps)
+    assert registry.aliases("churn") == {"candidate": 2}
+    assert registry.alias_log("churn") == log_before

@@ -25,7 +25,7 @@ def test_the_same_spec_pushed_twice_is_one_version() -> None:
     # THEN it is the same version, not new, and the model has exactly one spec version item
     assert (first["new"], again["new"]) == (True, False)
     assert again["version"] == first["version"]
-    every_version = layout.spec_version_key("churn", "")  # the key prefix all of the model's versions share
+    every_version = layout.spec_versions("churn")
     assert [i["version"] for i in deps.table.query(*every_version)] == [first["version"]]
     # AND the stored spec reads back as the spec that was pushed
     stored = deps.store.get_bytes(S3Object.parse(first["uri"]))

@@ -40,8 +40,9 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
 
     now = deps.now_iso()
     registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
-    if created:
-        registry.set_alias(fs.model, ALIAS, version, actor=f"run:{request.run_id}", reason="registered by training")
+    actor = f"run:{request.run_id}"
+    if created or _alias_move_unfinished(registry, fs.model, version, actor):
+        registry.set_alias(fs.model, ALIAS, version, actor=actor, reason="registered by training")
     node = model_node(fs.model, version)
     for edge in (
         Edge(feature_set_node(fs.model, fs.id), run_node(request.run_id), "trained_in"),
@@ -63,6 +64,15 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
         model_card_uri=artifacts[layout.MODEL_CARD_HTML]["uri"],
         onnx=onnx,
     )
+
+
+def _alias_move_unfinished(registry: ModelRegistry, model: str, version: int, actor: str) -> bool:
+    """A retry after the version was committed: the run's alias move is done only once it is logged. A later
+    run's version on the alias wins (the alias never moves back)."""
+    if any(e.get("actor") == actor and e.get("alias") == ALIAS for e in registry.alias_log(model)):
+        return False
+    current = registry.alias(model, ALIAS)
+    return current is None or current <= version
 
 
 def _put(deps: Deps, request: RegisterRequest, name: str, body: bytes, content_type: str) -> dict[str, str]:
