@@ -70,21 +70,24 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         deps.store.put_json(profile_obj, profile_table(curated, spec.data))
 
     now = deps.now_iso()
+    recorded = {  # what the dataset item and the step's result share
+        "model": model,
+        "rows": curated.num_rows,
+        "columns": curated.schema.names,
+        "schema_fingerprint": schema_fingerprint,
+        "curated_uri": data_obj.uri,
+        "profile_uri": profile_obj.uri,
+        "spec_version": spec_version,
+        "raw_uri": raw.uri,
+        "raw_version_id": raw.version_id,
+        "run_id": run_id,
+    }
     created = deps.table.put_new(
         layout.item(
             layout.dataset_key(model, version),
-            model=model,
             version=version,
-            rows=curated.num_rows,
-            columns=curated.schema.names,
-            schema_fingerprint=schema_fingerprint,
-            curated_uri=data_obj.uri,
-            profile_uri=profile_obj.uri,
-            spec_version=spec_version,
-            raw_uri=raw.uri,
-            raw_version_id=raw.version_id,
-            run_id=run_id,
             created_at=now,
+            **recorded,
             **layout.dataset_listing(model, now),
         )
     )
@@ -94,23 +97,8 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     for edge in (Edge(raw_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
         for item in edge.items(now):
             deps.table.put_new(item)
-    return DatasetVersion(
-        model=model,
-        dataset_version=version,
-        rows=curated.num_rows,
-        columns=curated.schema.names,
-        schema_fingerprint=schema_fingerprint,
-        curated_uri=data_obj.uri,
-        profile_uri=profile_obj.uri,
-        spec_version=spec_version,
-        raw_uri=raw.uri,
-        raw_version_id=raw.version_id,
-        run_id=run_id,
-        new=created,
-        trained_version=None
-        if created
-        else ModelRegistry(deps.table, deps.clock).trained_from(model, version, spec_version),
-    )
+    trained = None if created else ModelRegistry.of(deps).trained_from(model, version, spec_version)
+    return DatasetVersion(dataset_version=version, new=created, trained_version=trained, **recorded)
 
 
 def _quarantine(deps: Deps, raw: S3Object, model: str, run_id: str, report: dict[str, Any]) -> NoReturn:
