@@ -9,6 +9,7 @@ from slipway import layout
 from slipway.domain.lineage import dataset_node, feature_set_node
 from slipway.errors import SpecError
 from slipway.featurestore import SPLITS, load_manifest
+from slipway.objects import S3Object
 from slipway.runs import get_run
 from slipway.specstore import push_spec
 from slipway.steps.build_features import build_features
@@ -51,7 +52,8 @@ def test_a_feature_set_is_stored_with_splits_that_add_up_to_the_rows(evaluated: 
     assert "gender" not in inputs and {"age", "plan", "signup_date"} <= inputs
     # AND every file of the feature set is in the lake
     files = {layout.PREPROCESSOR, layout.SPLIT, layout.MANIFEST, *(layout.split_file(s) for s in SPLITS)}
-    written = store_keys(deps, deps.settings.lake_bucket, f"features/churn/{fs.id}/")
+    prefix = S3Object.parse(layout.feature_set_uri(deps.settings.lake_bucket, "churn", fs.id)).key
+    written = store_keys(deps, deps.settings.lake_bucket, prefix)
     assert {k.rsplit("/", 1)[-1] for k in written} == files
     # AND lineage says the dataset version was featurised into it, and the run records it
     out = deps.table.query(*layout.edges(dataset_node("churn", fs.dataset_version), "out"))
@@ -100,9 +102,11 @@ def test_a_spec_without_features_and_training_cannot_build_features(evaluated: P
     push_spec(deps, data_only_spec("churn-data"))
     dataset = validate_dataset(deps, upload(deps, "churn-data/customers.csv", churn_csv()), "run-data")
 
+    lake_before = store_keys(deps, deps.settings.lake_bucket)
+
     # WHEN the features step runs on it
-    # THEN a SpecError names the missing sections, and no feature set exists for that model
+    # THEN a SpecError names the missing sections, no feature set exists for that model and nothing was written
     with pytest.raises(SpecError, match="no features/training sections"):
         build_features(deps, features_request("run-data", dataset))
     assert deps.table.query(*layout.feature_sets("churn-data")) == []
-    assert store_keys(deps, deps.settings.lake_bucket, "features/churn-data/") == []
+    assert store_keys(deps, deps.settings.lake_bucket) == lake_before
