@@ -44,6 +44,7 @@ from slipway_local.httpapi import (
 
 logger = logging.getLogger(__name__)
 
+_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection"})  # the gateway's own to set
 Invoke = Callable[[str, dict[str, Any]], tuple[str, bool]]  # (function name, event) -> (payload, is_error)
 
 
@@ -157,13 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # the runtime itself failed (the handler's own errors come back as is_error)
             logger.exception("invoking %s for %s", route.function, route.key)
             payload, is_error = "", True
+        if is_error and payload:  # on AWS this is in the function's log group; here it goes to the log
+            error = json.loads(payload)
+            logger.warning("%s (%s): %s: %s", route.key, route.function, error["errorType"], error["errorMessage"])
         self._send(http_response(payload, is_error), rid)
 
     def _send(self, response: Response, rid: str, *, close: bool = False) -> None:
         """Status line, headers and body in one write (one segment for small answers)."""
         reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
         lines = [f"HTTP/1.1 {response.status} {reason}", f"date: {email.utils.formatdate(usegmt=True)}"]
-        lines += [f"{name}: {value}" for name, value in response.headers]
+        lines += [f"{name}: {value}" for name, value in response.headers if name.lower() not in _HOP_BY_HOP]
         lines += [f"content-length: {len(response.body)}", f"apigw-requestid: {rid}"]
         if close:
             lines.append("connection: close")
