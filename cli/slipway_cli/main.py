@@ -157,6 +157,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from slipway_cli import scoring
+
+    scoring.check_input(args.input)
+    run = scoring.start(_target(args), args.ref, args.input)
+    if not args.wait:
+        started = {"run_id": run.name, "execution_arn": run.arn, "status": "RUNNING"}
+        _emit(args, started, f"scoring {escape(args.input)} with {escape(args.ref)}: run [bold]{run.name}[/] started")
+        return 0
+    if args.json:
+        described = scoring.follow(run)
+    else:
+        with console.status(f"scoring {escape(args.input)} with {escape(args.ref)} ({run.name})…") as status:
+
+            def show(progress: dict[str, int]) -> None:
+                scored, failed = progress.get("SCORED", 0), progress.get("REJECTED", 0) + progress.get("FAILED", 0)
+                status.update(f"{run.name}: {scored} parts scored ({progress['rows']:,} rows), {failed} failed…")
+
+            described = scoring.follow(run, show)
+    _show(args, scoring.result_view(run, described))
+    return 0 if described["status"] == "SUCCEEDED" else 1
+
+
 def _without_local_extra(command: str, error: ModuleNotFoundError) -> int:
     """One line on what to install when the local cloud is missing; other import errors propagate."""
     if (error.name or "").split(".")[0] not in LOCAL_ONLY:
@@ -274,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--raw", dest="json", action="store_true", help="print the API's JSON answer")
     _target_args(predict, json_output=False)
     predict.set_defaults(func=cmd_predict)
+
+    score = sub.add_parser("score", help="batch-score a prefix of Parquet parts (the batch_inference machine)")
+    score.add_argument("ref", help="MODEL (latest version), MODEL@VERSION or MODEL@ALIAS")
+    score.add_argument("input", help="s3://bucket/prefix/ of Parquet (or CSV) parts, in the raw or lake bucket")
+    score.add_argument("--wait", action="store_true", help="follow the run to its end (exit 1 if it failed)")
+    _target_args(score)
+    score.set_defaults(func=cmd_score)
 
     reproduce = sub.add_parser("reproduce", help="retrain a version from its lineage; exit 1 unless metrics match")
     reproduce.add_argument("ref", help="MODEL@VERSION")

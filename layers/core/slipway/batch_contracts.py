@@ -78,9 +78,11 @@ class PartRequest(_Request):
 
     @property
     def part(self) -> str:
-        """The object's key relative to the input prefix: names its output and its record."""
-        prefix = self.batch.input_prefix
-        return self.key[len(prefix) :] if prefix and self.key.startswith(prefix) else self.key
+        """The object's key relative to the input prefix's folder (``…/2026-11-25/`` or ``…/2026-11-25/part-``
+        both give ``part-0.parquet``): names its output file and its record."""
+        folder = self.batch.input_prefix.rpartition("/")[0]
+        folder = f"{folder}/" if folder else ""
+        return self.key[len(folder) :] if self.key.startswith(folder) else self.key
 
     @property
     def source(self) -> S3Object:

@@ -42,8 +42,9 @@ def score_part(deps: Deps, request: PartRequest, models: ModelCache) -> PartResu
         record_part(deps, batch.run_id, part, "SKIPPED", input_uri=request.source.uri, rows=0)
         return PartResult(part=part, status="SKIPPED", rows=0)
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     try:
-        result = _score(deps, request, models)
+        result = _score(deps, request, models, timings)
     except DataContractViolation as e:
         record_part(
             deps,
@@ -77,6 +78,7 @@ def score_part(deps: Deps, request: PartRequest, models: ModelCache) -> PartResu
         rows=result.rows,
         output_uri=result.output_uri,
         seconds=round(time.perf_counter() - started, 3),
+        timings={stage: round(s, 3) for stage, s in timings.items()},
     )
     return result
 
@@ -93,13 +95,24 @@ def _served(deps: Deps, batch: ResolvedBatch, models: ModelCache) -> ServedModel
     return models.get(item, contract, served_columns(contract, [str(i["name"]) for i in item["inputs"]]))
 
 
-def _score(deps: Deps, request: PartRequest, models: ModelCache) -> PartResult:
+def _score(deps: Deps, request: PartRequest, models: ModelCache, timings: dict[str, float]) -> PartResult:
+    """Score one part; ``timings`` gets the seconds of each stage (model, read, check, score, write)."""
     batch, part = request.batch, request.part
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
     served = _served(deps, batch, models)
+    lap("model")
     try:
         table = read_upload(deps.store.get_bytes(request.source), request.key, contract=served.contract)
     except DataContractViolation as e:
         _reject(deps, request, {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])})
+    lap("read")
     contract = served.contract
     entity_column = contract.entity_id if contract.entity_id in table.column_names else None
     checked = scoring_contract(contract, [i.name for i in served.inputs], entity_present=entity_column is not None)
@@ -107,8 +120,10 @@ def _score(deps: Deps, request: PartRequest, models: ModelCache) -> PartResult:
     typed, report = validate_table(table.select(present), checked)
     if not report.ok:
         _reject(deps, request, report.to_dict())
+    lap("check")
 
     scores = score_table(served.session, served.task, served.labels, served.inputs, typed)
+    lap("score")
     entity = (entity_column, typed.column(entity_column)) if entity_column else None
     metadata = {
         "model": batch.model,
@@ -120,6 +135,7 @@ def _score(deps: Deps, request: PartRequest, models: ModelCache) -> PartResult:
     table_out = predictions_table(part, scores, served.labels, entity, metadata)
     target = layout.predictions_part(deps.settings.lake_bucket, batch.model, batch.version, batch.run_id, part)
     written = write_parquet(deps.store, target, table_out)
+    lap("write")
     return PartResult(part=part, status="SCORED", rows=typed.num_rows, output_uri=written.uri)
 
 
