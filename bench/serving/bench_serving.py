@@ -185,7 +185,6 @@ def train(rows: int) -> tuple[Any, Any, int]:
     t = time.perf_counter()
     cloud = LocalCloud(log_level="ERROR").start(envs=("dev",))
     dev = target_in(cloud, "dev")
-    account_fallback(cloud.environments["dev"].account_id)
     push_spec(dev.deps, SPEC.read_text())
     known = {e["executionArn"] for e in cloud.executions("dev")}
     dev.client("s3").put_object(
@@ -200,40 +199,6 @@ def train(rows: int) -> tuple[Any, Any, int]:
     ModelRegistry.of(dev.deps).set_alias(MODEL, "production", version, actor="bench", reason="bench/serving")
     print(f"local cloud up, churn trained on {rows:,} rows, v{version} in production ({time.perf_counter() - t:.1f} s)")
     return cloud, dev, version
-
-
-def metric_unit_shim(module: Any) -> bool:
-    """functions/infer/app.py at 19d3ac5 names ``MetricUnit.None_``, which Powertools 3.37 does not have
-    (it is ``NoUnit``): every prediction through the handler raises AttributeError. Until the function
-    is fixed, the bench gives the module a MetricUnit that answers ``None_`` with ``NoUnit`` and says so
-    in its output. Returns whether it had to."""
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    if hasattr(module.MetricUnit, "None_"):
-        return False
-
-    class _MetricUnit:
-        def __getattr__(self, name: str) -> Any:
-            return MetricUnit.NoUnit if name == "None_" else getattr(MetricUnit, name)
-
-    module.MetricUnit = _MetricUnit()
-    return True
-
-
-def account_fallback(account_id: str) -> None:
-    """The local cloud routes a function's AWS calls to its account per thread (``acting_as`` around
-    the invocation), so the infer function's capture sender, a thread of its own, calls moto's
-    default account, where the delivery stream does not exist: every capture fails and logs a
-    traceback. Calls made with no account go to dev's here (the bench deploys dev alone)."""
-    import functools
-
-    import botocore.handlers
-
-    from slipway_local import routing
-
-    hook = ("before-sign", functools.partial(routing._add_fixed_account, account_id=account_id))
-    botocore.handlers.BUILTIN_HANDLERS.append(hook)
-    print("  WARNING: the infer function's capture thread has no account in the local cloud: defaulted to dev")
 
 
 def load_app(name: str = "bench_infer_app") -> Any:
@@ -260,8 +225,6 @@ def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict
     app = load_app()
     deps = dataclasses.replace(dev.deps, captures=MemorySink())
     app.deps = lambda: deps  # the function's own service() path, on the local cloud's registry
-    if metric_unit_shim(app):
-        print("  WARNING: functions/infer/app.py uses MetricUnit.None_ (no such unit): shimmed for the bench")
     body = json.dumps({"instances": [row]})
     event = http_event(body)
     context = Context()
@@ -560,9 +523,6 @@ def slipway_http(
     devnull = open(os.devnull, "w")
     with contextlib.redirect_stdout(devnull):
         cloud.invoke("dev", "InferFunction", http_event(body))  # loads the function's module in the runtime
-    for path, module in list(cloud.runtime._modules.items()):
-        if path.parent.name == "infer" and metric_unit_shim(module):
-            print("  WARNING: MetricUnit.None_ shimmed in the local cloud's copy of the infer function")
     sign = signer(cloud, "dev")
     assert sign(url + PREDICT, body.encode()).keys() >= {"Authorization", "X-Amz-Date"}
     results = {}

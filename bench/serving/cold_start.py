@@ -24,15 +24,6 @@ def slipway(args: dict) -> dict:
     import app
 
     imported = time.perf_counter()
-    if not hasattr(app.MetricUnit, "None_"):  # see metric_unit_shim in bench_serving.py (not timed)
-        unit = app.MetricUnit
-
-        class _MetricUnit:
-            def __getattr__(self, name: str):
-                return unit.NoUnit if name == "None_" else getattr(unit, name)
-
-        app.MetricUnit = _MetricUnit()
-    imported = time.perf_counter()
 
     class Context:
         function_name = "infer"
