@@ -221,6 +221,7 @@ def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict
     from slipway.serving.http import PredictBody
     from slipway.serving.routing import Variant
     from slipway.serving.rows import check_rows
+    from slipway.serving.service import InferenceService
 
     app = load_app()
     deps = dataclasses.replace(dev.deps, captures=MemorySink())
@@ -297,6 +298,14 @@ def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict
     assigned = [Variant("production", version)]
     per_class = [{"0": 1 - probability, "1": probability}]
 
+    class NoHandOff:
+        def offer(self, records: Any) -> None:
+            pass
+
+    quiet = InferenceService(deps)  # the same service with no capture queue, hence no sender thread
+    quiet.captures = NoHandOff()  # type: ignore[assignment]
+    quiet.predict(MODEL, rows, "warm")
+
     def capture_only() -> None:
         service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: served})
 
@@ -313,6 +322,7 @@ def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict
             lambda: service.served(MODEL, version),
         ),
         ("  of which: capture records + queue hand-off (InferenceService._capture)", capture_only),
+        ("  the same without the capture queue and its thread (diagnostic)", lambda: quiet.predict(MODEL, rows, "r")),
         ("pydantic PredictBody.model_validate_json", lambda: PredictBody.model_validate_json(body)),
         ("EMF metrics: EphemeralMetrics + 3 dimensions + 4 metrics + flush", emf_block),
         ("EMF metrics: the same record as one json.dumps + print", emf_line),
