@@ -1,5 +1,5 @@
 """The model spec: one pydantic-validated YAML per model (data contract, features, training,
-gates), versioned by the hash of its canonical JSON."""
+gates, deployment), versioned by the hash of its canonical JSON."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 from slipway.errors import SpecError
 from slipway.schema import Frozen, field_errors
 from slipway.spec.data import DataContract
+from slipway.spec.deployment import DeploymentSpec
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
 from slipway.spec.training import GatesSpec, TrainingSpec
 
@@ -25,7 +26,8 @@ class TrainingSection(TrainingSpec):
 
 
 class ModelSpec(Frozen):
-    """One model's spec. Deployment and monitoring sections come with promotion and drift."""
+    """One model's spec. ``deployment`` is optional (absent: the defaults of ``DeploymentSpec``), so a spec
+    written before it existed keeps its version; the monitoring section comes with drift."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
     description: str = ""
@@ -33,6 +35,11 @@ class ModelSpec(Frozen):
     features: FeaturesSpec | None = None
     training: TrainingSection | None = None
     gates: GatesSpec = Field(default_factory=GatesSpec)
+    deployment: DeploymentSpec | None = None
+
+    @property
+    def deployment_or_default(self) -> DeploymentSpec:
+        return self.deployment or DeploymentSpec()
 
     @model_validator(mode="after")
     def _sections_fit_the_contract(self) -> ModelSpec:
@@ -48,6 +55,9 @@ class ModelSpec(Frozen):
                 raise ValueError(f"classification needs a discrete target; {target.name} is {target.type}")
             if self.training.task == "regression" and target.type not in ("int", "float"):
                 raise ValueError(f"regression needs a numeric target; {target.name} is {target.type}")
+        online = self.deployment.rollback.online_metric if self.deployment else None
+        if online is not None and self.training is not None and online.task != self.training.task:
+            raise ValueError(f"deployment.rollback.online_metric {online.metric} needs a {online.task} model")
         if self.gates.max_fairness_gap and not self.data.sensitive:
             raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
         return self
