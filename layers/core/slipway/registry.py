@@ -88,11 +88,13 @@ class ModelRegistry:
         reason: str,
         weight: float | None = None,
         expect_previous: int | object | None = ANY_PREVIOUS,
+        execution: str | None = None,
     ) -> dict[str, Any]:
         """Point an alias at a version (which must exist) and log the move. ``weight`` is the challenger's
         share of traffic. ``expect_previous``: the version the alias must point at now (None: unset), or
         ConflictError and nothing moves — the guard the promotion machine relies on. Concurrent moves
-        never lose an update: the write is conditional on the version read."""
+        never lose an update: the write is conditional on the version read. ``execution``: the state
+        machine execution (ARN) that moved it, logged with the move."""
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         if weight is not None and (alias != "challenger" or not 0 < weight < 1):
@@ -103,11 +105,20 @@ class ModelRegistry:
         now = self.clock.now().isoformat()
         values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
         item = self.table.update(*key, values, expect={"version": previous})
-        self._log(model, alias, version, previous, actor=actor, reason=reason, at=now, weight=weight)
+        self._log(
+            model, alias, version, previous, actor=actor, reason=reason, at=now, weight=weight, execution=execution
+        )
         return item
 
     def clear_alias(
-        self, model: str, alias: str, *, actor: str, reason: str, expect_previous: int | object | None = ANY_PREVIOUS
+        self,
+        model: str,
+        alias: str,
+        *,
+        actor: str,
+        reason: str,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+        execution: str | None = None,
     ) -> None:
         """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``."""
         previous = self._guard(model, alias, expect_previous)
@@ -115,7 +126,23 @@ class ModelRegistry:
             return
         now = self.clock.now().isoformat()
         self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
-        self._log(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None)
+        self._log(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None, execution=execution)
+
+    def rollback_production(self, model: str, *, actor: str, reason: str) -> tuple[int, int]:
+        """Production back to the version it pointed at before its last move, in one conditional move (logged).
+        Returns (from, to); NotFound when production is unset or had no version before."""
+        current = self.alias(model, "production")
+        if current is None:
+            raise NotFound(f"{model} has no version in production to roll back", {"model": model})
+        moves = [e for e in self.alias_log(model) if e["alias"] == "production" and e.get("version") == current]
+        previous = moves[-1].get("previous_version") if moves else None
+        if previous is None:
+            raise NotFound(
+                f"{model}@production ({current}) has no earlier production version to roll back to",
+                {"model": model, "current": current},
+            )
+        self.set_alias(model, "production", int(previous), actor=actor, reason=reason, expect_previous=current)
+        return current, int(previous)
 
     def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:
         current = self.alias(model, alias)
@@ -137,6 +164,7 @@ class ModelRegistry:
         reason: str,
         at: str,
         weight: float | None,
+        execution: str | None = None,
     ) -> None:
         self.table.put_new(
             layout.item(
@@ -148,6 +176,7 @@ class ModelRegistry:
                 actor=actor,
                 reason=reason,
                 at=at,
+                execution=execution,
             )
         )
 
