@@ -6,7 +6,7 @@ the check reads thousands of captured rows, not millions."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +90,7 @@ def psi(reference: Sequence[float], actual: Sequence[float], bins: int = PSI_BIN
     def shares(values: Sequence[float]) -> list[float]:
         counts = [0] * (len(edges) + 1)
         for v in values:
-            counts[bisect_right(edges, v)] += 1
+            counts[bisect_left(edges, v)] += 1
         return [max(c / len(values), PSI_FLOOR) for c in counts]
 
     expected, observed = shares(reference), shares(actual)
@@ -255,7 +255,7 @@ def judge(deployment: DeploymentSpec, champion: VariantStats, challenger: Varian
             checks.append(
                 Check(
                     "prediction_shift",
-                    False,
+                    None if not enough else False,  # too little traffic is reported once, by the traffic check
                     None,
                     rules.max_prediction_shift,
                     f"prediction shift not measurable: {len(challenger.scores)} challenger and "
