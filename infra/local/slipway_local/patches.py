@@ -3,8 +3,9 @@ Lambda runs our handlers in-process, EventBridge rules deliver to Lambda and Ste
 CloudFormation state machines land in the executing backend with their substitutions applied,
 the Step Functions interpreter calls AWS as the machine's own account, CloudFormation creates
 HTTP APIs and Firehose delivery streams (slipway_local.resources), Firehose delivers to S3
-as AWS does (slipway_local.firehose), and a Distributed Map fails past its tolerated failures and
-lists every page of its S3 items (slipway_local.distributed_map)."""
+as AWS does (slipway_local.firehose), a Distributed Map fails past its tolerated failures and
+lists every page of its S3 items (slipway_local.distributed_map), and bucket policies and Lambda
+resource policies are evaluated between accounts (slipway_local.perimeter)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, firehose, resources
+from slipway_local import distributed_map, firehose, perimeter, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -42,6 +43,7 @@ def install(runtime: LambdaRuntime) -> None:
         resources.install()
         firehose.install()
         distributed_map.install()
+        perimeter.install()
         _installed["done"] = True
 
 
