@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from slipway_local import patches
-from slipway_local.faults import INJECTOR, Fault, install_fault_injection
+from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
 from slipway_local.lambda_runtime import LambdaRuntime
@@ -90,6 +90,7 @@ class LocalCloud:
             gateway.stop()
         self._gateways.clear()
         INJECTOR.clear()
+        STEP_FAULTS.clear()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -297,3 +298,18 @@ class LocalCloud:
         env: str | None = None,
     ) -> Fault:
         return INJECTOR.add(Fault(service, operation, code, status, times, ACCOUNTS[env] if env else None))
+
+    def inject_step_fault(
+        self,
+        env: str,
+        function: str,
+        when: str,
+        *,
+        error_type: str = "TransientError",
+        times: int = 1,
+        parties: int = 2,
+    ) -> StepFault:
+        """Make the next ``times`` invocations of a function (its logical id, e.g. ``RegisterFunction``) fail
+        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``."""
+        name = self.environments[env].functions[function]
+        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties))

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from slipway_local.faults import STEP_FAULTS
 from slipway_local.routing import acting_as
 
 
@@ -101,7 +102,7 @@ class LambdaRuntime:
 
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """moto's hook: invoke a moto ``LambdaFunction``; returns (payload JSON, is_error, logs)."""
-        payload, is_error = self._run(fn, event)
+        payload, is_error = self._invoke(fn, event)
         return payload, is_error, ""
 
     def invoke_function(self, account_id: str, function_name: str, event: Any) -> tuple[str, bool]:
@@ -111,7 +112,19 @@ class LambdaRuntime:
         from moto.awslambda.models import lambda_backends
 
         fn = lambda_backends[account_id][self.region].get_function(function_name)
-        return self._run(fn, event)
+        return self._invoke(fn, event)
+
+    def _invoke(self, fn: Any, event: Any) -> tuple[str, bool]:
+        """Every invocation path: a pending step fault, then the handler."""
+        fault = STEP_FAULTS.take(fn.account_id, fn.function_name)
+        if fault is not None and fault.when == "barrier":
+            fault.wait()
+        if fault is not None and fault.when == "before":
+            return fault.error_payload(), True
+        payload, is_error = self._run(fn, event)
+        if fault is not None and fault.when == "after":
+            return fault.error_payload(), True
+        return payload, is_error
 
     def _run(self, fn: Any, event: Any) -> tuple[str, bool]:
         account_id = fn.account_id

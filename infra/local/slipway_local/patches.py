@@ -44,6 +44,7 @@ def install(runtime: LambdaRuntime) -> None:
         firehose.install()
         distributed_map.install()
         perimeter.install()
+        _patch_send_task_failure()
         _installed["done"] = True
 
 
@@ -55,6 +56,20 @@ def _enable_state_machine_execution() -> None:
     from moto.core.config import default_user_config
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
+
+
+def _patch_send_task_failure() -> None:
+    """moto's SendTaskFailure drops the ``cause``; AWS hands it to the Catch (``$.error.Cause``)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def _patch_lambda() -> None:
