@@ -195,16 +195,12 @@ def cmd_answer(args: argparse.Namespace) -> int:
     approve = args.command == "approve"
     answered = promotion.answer(target, args.model, approve, args.reason)
     verb = "approved" if approve else "rejected"
-    _emit(
-        args,
-        answered,
-        f"promotion {answered['promotion']} of {escape(args.model)} v{answered['version']} into {target.env} {verb}",
-    )
+    said = f"promotion {answered['promotion']} of {escape(args.model)} v{answered['version']} into {target.env} {verb}"
     if approve and args.wait:
-        arn = f"{target.outputs[promotion.STATE_MACHINE_OUTPUT].replace(':stateMachine:', ':execution:')}"
-        return _follow_promotion(
-            args, promotion.Started(target, answered["promotion"], f"{arn}:{answered['promotion']}")
-        )
+        if not args.json:
+            console.print(said)
+        return _follow_promotion(args, promotion.Started(target, answered["promotion"], answered["execution_arn"]))
+    _emit(args, answered, said)
     return 0
 
 
