@@ -153,18 +153,18 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return _follow_promotion(args, run)
 
 
-def _follow_promotion(args: argparse.Namespace, run: Any) -> int:
+def _follow_promotion(args: argparse.Namespace, run: Any, *, stop_when_waiting: bool = True) -> int:
     from slipway_cli import promotion
 
     if args.json:
-        described, record = promotion.follow(run)
+        described, record = promotion.follow(run, stop_when_waiting=stop_when_waiting)
     else:
         with console.status(f"{run.name}…") as status:
 
             def show(record: dict[str, Any]) -> None:
                 status.update(f"{run.name}: {record.get('status', 'RUNNING')} at {record.get('step', 'Begin')}…")
 
-            described, record = promotion.follow(run, on_progress=show)
+            described, record = promotion.follow(run, stop_when_waiting=stop_when_waiting, on_progress=show)
     value = {"promotion": run.name, "execution": described["status"], **record}
     if record.get("status") == "WAITING_FOR_APPROVAL":
         _emit(args, value, f"{run.name} waits for {escape(str(record.get('waiting_for')))}")
@@ -199,7 +199,8 @@ def cmd_answer(args: argparse.Namespace) -> int:
     if approve and args.wait:
         if not args.json:
             console.print(said)
-        return _follow_promotion(args, promotion.Started(target, answered["promotion"], answered["execution_arn"]))
+        started = promotion.Started(target, answered["promotion"], answered["execution_arn"])
+        return _follow_promotion(args, started, stop_when_waiting=False)  # the record may still say it waits
     _emit(args, answered, said)
     return 0
 
