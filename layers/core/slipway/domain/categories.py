@@ -7,11 +7,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Label", "canonical_category", "label_key", "label_predictions"]
+__all__ = ["DECIMAL_PATTERN", "Label", "canonical_category", "label_key", "label_predictions"]
 
 Label = bool | int | str  # a classification label: the target's values keep their type
 # Text that a float column writes (a fraction or an exponent): read as that number in category columns.
-_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
+# Anchored and RE2-compatible, so Arrow's regex kernels can find such values too.
+DECIMAL_PATTERN = r"^[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
 
 
 def canonical_category(value: str | int | float | bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -95,6 +96,16 @@ def label_problems(spec: ModelSpec, labels: list[Label]) -> list[str]:
     return problems
 
 
+# A whole-spec check names its field at the start of its message: "features.missing.columns.x: ...".
+_FIELD_FIRST = re.compile(r"^((?:data|features|training|gates)\b[\w.\[\]]*)(?: \([\w ]+\))?: (.+)$", re.DOTALL)
+
+
+def _named(error: dict[str, str]) -> dict[str, str]:
+    """A whole-spec finding under the field its message starts with, instead of "(spec)"."""
+    found = _FIELD_FIRST.match(error["message"]) if error["field"] == "(spec)" else None
+    return {**error, "field": found.group(1), "message": found.group(2)} if found else error
+
+
 def load_spec(source: str | bytes) -> ModelSpec:
     """Parse a YAML model spec; every problem becomes one ``SpecError`` naming each field at fault."""
     text = source.decode("utf-8") if isinstance(source, bytes) else source
@@ -111,7 +122,7 @@ def load_spec(source: str | bytes) -> ModelSpec:
     try:
         return ModelSpec.model_validate(raw)
     except ValidationError as exc:
-        errors = field_errors(exc, root="(spec)")
+        errors = [_named(e) for e in field_errors(exc, root="(spec)")]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
 
