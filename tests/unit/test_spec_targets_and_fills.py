@@ -120,8 +120,16 @@ def test_missing_value_fills_default_per_kind_and_are_overridden_per_transform_a
         ({"features/missing": {"categorical": "median"}}, "features.missing.categorical", "does not apply"),
         ({"features/missing": {"columns": {"island": "mean"}}}, "features.missing.columns.island", "categorical"),
         ({"features/missing": {"columns": {"bill_mm": "refuse"}}}, "features.missing.columns.bill_mm", "nullable"),
-        ({"features/missing": {"columns": {"bill_mm": {"constant": "x"}}}}, "features.missing.columns.bill_mm", "number"),
-        ({"features/missing": {"columns": {"seen": {"constant": "soon"}}}}, "features.missing.columns.seen", "ISO date"),
+        (
+            {"features/missing": {"columns": {"bill_mm": {"constant": "x"}}}},
+            "features.missing.columns.bill_mm",
+            "number",
+        ),
+        (
+            {"features/missing": {"columns": {"seen": {"constant": "soon"}}}},
+            "features.missing.columns.seen",
+            "ISO date",
+        ),
         ({"features/missing": {"columns": {"species": "median"}}}, "features.missing.columns", "not a model input"),
     ],
 )
