@@ -10,6 +10,7 @@ from slipway.errors import ConflictError, NotFound
 from slipway.ports import Clock, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
+CHAMPION = "champion"  # a read-only name: production, or the candidate while nothing is in production
 MAX_REGISTER_ATTEMPTS = 20
 
 
@@ -79,6 +80,8 @@ class ModelRegistry:
 
     def set_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
         """Point an alias at a version (the version must exist) and log the move."""
+        if alias == CHAMPION:
+            raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         self.get_version(model, version)
@@ -130,6 +133,11 @@ class ModelRegistry:
             return latest[0]
         if selector.isdigit():
             return self.get_version(model, int(selector))
+        if selector == CHAMPION:
+            champion = self.champion(model)
+            if champion is None:
+                raise NotFound(f"model {model} has no champion (no production or candidate version)", {"model": model})
+            return champion
         version = self.alias(model, selector)
         if version is None:
             raise NotFound(f"model {model} has no alias {selector!r}", {"model": model, "alias": selector})
