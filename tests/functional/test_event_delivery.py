@@ -28,8 +28,8 @@ def test_a_rule_delivers_its_input_to_a_lambda_target(cloud: LocalCloud, dev: Ta
 
     # THEN the function ran (asynchronously) in dev and recorded the run
     def recorded() -> dict[str, object] | None:
-        # moto applies an UpdateItem's attributes one by one, so an in-process reader can see the item half
-        # written (DynamoDB cannot): wait for the status too.
+        # moto's UpdateItem of a new item stores its bare key first, then the attributes, so an in-process
+        # reader can see the key alone (DynamoDB cannot): wait for the status too.
         item = dev.deps.table.get(*layout.run_key("delivered-by-eventbridge"))
         return item if item is not None and "status" in item else None
 
