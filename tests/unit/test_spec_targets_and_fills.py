@@ -148,3 +148,20 @@ def test_category_values_are_canonical_text_whatever_the_format() -> None:
     # AND a category's allowed list may be written as numbers or text: both mean the canonical text
     spec = _spec(**{"data/columns/1": {"name": "island", "type": "category", "allowed": [1, "2.0", 3.5]}})
     assert spec.data.column("island").allowed == ["1", "2", "3.5"]
+
+
+def test_csv_cells_named_in_null_values_read_as_missing() -> None:
+    # GIVEN a CSV written by R, where a missing measurement is "NA"
+    from slipway.domain.tables import read_upload
+    from slipway.domain.validation import validate_table
+
+    body = b"bill_mm,island,seen,species\nNA,NA,2020-01-01,Adelie\n39.1,Dream,2020-01-02,Gentoo\n"
+    # WHEN the contract names "NA" among its null values
+    spec = _spec(**{"data/null_values": ["", "NA"]})
+    typed, report = validate_table(read_upload(body, "p.csv", contract=spec.data), spec.data)
+    # THEN the cells are missing values, which the nullable columns accept
+    assert report.ok, report.to_dict()
+    assert typed.column("bill_mm").to_pylist() == [None, 39.1] and typed.column("island").to_pylist() == [None, "Dream"]
+    # AND by default "NA" is text: a number column reports it as unreadable
+    _, strict = validate_table(read_upload(body, "p.csv", contract=_spec().data), _spec().data)
+    assert ("bill_mm", "type") in strict.checks

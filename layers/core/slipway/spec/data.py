@@ -121,6 +121,8 @@ class DataContract(Frozen):
     sensitive: list[str] = Field(default_factory=list)
     min_rows: int = Field(default=1, ge=0)
     max_rows: int | None = Field(default=None, ge=1)
+    # CSV cells that mean "missing" (Parquet has real nulls): e.g. add "NA" for files written by R.
+    null_values: list[str] = Field(default_factory=lambda: [""])
 
     @field_validator("columns")
     @classmethod
