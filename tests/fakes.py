@@ -162,17 +162,26 @@ class FakeMetadataTable:
         for found in matching[:limit]:
             yield as_stored(found)
 
+    def _check(self, pk: str, sk: str, expect: Mapping[str, Any] | None) -> None:
+        current = self.items.get((pk, sk), {})
+        for attribute, wanted in (expect or {}).items():
+            present = attribute in current
+            if (wanted is None and present) or (
+                wanted is not None and (not present or current[attribute] != as_stored({"v": wanted})["v"])
+            ):
+                raise ConflictError("condition failed", {"code": "ConditionalCheckFailedException"})
+
+    def delete(self, pk: str, sk: str, *, expect: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            self._check(pk, sk, expect)
+            self.items.pop((pk, sk), None)
+
     def update(
         self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         with self._lock:
+            self._check(pk, sk, expect)
             current = self.items.get((pk, sk), {"PK": pk, "SK": sk})
-            for attribute, wanted in (expect or {}).items():
-                present = attribute in current and (pk, sk) in self.items
-                if wanted is None and present:
-                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
-                if wanted is not None and (not present or current[attribute] != as_stored({"v": wanted})["v"]):
-                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
             after = {k: v for k, v in current.items() if k not in values or values[k] is not None}
             after.update({k: v for k, v in values.items() if v is not None})
             self.items[(pk, sk)] = as_stored(after)
@@ -211,6 +220,16 @@ class FakeEventBus:
 
 
 @dataclass
+class FakeCaptureSink:
+    """Keeps every record delivered, in order, as the stream would store it (JSON round trip)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self.records.extend(json.loads(json.dumps(r, allow_nan=False)) for r in records)
+
+
+@dataclass
 class ManualClock:
     """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
 
@@ -228,7 +247,14 @@ class ManualClock:
 def fake_deps(settings: Settings = SETTINGS) -> Deps:
     """The four ports in memory, with the settings' buckets created."""
     store = FakeArtifactStore([settings.raw_bucket, settings.lake_bucket, settings.artifacts_bucket])
-    return Deps(settings=settings, store=store, table=FakeMetadataTable(), events=FakeEventBus(), clock=ManualClock())
+    return Deps(
+        settings=settings,
+        store=store,
+        table=FakeMetadataTable(),
+        events=FakeEventBus(),
+        clock=ManualClock(),
+        captures=FakeCaptureSink(),
+    )
 
 
 def fork(deps: Deps) -> Deps:
@@ -249,4 +275,5 @@ def fork(deps: Deps) -> Deps:
         table=table_copy,
         events=FakeEventBus(copy.deepcopy(events.published)),
         clock=ManualClock(clock.current, clock.step),
+        captures=FakeCaptureSink(copy.deepcopy(getattr(deps.captures, "records", []))),
     )

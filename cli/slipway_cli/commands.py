@@ -161,17 +161,31 @@ def models_list(deps: Deps) -> tuple[Any, Any]:
     return rows, table
 
 
+def served_versions(aliases: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who answers the HTTP API: production, and the challenger with its share of traffic."""
+    production, challenger = aliases.get("production"), aliases.get("challenger")
+    if production is None:
+        return []
+    weight = float(challenger["weight"]) if challenger and challenger.get("weight") else 0.0
+    served = [{"variant": "production", "version": production["version"], "weight": 1 - weight}]
+    if challenger is not None and weight:
+        served.append({"variant": "challenger", "version": challenger["version"], "weight": weight})
+    return served
+
+
 def models_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     registry = ModelRegistry.of(deps)
     item = registry.resolve(ref)
     model = item["model"]
-    names = [a for a, v in registry.aliases(model).items() if v == item["version"]]
+    aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
     champion = registry.champion(model)
     if champion is not None and champion["version"] == item["version"]:
-        names.append("champion")
-    value = {**public(item), "aliases": names}
-    title = f"{model} v{item['version']}" + (f" ({', '.join(names)})" if names else "")
+        aliases["champion"] = int(item["version"])  # read-only: production, else the candidate
+    served = served_versions(registry.alias_items(model))
+    value = {**public(item), "aliases": aliases, "served": served}
+    title = f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else "")
     table = Table(title=escape(title), show_header=False)
+    table.add_row("served", ", ".join(f"{s['variant']} v{s['version']} ({s['weight']:.0%})" for s in served) or "—")
     table.add_row("params", _params(item))
     for key in ("algorithm", "task", "labels", "positive_label", "registered_at", "dataset_version", "feature_set",
                 "spec_version", "run_id", "code_version", "gate"):  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from slipway.objects import S3Object
 from slipway.settings import Settings
 
-__all__ = ["ArtifactStore", "Clock", "Counter", "Deps", "EventBus", "MetadataTable"]
+__all__ = ["ArtifactStore", "CaptureSink", "Clock", "Counter", "Deps", "EventBus", "MetadataTable"]
 
 
 class ArtifactStore(Protocol):
@@ -92,6 +92,10 @@ class MetadataTable(Protocol):
         the value it must hold (None: must be absent); otherwise ConflictError and nothing changes."""
         ...
 
+    def delete(self, pk: str, sk: str, *, expect: Mapping[str, Any] | None = None) -> None:
+        """Remove an item (absent: nothing happens); ``expect`` as in ``update``."""
+        ...
+
     def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
         """Atomically write new items (each only if its key is free) and move a counter; False when any
         condition failed (then nothing was written)."""
@@ -106,6 +110,15 @@ class EventBus(Protocol):
         ...
 
 
+class CaptureSink(Protocol):
+    """Where predictions and feedback go (a Firehose delivery stream): JSON records, each with ``kind``
+    ("captures" or "feedback") and ``model``, which partition them in the lake."""
+
+    def put(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Deliver records in order; any number (batched as the stream requires). Raises when any is refused."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -114,13 +127,14 @@ class Clock(Protocol):
 
 @dataclass(frozen=True)
 class Deps:
-    """Everything a step may touch: its settings and the four ports."""
+    """Everything a step may touch: its settings and the ports."""
 
     settings: Settings
     store: ArtifactStore
     table: MetadataTable
     events: EventBus
     clock: Clock
+    captures: CaptureSink
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat()

@@ -11,6 +11,7 @@ from slipway.ports import Clock, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
 CHAMPION = "champion"  # a read-only name: production, or the candidate while nothing is in production
+ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
 
 
@@ -78,30 +79,80 @@ class ModelRegistry:
         item = self.table.get(*layout.trained_key(model, dataset_version, spec_version))
         return int(item["version"]) if item else None
 
-    def set_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
-        """Point an alias at a version (the version must exist) and log the move."""
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        weight: float | None = None,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+    ) -> dict[str, Any]:
+        """Point an alias at a version (which must exist) and log the move. ``weight`` is the challenger's
+        share of traffic. ``expect_previous``: the version the alias must point at now (None: unset), or
+        ConflictError and nothing moves — the guard the promotion machine relies on. Concurrent moves
+        never lose an update: the write is conditional on the version read."""
         if alias == CHAMPION:
             raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+        if weight is not None and (alias != "challenger" or not 0 < weight < 1):
+            raise ValueError("a weight (0 < weight < 1) applies to the challenger alias only")
         self.get_version(model, version)
-        previous = self.table.get(*layout.alias_key(model, alias))
+        key = layout.alias_key(model, alias)
+        previous = self._guard(model, alias, expect_previous)
         now = self.clock.now().isoformat()
-        item = self.table.update(
-            *layout.alias_key(model, alias), {"alias": alias, "version": version, "updated_at": now}
-        )
+        values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
+        item = self.table.update(*key, values, expect={"version": previous})
+        self._log(model, alias, version, previous, actor=actor, reason=reason, at=now, weight=weight)
+        return item
+
+    def clear_alias(
+        self, model: str, alias: str, *, actor: str, reason: str, expect_previous: int | object | None = ANY_PREVIOUS
+    ) -> None:
+        """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``."""
+        previous = self._guard(model, alias, expect_previous)
+        if previous is None:
+            return
+        now = self.clock.now().isoformat()
+        self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
+        self._log(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None)
+
+    def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:
+        current = self.alias(model, alias)
+        if expect_previous is not ANY_PREVIOUS and current != expect_previous:
+            raise ConflictError(
+                f"{model}@{alias} points at {current}, not the expected {expect_previous}",
+                {"model": model, "alias": alias, "current": current, "expected": expect_previous},
+            )
+        return current
+
+    def _log(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        previous: int | None,
+        *,
+        actor: str,
+        reason: str,
+        at: str,
+        weight: float | None,
+    ) -> None:
         self.table.put_new(
             layout.item(
-                layout.alias_log_key(model, now, alias),
+                layout.alias_log_key(model, at, alias),
                 alias=alias,
                 version=version,
-                previous_version=previous["version"] if previous else None,
+                previous_version=previous,
+                weight=weight,
                 actor=actor,
                 reason=reason,
-                at=now,
+                at=at,
             )
         )
-        return item
 
     # ------------------------------------------------------------------ reads
     def get_version(self, model: str, version: int) -> dict[str, Any]:
@@ -113,6 +164,10 @@ class ModelRegistry:
     def alias(self, model: str, alias: str) -> int | None:
         item = self.table.get(*layout.alias_key(model, alias))
         return int(item["version"]) if item else None
+
+    def alias_items(self, model: str) -> dict[str, dict[str, Any]]:
+        """Each alias's item: ``version``, ``weight`` (challenger), ``updated_at``, ``updated_by``."""
+        return {i["alias"]: i for i in self.table.query(*layout.aliases(model))}
 
     def aliases(self, model: str) -> dict[str, int]:
         return {i["alias"]: int(i["version"]) for i in self.table.query(*layout.aliases(model))}

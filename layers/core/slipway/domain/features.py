@@ -17,15 +17,11 @@ from sklearn.compose import ColumnTransformer
 
 # The numpy-only half (rows to onnxruntime inputs) lives in model_input for the infer Lambda; re-exported here.
 from slipway.domain.categories import Label
-from slipway.domain.model_input import (
-    MISSING_DAYS,
-    FeatureInput,
-    InputKind,
-    input_dtype,
-    iso_days,
-    model_input_from_records,
-)
+from slipway.domain.model_input import FeatureInput, InputKind, input_dtype, model_input_from_records
 from slipway.domain.preprocessor import build_preprocessor, learnt_fills
+from slipway.domain.table_input import categorical_values as _categorical
+from slipway.domain.table_input import numeric_values as _numeric
+from slipway.domain.table_input import timestamp_days as _days
 from slipway.spec import DataContract
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split, input_columns, resolve_missing
 
@@ -58,7 +54,6 @@ _KINDS: dict[str, InputKind] = {
     "category": "categorical",
     "timestamp": "timestamp",
 }
-_UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 
 def feature_columns(contract: DataContract, features: FeaturesSpec) -> list[FeatureInput]:
@@ -82,42 +77,6 @@ def _column(data: Data, name: str) -> pa.ChunkedArray | pa.Array:
     if name not in data.columns:
         raise ValueError(f"the frame has no column {name!r}")
     return pa.array(data[name], from_pandas=True)
-
-
-def _numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if pa.types.is_boolean(col.type):
-        col = col.cast(pa.int8())
-    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64).astype(np.float32)
-
-
-def _categorical(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    text = pc.fill_null(col.cast(pa.string()), "")
-    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-
-
-def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    kind = col.type
-    if pa.types.is_timestamp(kind):
-        raw = col.cast(pa.int64())
-        days = np.floor_divide(
-            np.asarray(pc.fill_null(raw, 0).to_numpy(zero_copy_only=False)), _UNIT_PER_DAY[kind.unit]
-        )
-        return np.where(_nulls(raw), MISSING_DAYS, days).astype(np.int64)
-    if pa.types.is_date(kind):
-        days32 = col.cast(pa.date32()).cast(pa.int32())
-        days = np.asarray(pc.fill_null(days32, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-        return np.where(_nulls(days32), MISSING_DAYS, days)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
-        text = col.cast(pa.string())
-        unique = pc.unique(text)
-        table = np.asarray([iso_days(v) for v in unique.to_pylist()], dtype=np.int64)
-        index = pc.index_in(text, value_set=unique).to_numpy(zero_copy_only=False)
-        return table[np.asarray(index, dtype=np.int64)]
-    raise ValueError(f"cannot read {kind} as a timestamp")
-
-
-def _nulls(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def model_input_frame(table: Data | Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> pd.DataFrame:
