@@ -92,7 +92,7 @@ def predict(model: str, body: PredictBody) -> Response[Any]:
         metrics.add_dimension(name="variant", value=variant)
         metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="rows", unit=MetricUnit.Count, value=count)
-        metrics.add_metric(name="mean_score", unit=MetricUnit.None_, value=mean_score)
+        metrics.add_metric(name="mean_score", unit=MetricUnit.NoUnit, value=mean_score)
         metrics.add_metric(name="latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
         metrics.flush_metrics()
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result.body)

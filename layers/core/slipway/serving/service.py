@@ -62,7 +62,8 @@ class InferenceService:
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         routing = routing_from_aliases(model, self.registry.alias_items(model))
-        self._routing[model] = (now, routing)
+        if routing.production is not None:  # a model put into production is served at once
+            self._routing[model] = (now, routing)
         return routing
 
     def served(self, model: str, version: int) -> ServedModel:
