@@ -174,6 +174,7 @@ def train(rows: int) -> tuple[Any, Any, int]:
     import logging
     import warnings
 
+    from slipway.objects import S3Object
     from slipway.registry import ModelRegistry
     from slipway.specstore import push_spec
     from slipway_cli.samples import make_churn, to_parquet_bytes
@@ -196,7 +197,12 @@ def train(rows: int) -> tuple[Any, Any, int]:
     if described["status"] != "SUCCEEDED":
         raise SystemExit(f"training {described['status']}: {described.get('cause')}")
     version = int(json.loads(described["output"])["model"]["version"])
-    ModelRegistry.of(dev.deps).set_alias(MODEL, "production", version, actor="bench", reason="bench/serving")
+    registry = ModelRegistry.of(dev.deps)
+    registry.set_alias(MODEL, "production", version, actor="bench", reason="bench/serving")
+    item = registry.get_version(MODEL, version)
+    onnx = item["artifacts"].get("model.onnx", {})
+    size = len(dev.deps.store.get_bytes(S3Object.parse(onnx["uri"]))) if onnx else 0
+    print(f"  v{version}: {item.get('algorithm')} {item.get('params')}, ONNX {size:,} bytes")
     print(f"local cloud up, churn trained on {rows:,} rows, v{version} in production ({time.perf_counter() - t:.1f} s)")
     return cloud, dev, version
 
