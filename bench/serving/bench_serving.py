@@ -174,6 +174,7 @@ def train(rows: int) -> tuple[Any, Any, int]:
     import logging
     import warnings
 
+    from slipway.objects import S3Object
     from slipway.registry import ModelRegistry
     from slipway.specstore import push_spec
     from slipway_cli.samples import make_churn, to_parquet_bytes
@@ -196,7 +197,12 @@ def train(rows: int) -> tuple[Any, Any, int]:
     if described["status"] != "SUCCEEDED":
         raise SystemExit(f"training {described['status']}: {described.get('cause')}")
     version = int(json.loads(described["output"])["model"]["version"])
-    ModelRegistry.of(dev.deps).set_alias(MODEL, "production", version, actor="bench", reason="bench/serving")
+    registry = ModelRegistry.of(dev.deps)
+    registry.set_alias(MODEL, "production", version, actor="bench", reason="bench/serving")
+    item = registry.get_version(MODEL, version)
+    onnx = item["artifacts"].get("model.onnx", {})
+    size = len(dev.deps.store.get_bytes(S3Object.parse(onnx["uri"]))) if onnx else 0
+    print(f"  v{version}: {item.get('algorithm')} {item.get('params')}, ONNX {size:,} bytes")
     print(f"local cloud up, churn trained on {rows:,} rows, v{version} in production ({time.perf_counter() - t:.1f} s)")
     return cloud, dev, version
 
@@ -212,7 +218,12 @@ def load_app(name: str = "bench_infer_app") -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- (a)
-def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict[str, Any]:
+PEER_CALL = "peer: scikit-learn pipeline predict_proba, prebuilt 1-row DataFrame"
+
+
+def in_process(
+    dev: Any, row: dict[str, Any], calls: int, profile: bool, peer: Callable[[], Any] | None = None
+) -> dict[str, Any]:
     import dataclasses
 
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -333,6 +344,8 @@ def in_process(dev: Any, row: dict[str, Any], calls: int, profile: bool) -> dict
     with contextlib.redirect_stdout(devnull):
         for name, fn in steps:
             figures[name] = timed(fn, calls)
+    if peer is not None:  # the same version's scikit-learn pipeline on a prebuilt 1-row DataFrame
+        figures[PEER_CALL] = timed(peer, min(calls, 1000), warmup=30)
     out: dict[str, Any] = {"steps": figures, "probability": probability, "version": version, "calls": calls}
     if profile:
         out["profile"] = profile_handler(app, event, context, devnull, calls)
@@ -900,6 +913,11 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         print("|---|---:|---:|---:|")
         for name, fig in a["steps"].items():
             print(f"| {name} | {fig['p50_us']:.1f} | {fig['p99_us']:.1f} | {fig['mean_us']:.1f} |")
+        steps = a["steps"]
+        if PEER_CALL in steps:
+            model_call = steps["onnxruntime session.run (model call)"]["p50_us"]
+            print()
+            print(f"model call p50: scikit-learn ÷ onnxruntime = {steps[PEER_CALL]['p50_us'] / model_call:.0f}×")
         if a.get("profile"):
             print()
             print("cProfile of the handler, own time by area (shares; the profiler inflates Python code):")
@@ -1001,6 +1019,8 @@ def main() -> None:
     if build is not None and "d" not in args.skip:
         results["d"] = sizes(build)
 
+    import pandas as pd
+
     from slipway import layout
     from slipway.artifact_io import verified_bytes
     from slipway.domain.features import model_input_frame
@@ -1025,7 +1045,13 @@ def main() -> None:
 
         if "a" not in args.skip:
             print(f"(a) in-process: load {load_average()}", flush=True)
-            results["a"] = in_process(dev, row, args.calls, "profile" not in args.skip)
+            from slipway.domain.artifacts_codec import load_model
+
+            pipeline = load_model(skops_bytes)
+            one_row = pd.DataFrame(example["records"]).astype(example["dtypes"])
+            results["a"] = in_process(
+                dev, row, args.calls, "profile" not in args.skip, lambda: pipeline.predict_proba(one_row)
+            )
         if "b" not in args.skip:
             print(f"(b) HTTP: load {load_average()}", flush=True)
             found_http = slipway_http(

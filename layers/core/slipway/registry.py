@@ -10,6 +10,7 @@ from slipway.errors import ConflictError, NotFound
 from slipway.ports import Clock, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
+CHAMPION = "champion"  # a read-only name: production, or the candidate while nothing is in production
 ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
 
@@ -95,6 +96,8 @@ class ModelRegistry:
         ConflictError and nothing moves — the guard the promotion machine relies on. Concurrent moves
         never lose an update: the write is conditional on the version read. ``execution``: the state
         machine execution (ARN) that moved it, logged with the move."""
+        if alias == CHAMPION:
+            raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         if weight is not None and (alias != "challenger" or not 0 < weight < 1):
@@ -214,6 +217,11 @@ class ModelRegistry:
             return latest[0]
         if selector.isdigit():
             return self.get_version(model, int(selector))
+        if selector == CHAMPION:
+            champion = self.champion(model)
+            if champion is None:
+                raise NotFound(f"model {model} has no champion (no production or candidate version)", {"model": model})
+            return champion
         version = self.alias(model, selector)
         if version is None:
             raise NotFound(f"model {model} has no alias {selector!r}", {"model": model, "alias": selector})
