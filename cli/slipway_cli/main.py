@@ -194,7 +194,9 @@ def _follow_promotion(args: argparse.Namespace, run: Any, *, stop_when_waiting: 
                 status.update(f"{run.name}: {record.get('status', 'RUNNING')} at {record.get('step', 'Begin')}…")
 
             described, record = promotion.follow(run, stop_when_waiting=stop_when_waiting, on_progress=show)
-    value = {"promotion": run.name, "execution": described["status"], **record}
+    from slipway_cli.commands import public
+
+    value = {"promotion": run.name, "execution": described["status"], **public(record)}
     if record.get("status") == "WAITING_FOR_APPROVAL":
         _emit(args, value, f"{run.name} waits for {escape(str(record.get('waiting_for')))}")
         return 0

@@ -21,6 +21,7 @@ from slipway.errors import ConflictError, NotFound
 from slipway.promotions import claim_approval, list_promotions, pending_approvals
 from slipway.registry import ModelRegistry, parse_ref
 from slipway.runs import get_run, update_run
+from slipway_cli.commands import public
 from slipway_cli.serving import principal
 from slipway_cli.target import Target
 
@@ -136,7 +137,7 @@ def promotions_view(targets: list[Target], model: str | None) -> tuple[Any, Any]
     rows: list[dict[str, Any]] = []
     for target in targets:
         for item in list_promotions(target.deps, model):
-            rows.append({"env": target.env, **item})
+            rows.append({"env": target.env, **public(item)})
     rows.sort(key=lambda r: str(r.get("started_at")), reverse=True)
     table = Table(title="promotions (newest first)" + (f": {model}" if model else ""))
     for column in ("promotion", "model", "from", "to", "status", "step", "waiting for", "started", "requested by"):
