@@ -344,3 +344,39 @@ def test_a_rejected_or_timed_out_approval_ends_the_promotion_with_aliases_unchan
             status.replace("REJECTED", "REJECTED")
         ]
         assert envs["prod"].table.get(*layout.promotion_lock_key("churn")) is None
+
+
+def test_the_online_metric_is_read_from_feedback_in_the_bake_window(envs: Environments) -> None:
+    # GIVEN dev's version 3, trained under a spec whose deployment judges online accuracy from 20 labelled rows
+    from slipway.specstore import push_spec
+    from slipway_cli.samples import make_churn
+    from tests.unit.steps.support import churn_csv, run_pipeline, spec_text
+
+    online = "  rollback:                  # any one over"
+    spec = spec_text(
+        replace={
+            online: "  rollback:\n    online_metric: {metric: accuracy, max_drop: 0.0, min_samples: 20}\n"
+            "    # any one over"
+        }
+    )
+    push_spec(envs["dev"], spec)
+    run_pipeline(envs["dev"], "run-3", "churn/january.csv", churn_csv(seed=9), until="register")
+    promote_directly(envs, "staging", "churn@1", "s1")
+    run = begin_canary(envs, "staging", through_register(envs, "staging", start(envs, "staging", "churn@3", "s3")))
+    # WHEN customers are served and their outcomes come back on /feedback
+    service = InferenceService(envs["staging"], alias_ttl_s=0)
+    truth = make_churn(n_rows=800, seed=3)["churned"].tolist()
+    for k, row in enumerate(rows(800, seed=3)):
+        service.predict("churn", [{**row, "customer_id": f"C{k:06d}"}], f"req-{k}")
+        service.feedback("churn", [{"request_id": f"req-{k}", "row": 0, "actual": int(truth[k])}], f"fb-{k}")
+    assert service.captures.flush()
+    land_captures(envs, "staging")
+    judge_canary(envs, "staging", run)
+    # THEN the report carries each side's accuracy on its labelled rows, and the check judged it
+    assert run.verdict is not None
+    report = envs.store.get_json(S3Object.parse(run.verdict.report_uri))
+    check = next(c for c in report["checks"] if c["name"] == "online_accuracy")
+    assert report["challenger"]["labelled"] + report["champion"]["labelled"] == 800
+    assert 0.5 < report["champion"]["online"] <= 1 and 0.5 < report["challenger"]["online"] <= 1
+    assert check["passed"] == (report["champion"]["online"] - report["challenger"]["online"] <= 0.0)
+    assert check["value"] == report["challenger"]["online"]
