@@ -61,7 +61,10 @@ def skewed_churn(seed: int = 9) -> bytes:
 @pytest.fixture(scope="module")
 def versions(cloud: LocalCloud, targets: dict[str, Target]) -> dict[int, dict[str, Any]]:
     """churn-promo in dev: v1 and v2 from the population, v3 from the skewed slice; nothing promoted."""
-    push_spec(targets["dev"].deps, spec_variant(MODEL, **{"bake: 10m": "bake: 12s"}))
+    # The gate allows 0.05 of AUC regression: v1 and v2 are samples of the same population, and v3's skew must
+    # pass the offline gates for its story (it ranks well; only its scores shift).
+    relaxed = {"bake: 10m": "bake: 12s", "max_regression: {roc_auc: 0.02}": "max_regression: {roc_auc: 0.05}"}
+    push_spec(targets["dev"].deps, spec_variant(MODEL, **relaxed))
     trained: dict[int, dict[str, Any]] = {}
     for n, body in enumerate((make_churn(n_rows=2_500, seed=5), make_churn(n_rows=2_500, seed=6)), start=1):
         run = upload_and_wait(cloud, "dev", f"{MODEL}/part-{n}.csv", to_csv_bytes(body))

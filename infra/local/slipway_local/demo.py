@@ -281,9 +281,12 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
     try:
         dev = target_in(cloud, "dev")
         text = SPEC_PATH.read_text().replace("bake: 10m", f"bake: {DEMO_BAKE}", 1)
+        # The regression gate allows 0.05 of AUC (0.02 in specs/churn.yaml): the skewed version of step 5 ranks
+        # customers about as well, and must pass the offline gates for the demo to show what the canary catches.
+        text = text.replace("max_regression: {roc_auc: 0.02}", "max_regression: {roc_auc: 0.05}", 1)
         pushed = push_spec(dev.deps, text)
         console.print(
-            f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]} (canary bake {DEMO_BAKE} here)"
+            f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]} (here: canary bake {DEMO_BAKE}, AUC regression gate 0.05)"
         )
 
         console.rule("1. a clean upload becomes model version 1")
