@@ -286,7 +286,8 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         text = text.replace("max_regression: {roc_auc: 0.02}", "max_regression: {roc_auc: 0.05}", 1)
         pushed = push_spec(dev.deps, text)
         console.print(
-            f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]} (here: canary bake {DEMO_BAKE}, AUC regression gate 0.05)"
+            f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]} "
+            f"(here: canary bake {DEMO_BAKE}, AUC regression gate 0.05)"
         )
 
         console.rule("1. a clean upload becomes model version 1")
