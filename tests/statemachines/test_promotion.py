@@ -218,6 +218,8 @@ def test_a_healthy_canary_is_promoted_on_live_traffic(
     assert record["canary_healthy"] is True and record["canary_rows"]["challenger"] >= 100
     assert aliases(targets, "staging") == {"production": 2}
     report = targets["staging"].deps.store.get_json(S3Object.parse(record["canary_report"]))
+    shift = next(c for c in report["checks"] if c["name"] == "prediction_shift")
+    print(f"\nv2 against v1 on live traffic: PSI {shift['value']:.3f}, {record['canary_rows']}")
     assert {c["name"]: c["passed"] for c in report["checks"]} == {
         "traffic": True,
         "error_rate": True,
