@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slipway.adapters.metadata import as_stored
+from slipway.adapters.workflows import execution_arn
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import Counter, Deps
+from slipway.ports import Counter, Deps, Started
 from slipway.settings import Settings
 
 SETTINGS = Settings(
@@ -28,6 +29,7 @@ SETTINGS = Settings(
     metadata_table="metadata",
     pii_salt="unit-salt",
     code_version="unit-test",
+    training_state_machine_arn="arn:aws:states:us-east-1:111111111111:stateMachine:slipway-dev-training",
 )
 
 
@@ -211,6 +213,23 @@ class FakeEventBus:
 
 
 @dataclass
+class FakeWorkflows:
+    """Step Functions executions by name: a name is taken once (a second start is refused, as Step
+    Functions refuses ExecutionAlreadyExists); ``executions`` maps each execution ARN to its input."""
+
+    executions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
+        arn = execution_arn(state_machine_arn, name)
+        with self._lock:
+            if arn in self.executions:
+                return Started(arn, already_exists=True)
+            self.executions[arn] = json.loads(json.dumps(payload))
+        return Started(arn, already_exists=False)
+
+
+@dataclass
 class ManualClock:
     """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
 
@@ -228,15 +247,23 @@ class ManualClock:
 def fake_deps(settings: Settings = SETTINGS) -> Deps:
     """The four ports in memory, with the settings' buckets created."""
     store = FakeArtifactStore([settings.raw_bucket, settings.lake_bucket, settings.artifacts_bucket])
-    return Deps(settings=settings, store=store, table=FakeMetadataTable(), events=FakeEventBus(), clock=ManualClock())
+    return Deps(
+        settings=settings,
+        store=store,
+        table=FakeMetadataTable(),
+        events=FakeEventBus(),
+        clock=ManualClock(),
+        workflows=FakeWorkflows(),
+    )
 
 
 def fork(deps: Deps) -> Deps:
     """An independent copy of in-memory deps (objects, items, published events, clock): a test may damage
     its copy of a shared, expensive pipeline state without touching the original."""
-    store, table, events, clock = deps.store, deps.table, deps.events, deps.clock
+    store, table, events, clock, workflows = deps.store, deps.table, deps.events, deps.clock, deps.workflows
     assert isinstance(store, FakeArtifactStore) and isinstance(table, FakeMetadataTable)
     assert isinstance(events, FakeEventBus) and isinstance(clock, ManualClock)
+    assert isinstance(workflows, FakeWorkflows)
     store_copy = FakeArtifactStore()
     with store._lock:
         store_copy._buckets = copy.deepcopy(store._buckets)
@@ -249,4 +276,5 @@ def fork(deps: Deps) -> Deps:
         table=table_copy,
         events=FakeEventBus(copy.deepcopy(events.published)),
         clock=ManualClock(clock.current, clock.step),
+        workflows=FakeWorkflows(copy.deepcopy(workflows.executions)),
     )

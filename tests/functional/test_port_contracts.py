@@ -3,6 +3,7 @@ moto: what the unit tests of the steps assume of a fake is what the adapters rea
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,11 @@ from moto import mock_aws
 from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ArtifactStore, Counter, EventBus, MetadataTable
-from tests.fakes import FakeArtifactStore, FakeEventBus, FakeMetadataTable
+from slipway.ports import ArtifactStore, Counter, EventBus, MetadataTable, Workflows
+from tests.fakes import FakeArtifactStore, FakeEventBus, FakeMetadataTable, FakeWorkflows
 
 REGION = "us-east-1"
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
@@ -78,6 +80,20 @@ def bus(request: pytest.FixtureRequest) -> EventBus:
         return FakeEventBus()
     request.getfixturevalue("aws")
     return EventBridgeBus(boto3.client("events", region_name=REGION), "default")
+
+
+@pytest.fixture(params=["fake", "aws"])
+def workflows(request: pytest.FixtureRequest, bucket: str) -> tuple[Workflows, str]:
+    """The port and a state machine that does nothing."""
+    if request.param == "fake":
+        return FakeWorkflows(), f"arn:aws:states:{REGION}:123456789012:stateMachine:{bucket}"
+    request.getfixturevalue("aws")
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = sfn.create_state_machine(
+        name=bucket, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/contract"
+    )
+    return StepFunctionsWorkflows(sfn), machine["stateMachineArn"]
 
 
 @pytest.fixture
@@ -205,3 +221,24 @@ def test_bus_returns_distinct_event_ids(bus: EventBus) -> None:
 def test_bus_refuses_a_detail_that_is_not_json(bus: EventBus) -> None:
     with pytest.raises(TypeError):
         bus.put("slipway.test", "Thing Happened", {"when": object()})
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def test_workflows_start_a_named_execution_once(workflows: tuple[Workflows, str]) -> None:
+    port, machine = workflows
+    first = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    assert first.execution_arn.endswith(":execution:" + machine.rsplit(":", 1)[1] + ":run-1")
+    assert first.already_exists is False
+
+
+def test_workflows_a_taken_name_is_the_existing_execution(workflows: tuple[Workflows, str]) -> None:
+    port, machine = workflows
+    first = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    # the same name with other input: refused by Step Functions, answered with the existing execution
+    other = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}, "n": 2})
+    assert (other.execution_arn, other.already_exists) == (first.execution_arn, True)
+    # the same name and input: the same execution (refused once it ended; while it runs, AWS answers with it)
+    again = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    assert again.execution_arn == first.execution_arn

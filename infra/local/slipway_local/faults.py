@@ -1,5 +1,10 @@
 """Fault injection for the local cloud: make the next N calls of one AWS operation fail the way
-AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end."""
+AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end.
+
+A fault normally means AWS refused the call (nothing happened). With ``applied=True`` the call
+takes effect and only its response is lost (a timeout after a commit): what a retry must survive.
+Operations are named as botocore names them: service ``s3``, ``dynamodb``, ``sfn`` …, operation
+``PutObject``, ``TransactWriteItems``, ``StartExecution`` …"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Fault:
     remaining: int = 1
     account_id: str | None = None  # only calls made as this account (None: any)
     fired: int = 0
+    applied: bool = False  # True: the call takes effect, then the error replaces its response
 
 
 class FaultInjector:
@@ -52,6 +58,8 @@ class FaultInjector:
                 ):
                     fault.remaining -= 1
                     fault.fired += 1
+                    if not fault.applied:
+                        request.headers[REFUSED_HEADER] = "1"
                     return _error_response(request, fault)
         return None
 
@@ -69,10 +77,28 @@ def _error_response(request: Any, fault: Fault) -> AWSResponse:
 
 
 INJECTOR = FaultInjector()
+REFUSED_HEADER = "x-slipway-refused"
 
 
 def install_fault_injection() -> None:
-    """Register the injector ahead of moto's stubber so a pending fault answers first."""
+    """Register the injector ahead of moto's stubber so a pending fault answers first.
+
+    botocore emits ``before-send`` to every handler and keeps the first response, so in-process moto
+    would still perform a call whose answer is an injected error: its stubber skips calls the
+    injector marked refused. (Behind a moto server, the injected answer means the request is never sent.)"""
     entry = ("before-send", INJECTOR)
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.insert(0, entry)
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber, "_slipway_skips_refused", False):
+        return
+    original = BotocoreStubber.__call__
+
+    def __call__(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if request.headers.get(REFUSED_HEADER):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
+    BotocoreStubber._slipway_skips_refused = True  # type: ignore[attr-defined]

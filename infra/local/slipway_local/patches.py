@@ -1,7 +1,8 @@
-"""The four places where moto is extended so that it realises slipway's template:
-Lambda runs our handlers in-process, EventBridge rules deliver to Lambda and Step Functions,
-CloudFormation state machines land in the executing backend with their substitutions applied,
-and the Step Functions interpreter calls AWS as the machine's own account."""
+"""The places where moto is extended so that it realises slipway's template: Lambda runs our
+handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation: retries, then
+the function's on-failure destination) and Step Functions, CloudFormation state machines land in
+the executing backend with their substitutions applied, execution names are unique as on AWS even
+when two starts race, and the Step Functions interpreter calls AWS as the machine's own account."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_lambda()
         _patch_event_targets()
         _patch_cloudformation_state_machine()
+        _patch_atomic_execution_names()
         _installed["done"] = True
 
 
@@ -98,7 +100,23 @@ def _deliver(arn: str, event: Any) -> None:
         from moto.awslambda.models import lambda_backends
 
         fn = lambda_backends[parsed.account][parsed.region].get_function(arn)
-        threading.Thread(target=fn.invoke, args=(payload, {}, {}), daemon=True).start()
+        _runtime().invoke_async(fn, payload)
+
+
+def _patch_atomic_execution_names() -> None:
+    """moto checks a new execution's name against the machine's executions, then adds it, with no lock:
+    two starts of one name at the same moment (a duplicate event) would both run. Step Functions
+    refuses the second; so does the local cloud, by making the check and the start one step."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    names = threading.Lock()
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with names:
+            return original(self, *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
 def _patch_cloudformation_state_machine() -> None:

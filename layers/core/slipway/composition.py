@@ -11,6 +11,7 @@ from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.clock import SystemClock
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
 from slipway.settings import Settings
 
@@ -28,6 +29,7 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
         table=DynamoMetadataTable(client("dynamodb"), settings.metadata_table),
         events=EventBridgeBus(client("events"), settings.event_bus),
         clock=SystemClock(),
+        workflows=StepFunctionsWorkflows(lambda: client("stepfunctions")),
     )
 
 

@@ -19,11 +19,30 @@ def invalid_event(error: ValidationError, what: str) -> InvalidEvent:
     return InvalidEvent(f"malformed {what} event: {fields}", {"errors": errors})
 
 
+def _object_created(event: Any, what: str) -> tuple[S3Object, dict[str, Any]]:
+    """The object an EventBridge "Object Created" event names (pinned to its version), and the event's
+    object fields (size, etag, sequencer). Also accepts ``{"raw": {"bucket", "key", "version_id"}}``."""
+    from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"malformed {what} event: expected a JSON object", {"errors": []})
+    try:
+        if "raw" in event:
+            return S3Object.model_validate(event["raw"]), {}
+        parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+    except ValidationError as e:
+        raise invalid_event(e, what) from e
+    obj = parsed.detail.object
+    raw = S3Object(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None)
+    return raw, {"size": obj.size, "etag": obj.etag, "sequencer": obj.sequencer}
+
+
 class ValidateRequest(Frozen):
     """Input of the validate step: the run id and the uploaded object.
 
-    Accepts the Step Functions task payload ``{"run_id", "event": <S3 Object Created event>}``,
-    a bare EventBridge "Object Created" event (direct invoke, ``sam local invoke -e``), or
+    Accepts the Step Functions task payload ``{"run_id", "event": <the execution input>}`` (the input
+    being ``{"raw": …}`` as the start function writes it, or an S3 "Object Created" event), a bare
+    EventBridge "Object Created" event (direct invoke, ``sam local invoke -e``), or
     ``{"run_id", "raw": {"bucket", "key", "version_id"}}``.
     """
 
@@ -32,23 +51,40 @@ class ValidateRequest(Frozen):
 
     @classmethod
     def from_event(cls, event: dict[str, Any], default_run_id: str = "direct") -> ValidateRequest:
-        from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-
         if not isinstance(event, dict):
             raise InvalidEvent("malformed validate event: expected a JSON object", {"errors": []})
         run_id = str(event.get("run_id") or default_run_id)
+        raw, _ = _object_created(event if "raw" in event else event.get("event", event), "validate")
         try:
-            if "raw" in event:
-                return cls(run_id=run_id, raw=S3Object.model_validate(event["raw"]))
-            body = event.get("event", event)
-            parsed = S3EventNotificationEventBridgeModel.model_validate(body)
-            obj = parsed.detail.object
-            return cls(
-                run_id=run_id,
-                raw=S3Object(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
-            )
+            return cls(run_id=run_id, raw=raw)
         except ValidationError as e:
             raise invalid_event(e, "validate") from e
+
+
+class StartTrainingRequest(Frozen):
+    """Input of the start-training function: the S3 "Object Created" event the upload rule delivers."""
+
+    raw: S3Object
+    size: int | None = None
+    etag: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Any) -> StartTrainingRequest:
+        raw, fields = _object_created(event, "start-training")
+        return cls(raw=raw, size=fields.get("size"), etag=fields.get("etag"))
+
+    def execution_input(self) -> dict[str, Any]:
+        """What the run starts with: the same for every event about one object version (Step Functions
+        treats a repeated start with the same name and input as the same execution)."""
+        return {"raw": self.raw.model_dump(mode="json"), "size": self.size, "etag": self.etag}
+
+
+class StartedRun(Frozen):
+    """Output of the start-training function."""
+
+    run_id: str
+    execution_arn: str
+    already_exists: bool  # True: a duplicate event; the run had been started before
 
 
 class DatasetVersion(Frozen):

@@ -11,6 +11,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "ConflictError",
     "DataContractViolation",
+    "InternalError",
     "InvalidEvent",
     "NotFound",
     "QualityGateFailed",
@@ -67,6 +68,12 @@ class QualityGateFailed(SlipwayError):
     """A challenger failed the spec's gates; ``details['reasons']`` lists why."""
 
 
+class InternalError(SlipwayError):
+    """Anything a step raised that is not one of ours (a bug, a library's ValueError, an unmapped AWS
+    error): ``details['type']`` names the original exception class, so Step Functions still sees one
+    of our error names and the cause keeps what happened."""
+
+
 ALL_ERRORS: dict[str, type[SlipwayError]] = {
     cls.__name__: cls
     for cls in (
@@ -79,5 +86,6 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         ConflictError,
         ArtifactIntegrityError,
         QualityGateFailed,
+        InternalError,
     )
 }

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from slipway.objects import S3Object
 from slipway.settings import Settings
 
-__all__ = ["ArtifactStore", "Clock", "Counter", "Deps", "EventBus", "MetadataTable"]
+__all__ = ["ArtifactStore", "Clock", "Counter", "Deps", "EventBus", "MetadataTable", "Started", "Workflows"]
 
 
 class ArtifactStore(Protocol):
@@ -106,6 +106,25 @@ class EventBus(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Started:
+    """The execution a start names. ``already_exists`` when Step Functions refused the name
+    (ExecutionAlreadyExists: a duplicate event for a run that exists). A repeated start with the same
+    input while that execution still runs is answered by AWS with the running execution itself, so it
+    reports ``already_exists`` False: either way there is one execution of that name."""
+
+    execution_arn: str
+    already_exists: bool
+
+
+class Workflows(Protocol):
+    """Step Functions: start a state machine execution under a name of our choosing."""
+
+    def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
+        """Start ``name``; an execution of that name that already exists is a success, not an error."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -114,13 +133,14 @@ class Clock(Protocol):
 
 @dataclass(frozen=True)
 class Deps:
-    """Everything a step may touch: its settings and the four ports."""
+    """Everything a step may touch: its settings and the ports."""
 
     settings: Settings
     store: ArtifactStore
     table: MetadataTable
     events: EventBus
     clock: Clock
+    workflows: Workflows
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat()

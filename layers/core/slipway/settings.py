@@ -21,6 +21,7 @@ class Settings:
     pii_salt: str = ""
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
+    training_state_machine_arn: str = ""  # set only for the function that starts training runs
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +40,5 @@ class Settings:
             pii_salt=e.get("PII_SALT", ""),
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            training_state_machine_arn=e.get("TRAINING_STATE_MACHINE_ARN", ""),
         )
