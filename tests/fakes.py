@@ -17,7 +17,7 @@ from slipway.adapters.metadata import as_stored
 from slipway.adapters.workflows import execution_arn
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import Counter, Deps, Started
+from slipway.ports import ConditionalUpdate, Counter, Deps, Started
 from slipway.settings import Settings
 
 SETTINGS = Settings(
@@ -180,7 +180,12 @@ class FakeMetadataTable:
             self.items[(pk, sk)] = as_stored(after)
             return as_stored(self.items[(pk, sk)])
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
         with self._lock:
             if any((i["PK"], i["SK"]) in self.items for i in puts):
                 return False
@@ -190,11 +195,22 @@ class FakeMetadataTable:
                     return False
                 if found is not None and found.get("value") != counter.expected:
                     return False
+            for update in updates:
+                current = self.items.get((update.pk, update.sk), {})
+                for attribute, wanted in update.expect.items():
+                    if wanted is None and attribute in current:
+                        return False
+                    if wanted is not None and current.get(attribute, object()) != as_stored({"v": wanted})["v"]:
+                        return False
             for i in puts:
                 self.items[(i["PK"], i["SK"])] = as_stored(i)
             if counter is not None:
                 existing = self.items.get((counter.pk, counter.sk), {"PK": counter.pk, "SK": counter.sk})
                 self.items[(counter.pk, counter.sk)] = {**existing, "value": counter.new}
+            for update in updates:
+                existing = self.items.get((update.pk, update.sk), {"PK": update.pk, "SK": update.sk})
+                values = {k: v for k, v in update.values.items() if v is not None}
+                self.items[(update.pk, update.sk)] = as_stored({**existing, **values})
             return True
 
 

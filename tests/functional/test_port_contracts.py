@@ -21,7 +21,7 @@ from slipway.adapters.metadata import DynamoMetadataTable
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ArtifactStore, Counter, EventBus, MetadataTable, Workflows
+from slipway.ports import ArtifactStore, ConditionalUpdate, Counter, EventBus, MetadataTable, Workflows
 from tests.fakes import FakeArtifactStore, FakeEventBus, FakeMetadataTable, FakeWorkflows
 
 REGION = "us-east-1"
@@ -201,6 +201,23 @@ def test_table_transaction_is_all_or_nothing(table: MetadataTable) -> None:
     assert table.transact([{"PK": "P", "SK": "one"}], Counter("P", "counter", 1, 2)) is False
     assert table.get("P", "counter")["value"] == 1  # type: ignore[index]
     assert table.transact([{"PK": "P", "SK": "two"}], Counter("P", "counter", 1, 2)) is True
+
+
+def test_table_transaction_with_conditional_updates_is_all_or_nothing(table: MetadataTable) -> None:
+    # an alias moved from nothing to 1, with its log entry, in one transaction
+    move = ConditionalUpdate("P", "alias", {"version": 1}, expect={"version": None})
+    assert table.transact([{"PK": "P", "SK": "log-1", "version": 1}], updates=[move]) is True
+    assert table.get("P", "alias") == {"PK": "P", "SK": "alias", "version": 1}
+    # a stale expectation: neither the log entry nor the move is written
+    stale = ConditionalUpdate("P", "alias", {"version": 3}, expect={"version": 2})
+    assert table.transact([{"PK": "P", "SK": "log-3"}], updates=[stale]) is False
+    assert table.get("P", "log-3") is None and table.get("P", "alias")["version"] == 1  # type: ignore[index]
+    # a taken log key: the alias does not move
+    taken = ConditionalUpdate("P", "alias", {"version": 2}, expect={"version": 1})
+    assert table.transact([{"PK": "P", "SK": "log-1"}], updates=[taken]) is False
+    assert table.get("P", "alias")["version"] == 1  # type: ignore[index]
+    assert table.transact([{"PK": "P", "SK": "log-2"}], updates=[taken]) is True
+    assert table.get("P", "alias")["version"] == 2  # type: ignore[index]
 
 
 def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:

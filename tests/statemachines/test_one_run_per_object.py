@@ -1,6 +1,8 @@
 """At-least-once events in the local cloud: every event about one uploaded object version names the
 same run, so a multipart upload (two events) and a redelivered event start one execution, and a
-start that really fails ends in the upload dead-letter queue after Lambda's retries."""
+start that really fails ends in the upload dead-letter queue after Lambda's retries. Two uploads of
+the same bytes that race all the way to Register make one model version; the other run ends
+cleanly as "already registered"."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from slipway import layout
 from slipway.domain.run_names import run_name_for_object
 from slipway.registry import ModelRegistry
 from slipway.specstore import push_spec
@@ -132,3 +135,45 @@ def test_a_start_that_keeps_failing_lands_in_the_dead_letter_queue(
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"]["detail"]["object"]["version-id"] == put["VersionId"]
     assert "AccessDenied" in record["responsePayload"]["errorMessage"]
+
+
+def _history_states(cloud: LocalCloud, arn: str) -> list[str]:
+    sfn = cloud.admin_client("stepfunctions", "dev")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_two_uploads_of_the_same_bytes_that_race_register_one_version(cloud: LocalCloud, dev: Target) -> None:
+    # GIVEN a model without a regression gate, and Register holding each run until both have arrived
+    # (so both were validated, featurised, trained and evaluated before either registered)
+    model = "churn-race"
+    push_spec(dev.deps, spec_variant(model, **CHEAP, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
+    cloud.inject_step_fault("dev", "RegisterFunction", "barrier", parties=2, times=2)
+    body = to_csv_bytes(make_churn(n_rows=1_500, seed=82))
+    raw_bucket = dev.outputs["RawBucketName"]
+    s3 = cloud.client("s3", "dev")
+
+    # WHEN the same bytes are uploaded under two names at once
+    with ThreadPoolExecutor(2) as pool:
+        puts = list(pool.map(lambda k: s3.put_object(Bucket=raw_bucket, Key=f"{model}/{k}.csv", Body=body), "ab"))
+    cloud.runtime.wait_async_idle()
+    names = [
+        run_name_for_object(raw_bucket, f"{model}/{k}.csv", put["VersionId"]) for k, put in zip("ab", puts, strict=True)
+    ]
+    runs = [cloud.wait_for_execution("dev", _executions_named(cloud, n)[0]["executionArn"]) for n in names]
+
+    # THEN both runs succeeded; one registered version 1, the other registered nothing and says so
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"], [r.get("cause") for r in runs]
+    models = sorted((json.loads(r["output"])["model"] for r in runs), key=lambda m: m["outcome"])
+    assert [(m["outcome"], m["version"]) for m in models] == [("already_registered", 1), ("registered", 1)]
+    winner = models[0]["registered_by"]
+    (loser_name,) = [n for n in names if n != winner]
+    assert winner in names
+    assert [v["run_id"] for v in ModelRegistry.of(dev.deps).versions(model)] == [winner]
+    assert len(ModelRegistry.of(dev.deps).alias_log(model)) == 1
+    # AND the loser's execution ended in AlreadyRegistered, its run record closed with the version it lost to
+    loser_arn = _executions_named(cloud, loser_name)[0]["executionArn"]
+    assert _history_states(cloud, loser_arn)[-1] == "AlreadyRegistered"
+    loser = dev.deps.table.get(*layout.run_key(loser_name))
+    assert loser is not None
+    assert (loser["status"], loser["outcome"], loser["model_version"]) == ("SUCCEEDED", "already_registered", 1)

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from slipway_local import patches
-from slipway_local.faults import INJECTOR, Fault, install_fault_injection
+from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
@@ -100,6 +100,7 @@ class LocalCloud:
     def stop(self) -> None:
         self.wait_idle()
         INJECTOR.clear()
+        STEP_FAULTS.clear()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -246,3 +247,18 @@ class LocalCloud:
         by AWS, or with ``applied`` performed and only their response lost."""
         account = ACCOUNTS[env] if env else None
         return INJECTOR.add(Fault(service, operation, code, status, times, account, applied=applied))
+
+    def inject_step_fault(
+        self,
+        env: str,
+        function: str,
+        when: str,
+        *,
+        error_type: str = "TransientError",
+        times: int = 1,
+        parties: int = 2,
+    ) -> StepFault:
+        """Make the next ``times`` invocations of a function (its logical id, e.g. ``RegisterFunction``) fail
+        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``."""
+        name = self.environments[env].functions[function]
+        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties))

@@ -1,5 +1,6 @@
 """Fault injection for the local cloud: make the next N calls of one AWS operation fail the way
-AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end.
+AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end; and
+make a Lambda step fail before or after it runs, or hold invocations at a barrier (``StepFault``).
 
 A fault normally means AWS refused the call (nothing happened). With ``applied=True`` the call
 takes effect and only its response is lost (a timeout after a commit): what a retry must survive.
@@ -102,3 +103,79 @@ def install_fault_injection() -> None:
 
     BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
     BotocoreStubber._slipway_skips_refused = True  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- Lambda step faults
+
+
+@dataclass
+class StepFault:
+    """Make the next ``remaining`` invocations of one function (in one account) fail the way a step fails:
+
+    - ``before``: answer ``error_type`` without running the handler (TransientError: the ASL retries it;
+      any other: caught and recorded);
+    - ``after``: run the handler (its side effects happen), then answer ``error_type`` instead of its
+      result — a crash after a side effect, or a response lost on the way back;
+    - ``barrier``: hold each invocation until ``parties`` of them are waiting, then run them all at once
+      (to make two runs race through a step deterministically).
+    """
+
+    account_id: str
+    function_name: str
+    when: str  # "before" | "after" | "barrier"
+    error_type: str = "TransientError"
+    remaining: int = 1
+    parties: int = 2
+    fired: int = 0
+    _barrier: threading.Barrier | None = None
+
+    def __post_init__(self) -> None:
+        if self.when not in ("before", "after", "barrier"):
+            raise ValueError(f"when must be before, after or barrier, not {self.when!r}")
+        if self.when == "barrier":
+            self._barrier = threading.Barrier(self.parties, timeout=120)
+
+    def error_payload(self) -> str:
+        return json.dumps(
+            {
+                "errorType": self.error_type,
+                "errorMessage": f"injected by the local cloud ({self.when} {self.function_name})",
+                "stackTrace": [],
+            }
+        )
+
+    def wait(self) -> None:
+        """Wait for the other parties; a barrier that never fills (a run failed earlier) lets each go on."""
+        assert self._barrier is not None
+        try:
+            self._barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+
+
+class StepFaults:
+    def __init__(self) -> None:
+        self._faults: list[StepFault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: StepFault) -> StepFault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, account_id: str, function_name: str) -> StepFault | None:
+        """The pending fault for this invocation, if any (counted as fired)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and (fault.account_id, fault.function_name) == (account_id, function_name):
+                    fault.remaining -= 1
+                    fault.fired += 1
+                    return fault
+        return None
+
+
+STEP_FAULTS = StepFaults()

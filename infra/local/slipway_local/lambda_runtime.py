@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from slipway_local.faults import STEP_FAULTS
 from slipway_local.routing import acting_as
 
 
@@ -130,6 +131,17 @@ class LambdaRuntime:
         return [i for i in list(self.invocations) if i.function_name == function_name]
 
     def _invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        fault = STEP_FAULTS.take(fn.account_id, fn.function_name)
+        if fault is not None and fault.when == "before":
+            return fault.error_payload(), True, ""
+        if fault is not None and fault.when == "barrier":
+            fault.wait()
+        answer = self._run(fn, event)
+        if fault is not None and fault.when == "after":
+            return fault.error_payload(), True, ""
+        return answer
+
+    def _run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         account_id = fn.account_id
         try:
             source = self.source_for(account_id, fn.function_name)

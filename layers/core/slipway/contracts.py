@@ -224,8 +224,12 @@ class RegisterRequest(_Request):
 class RegisteredModel(Frozen):
     model: str
     version: int
-    new: bool  # False when this run had already registered (a retry)
+    new: bool  # False when this run had already registered (a retry), or another run had (already_registered)
     alias: str
     artifacts: dict[str, str]  # name -> s3 URI
     model_card_uri: str
     onnx: dict[str, Any]  # {"status": "ok"|"failed", "max_diff", "measure", "error"?}
+    # "already_registered": another run registered this dataset version under this spec version first;
+    # ``version`` is that run's, and this run registered nothing
+    outcome: Literal["registered", "already_registered"] = "registered"
+    registered_by: str | None = None  # the run that registered ``version``, when not this one

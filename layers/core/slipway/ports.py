@@ -12,7 +12,17 @@ from typing import Any, Protocol
 from slipway.objects import S3Object
 from slipway.settings import Settings
 
-__all__ = ["ArtifactStore", "Clock", "Counter", "Deps", "EventBus", "MetadataTable", "Started", "Workflows"]
+__all__ = [
+    "ArtifactStore",
+    "Clock",
+    "ConditionalUpdate",
+    "Counter",
+    "Deps",
+    "EventBus",
+    "MetadataTable",
+    "Started",
+    "Workflows",
+]
 
 
 class ArtifactStore(Protocol):
@@ -51,6 +61,17 @@ class Counter:
     sk: str
     expected: int
     new: int
+
+
+@dataclass(frozen=True)
+class ConditionalUpdate:
+    """Inside a transaction: set ``values`` on an item (created if absent) only if each attribute in
+    ``expect`` holds the given value (None: the attribute must be absent)."""
+
+    pk: str
+    sk: str
+    values: Mapping[str, Any]
+    expect: Mapping[str, Any]
 
 
 class MetadataTable(Protocol):
@@ -92,9 +113,14 @@ class MetadataTable(Protocol):
         the value it must hold (None: must be absent); otherwise ConflictError and nothing changes."""
         ...
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
-        """Atomically write new items (each only if its key is free) and move a counter; False when any
-        condition failed (then nothing was written)."""
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
+        """Atomically write new items (each only if its key is free), move a counter and apply conditional
+        updates; False when any condition failed (then nothing was written)."""
         ...
 
 

@@ -3,14 +3,25 @@ moved by conditional updates, and every alias move logged (audit history)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from slipway import layout
 from slipway.errors import ConflictError, NotFound
-from slipway.ports import Clock, Counter, Deps, MetadataTable
+from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
 MAX_REGISTER_ATTEMPTS = 20
+MAX_ALIAS_ATTEMPTS = 20
+
+
+class Registration(NamedTuple):
+    """What ``register`` did: the run's version (``created`` when this call made it), or, when another
+    run had already registered the same dataset version under the same spec version, that run's version
+    with ``already_registered`` (this run made none)."""
+
+    version: int
+    created: bool
+    already_registered: bool = False
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -29,18 +40,33 @@ class ModelRegistry:
         return cls(deps.table, deps.clock)
 
     # ------------------------------------------------------------------ writes
-    def register(self, model: str, run_id: str, fields: dict[str, Any]) -> tuple[int, bool]:
-        """Give the run's model the next version number, exactly once per run.
+    def register(
+        self,
+        model: str,
+        run_id: str,
+        fields: dict[str, Any],
+        *,
+        dataset_version: str | None = None,
+        spec_version: str | None = None,
+    ) -> Registration:
+        """Give the run's model the next version number, exactly once per run and, when the dataset and
+        spec versions are given, exactly once per (dataset version, spec version).
 
-        The version item, a run→version marker and the counter move in one transaction, so a
-        retried or concurrent call either finds the run's version or takes the next free number;
-        numbers have no gaps. Returns (version, created).
+        The version item, a run→version marker, the (dataset, spec)→version marker and the counter move
+        in one transaction, so a retried or concurrent call either finds the run's version, finds the
+        version another run made from the same data and spec (``already_registered``), or takes the
+        next free number; numbers have no gaps.
         """
         counter_key = layout.version_counter_key(model)
+        trained = (dataset_version, spec_version) if dataset_version and spec_version else None
         for _ in range(MAX_REGISTER_ATTEMPTS):
             existing = self.version_of_run(model, run_id)
             if existing is not None:
-                return existing, False
+                return Registration(existing, created=False)
+            if trained is not None:
+                winner = self.trained_from(model, *trained)
+                if winner is not None:
+                    return Registration(winner, created=False, already_registered=True)
             counter = self.table.get(*counter_key)
             current = int(counter["value"]) if counter else 0
             version = current + 1
@@ -54,10 +80,11 @@ class ModelRegistry:
                 **layout.version_listing(model, version),
                 **fields,
             )
-            marker = layout.item(layout.registered_by_key(model, run_id), version=version, registered_at=now)
-            ok = self.table.transact(puts=[item, marker], counter=Counter(*counter_key, current, version))
-            if ok:
-                return version, True
+            puts = [item, layout.item(layout.registered_by_key(model, run_id), version=version, registered_at=now)]
+            if trained is not None:
+                puts.append(layout.item(layout.trained_key(model, *trained), version=version, run_id=run_id))
+            if self.table.transact(puts=puts, counter=Counter(*counter_key, current, version)):
+                return Registration(version, created=True)
         raise ConflictError(f"could not register {model} after {MAX_REGISTER_ATTEMPTS} attempts (contention)")
 
     def record_artifacts(self, model: str, version: int, artifacts: dict[str, dict[str, str]]) -> None:
@@ -68,37 +95,50 @@ class ModelRegistry:
         item = self.table.get(*layout.registered_by_key(model, run_id))
         return int(item["version"]) if item else None
 
-    def mark_trained(self, model: str, dataset_version: str, spec_version: str, version: int) -> None:
-        """Remember that this dataset version under this spec version already made a model version."""
-        self.table.put(layout.item(layout.trained_key(model, dataset_version, spec_version), version=version))
-
     def trained_from(self, model: str, dataset_version: str, spec_version: str) -> int | None:
         """The version a dataset version made under a spec version, if any (same upload twice: no retrain)."""
         item = self.table.get(*layout.trained_key(model, dataset_version, spec_version))
         return int(item["version"]) if item else None
 
     def set_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
-        """Point an alias at a version (the version must exist) and log the move."""
+        """Point an alias at a version (the version must exist); the move and its audit-log entry are one
+        conditional write on the alias as it was read, so concurrent moves are never lost or unlogged."""
+        moved = self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=False)
+        assert moved is not None  # only_forward=False always moves
+        return moved
+
+    def advance_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> bool:
+        """Move an alias to ``version`` unless it already points at that version or a later one (a later
+        registration wins; the alias never moves back). True when this call moved it."""
+        return self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=True) is not None
+
+    def _move_alias(
+        self, model: str, alias: str, version: int, *, actor: str, reason: str, only_forward: bool
+    ) -> dict[str, Any] | None:
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         self.get_version(model, version)
-        previous = self.table.get(*layout.alias_key(model, alias))
-        now = self.clock.now().isoformat()
-        item = self.table.update(
-            *layout.alias_key(model, alias), {"alias": alias, "version": version, "updated_at": now}
-        )
-        self.table.put_new(
-            layout.item(
+        key = layout.alias_key(model, alias)
+        for _ in range(MAX_ALIAS_ATTEMPTS):
+            previous = self.table.get(*key)
+            was = int(previous["version"]) if previous else None
+            if only_forward and was is not None and was >= version:
+                return None
+            now = self.clock.now().isoformat()
+            entry = layout.item(
                 layout.alias_log_key(model, now, alias),
                 alias=alias,
                 version=version,
-                previous_version=previous["version"] if previous else None,
+                previous_version=was,
                 actor=actor,
                 reason=reason,
                 at=now,
             )
-        )
-        return item
+            moved = {"alias": alias, "version": version, "updated_at": now}
+            # A concurrent move (or a log entry at the same instant) fails the condition: read again, retry.
+            if self.table.transact([entry], updates=[ConditionalUpdate(*key, moved, expect={"version": was})]):
+                return layout.item(key, **moved)
+        raise ConflictError(f"could not move {model}@{alias} after {MAX_ALIAS_ATTEMPTS} attempts (contention)")
 
     # ------------------------------------------------------------------ reads
     def get_version(self, model: str, version: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from slipway.adapters.clients import aws_errors
 from slipway.errors import ConflictError
-from slipway.ports import Counter
+from slipway.ports import ConditionalUpdate, Counter
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -158,7 +158,12 @@ class DynamoMetadataTable:
             response = self._db.update_item(**kwargs)
         return _from_dynamo(response["Attributes"])
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
         operations: list[dict[str, Any]] = [
             {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": _KEY_FREE}} for i in puts
         ]
@@ -174,9 +179,33 @@ class DynamoMetadataTable:
             if counter.expected != 0:
                 update["ExpressionAttributeValues"][":expected"] = {"N": str(counter.expected)}
             operations.append({"Update": update})
+        operations += [{"Update": self._conditional_update(u)} for u in updates]
         try:
             with aws_errors(f"transact write on {self.name}", conflict=_CONFLICT):
                 self._db.transact_write_items(TransactItems=operations)
         except ConflictError:
             return False
         return True
+
+    def _conditional_update(self, update: ConditionalUpdate) -> dict[str, Any]:
+        values = {k: v for k, v in update.values.items() if v is not None}
+        names = {f"#a{i}": k for i, k in enumerate(values)}
+        expression_values = _to_dynamo({f":v{i}": v for i, v in enumerate(values.values())})
+        conditions = []
+        for n, (attribute, value) in enumerate(update.expect.items()):
+            names[f"#e{n}"] = attribute
+            if value is None:
+                conditions.append(f"attribute_not_exists(#e{n})")
+            else:
+                conditions.append(f"#e{n} = :e{n}")
+                expression_values.update(_to_dynamo({f":e{n}": value}))
+        operation: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": _key(update.pk, update.sk),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": expression_values,
+        }
+        if conditions:
+            operation["ConditionExpression"] = " AND ".join(conditions)
+        return operation

@@ -98,6 +98,8 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         for item in edge.items(now):
             deps.table.put_new(item)
     trained = None if created else ModelRegistry.of(deps).trained_from(model, version, spec_version)
+    if trained is not None:  # the state machine ends here (NothingToTrain): close the run
+        update_run(deps, run_id, status="SUCCEEDED", outcome="nothing_to_train", model_version=trained, ended_at=now)
     return DatasetVersion(dataset_version=version, new=created, trained_version=trained, **recorded)
 
 
