@@ -46,6 +46,13 @@ def dev(cloud: LocalCloud) -> Target:
 
 
 @pytest.fixture(scope="session")
+def dev_api_url(cloud: LocalCloud) -> str:
+    """dev's HTTP API on 127.0.0.1 (also its HttpApiUrl output); its IAM-authorized routes want
+    SigV4-signed requests: ``cloud.signed_headers("dev", method, url, body)`` gives the headers."""
+    return cloud.api_url("dev")
+
+
+@pytest.fixture(scope="session")
 def churn_spec(dev: Target) -> dict[str, Any]:
     """The example churn spec, pushed to dev as `slipway spec push specs/churn.yaml --env dev` does."""
     from slipway.specstore import push_spec

@@ -164,17 +164,26 @@ class FakeMetadataTable:
         for found in matching[:limit]:
             yield as_stored(found)
 
+    def _check(self, pk: str, sk: str, expect: Mapping[str, Any] | None) -> None:
+        current = self.items.get((pk, sk), {})
+        for attribute, wanted in (expect or {}).items():
+            present = attribute in current
+            if (wanted is None and present) or (
+                wanted is not None and (not present or current[attribute] != as_stored({"v": wanted})["v"])
+            ):
+                raise ConflictError("condition failed", {"code": "ConditionalCheckFailedException"})
+
+    def delete(self, pk: str, sk: str, *, expect: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            self._check(pk, sk, expect)
+            self.items.pop((pk, sk), None)
+
     def update(
         self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         with self._lock:
+            self._check(pk, sk, expect)
             current = self.items.get((pk, sk), {"PK": pk, "SK": sk})
-            for attribute, wanted in (expect or {}).items():
-                present = attribute in current and (pk, sk) in self.items
-                if wanted is None and present:
-                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
-                if wanted is not None and (not present or current[attribute] != as_stored({"v": wanted})["v"]):
-                    raise ConflictError("update item: condition failed", {"code": "ConditionalCheckFailedException"})
             after = {k: v for k, v in current.items() if k not in values or values[k] is not None}
             after.update({k: v for k, v in values.items() if v is not None})
             self.items[(pk, sk)] = as_stored(after)
@@ -196,12 +205,10 @@ class FakeMetadataTable:
                 if found is not None and found.get("value") != counter.expected:
                     return False
             for update in updates:
-                current = self.items.get((update.pk, update.sk), {})
-                for attribute, wanted in update.expect.items():
-                    if wanted is None and attribute in current:
-                        return False
-                    if wanted is not None and current.get(attribute, object()) != as_stored({"v": wanted})["v"]:
-                        return False
+                try:
+                    self._check(update.pk, update.sk, update.expect)
+                except ConflictError:
+                    return False
             for i in puts:
                 self.items[(i["PK"], i["SK"])] = as_stored(i)
             if counter is not None:
@@ -209,8 +216,9 @@ class FakeMetadataTable:
                 self.items[(counter.pk, counter.sk)] = {**existing, "value": counter.new}
             for update in updates:
                 existing = self.items.get((update.pk, update.sk), {"PK": update.pk, "SK": update.sk})
-                values = {k: v for k, v in update.values.items() if v is not None}
-                self.items[(update.pk, update.sk)] = as_stored({**existing, **values})
+                after = {k: v for k, v in existing.items() if update.values.get(k, True) is not None}
+                after.update({k: v for k, v in update.values.items() if v is not None})
+                self.items[(update.pk, update.sk)] = as_stored(after)
             return True
 
 
@@ -246,6 +254,16 @@ class FakeWorkflows:
 
 
 @dataclass
+class FakeCaptureSink:
+    """Keeps every record delivered, in order, as the stream would store it (JSON round trip)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self.records.extend(json.loads(json.dumps(r, allow_nan=False)) for r in records)
+
+
+@dataclass
 class ManualClock:
     """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
 
@@ -269,6 +287,7 @@ def fake_deps(settings: Settings = SETTINGS) -> Deps:
         table=FakeMetadataTable(),
         events=FakeEventBus(),
         clock=ManualClock(),
+        captures=FakeCaptureSink(),
         workflows=FakeWorkflows(),
     )
 
@@ -292,5 +311,6 @@ def fork(deps: Deps) -> Deps:
         table=table_copy,
         events=FakeEventBus(copy.deepcopy(events.published)),
         clock=ManualClock(clock.current, clock.step),
+        captures=FakeCaptureSink(copy.deepcopy(getattr(deps.captures, "records", []))),
         workflows=FakeWorkflows(copy.deepcopy(workflows.executions)),
     )

@@ -84,15 +84,33 @@ def models_list(deps: Deps) -> tuple[Any, Any]:
     return rows, table
 
 
+def served_versions(aliases: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who answers the HTTP API: production, and the challenger with its share of traffic."""
+    production, challenger = aliases.get("production"), aliases.get("challenger")
+    if production is None:
+        return []
+    weight = float(challenger["weight"]) if challenger and challenger.get("weight") else 0.0
+    served = [{"variant": "production", "version": production["version"], "weight": 1 - weight}]
+    if challenger is not None and weight:
+        served.append({"variant": "challenger", "version": challenger["version"], "weight": weight})
+    return served
+
+
 def models_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     registry = ModelRegistry.of(deps)
     item = registry.resolve(ref)
     model = item["model"]
     aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
-    value = {**{k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}, "aliases": aliases}
+    served = served_versions(registry.alias_items(model))
+    value = {
+        **{k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))},
+        "aliases": aliases,
+        "served": served,
+    }
     table = Table(
         title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""), show_header=False
     )
+    table.add_row("served", ", ".join(f"{s['variant']} v{s['version']} ({s['weight']:.0%})" for s in served) or "—")
     table.add_row("params", escape(item["params_json"]) if "params_json" in item else _fmt(item.get("params")))
     for key in (
         "algorithm",

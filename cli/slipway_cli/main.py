@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 
 from slipway.errors import SlipwayError
 
@@ -21,14 +22,15 @@ console = Console()
 LOCAL_ONLY = frozenset({"slipway_local", "moto", "samtranslator"})
 
 
-def _target_args(parser: argparse.ArgumentParser) -> None:
+def _target_args(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
     parser.add_argument(
         "--env", default="dev", choices=["dev", "staging", "prod"], help="environment (stack slipway-ENV)"
     )
     parser.add_argument("--profile", help="AWS profile (default: the environment's name, as `local up` writes)")
     parser.add_argument("--endpoint-url", help="override the AWS endpoint (the profile's endpoint_url otherwise)")
     parser.add_argument("--region", help="AWS region (the profile's otherwise)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
 def _target(args: argparse.Namespace) -> Any:
@@ -105,6 +107,77 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         value, renderable = commands.reproduce_model(deps, args.ref)
     _show(args, (value, renderable))
     return 0 if value["identical"] else 1
+
+
+def cmd_aliases(args: argparse.Namespace) -> int:
+    from slipway_cli import serving
+
+    target = _target(args)
+    if args.action == "show":
+        return _show(args, serving.aliases_show(target, args.model))
+    if args.action == "set":
+        if args.alias is None or args.version is None or not args.reason:
+            raise SystemExit("slipway aliases set needs MODEL ALIAS VERSION --reason TEXT")
+        moved = serving.aliases_set(
+            target,
+            args.model,
+            args.alias,
+            args.version,
+            reason=args.reason,
+            weight=args.weight,
+            expect_previous=args.expect_previous,
+        )
+        share = f" at {moved['weight']:.0%}" if moved.get("weight") is not None else ""
+        _emit(args, moved, f"{args.model}@{args.alias} → version {moved['version']}{share} (by {moved['updated_by']})")
+        return 0
+    if args.alias is None or not args.reason:
+        raise SystemExit("slipway aliases clear needs MODEL ALIAS --reason TEXT")
+    from slipway.registry import ModelRegistry
+
+    ModelRegistry.of(target.deps).clear_alias(
+        args.model, args.alias, actor=serving.principal(target), reason=args.reason
+    )
+    _emit(args, {"model": args.model, "alias": args.alias, "cleared": True}, f"{args.model}@{args.alias} cleared")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from slipway_cli import serving
+
+    rows = serving.read_rows(args.json_rows, args.file)
+    try:
+        return _show(args, serving.predict(_target(args), args.model, rows, args.api_url))
+    except serving.HttpApiError as e:
+        console.print(
+            f"[red]HTTP {e.status}[/]: {escape(str(e.body.get('message') if isinstance(e.body, dict) else e.body))}"
+        )
+        for error in e.body.get("errors", []) if isinstance(e.body, dict) else []:
+            where = f"row {error['row']} " if "row" in error else ""
+            console.print(f"  {where}{error.get('field')}: {error.get('check')}: {escape(str(error.get('message')))}")
+        return 2
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from slipway_cli import scoring
+
+    scoring.check_input(args.input)
+    run = scoring.start(_target(args), args.ref, args.input)
+    if not args.wait:
+        started = {"run_id": run.name, "execution_arn": run.arn, "status": "RUNNING"}
+        _emit(args, started, f"scoring {escape(args.input)} with {escape(args.ref)}: run [bold]{run.name}[/] started")
+        return 0
+    if args.json:
+        described = scoring.follow(run)
+    else:
+        with console.status(f"scoring {escape(args.input)} with {escape(args.ref)} ({run.name})…") as status:
+
+            def show(progress: dict[str, int]) -> None:
+                scored, failed = progress.get("SCORED", 0), progress.get("REJECTED", 0) + progress.get("FAILED", 0)
+                status.update(f"{run.name}: {scored} parts scored ({progress['rows']:,} rows), {failed} failed…")
+
+            described = scoring.follow(run, show)
+    _show(args, scoring.result_view(run, described))
+    return 0 if described["status"] == "SUCCEEDED" else 1
 
 
 def _without_local_extra(command: str, error: ModuleNotFoundError) -> int:
@@ -204,6 +277,33 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--from", dest="source", help="s3://bucket/key of an upload (downstream models)")
     _target_args(lineage)
     lineage.set_defaults(func=cmd_lineage)
+
+    aliases = sub.add_parser("aliases", help="a model's aliases and their history; move or clear one")
+    aliases.add_argument("action", choices=["show", "set", "clear"])
+    aliases.add_argument("model")
+    aliases.add_argument("alias", nargs="?", choices=["candidate", "staging", "production", "challenger"])
+    aliases.add_argument("version", nargs="?", type=int)
+    aliases.add_argument("--weight", type=float, help="the challenger's share of traffic, 0 < W < 1")
+    aliases.add_argument("--reason", help="why (kept in the alias history)")
+    aliases.add_argument("--expect-previous", help="move only if the alias now points at this version ('none': unset)")
+    _target_args(aliases)
+    aliases.set_defaults(func=cmd_aliases)
+
+    predict = sub.add_parser("predict", help="predict through the environment's HTTP API")
+    predict.add_argument("model")
+    predict.add_argument("--json", dest="json_rows", metavar="JSON", help="one row (object) or a list of rows")
+    predict.add_argument("--file", help="rows as JSON Lines")
+    predict.add_argument("--api-url", help="the API's base URL (the stack's HttpApiUrl output otherwise)")
+    predict.add_argument("--raw", dest="json", action="store_true", help="print the API's JSON answer")
+    _target_args(predict, json_output=False)
+    predict.set_defaults(func=cmd_predict)
+
+    score = sub.add_parser("score", help="batch-score a prefix of Parquet parts (the batch_inference machine)")
+    score.add_argument("ref", help="MODEL (latest version), MODEL@VERSION or MODEL@ALIAS")
+    score.add_argument("input", help="s3://bucket/prefix/ of Parquet (or CSV) parts, in the raw or lake bucket")
+    score.add_argument("--wait", action="store_true", help="follow the run to its end (exit 1 if it failed)")
+    _target_args(score)
+    score.set_defaults(func=cmd_score)
 
     reproduce = sub.add_parser("reproduce", help="retrain a version from its lineage; exit 1 unless metrics match")
     reproduce.add_argument("ref", help="MODEL@VERSION")

@@ -17,12 +17,13 @@ from moto import mock_aws
 
 from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
+from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.metadata import DynamoMetadataTable
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ArtifactStore, ConditionalUpdate, Counter, EventBus, MetadataTable, Workflows
-from tests.fakes import FakeArtifactStore, FakeEventBus, FakeMetadataTable, FakeWorkflows
+from slipway.ports import ArtifactStore, CaptureSink, ConditionalUpdate, Counter, EventBus, MetadataTable, Workflows
+from tests.fakes import FakeArtifactStore, FakeCaptureSink, FakeEventBus, FakeMetadataTable, FakeWorkflows
 
 REGION = "us-east-1"
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
@@ -191,6 +192,16 @@ def test_table_update_with_expectations_is_conditional(table: MetadataTable) -> 
     assert table.update("P", "pointer", {"version": 2}, expect={"version": 1})["version"] == 2
 
 
+def test_table_delete_is_conditional_and_idempotent(table: MetadataTable) -> None:
+    table.put({"PK": "P", "SK": "pointer", "version": 2})
+    with pytest.raises(ConflictError):
+        table.delete("P", "pointer", expect={"version": 1})
+    assert table.get("P", "pointer") is not None
+    table.delete("P", "pointer", expect={"version": 2})
+    assert table.get("P", "pointer") is None
+    table.delete("P", "pointer")  # absent: nothing happens
+
+
 def test_table_transaction_is_all_or_nothing(table: MetadataTable) -> None:
     assert table.transact([{"PK": "P", "SK": "one"}], Counter("P", "counter", 0, 1)) is True
     assert table.get("P", "counter")["value"] == 1  # type: ignore[index]
@@ -224,6 +235,39 @@ def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda n: table.put_new({"PK": "P", "SK": "once", "writer": n}), range(8)))
     assert results.count(True) == 1
+
+
+# ---------------------------------------------------------------- capture sink
+
+
+@pytest.fixture(params=["fake", "aws"])
+def sink(request: pytest.FixtureRequest, bucket: str) -> CaptureSink:
+    if request.param == "fake":
+        return FakeCaptureSink()
+    request.getfixturevalue("aws")
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket)
+    firehose = boto3.client("firehose", region_name=REGION)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=bucket,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+        },
+    )
+    return FirehoseSink(firehose, bucket)
+
+
+def test_sink_takes_batches_larger_than_one_call(sink: CaptureSink) -> None:
+    records = [{"kind": "captures", "model": "churn", "n": n} for n in range(1_201)]
+    sink.put(records)  # PutRecordBatch takes 500 at a time: three calls, no error
+    sink.put([])
+
+
+def test_sink_refuses_a_record_that_is_not_json(sink: CaptureSink) -> None:
+    with pytest.raises(TypeError):
+        sink.put([{"kind": "captures", "model": "churn", "bad": {1, 2}}])
 
 
 # ---------------------------------------------------------------- event bus

@@ -26,7 +26,15 @@ from tests.unit.test_features import CHURN_CONTRACT, FEATURES, churn_table
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the infer Lambda imports: its event contracts and errors, the row conversion and the runtime.
-INFERENCE_PATH = ("slipway.errors", "slipway.contracts", "slipway.domain.model_input", "onnxruntime")
+INFERENCE_PATH = (
+    "slipway.errors",
+    "slipway.contracts",
+    "slipway.domain.model_input",
+    "slipway.serving.service",
+    "slipway.serving.http",
+    "slipway.composition",
+    "onnxruntime",
+)
 # Top-level packages it must never load (sys.modules keys compared exactly: "onnxruntime" is not "onnx").
 FORBIDDEN = ("pandas", "pyarrow", "sklearn", "scipy", "skl2onnx", "onnx")
 
@@ -223,3 +231,17 @@ def test_the_timestamp_parser_the_inference_path_uses_gives_utc(value: Any, expe
 def test_the_timestamp_parser_refuses_what_is_not_a_timestamp(value: Any) -> None:
     with pytest.raises(ValueError, match="timestamp"):
         lean_parse_timestamp(value)
+
+
+def test_the_infer_function_itself_loads_none_of_the_science_stack() -> None:
+    # GIVEN the infer handler module exactly as Lambda loads it (functions/infer/app.py)
+    probe = (
+        "import json, runpy, sys\n"
+        "runpy.run_path('functions/infer/app.py', run_name='app')\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.partition('.')[0] in {list(FORBIDDEN)!r})))"
+    )
+    # WHEN it is imported in a fresh interpreter
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    # THEN none of pandas, pyarrow, scikit-learn, scipy, skl2onnx or onnx is loaded
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == []

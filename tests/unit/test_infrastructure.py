@@ -210,7 +210,10 @@ def test_every_function_handler_exists() -> None:
         assert f"def {function}(" in source.read_text(), f"{logical_id}: no {function} in {source}"
 
 
-@pytest.mark.parametrize("requirements", ["layers/core/requirements.txt", "layers/science/requirements.txt"])
+@pytest.mark.parametrize(
+    "requirements",
+    ["layers/core/requirements.txt", "layers/science/requirements.txt", "layers/inference/requirements.txt"],
+)
 def test_shipped_requirements_match_the_project_pins(requirements: str) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = {d.split("==")[0].split("[")[0].lower(): d.split("==")[1] for d in project}

@@ -25,7 +25,7 @@ SHIPPED = sorted(
 KEY_LIKE = re.compile(
     r"^[A-Z][A-Z0-9_]*#"
     r"|^(RUNS|MODELS|META|CURRENT|COUNTER)$"
-    r"|^(curated|features|quarantine|models|runs|specs|captures|reports|feedback)/"
+    r"|^(curated|features|quarantine|models|runs|specs|captures|reports|feedback|predictions)/"
     r"|^(data|profile|report|evaluation|manifest|split|preprocessor|model|model_card)\.(parquet|json|skops|onnx|html)$"
 )
 

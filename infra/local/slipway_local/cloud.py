@@ -3,6 +3,7 @@ gives users the clients, outputs and execution helpers they would have on AWS.""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ import boto3
 
 from slipway_local import patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
+from slipway_local.gateway import HttpApiGateway
+from slipway_local.httpapi import Route
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
@@ -34,6 +37,7 @@ class Environment:
     access_key_id: str = ""
     secret_access_key: str = ""
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+    api_urls: dict[str, str] = field(default_factory=dict)  # HTTP API logical id -> local URL
 
 
 def _realise_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
@@ -80,8 +84,9 @@ class LocalCloud:
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
         self._code_version = code_version()
         self.template_path = template_path
-        self.runtime = LambdaRuntime(endpoint_url)
+        self.runtime = LambdaRuntime(endpoint_url, REGION)
         self.environments: dict[str, Environment] = {}
+        self._gateways: list[HttpApiGateway] = []
         self._mock: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,6 +104,9 @@ class LocalCloud:
 
     def stop(self) -> None:
         self.wait_idle()
+        for gateway in self._gateways:
+            gateway.stop()
+        self._gateways.clear()
         INJECTOR.clear()
         STEP_FAULTS.clear()
         if self._mock is not None:
@@ -188,7 +196,72 @@ class LocalCloud:
             environment.functions[logical_id] = name
             self.runtime.register(account, name, source)
         _realise_event_invoke_configs(self, env, packaged.cloudformation, physical)
+        self._serve_http_apis(environment, packaged.http_apis, physical)
         return environment
+
+    def _serve_http_apis(
+        self, environment: Environment, apis: dict[str, list[Route]], physical: dict[str, str]
+    ) -> None:
+        """Serve each HTTP API of the stack on 127.0.0.1 and point its stack outputs there: an output
+        holding the API's execute-api URL (``https://<id>.execute-api.<region>.amazonaws.com…``) now
+        holds the local URL, in describe-stacks as in ``environment.outputs``."""
+        invoke = functools.partial(self.runtime.invoke_function, environment.account_id)
+        remote_to_local: dict[str, str] = {}
+        for api, routes in apis.items():
+            gateway = HttpApiGateway(
+                routes,
+                environment.functions,
+                invoke,
+                account_id=environment.account_id,
+                api_id=physical[api],
+                region=REGION,
+            ).start()
+            self._gateways.append(gateway)
+            environment.api_urls[api] = gateway.url
+            remote_to_local[f"https://{physical[api]}.execute-api.{REGION}.amazonaws.com"] = gateway.url
+        if not remote_to_local:
+            return
+        from moto.cloudformation.models import cloudformation_backends
+
+        stacks = cloudformation_backends[environment.account_id][REGION].stacks.values()
+        stack = next(s for s in stacks if s.name == environment.stack_name and s.status == "CREATE_COMPLETE")
+        for output in stack.output_map.values():
+            for remote, local in remote_to_local.items():
+                if output is not None and isinstance(output.value, str) and output.value.startswith(remote):
+                    output.value = local + output.value[len(remote) :]
+                    environment.outputs[output.key] = output.value
+
+    # ------------------------------------------------------------------ serving
+    def api_url(self, env: str, api: str | None = None) -> str:
+        """The local base URL of the environment's HTTP API (``api``: its logical id, needed only
+        when the template declares several), e.g. ``http://127.0.0.1:41234``."""
+        urls = self.environments[env].api_urls
+        if api is not None:
+            return urls[api]
+        if len(urls) != 1:
+            raise LookupError(f"{env} serves {len(urls)} HTTP APIs ({', '.join(urls) or 'none'}): name one")
+        return next(iter(urls.values()))
+
+    def signed_headers(
+        self, env: str, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """The headers of a request to the environment's HTTP API signed (SigV4, execute-api) with its
+        operator's keys, as `slipway predict` signs them: send them with any HTTP client."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+        credentials = self.session(env).get_credentials()
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", REGION).add_auth(request)
+        return dict(request.headers.items())
+
+    def invoke(self, env: str, function: str, event: Any) -> tuple[str, bool]:
+        """Invoke a deployed function synchronously in-process, as Lambda Invoke would, without the
+        AWS API: ``function`` is its logical id (``InferFunction``) or its name; returns
+        (payload JSON, is_error)."""
+        environment = self.environments[env]
+        name = environment.functions.get(function, function)
+        return self.runtime.invoke_function(environment.account_id, name, event)
 
     # ------------------------------------------------------------------ executions
     def executions(self, env: str, state_machine_output: str = "TrainingStateMachineArn") -> list[dict[str, Any]]:

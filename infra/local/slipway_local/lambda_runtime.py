@@ -80,8 +80,9 @@ class LambdaContext:
 class LambdaRuntime:
     """Maps (account, function name) to a handler and invokes it in-process."""
 
-    def __init__(self, endpoint_url: str | None = None) -> None:
+    def __init__(self, endpoint_url: str | None = None, region: str = "us-east-1") -> None:
         self.endpoint_url = endpoint_url
+        self.region = region
         self._sources: dict[tuple[str, str], FunctionSource] = {}
         self._modules: dict[Path, ModuleType] = {}
         self._environment = EnvironmentGate()
@@ -119,29 +120,40 @@ class LambdaRuntime:
         return getattr(module, source.function_name)  # type: ignore[no-any-return]
 
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
-        """Invoke a moto ``LambdaFunction``; returns (payload JSON, is_error, logs)."""
-        payload, is_error, logs = self._invoke(fn, event)
-        if isinstance(event, (str, bytes)):
-            with contextlib.suppress(ValueError):
-                event = json.loads(event or "{}")
-        self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error))
-        return payload, is_error, logs
+        """moto's hook: invoke a moto ``LambdaFunction``; returns (payload JSON, is_error, logs)."""
+        payload, is_error = self._invoke(fn, event)
+        return payload, is_error, ""
+
+    def invoke_function(self, account_id: str, function_name: str, event: Any) -> tuple[str, bool]:
+        """Invoke a deployed function by name in its account, as a synchronous Lambda Invoke would:
+        returns (payload JSON, is_error). It reads the function's configuration straight from moto's
+        backend (no AWS API call), so the HTTP gateway's hot path costs only the handler itself."""
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[account_id][self.region].get_function(function_name)
+        return self._invoke(fn, event)
 
     def invocations_of(self, function_name: str) -> list[Invocation]:
         return [i for i in list(self.invocations) if i.function_name == function_name]
 
-    def _invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+    def _invoke(self, fn: Any, event: Any) -> tuple[str, bool]:
+        """Every invocation path: a pending step fault, the handler, and the record of the invocation."""
         fault = STEP_FAULTS.take(fn.account_id, fn.function_name)
-        if fault is not None and fault.when == "before":
-            return fault.error_payload(), True, ""
         if fault is not None and fault.when == "barrier":
             fault.wait()
-        answer = self._run(fn, event)
-        if fault is not None and fault.when == "after":
-            return fault.error_payload(), True, ""
-        return answer
+        if fault is not None and fault.when == "before":
+            payload, is_error = fault.error_payload(), True
+        else:
+            payload, is_error = self._run(fn, event)
+            if fault is not None and fault.when == "after":
+                payload, is_error = fault.error_payload(), True
+        if isinstance(event, (str, bytes)):
+            with contextlib.suppress(ValueError):
+                event = json.loads(event or "{}")
+        self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error))
+        return payload, is_error
 
-    def _run(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+    def _run(self, fn: Any, event: Any) -> tuple[str, bool]:
         account_id = fn.account_id
         try:
             source = self.source_for(account_id, fn.function_name)
@@ -159,7 +171,7 @@ class LambdaRuntime:
             )
             with self._environment.use(self._function_environment(fn)), acting_as(account_id):
                 result = self._load(source)(event, context)
-            return json.dumps(result, default=str), False, ""
+            return json.dumps(result, default=str), False
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
             payload = {
                 "errorMessage": str(exc),
@@ -167,7 +179,7 @@ class LambdaRuntime:
                 "requestId": "",
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             }
-            return json.dumps(payload), True, ""
+            return json.dumps(payload), True
 
     # ------------------------------------------------------------------ asynchronous invocation
     def invoke_async(self, fn: Any, event: Any) -> None:
@@ -191,7 +203,7 @@ class LambdaRuntime:
             attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
             payload = ""
             for _ in range(attempts):
-                payload, is_error, _logs = self.invoke(fn, event)
+                payload, is_error = self._invoke(fn, event)
                 if not is_error:
                     return
             destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
@@ -262,8 +274,12 @@ class EnvironmentGate:
             while self._users and self._active != key:
                 self._changed.wait()
             if not self._users:
-                self._saved = {k: os.environ.get(k) for k in values}
-                os.environ.update(values)
+                # Costs count here (every HTTP request sets and restores ~25 variables): look up
+                # only names that exist, since os.environ.get raises and catches for a missing one.
+                present = set(os.environ)
+                self._saved = {k: os.environ[k] if k in present else None for k in values}
+                for name, value in values.items():
+                    os.environ[name] = value
                 self._active = key
             self._users += 1
         try:
@@ -273,9 +289,12 @@ class EnvironmentGate:
                 self._users -= 1
                 if not self._users:
                     for name, old in self._saved.items():
-                        if old is None:
-                            os.environ.pop(name, None)
-                        else:
+                        if old is not None:
                             os.environ[name] = old
+                            continue
+                        try:
+                            del os.environ[name]
+                        except KeyError:  # the handler removed it itself
+                            pass
                     self._active = None
                     self._changed.notify_all()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slipway_local.httpapi import Route, http_api_routes
 from slipway_local.lambda_runtime import FunctionSource
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -29,6 +30,7 @@ class PackagedTemplate:
     archives: dict[str, bytes] = field(default_factory=dict)  # S3 key -> zip bytes
     functions: dict[str, FunctionSource] = field(default_factory=dict)  # logical id -> source
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> bucket Properties
+    http_apis: dict[str, list[Route]] = field(default_factory=dict)  # HTTP API logical id -> its routes
 
 
 def code_version(root: Path = REPO_ROOT) -> str:
@@ -76,7 +78,7 @@ def package(
 
     template = load_sam_template(template_path)
     base = template_path.parent
-    packaged = PackagedTemplate(cloudformation={})
+    packaged = PackagedTemplate(cloudformation={}, http_apis=http_api_routes(template))
     for logical_id, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
         kind = resource["Type"]

@@ -1,8 +1,12 @@
-"""The places where moto is extended so that it realises slipway's template: Lambda runs our
-handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation: retries, then
-the function's on-failure destination) and Step Functions, CloudFormation state machines land in
-the executing backend with their substitutions applied, execution names are unique as on AWS even
-when two starts race, and the Step Functions interpreter calls AWS as the machine's own account."""
+"""The places where moto is extended so that it realises slipway's template:
+Lambda runs our handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation:
+retries, then the function's on-failure destination) and Step Functions, CloudFormation state
+machines land in the executing backend with their substitutions applied, execution names are
+unique as on AWS even when two starts race, the Step Functions interpreter calls AWS as the
+machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
+(slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), and a
+Distributed Map fails past its tolerated failures and lists every page of its S3 items
+(slipway_local.distributed_map)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import threading
 import uuid
 from typing import Any
 
+from slipway_local import distributed_map, firehose, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import install_account_routing, install_state_machine_credentials
 
@@ -32,6 +37,9 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_event_targets()
         _patch_cloudformation_state_machine()
         _patch_atomic_execution_names()
+        resources.install()
+        firehose.install()
+        distributed_map.install()
         _installed["done"] = True
 
 

@@ -56,6 +56,29 @@ def install_account_routing() -> None:
         botocore.handlers.BUILTIN_HANDLERS.append(entry)
 
 
+def install_thread_inheritance() -> None:
+    """A thread started inside an invocation acts as the invocation's account for its whole life, as a
+    thread of a Lambda function's process belongs to the function's account (idempotent)."""
+    if getattr(threading.Thread.start, "_slipway_inherits", False):
+        return
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        account = current_account()
+        if account is not None:
+            run = self.run
+
+            def run_as_account() -> None:
+                with acting_as(account):
+                    run()
+
+            self.run = run_as_account  # type: ignore[method-assign]
+        original(self)
+
+    start._slipway_inherits = True  # type: ignore[attr-defined]
+    threading.Thread.start = start  # type: ignore[method-assign]
+
+
 def account_of_arn(arn: str) -> str:
     return arn.split(":")[4]
 

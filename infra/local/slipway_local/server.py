@@ -63,11 +63,21 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
     files.credentials.write_text("\n".join(credentials))
     files.credentials.chmod(0o600)
     outputs = {
-        env: {"account_id": ACCOUNTS[env], "endpoint_url": cloud.endpoint_url, **environment.outputs}
+        env: {
+            "account_id": ACCOUNTS[env],
+            "endpoint_url": cloud.endpoint_url,
+            **({"api_url": _api_url(cloud, env)} if environment.api_urls else {}),
+            **environment.outputs,
+        }
         for env, environment in cloud.environments.items()
     }
     files.outputs.write_text(json.dumps(outputs, indent=2))
     return files
+
+
+def _api_url(cloud: LocalCloud, env: str) -> str:
+    """The environment's HTTP API (the first, if the template declares several)."""
+    return next(iter(cloud.environments[env].api_urls.values()))
 
 
 def serve(console: Console, port: int, directory: Path) -> int:
@@ -83,10 +93,19 @@ def serve(console: Console, port: int, directory: Path) -> int:
     console.print(f"AWS config:      {files.config}")
     console.print(f"AWS credentials: {files.credentials}")
     console.print(f"stack outputs:   {files.outputs}")
+    for env, environment in cloud.environments.items():
+        for api, url in environment.api_urls.items():
+            console.print(f"HTTP API {env + ':':<9}{url}" + ("" if len(environment.api_urls) == 1 else f" ({api})"))
     console.print("use it with:")
     raw = cloud.environments["dev"].outputs["RawBucketName"]
     print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
     print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
+    dev = cloud.environments["dev"]
+    if dev.api_urls:  # routes with AWS_IAM auth want SigV4, as on AWS (curl >= 7.75)
+        print(
+            f'  curl --aws-sigv4 "aws:amz:{REGION}:execute-api" --user "{dev.access_key_id}:{dev.secret_access_key}" '
+            f"{_api_url(cloud, 'dev')}/health"
+        )
     console.print("Ctrl-C stops it.", style="dim")
     sys.stdout.flush()
     stop = threading.Event()

@@ -4,12 +4,14 @@ cached clients. Handlers call ``deps()``; operator tools call ``aws_deps(setting
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from slipway.adapters import clients
 from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.clock import SystemClock
 from slipway.adapters.events import EventBridgeBus
+from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.metadata import DynamoMetadataTable
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
@@ -21,7 +23,7 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
     Session for operator tools (a profile), None inside Lambda (default credentials)."""
 
     def client(service: str) -> Any:
-        return clients.client(service, settings.region, settings.endpoint_url, session)
+        return _LazyClient(lambda: clients.client(service, settings.region, settings.endpoint_url, session))
 
     return Deps(
         settings=settings,
@@ -29,8 +31,22 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
         table=DynamoMetadataTable(client("dynamodb"), settings.metadata_table),
         events=EventBridgeBus(client("events"), settings.event_bus),
         clock=SystemClock(),
+        captures=FirehoseSink(client("firehose"), settings.capture_stream),
         workflows=StepFunctionsWorkflows(lambda: client("stepfunctions")),
     )
+
+
+class _LazyClient:
+    """A boto3 client created on first use: a function pays only for the services it calls (cold start)."""
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._create = create
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._create()
+        return getattr(self._client, name)
 
 
 @functools.lru_cache(maxsize=16)

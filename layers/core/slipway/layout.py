@@ -90,6 +90,15 @@ def candidates(run_id: str) -> Collection:
     return f"RUN#{run_id}", "CANDIDATE#"
 
 
+def part_key(run_id: str, part: str) -> Key:
+    """One input part of a batch-scoring run (``part``: its key relative to the run's input prefix)."""
+    return f"RUN#{run_id}", f"PART#{part}"
+
+
+def parts(run_id: str) -> Collection:
+    return f"RUN#{run_id}", "PART#"
+
+
 # ================================================================ DynamoDB: the model registry
 
 MODELS: Collection = ("MODELS", "")  # on GSI1: every model version, by model then version
@@ -199,6 +208,28 @@ def feature_set_uri(bucket: str, model: str, feature_set: str) -> str:
 
 def feature_set_file(bucket: str, model: str, feature_set: str, name: str) -> S3Object:
     return S3Object(bucket=bucket, key=f"features/{model}/{feature_set}/{name}")
+
+
+def predictions_uri(bucket: str, model: str, version: int, run_id: str) -> str:
+    """The prefix a batch-scoring run writes under (``s3://…/``): one Parquet file per input part."""
+    return f"s3://{bucket}/predictions/{model}/{version}/{run_id}/"
+
+
+def predictions_part(bucket: str, model: str, version: int, run_id: str, part: str) -> S3Object:
+    """The predictions of one input part, at the part's own relative path (``.parquet`` kept or added)."""
+    name = part if part.endswith(".parquet") else f"{part}.parquet"
+    return S3Object(bucket=bucket, key=f"predictions/{model}/{version}/{run_id}/{name}")
+
+
+def predictions_rejected(bucket: str, model: str, version: int, run_id: str, part: str) -> S3Object:
+    """The report of a part whose rows broke the data contract. Under ``_rejected/``: readers of the prefix as a
+    Parquet dataset (Spark, Athena, pyarrow) skip names starting with ``_``."""
+    return S3Object(bucket=bucket, key=f"predictions/{model}/{version}/{run_id}/_rejected/{part}.json")
+
+
+def predictions_summary(bucket: str, model: str, version: int, run_id: str) -> S3Object:
+    """Written last, once every part is scored: its presence says the prefix is complete."""
+    return S3Object(bucket=bucket, key=f"predictions/{model}/{version}/{run_id}/_summary.json")
 
 
 # ================================================================ S3: artifacts bucket

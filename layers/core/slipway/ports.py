@@ -14,6 +14,7 @@ from slipway.settings import Settings
 
 __all__ = [
     "ArtifactStore",
+    "CaptureSink",
     "Clock",
     "ConditionalUpdate",
     "Counter",
@@ -65,8 +66,8 @@ class Counter:
 
 @dataclass(frozen=True)
 class ConditionalUpdate:
-    """Inside a transaction: set ``values`` on an item (created if absent) only if each attribute in
-    ``expect`` holds the given value (None: the attribute must be absent)."""
+    """Inside a transaction: set ``values`` on an item (created if absent; a None value removes the
+    attribute) only if each attribute in ``expect`` holds the given value (None: must be absent)."""
 
     pk: str
     sk: str
@@ -113,6 +114,10 @@ class MetadataTable(Protocol):
         the value it must hold (None: must be absent); otherwise ConflictError and nothing changes."""
         ...
 
+    def delete(self, pk: str, sk: str, *, expect: Mapping[str, Any] | None = None) -> None:
+        """Remove an item (absent: nothing happens); ``expect`` as in ``update``."""
+        ...
+
     def transact(
         self,
         puts: Sequence[Mapping[str, Any]],
@@ -151,6 +156,15 @@ class Workflows(Protocol):
         ...
 
 
+class CaptureSink(Protocol):
+    """Where predictions and feedback go (a Firehose delivery stream): JSON records, each with ``kind``
+    ("captures" or "feedback") and ``model``, which partition them in the lake."""
+
+    def put(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Deliver records in order; any number (batched as the stream requires). Raises when any is refused."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -166,6 +180,7 @@ class Deps:
     table: MetadataTable
     events: EventBus
     clock: Clock
+    captures: CaptureSink
     workflows: Workflows
 
     def now_iso(self) -> str:

@@ -10,6 +10,7 @@ from slipway.errors import ConflictError, NotFound
 from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
+ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
 MAX_ALIAS_ATTEMPTS = 20
 
@@ -100,45 +101,108 @@ class ModelRegistry:
         item = self.table.get(*layout.trained_key(model, dataset_version, spec_version))
         return int(item["version"]) if item else None
 
-    def set_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
-        """Point an alias at a version (the version must exist); the move and its audit-log entry are one
-        conditional write on the alias as it was read, so concurrent moves are never lost or unlogged."""
-        moved = self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=False)
-        assert moved is not None  # only_forward=False always moves
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        weight: float | None = None,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+    ) -> dict[str, Any]:
+        """Point an alias at a version (which must exist) and log the move. ``weight`` is the challenger's
+        share of traffic. ``expect_previous``: the version the alias must point at now (None: unset), or
+        ConflictError and nothing moves — the guard the promotion machine relies on. The move and its
+        audit-log entry are one transaction, conditional on the version read: no move is lost or unlogged
+        (unguarded, a concurrent move makes this one read again and retry)."""
+        moved = self._move_alias(
+            model, alias, version, actor=actor, reason=reason, weight=weight, expect_previous=expect_previous
+        )
+        assert moved is not None  # only advance_alias declines to move
         return moved
 
     def advance_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> bool:
         """Move an alias to ``version`` unless it already points at that version or a later one (a later
         registration wins; the alias never moves back). True when this call moved it."""
-        return self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=True) is not None
+        moved = self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=True)
+        return moved is not None
 
     def _move_alias(
-        self, model: str, alias: str, version: int, *, actor: str, reason: str, only_forward: bool
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        weight: float | None = None,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+        only_forward: bool = False,
     ) -> dict[str, Any] | None:
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+        if weight is not None and (alias != "challenger" or not 0 < weight < 1):
+            raise ValueError("a weight (0 < weight < 1) applies to the challenger alias only")
         self.get_version(model, version)
         key = layout.alias_key(model, alias)
         for _ in range(MAX_ALIAS_ATTEMPTS):
-            previous = self.table.get(*key)
-            was = int(previous["version"]) if previous else None
+            was = self._guard(model, alias, expect_previous)
             if only_forward and was is not None and was >= version:
                 return None
             now = self.clock.now().isoformat()
-            entry = layout.item(
-                layout.alias_log_key(model, now, alias),
-                alias=alias,
-                version=version,
-                previous_version=was,
-                actor=actor,
-                reason=reason,
-                at=now,
-            )
-            moved = {"alias": alias, "version": version, "updated_at": now}
+            values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
+            entry = self._log_item(model, alias, version, was, actor=actor, reason=reason, at=now, weight=weight)
             # A concurrent move (or a log entry at the same instant) fails the condition: read again, retry.
-            if self.table.transact([entry], updates=[ConditionalUpdate(*key, moved, expect={"version": was})]):
-                return layout.item(key, **moved)
+            if self.table.transact([entry], updates=[ConditionalUpdate(*key, values, expect={"version": was})]):
+                return layout.item(key, **{k: v for k, v in values.items() if v is not None})
         raise ConflictError(f"could not move {model}@{alias} after {MAX_ALIAS_ATTEMPTS} attempts (contention)")
+
+    def clear_alias(
+        self, model: str, alias: str, *, actor: str, reason: str, expect_previous: int | object | None = ANY_PREVIOUS
+    ) -> None:
+        """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``."""
+        previous = self._guard(model, alias, expect_previous)
+        if previous is None:
+            return
+        now = self.clock.now().isoformat()
+        self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
+        self.table.put_new(
+            self._log_item(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None)
+        )
+
+    def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:
+        current = self.alias(model, alias)
+        if expect_previous is not ANY_PREVIOUS and current != expect_previous:
+            raise ConflictError(
+                f"{model}@{alias} points at {current}, not the expected {expect_previous}",
+                {"model": model, "alias": alias, "current": current, "expected": expect_previous},
+            )
+        return current
+
+    def _log_item(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        previous: int | None,
+        *,
+        actor: str,
+        reason: str,
+        at: str,
+        weight: float | None,
+    ) -> dict[str, Any]:
+        return layout.item(
+            layout.alias_log_key(model, at, alias),
+            alias=alias,
+            version=version,
+            previous_version=previous,
+            weight=weight,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
 
     # ------------------------------------------------------------------ reads
     def get_version(self, model: str, version: int) -> dict[str, Any]:
@@ -150,6 +214,10 @@ class ModelRegistry:
     def alias(self, model: str, alias: str) -> int | None:
         item = self.table.get(*layout.alias_key(model, alias))
         return int(item["version"]) if item else None
+
+    def alias_items(self, model: str) -> dict[str, dict[str, Any]]:
+        """Each alias's item: ``version``, ``weight`` (challenger), ``updated_at``, ``updated_by``."""
+        return {i["alias"]: i for i in self.table.query(*layout.aliases(model))}
 
     def aliases(self, model: str) -> dict[str, int]:
         return {i["alias"]: int(i["version"]) for i in self.table.query(*layout.aliases(model))}

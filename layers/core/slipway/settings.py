@@ -18,6 +18,7 @@ class Settings:
     artifacts_bucket: str
     metadata_table: str
     event_bus: str = "default"  # EventBridge bus for domain events
+    capture_stream: str | None = None  # Firehose delivery stream of captures and feedback (the infer function)
     pii_salt: str = ""
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
@@ -37,6 +38,7 @@ class Settings:
             artifacts_bucket=e["ARTIFACTS_BUCKET"],
             metadata_table=e["METADATA_TABLE"],
             event_bus=e.get("EVENT_BUS_NAME") or "default",
+            capture_stream=e.get("CAPTURE_STREAM") or None,
             pii_salt=e.get("PII_SALT", ""),
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,

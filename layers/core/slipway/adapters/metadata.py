@@ -51,6 +51,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _expectations(expect: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], str]:
+    """A condition that each attribute holds the expected value (None: is absent)."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    conditions = []
+    for n, (attribute, value) in enumerate(expect.items()):
+        names[f"#e{n}"] = attribute
+        if value is None:
+            conditions.append(f"attribute_not_exists(#e{n})")
+        else:
+            conditions.append(f"#e{n} = :e{n}")
+            values.update(_to_dynamo({f":e{n}": value}))
+    return names, values, " AND ".join(conditions)
+
+
 def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
@@ -143,20 +158,25 @@ class DynamoMetadataTable:
             "ReturnValues": "ALL_NEW",
         }
         if expect:
-            conditions = []
-            for n, (attribute, value) in enumerate(expect.items()):
-                names[f"#e{n}"] = attribute
-                if value is None:
-                    conditions.append(f"attribute_not_exists(#e{n})")
-                else:
-                    conditions.append(f"#e{n} = :e{n}")
-                    expr_values.update(_to_dynamo({f":e{n}": value}))
-            kwargs["ConditionExpression"] = " AND ".join(conditions)
+            expect_names, expect_values, condition = _expectations(expect)
+            names.update(expect_names)
+            expr_values.update(expect_values)
+            kwargs["ConditionExpression"] = condition
         if expr_values:
             kwargs["ExpressionAttributeValues"] = expr_values
         with aws_errors(f"update item in {self.name}", conflict=_CONFLICT):
             response = self._db.update_item(**kwargs)
         return _from_dynamo(response["Attributes"])
+
+    def delete(self, pk: str, sk: str, *, expect: Mapping[str, Any] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": _key(pk, sk)}
+        if expect:
+            names, values, condition = _expectations(expect)
+            kwargs.update(ConditionExpression=condition, ExpressionAttributeNames=names)
+            if values:
+                kwargs["ExpressionAttributeValues"] = values
+        with aws_errors(f"delete item from {self.name}", conflict=_CONFLICT):
+            self._db.delete_item(**kwargs)
 
     def transact(
         self,
@@ -188,24 +208,20 @@ class DynamoMetadataTable:
         return True
 
     def _conditional_update(self, update: ConditionalUpdate) -> dict[str, Any]:
-        values = {k: v for k, v in update.values.items() if v is not None}
-        names = {f"#a{i}": k for i, k in enumerate(values)}
-        expression_values = _to_dynamo({f":v{i}": v for i, v in enumerate(values.values())})
-        conditions = []
-        for n, (attribute, value) in enumerate(update.expect.items()):
-            names[f"#e{n}"] = attribute
-            if value is None:
-                conditions.append(f"attribute_not_exists(#e{n})")
-            else:
-                conditions.append(f"#e{n} = :e{n}")
-                expression_values.update(_to_dynamo({f":e{n}": value}))
-        operation: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": _key(update.pk, update.sk),
-            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": expression_values,
-        }
-        if conditions:
-            operation["ConditionExpression"] = " AND ".join(conditions)
+        keep = {k: v for k, v in update.values.items() if v is not None}
+        drop = [k for k, v in update.values.items() if v is None]
+        names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep)))
+        if drop:
+            expression += " REMOVE " + ", ".join(f"#a{len(keep) + i}" for i in range(len(drop)))
+        expression_values = _to_dynamo({f":v{i}": v for i, v in enumerate(keep.values())})
+        operation: dict[str, Any] = {"TableName": self.name, "Key": _key(update.pk, update.sk)}
+        if update.expect:
+            expect_names, expect_values, condition = _expectations(update.expect)
+            names.update(expect_names)
+            expression_values.update(expect_values)
+            operation["ConditionExpression"] = condition
+        operation.update(UpdateExpression=expression, ExpressionAttributeNames=names)
+        if expression_values:
+            operation["ExpressionAttributeValues"] = expression_values
         return operation

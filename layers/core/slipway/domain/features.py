@@ -19,7 +19,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
 # The numpy-only half (rows to onnxruntime inputs) lives in model_input for the infer Lambda; re-exported here.
-from slipway.domain.model_input import FeatureInput, InputKind, input_dtype, iso_days, model_input_from_records
+from slipway.domain.model_input import FeatureInput, InputKind, input_dtype, model_input_from_records
+from slipway.domain.table_input import categorical_values as _categorical
+from slipway.domain.table_input import numeric_values as _numeric
+from slipway.domain.table_input import timestamp_days as _days
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract
 from slipway.spec.features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
@@ -51,7 +54,6 @@ _KINDS: dict[str, InputKind] = {
     "category": "categorical",
     "timestamp": "timestamp",
 }
-_UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _DEFAULT_DATE_PARTS = ("year", "month", "dayofweek")
 
 
@@ -72,34 +74,6 @@ def _column(data: Data, name: str) -> pa.ChunkedArray | pa.Array:
     if name not in data.columns:
         raise ValueError(f"the frame has no column {name!r}")
     return pa.array(data[name], from_pandas=True)
-
-
-def _numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if pa.types.is_boolean(col.type):
-        col = col.cast(pa.int8())
-    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64).astype(np.float32)
-
-
-def _categorical(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    text = pc.fill_null(col.cast(pa.string()), "")
-    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-
-
-def _days(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    kind = col.type
-    if pa.types.is_timestamp(kind):
-        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        return np.floor_divide(np.asarray(raw, dtype=np.int64), _UNIT_PER_DAY[kind.unit])
-    if pa.types.is_date(kind):
-        days = col.cast(pa.date32()).cast(pa.int32())
-        return np.asarray(pc.fill_null(days, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
-        text = col.cast(pa.string())
-        unique = pc.unique(text)
-        table = np.asarray([iso_days(v) for v in unique.to_pylist()], dtype=np.int64)
-        index = pc.index_in(text, value_set=unique).to_numpy(zero_copy_only=False)
-        return table[np.asarray(index, dtype=np.int64)]
-    raise ValueError(f"cannot read {kind} as a timestamp")
 
 
 def model_input_frame(table: Data | Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> pd.DataFrame:

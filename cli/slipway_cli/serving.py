@@ -1,0 +1,139 @@
+"""Operator commands for serving: aliases (with weights, guarded, logged with the caller's principal)
+and predictions through the environment's HTTP API (requests signed with SigV4, as its IAM auth wants)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+
+from slipway.registry import ANY_PREVIOUS, ModelRegistry
+from slipway_cli.target import Target
+
+__all__ = ["HttpApiError", "aliases_set", "aliases_show", "post_json", "predict", "read_rows"]
+
+
+class HttpApiError(Exception):
+    """The API answered with an error status; ``body`` is its JSON answer."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body.get('message') if isinstance(body, dict) else body}")
+        self.status = status
+        self.body = body
+
+
+def principal(target: Target) -> str:
+    """Who is acting: the caller's ARN (an IAM user or assumed role), as recorded in the alias history."""
+    return str(target.client("sts").get_caller_identity()["Arn"])
+
+
+def aliases_show(target: Target, model: str) -> tuple[Any, Any]:
+    registry = ModelRegistry.of(target.deps)
+    items = registry.alias_items(model)
+    log = registry.alias_log(model)
+    current = Table(title=f"{model}: aliases")
+    for column in ("alias", "version", "weight", "updated", "by"):
+        current.add_column(column)
+    for alias, item in sorted(items.items()):
+        weight = item.get("weight")
+        current.add_row(
+            alias,
+            str(item["version"]),
+            f"{weight:.0%}" if weight is not None else "—",
+            str(item.get("updated_at", "—")),
+            escape(str(item.get("updated_by", "—"))),
+        )
+    history = Table(title="history (newest last)")
+    for column in ("at", "alias", "move", "by", "reason"):
+        history.add_column(column)
+    for entry in log:
+        move = f"{entry.get('previous_version') or '—'} → {entry.get('version') or 'cleared'}"
+        history.add_row(entry["at"], entry["alias"], move, escape(entry["actor"]), escape(entry["reason"]))
+    value = {
+        "aliases": {
+            a: {k: i.get(k) for k in ("version", "weight", "updated_at", "updated_by")} for a, i in items.items()
+        },
+        "history": log,
+    }
+    return value, Group(current, history)
+
+
+def aliases_set(
+    target: Target,
+    model: str,
+    alias: str,
+    version: int,
+    *,
+    reason: str,
+    weight: float | None = None,
+    expect_previous: str | None = None,
+) -> dict[str, Any]:
+    """Move an alias; ``expect_previous`` ("none" or a version) makes it conditional on where it points now."""
+    expected: int | object | None = ANY_PREVIOUS
+    if expect_previous is not None:
+        expected = None if expect_previous.lower() == "none" else int(expect_previous)
+    registry = ModelRegistry.of(target.deps)
+    item = registry.set_alias(
+        model, alias, version, actor=principal(target), reason=reason, weight=weight, expect_previous=expected
+    )
+    return {k: item.get(k) for k in ("alias", "version", "weight", "updated_at", "updated_by")} | {"model": model}
+
+
+def api_url(target: Target, override: str | None = None) -> str:
+    url = override or target.outputs.get("HttpApiUrl")
+    if not url:
+        raise LookupError(f"the slipway-{target.env} stack has no HttpApiUrl output (is the serving stack deployed?)")
+    return url.rstrip("/")
+
+
+def post_json(target: Target, url: str, body: Any, timeout_s: float = 30.0) -> Any:
+    """POST JSON, signed with the target's credentials (SigV4 for execute-api); the JSON answer."""
+    data = json.dumps(body).encode()
+    request = AWSRequest(method="POST", url=url, data=data, headers={"Content-Type": "application/json"})
+    credentials = target.session.get_credentials()
+    if credentials is not None:
+        SigV4Auth(
+            credentials.get_frozen_credentials(), "execute-api", target.session.region_name or "us-east-1"
+        ).add_auth(request)
+    prepared = urllib.request.Request(url, data=data, headers=dict(request.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(prepared, timeout=timeout_s) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            answer: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            answer = raw.decode(errors="replace")
+        raise HttpApiError(e.code, answer) from None
+
+
+def read_rows(inline: str | None, file: str | None) -> list[dict[str, Any]]:
+    """Rows from ``--json`` (one object or a list of objects) or ``--file`` (JSON Lines)."""
+    if (inline is None) == (file is None):
+        raise SystemExit("give exactly one of --json '{...}' or --file rows.jsonl")
+    if inline is not None:
+        parsed = json.loads(inline)
+        return parsed if isinstance(parsed, list) else [parsed]
+    lines = Path(file).read_text().splitlines()  # type: ignore[arg-type]
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def predict(target: Target, model: str, rows: list[dict[str, Any]], url: str | None = None) -> tuple[Any, Any]:
+    answer = post_json(target, f"{api_url(target, url)}/v1/models/{model}/predict", {"instances": rows})
+    table = Table(title=f"{model}: {len(rows)} prediction(s), request {answer.get('request_id')}")
+    for column in ("row", "prediction", "probabilities", "variant", "version"):
+        table.add_column(column)
+    probabilities = answer.get("probabilities") or [None] * len(rows)
+    for n, prediction in enumerate(answer["predictions"]):
+        shown = ", ".join(f"{k}: {v:.3f}" for k, v in probabilities[n].items()) if probabilities[n] else "—"
+        table.add_row(str(n), escape(str(prediction)), shown, answer["variants"][n], str(answer["versions"][n]))
+    return answer, table

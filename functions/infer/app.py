@@ -1,0 +1,156 @@
+"""infer: the HTTP inference API (API Gateway HTTP API, payload 2.0) over the registry's production
+and challenger versions; KServe V1 and MLflow bodies; captures and feedback to Firehose."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from slipway import __version__
+from slipway.composition import deps
+from slipway.errors import ArtifactIntegrityError, NotFound
+from slipway.serving.http import MAX_BODY_BYTES, MAX_ROWS, FeedbackBody, PredictBody
+from slipway.serving.service import InferenceService, InvalidRequest
+
+logger = Logger()
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _service(key: Any) -> InferenceService:
+    return InferenceService(key)
+
+
+def service() -> InferenceService:
+    """One service (model cache, alias cache, capture sender) per warm environment."""
+    return _service(deps())
+
+
+def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_body(error: RequestValidationError) -> Response[Any]:
+    details = error.errors()
+    if any(d.get("type") == "json_invalid" for d in details):
+        return _error(400, "the request body is not valid JSON")
+    errors = [
+        {
+            "field": ".".join(str(p) for p in d.get("loc", ())[1:]) or "body",
+            "check": d.get("type"),
+            "message": d.get("msg"),
+        }
+        for d in details
+    ]
+    return _error(422, "the request body does not fit the API", errors)
+
+
+@app.exception_handler(InvalidRequest)
+def _contract(error: InvalidRequest) -> Response[Any]:
+    return _error(422, error.message, error.details.get("errors", []))
+
+
+@app.exception_handler(NotFound)
+def _not_found(error: NotFound) -> Response[Any]:
+    return _error(404, error.message)
+
+
+@app.exception_handler(ArtifactIntegrityError)
+def _refused(error: ArtifactIntegrityError) -> Response[Any]:
+    metrics = EphemeralMetrics(namespace="slipway", service="infer")
+    metrics.add_metric(name="refused_artifacts", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    logger.error("refusing to serve a model whose artifact does not match the registry", extra={"error": str(error)})
+    return _error(503, "the model's artifact does not match the registry; it is not served")
+
+
+def _request_id() -> str:
+    return str(app.current_event.request_context.request_id)
+
+
+@app.post("/v1/models/<model>/predict")
+def predict(model: str, body: PredictBody) -> Response[Any]:
+    """Predict for 1..N rows with the model's production version (or its challenger, for its share)."""
+    rows = body.rows()
+    if len(rows) > MAX_ROWS:
+        return _error(413, f"{len(rows)} rows; at most {MAX_ROWS} per request (use batch scoring for more)")
+    result = service().predict(model, rows, _request_id())
+    for (variant, version), (count, mean_score) in result.by_variant.items():
+        metrics = EphemeralMetrics(namespace="slipway", service="infer")
+        metrics.add_dimension(name="model", value=model)
+        metrics.add_dimension(name="version", value=str(version))
+        metrics.add_dimension(name="variant", value=variant)
+        metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="rows", unit=MetricUnit.Count, value=count)
+        metrics.add_metric(name="mean_score", unit=MetricUnit.NoUnit, value=mean_score)
+        metrics.add_metric(name="latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
+        metrics.flush_metrics()
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result.body)
+
+
+@app.post("/v1/models/<model>/feedback")
+def feedback(model: str, body: FeedbackBody) -> dict[str, Any]:
+    """Ground truth for earlier predictions; lands beside the captures and joins by request id."""
+    if len(body.feedback) > MAX_ROWS:
+        raise InvalidRequest(f"at most {MAX_ROWS} feedback items per request")
+    return service().feedback(model, [i.model_dump() for i in body.feedback], _request_id())
+
+
+@app.get("/v1/models/<model>")
+def describe_model(model: str) -> dict[str, Any]:
+    """Served versions, aliases and weights, and the input schema (JSON Schema) from the data contract."""
+    return service().describe(model)
+
+
+@app.get("/v1/models")
+def list_models() -> dict[str, Any]:
+    return {"models": service().list_models()}
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok", "version": __version__}
+
+
+@app.get("/openapi.json")
+def openapi() -> Response[str]:
+    schema = app.get_openapi_json_schema(title="slipway inference API", version=__version__)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=schema)
+
+
+def _refuse_before_routing(event: dict[str, Any]) -> dict[str, Any] | None:
+    """What API Gateway's own checks would not catch but Lambda's limits would: oversized bodies, and
+    request bodies that are not JSON by content type."""
+    if event.get("requestContext", {}).get("http", {}).get("method") != "POST":
+        return None
+    body = event.get("body") or ""
+    if len(body) > MAX_BODY_BYTES:
+        return _plain_error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return _plain_error(415, f"send application/json, not {media or 'no content type'}")
+    return None
+
+
+def _plain_error(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _refuse_before_routing(event) or app.resolve(event, context)

@@ -1,0 +1,76 @@
+"""The HTTP API's request bodies: KServe/TF-Serving V1 ``{"instances": [...]}``, and MLflow's
+``dataframe_records`` / ``dataframe_split`` so existing MLflow clients work unchanged; feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["MAX_BODY_BYTES", "MAX_ROWS", "DataframeSplit", "FeedbackBody", "FeedbackItem", "PredictBody"]
+
+MAX_ROWS = 10_000  # per request; more → 413 (use batch scoring)
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataframeSplit(_Body):
+    columns: list[str] = Field(min_length=1)
+    data: list[list[Any]] = Field(min_length=1)
+    index: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _rows_fit_columns(self) -> DataframeSplit:
+        for n, row in enumerate(self.data):
+            if len(row) != len(self.columns):
+                raise ValueError(f"data row {n} has {len(row)} values for {len(self.columns)} columns")
+        return self
+
+
+class PredictBody(_Body):
+    """Exactly one of ``instances`` (rows as objects), ``dataframe_records`` or ``dataframe_split``."""
+
+    instances: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    dataframe_records: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    dataframe_split: DataframeSplit | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredictBody:
+        given = [n for n in ("instances", "dataframe_records", "dataframe_split") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of instances, dataframe_records, dataframe_split"
+                + (f" (got {given})" if given else "")
+            )
+        return self
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.instances is not None:
+            return self.instances
+        if self.dataframe_records is not None:
+            return self.dataframe_records
+        assert self.dataframe_split is not None
+        columns = self.dataframe_split.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.dataframe_split.data]
+
+
+class FeedbackItem(_Body):
+    """The actual outcome of an earlier prediction, found by its request id (and row) or entity id."""
+
+    request_id: str | None = Field(default=None, min_length=1, max_length=200)
+    row: int = Field(default=0, ge=0)
+    entity_id: str | int | None = None
+    actual: Any
+
+    @model_validator(mode="after")
+    def _identified(self) -> FeedbackItem:
+        if self.request_id is None and self.entity_id is None:
+            raise ValueError("give the request_id (and row) of the prediction, or the entity_id")
+        return self
+
+
+class FeedbackBody(_Body):
+    feedback: list[FeedbackItem] = Field(min_length=1)

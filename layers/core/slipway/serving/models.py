@@ -1,0 +1,110 @@
+"""Registered versions as servable models: the ONNX artifact read only from the key the registry
+recorded and loaded only if its SHA-256 matches; one onnxruntime session per version, cached for the
+life of a warm function."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from slipway import layout
+from slipway.domain.digest import verify_sha256
+from slipway.domain.model_input import FeatureInput, model_input_from_records
+from slipway.errors import NotFound
+from slipway.objects import S3Object
+from slipway.ports import ArtifactStore
+from slipway.serving.rows import ignored_columns
+from slipway.spec.data import ColumnSpec, DataContract
+
+__all__ = ["ModelCache", "NotServable", "ServedModel"]
+
+DEFAULT_BINARY_LABELS = (0, 1)  # versions registered before labels were recorded were trained on 0/1 targets
+
+
+class NotServable(NotFound):
+    """A registered version that cannot be served: no ONNX export (it failed parity or conversion)."""
+
+
+@dataclass
+class ServedModel:
+    model: str
+    version: int
+    task: str
+    inputs: list[FeatureInput]
+    labels: list[Any] | None  # classification: class labels in the model's column order
+    contract: DataContract
+    columns: Mapping[str, ColumnSpec]  # what the model reads from a row (and the entity id)
+    ignored: frozenset[str]  # contract columns a row may carry that the model does not read
+    session: Any  # onnxruntime.InferenceSession
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[dict[str, float]] | None, np.ndarray]:
+        """(predictions, probabilities per class or None, the score per row: P(last class) or the value)."""
+        feed = model_input_from_records(rows, self.inputs)
+        if self.task == "classification":
+            probabilities = np.asarray(self.session.run(["probabilities"], feed)[0], dtype=np.float64)
+            assert self.labels is not None
+            chosen = probabilities.argmax(axis=1)
+            predictions = [self.labels[i] for i in chosen]
+            per_class = [
+                {str(label): float(p) for label, p in zip(self.labels, row, strict=True)} for row in probabilities
+            ]
+            return predictions, per_class, probabilities[:, -1]
+        values = np.asarray(self.session.run(None, feed)[0], dtype=np.float64).reshape(-1)
+        return [float(v) for v in values], None, values
+
+
+class ModelCache:
+    """One ServedModel per (model, version, ONNX SHA-256); thread-safe; a refused load is not cached."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self._store = store
+        self._models: dict[tuple[str, int, str], ServedModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, item: Mapping[str, Any], contract: DataContract, columns: Mapping[str, ColumnSpec]) -> ServedModel:
+        artifact = item.get("artifacts", {}).get(layout.MODEL_ONNX)
+        if artifact is None:
+            reason = item.get("onnx", {}).get("error", "no ONNX export")
+            raise NotServable(
+                f"{item['model']}@{item['version']} has no ONNX artifact to serve ({reason})",
+                {"model": item["model"], "version": item["version"]},
+            )
+        key = (str(item["model"]), int(item["version"]), str(artifact["sha256"]))
+        found = self._models.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._models.get(key)
+            if found is None:
+                found = self._load(item, artifact, contract, columns)
+                self._models[key] = found
+        return found
+
+    def _load(
+        self,
+        item: Mapping[str, Any],
+        artifact: Mapping[str, str],
+        contract: DataContract,
+        columns: Mapping[str, ColumnSpec],
+    ) -> ServedModel:
+        import onnxruntime as ort
+
+        uri = str(artifact["uri"])
+        data = verify_sha256(self._store.get_bytes(S3Object.parse(uri)), str(artifact["sha256"]), uri)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one row at a time: threads cost more than they give
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+        task = str(item["task"])
+        labels = None
+        if task == "classification":
+            labels = list(item.get("labels") or DEFAULT_BINARY_LABELS)
+        inputs = [FeatureInput(str(i["name"]), i["kind"]) for i in item["inputs"]]
+        ignored = ignored_columns(contract, columns)
+        return ServedModel(
+            str(item["model"]), int(item["version"]), task, inputs, labels, contract, columns, ignored, session
+        )

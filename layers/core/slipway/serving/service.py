@@ -1,0 +1,261 @@
+"""The inference service behind the HTTP API: resolve who serves a model (production, challenger and
+its weight; refreshed every few seconds), check each row against its version's data contract, predict
+with the cached ONNX session, and hand captures to the background sender."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slipway.errors import NotFound, SlipwayError
+from slipway.ports import Deps
+from slipway.registry import ModelRegistry
+from slipway.serving.captures import BackgroundCaptures
+from slipway.serving.models import ModelCache, ServedModel
+from slipway.serving.routing import Routing, Variant, routing_from_aliases
+from slipway.serving.rows import RowFinding, check_rows, row_json_schema, served_columns
+from slipway.spec.data import DataContract
+from slipway.specstore import spec_at
+
+__all__ = ["InferenceService", "InvalidRequest", "NothingInProduction", "Prediction"]
+
+ALIAS_TTL_S = 5.0  # how long a warm function trusts the aliases it read (a canary moves within this)
+
+
+class InvalidRequest(SlipwayError):
+    """Rows that break the model's data contract; ``details['errors']`` names row, field and check."""
+
+
+class NothingInProduction(NotFound):
+    """The model exists but no version holds the production alias."""
+
+
+@dataclass
+class Prediction:
+    body: dict[str, Any]
+    latency_ms: float = 0.0  # checks and model calls, for the latency metric
+    # (variant, version) → (rows, mean score) for per-variant metrics
+    by_variant: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+
+
+class InferenceService:
+    def __init__(self, deps: Deps, alias_ttl_s: float = ALIAS_TTL_S) -> None:
+        self.deps = deps
+        self.registry = ModelRegistry.of(deps)
+        self.models = ModelCache(deps.store)
+        self.captures = BackgroundCaptures(deps.captures)
+        self._ttl = alias_ttl_s
+        self._routing: dict[str, tuple[float, Routing]] = {}
+        self._items: dict[tuple[str, int], dict[str, Any]] = {}
+        self._contracts: dict[tuple[str, str], DataContract] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lookups
+    def routing(self, model: str) -> Routing:
+        now = time.monotonic()
+        cached = self._routing.get(model)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        routing = routing_from_aliases(model, self.registry.alias_items(model))
+        if routing.production is not None:  # a model put into production is served at once
+            self._routing[model] = (now, routing)
+        return routing
+
+    def served(self, model: str, version: int) -> ServedModel:
+        item = self._items.get((model, version))
+        if item is None:
+            item = self.registry.get_version(model, version)
+            self._items[(model, version)] = item
+        spec_version = str(item["spec_version"])
+        contract = self._contracts.get((model, spec_version))
+        if contract is None:
+            contract = spec_at(self.deps, model, spec_version).data
+            self._contracts[(model, spec_version)] = contract
+        columns = served_columns(contract, [str(i["name"]) for i in item["inputs"]])
+        return self.models.get(item, contract, columns)
+
+    def _live(self, model: str) -> Routing:
+        routing = self.routing(model)
+        if routing.production is None:
+            if not self.registry.versions(model):
+                raise NotFound(f"no model named {model!r}", {"model": model})
+            raise NothingInProduction(
+                f"model {model!r} has no version in production (set the production alias first)", {"model": model}
+            )
+        return routing
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, model: str, rows: Sequence[Mapping[str, Any]], request_id: str) -> Prediction:
+        started = time.perf_counter()
+        routing = self._live(model)
+        served: dict[Variant, ServedModel] = {}
+        assigned: list[Variant] = []
+        for row in rows:
+            entity = self._entity_of(routing, row, served)
+            variant = routing.choose(str(entity) if entity is not None else request_id)
+            if variant not in served:
+                served[variant] = self.served(model, variant.version)
+            assigned.append(variant)
+
+        findings: list[RowFinding] = []
+        groups: dict[Variant, list[int]] = {}
+        for n, variant in enumerate(assigned):
+            groups.setdefault(variant, []).append(n)
+        for variant, indexes in groups.items():
+            model_of = served[variant]
+            for finding in check_rows([rows[n] for n in indexes], model_of.columns, model_of.ignored):
+                findings.append(RowFinding(indexes[finding.row], finding.field, finding.check, finding.message))
+        if findings:
+            findings.sort(key=lambda f: f.row)
+            raise InvalidRequest(
+                f"{len(findings)} value(s) break the data contract of {model!r}",
+                {"errors": [f.to_dict() for f in findings[:50]]},
+            )
+
+        predictions: list[Any] = [None] * len(rows)
+        probabilities: list[dict[str, float] | None] = [None] * len(rows)
+        result = Prediction(body={})
+        for variant, indexes in groups.items():
+            chosen = [rows[n] for n in indexes]
+            values, per_class, scores = served[variant].predict(chosen)
+            for k, n in enumerate(indexes):
+                predictions[n] = values[k]
+                probabilities[n] = per_class[k] if per_class is not None else None
+            result.by_variant[(variant.name, variant.version)] = (len(indexes), float(np.mean(scores)))
+        latency_ms = (time.perf_counter() - started) * 1000
+        result.latency_ms = latency_ms
+
+        task = served[assigned[0]].task
+        body: dict[str, Any] = {"predictions": predictions}
+        if task == "classification":
+            body["probabilities"] = probabilities
+        variants = sorted({v.name for v in assigned})
+        versions = sorted({v.version for v in assigned})
+        body.update(
+            model=model,
+            version=versions[0] if len(versions) == 1 else None,
+            variant=variants[0] if len(variants) == 1 else None,
+            versions=[v.version for v in assigned],
+            variants=[v.name for v in assigned],
+            request_id=request_id,
+        )
+        result.body = body
+        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, served)
+        return result
+
+    def _entity_of(self, routing: Routing, row: Mapping[str, Any], served: dict[Variant, ServedModel]) -> Any:
+        production = Variant("production", routing.production)  # type: ignore[arg-type]
+        if production not in served:
+            served[production] = self.served(routing.model, production.version)
+        entity_column = served[production].contract.entity_id
+        return row.get(entity_column) if entity_column and isinstance(row, Mapping) else None
+
+    def _capture(
+        self,
+        model: str,
+        rows: Sequence[Mapping[str, Any]],
+        assigned: list[Variant],
+        predictions: list[Any],
+        probabilities: list[dict[str, float] | None],
+        request_id: str,
+        latency_ms: float,
+        served: dict[Variant, ServedModel],
+    ) -> None:
+        at = self.deps.now_iso()
+        records: list[Mapping[str, Any]] = []
+        for n, (row, variant) in enumerate(zip(rows, assigned, strict=True)):
+            entity_column = served[variant].contract.entity_id
+            records.append(
+                {
+                    "kind": "captures",
+                    "model": model,
+                    "version": variant.version,
+                    "variant": variant.name,
+                    "request_id": request_id,
+                    "row": n,
+                    "entity_id": row.get(entity_column) if entity_column else None,
+                    "inputs": {k: row.get(k) for k in served[variant].columns},
+                    "prediction": predictions[n],
+                    "probabilities": probabilities[n],
+                    "latency_ms": round(latency_ms, 3),
+                    "at": at,
+                }
+            )
+        self.captures.offer(records)
+
+    # ------------------------------------------------------------------ feedback
+    def feedback(self, model: str, items: Sequence[Mapping[str, Any]], request_id: str) -> dict[str, Any]:
+        """Ground truth for earlier predictions, by request id (and row) or entity id; checked against the
+        target column's type, then captured beside the predictions."""
+        routing = self._live(model)
+        contract = self.served(model, routing.production).contract  # type: ignore[arg-type]
+        target = next(c for c in contract.columns if c.name == contract.target)
+        target_spec = target.model_copy(update={"nullable": False})
+        findings = check_rows([{target.name: i.get("actual")} for i in items], {target.name: target_spec})
+        if findings:
+            errors = [{**f.to_dict(), "field": "actual"} for f in findings]
+            raise InvalidRequest(
+                f"{len(findings)} feedback value(s) do not fit the target {target.name!r}", {"errors": errors}
+            )
+        at = self.deps.now_iso()
+        self.captures.offer(
+            [
+                {
+                    "kind": "feedback",
+                    "model": model,
+                    "request_id": i.get("request_id"),
+                    "row": i.get("row", 0),
+                    "entity_id": i.get("entity_id"),
+                    "actual": i["actual"],
+                    "feedback_id": request_id,
+                    "at": at,
+                }
+                for i in items
+            ]
+        )
+        return {"model": model, "accepted": len(items), "request_id": request_id}
+
+    # ------------------------------------------------------------------ describe
+    def describe(self, model: str) -> dict[str, Any]:
+        aliases = self.registry.alias_items(model)
+        if not aliases and not self.registry.versions(model):
+            raise NotFound(f"no model named {model!r}", {"model": model})
+        routing = routing_from_aliases(model, aliases)
+        served: list[dict[str, Any]] = []
+        schema = None
+        if routing.production is not None:
+            production = self.served(model, routing.production)
+            schema = row_json_schema(production.columns, production.ignored)
+            served.append({"variant": "production", "version": routing.production, "weight": 1 - routing.weight})
+            if routing.challenger is not None:
+                served.append({"variant": "challenger", "version": routing.challenger, "weight": routing.weight})
+            task, labels = production.task, production.labels
+        else:
+            task, labels = None, None
+        return {
+            "model": model,
+            "served": served,
+            "aliases": {a: {"version": i["version"], "weight": i.get("weight")} for a, i in aliases.items()},
+            "task": task,
+            "labels": labels,
+            "input_schema": schema,
+        }
+
+    def list_models(self) -> list[dict[str, Any]]:
+        listed = []
+        for model in self.registry.models():
+            routing = routing_from_aliases(model, self.registry.alias_items(model))
+            listed.append(
+                {
+                    "model": model,
+                    "production": routing.production,
+                    "challenger": routing.challenger,
+                    "challenger_weight": routing.weight if routing.challenger is not None else None,
+                }
+            )
+        return listed

@@ -1,0 +1,285 @@
+"""The inference API as a client meets it: a model trained by the training machine, put into
+production with `slipway aliases set`, then HTTP requests (SigV4-signed, as IAM auth wants) to the
+local cloud's HTTP API — predictions equal the registered model's own, every bad request gets the
+right 4xx naming the field, schemathesis finds no 5xx, captures and feedback land in the lake."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from slipway import layout
+from slipway.artifact_io import load_verified_model
+from slipway.domain.features import model_input_frame
+from slipway.featurestore import feature_inputs
+from slipway.registry import ModelRegistry
+from slipway.specstore import push_spec
+from slipway_cli import serving
+from slipway_cli.samples import make_churn, to_csv_bytes
+from slipway_cli.target import Target
+from slipway_local import LocalCloud
+from slipway_local.polling import poll
+from tests.conftest import spec_variant, upload_and_wait
+
+MODEL = "churn-serve"
+
+type Call = Callable[..., tuple[int, Any]]
+
+
+def json_rows(n: int, seed: int = 21) -> list[dict[str, Any]]:
+    """Rows as a client sends them: JSON values, timestamps as ISO dates, nulls as null."""
+    frame = make_churn(n_rows=n, seed=seed).drop(columns=["churned"])
+    rows = json.loads(frame.to_json(orient="records", date_format="iso"))
+    for row in rows:
+        row["signup_date"] = row["signup_date"][:10]
+    return rows  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def trained(cloud: LocalCloud, dev: Target) -> dict[str, Any]:
+    """churn-serve v1, trained by the training machine from an upload; nothing in production yet."""
+    push_spec(dev.deps, spec_variant(MODEL))
+    run = upload_and_wait(cloud, "dev", f"{MODEL}/2026-11-25.csv", to_csv_bytes(make_churn(n_rows=3_000, seed=5)))
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    return run.output["model"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def call(cloud: LocalCloud, dev_api_url: str) -> Call:
+    """An HTTP client of dev's API, signing as dev's operator (``signed=False``: as an anonymous caller)."""
+
+    def send(
+        method: str, path: str, body: Any = None, *, raw: bytes | None = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
+        url = dev_api_url + path
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        headers = {"Content-Type": content_type} if method == "POST" else {}
+        headers = cloud.signed_headers("dev", method, url, data, headers)
+        request = urllib.request.Request(url, data=data if method == "POST" else None, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            return e.code, json.loads(text) if text.startswith(b"{") else text.decode()
+
+    return send
+
+
+@pytest.fixture(scope="module")
+def in_production(trained: dict[str, Any], dev: Target, call: Call) -> dict[str, Any]:
+    # GIVEN nothing in production: a prediction is refused with 404 saying so
+    status, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": json_rows(1)})
+    assert status == 404 and "no version in production" in answer["message"]
+    # WHEN an operator sets the production alias, as `slipway aliases set` does
+    moved = serving.aliases_set(
+        dev, MODEL, "production", trained["version"], reason="first release", expect_previous="none"
+    )
+    assert moved["updated_by"].startswith("arn:aws:")
+    return trained
+
+
+def test_predictions_equal_the_registered_models_own_output(
+    in_production: dict[str, Any], dev: Target, call: Call
+) -> None:
+    item = ModelRegistry.of(dev.deps).get_version(MODEL, in_production["version"])
+    pipeline = load_verified_model(dev.deps.store, item["artifacts"][layout.MODEL_SKOPS])
+    for rows in (json_rows(1), json_rows(40, seed=22)):
+        status, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": rows})
+        assert status == 200, answer
+        expected = pipeline.predict_proba(model_input_frame(rows, feature_inputs(item["inputs"])))[:, 1]
+        np.testing.assert_allclose([p["1"] for p in answer["probabilities"]], expected, atol=1e-5)
+        assert answer["predictions"] == [int(p > 0.5) for p in expected]
+        assert (answer["model"], answer["version"], answer["variant"]) == (
+            MODEL,
+            in_production["version"],
+            "production",
+        )
+    # AND MLflow clients' bodies are answered the same
+    rows = json_rows(3, seed=23)
+    _, kserve = call("POST", f"/v1/models/{MODEL}/predict", {"instances": rows})
+    _, records = call("POST", f"/v1/models/{MODEL}/predict", {"dataframe_records": rows})
+    columns = list(rows[0])
+    split = {"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}}
+    _, by_split = call("POST", f"/v1/models/{MODEL}/predict", split)
+    assert kserve["probabilities"] == records["probabilities"] == by_split["probabilities"]
+
+
+def _row(**change: Any) -> dict[str, Any]:
+    row = json_rows(1, seed=30)[0]
+    row.update(change)
+    return {k: v for k, v in row.items() if v != "<drop>"}
+
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str | None, str | None]] = [
+    # (case, request, status, field at fault, check)
+    ("age not an integer", {"body": {"instances": [_row(age="forty")]}}, 422, "age", "type"),
+    ("age fractional", {"body": {"instances": [_row(age=33.5)]}}, 422, "age", "type"),
+    ("age above max", {"body": {"instances": [_row(age=120)]}}, 422, "age", "max"),
+    ("negative charges", {"body": {"instances": [_row(monthly_charges=-1)]}}, 422, "monthly_charges", "min"),
+    ("plan not allowed", {"body": {"instances": [_row(plan="gold")]}}, 422, "plan", "allowed"),
+    (
+        "null in a required column",
+        {"body": {"instances": [_row(tenure_months=None)]}},
+        422,
+        "tenure_months",
+        "not_null",
+    ),
+    ("missing column", {"body": {"instances": [_row(plan="<drop>")]}}, 422, "plan", "missing"),
+    ("unknown column", {"body": {"instances": [_row(tenure=3)]}}, 422, "tenure", "unknown_field"),
+    ("not a timestamp", {"body": {"instances": [_row(signup_date="soon")]}}, 422, "signup_date", "type"),
+    ("entity id off its pattern", {"body": {"instances": [_row(customer_id="x1")]}}, 422, "customer_id", "regex"),
+    ("a row that is not an object", {"body": {"instances": [[1, 2]]}}, 422, "instances.0", None),
+    ("no rows", {"body": {"instances": []}}, 422, "instances", None),
+    ("two bodies at once", {"body": {"instances": [_row()], "dataframe_records": [_row()]}}, 422, "body", None),
+    ("ragged dataframe_split", {"body": {"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}}, 422, None, None),
+    ("malformed JSON", {"raw": b'{"instances": [', "body": None}, 400, None, None),
+    ("wrong content type", {"raw": b"age=40", "content_type": "application/x-www-form-urlencoded"}, 415, None, None),
+    ("too many rows", {"body": {"instances": [_row()] * 10_001}}, 413, None, None),
+    ("oversized body", {"raw": b'{"instances": [' + b" " * (7 * 1024 * 1024) + b"]}"}, 413, None, None),
+    ("unknown model", {"path": "/v1/models/fraud/predict", "body": {"instances": [_row()]}}, 404, None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "request_", "status", "field", "check"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS]
+)
+def test_a_bad_request_gets_the_right_4xx_naming_the_field(
+    in_production: dict[str, Any],
+    call: Call,
+    case: str,
+    request_: dict[str, Any],
+    status: int,
+    field: str | None,
+    check: str | None,
+) -> None:
+    path = request_.get("path", f"/v1/models/{MODEL}/predict")
+    got, answer = call(
+        "POST",
+        path,
+        request_.get("body"),
+        raw=request_.get("raw"),
+        content_type=request_.get("content_type", "application/json"),
+    )
+    assert got == status, answer
+    assert isinstance(answer, dict) and answer["message"]
+    if field is not None:
+        assert field in {e["field"] for e in answer["errors"]}, answer
+    if check is not None:
+        assert [(e["row"], e["field"], e["check"]) for e in answer["errors"]] == [(0, field, check)]
+
+
+def test_an_unsigned_request_is_refused(in_production: dict[str, Any], dev_api_url: str) -> None:
+    request = urllib.request.Request(dev_api_url + "/health")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_describe_and_list_show_what_is_served(in_production: dict[str, Any], call: Call) -> None:
+    status, described = call("GET", f"/v1/models/{MODEL}")
+    assert status == 200
+    assert described["served"] == [{"variant": "production", "version": in_production["version"], "weight": 1.0}]
+    assert described["input_schema"]["properties"]["age"] == {"type": "integer", "minimum": 18.0, "maximum": 90.0}
+    status, listed = call("GET", "/v1/models")
+    assert {
+        "model": MODEL,
+        "production": in_production["version"],
+        "challenger": None,
+        "challenger_weight": None,
+    } in listed["models"]
+    assert call("GET", "/health") == (
+        200,
+        {"status": "ok", "version": listed and described and call("GET", "/health")[1]["version"]},
+    )
+
+
+def test_captures_and_feedback_land_partitioned_and_join_by_request_id(
+    in_production: dict[str, Any], cloud: LocalCloud, dev: Target, call: Call
+) -> None:
+    # GIVEN a prediction for two rows, and ground truth for its second row
+    _, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": json_rows(2, seed=40)})
+    status, accepted = call(
+        "POST",
+        f"/v1/models/{MODEL}/feedback",
+        {"feedback": [{"request_id": answer["request_id"], "row": 1, "actual": 1}]},
+    )
+    assert (status, accepted["accepted"]) == (200, 1)
+
+    # WHEN the capture stream has delivered them
+    s3 = cloud.client("s3", "dev")
+    lake = dev.outputs["LakeBucketName"]
+
+    def records(kind: str) -> list[dict[str, Any]] | None:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=lake, Prefix=f"{kind}/{MODEL}/dt=").get("Contents", [])]
+        found = [
+            json.loads(line)
+            for key in keys
+            for line in s3.get_object(Bucket=lake, Key=key)["Body"].read().decode().splitlines()
+            if line.strip()
+        ]
+        mine = [r for r in found if answer["request_id"] in (r.get("request_id"), r.get("feedback_id"))]
+        return mine or None
+
+    captured = poll(lambda: records("captures"), timeout_s=20, what="no captures in the lake")
+    feedback = poll(lambda: records("feedback"), timeout_s=20, what="no feedback in the lake")
+
+    # THEN each row is captured with its inputs, output, variant and version, and the feedback joins its row
+    assert sorted(r["row"] for r in captured) == [0, 1]
+    assert all(r["version"] == in_production["version"] and r["variant"] == "production" for r in captured)
+    assert "email" not in captured[0]["inputs"]  # PII the model does not read is never captured
+    joined = [c for c in captured if (c["request_id"], c["row"]) == (feedback[0]["request_id"], feedback[0]["row"])]
+    assert len(joined) == 1 and feedback[0]["actual"] == 1
+
+
+class _SigV4(requests.auth.AuthBase):
+    """Signs each schemathesis request as dev's operator, as IAM auth on the API wants."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        body = body.encode() if isinstance(body, str) else body
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "host")}
+        request.headers.update(self.cloud.signed_headers("dev", str(request.method), str(request.url), body, headers))
+        return request
+
+
+@pytest.fixture(scope="module")
+def api_schema(in_production: dict[str, Any], call: Call) -> Any:
+    status, raw = call("GET", "/openapi.json")
+    assert status == 200 and raw["openapi"].startswith("3.")
+    return schemathesis.openapi.from_dict(raw)
+
+
+FUZZ_EXAMPLES = 340  # per operation: the three with parameters or bodies give 1,020 cases
+
+
+def test_fuzzed_requests_never_get_a_server_error(api_schema: Any, cloud: LocalCloud, dev_api_url: str) -> None:
+    # GIVEN every operation of the API's own OpenAPI document, requests derived from it by schemathesis (on the
+    # model in production and on random model names, bodies valid and not)
+    sent: dict[str, int] = {}
+    auth = _SigV4(cloud)
+    for found in api_schema.get_all_operations():
+        operation = found.ok()
+
+        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @given(case=operation.as_strategy())
+        def answer_is_not_a_server_error(case: Any, label: str = operation.label) -> None:
+            # WHEN it is sent THEN the answer is never a 5xx
+            response = case.call(base_url=dev_api_url, auth=auth, timeout=30)
+            sent[label] = sent.get(label, 0) + 1
+            assert response.status_code < 500, (case.method, case.formatted_path, case.body, response.text[:500])
+
+        answer_is_not_a_server_error()
+    assert len(sent) == 6 and sum(sent.values()) >= 1_000, sent
