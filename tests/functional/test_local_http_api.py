@@ -336,6 +336,7 @@ def test_every_environment_serves_the_templates_routes(cloud: LocalCloud) -> Non
     # GIVEN the routes the SAM template declares for its HTTP API
     routes = http_api_routes(load_sam_template())["HttpApi"]
     assert {r.key for r in routes} >= {"POST /v1/models/{model}/predict", "GET /health", "GET /openapi.json"}
+    assert {r.authorization for r in routes} == {"AWS_IAM"}
     for env, environment in cloud.environments.items():
         # THEN each environment serves them on its own URL, which its stack output names
         url = cloud.api_url(env)
@@ -367,6 +368,36 @@ def test_routes_from_a_template() -> None:
     }
     with pytest.raises(ValueError, match="declared twice"):
         http_api_routes(duplicated)
+    # the API's DefaultAuthorizer applies unless the event names its own; JWT is not realised
+    authorized = {
+        "Resources": {
+            "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Auth": {"DefaultAuthorizer": "AWS_IAM"}}},
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Events": {
+                        "Private": {
+                            "Type": "HttpApi",
+                            "Properties": {"ApiId": {"Ref": "Api"}, "Path": "/p", "Method": "GET"},
+                        },
+                        "Open": {
+                            "Type": "HttpApi",
+                            "Properties": {
+                                "ApiId": {"Ref": "Api"},
+                                "Path": "/o",
+                                "Method": "GET",
+                                "Auth": {"Authorizer": "NONE"},
+                            },
+                        },
+                    }
+                },
+            },
+        }
+    }
+    assert {r.path: r.authorization for r in http_api_routes(authorized)["Api"]} == {"/p": "AWS_IAM", "/o": "NONE"}
+    authorized["Resources"]["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] = "MyJwt"
+    with pytest.raises(NotImplementedError, match="MyJwt"):
+        http_api_routes(authorized)
 
 
 def test_iam_routes_want_a_signature_from_a_principal_of_the_apis_account(cloud: LocalCloud, echo_url: str) -> None:

@@ -1,13 +1,17 @@
 """`slipway demo`: the whole loop on embedded sample data in the in-process local cloud, shown
 the way an operator would watch it: upload → validated → features → candidates → evaluated →
-registered, a second upload against the champion, and a corrupted upload quarantined."""
+registered, a second upload against the champion, a corrupted upload quarantined, then serving:
+version 1 in production over the HTTP API, and version 2 as a 20 % challenger."""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from slipway import layout
 from slipway.objects import S3Object
 from slipway.registry import ModelRegistry
 from slipway.specstore import push_spec
+from slipway_cli import serving
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target
 from slipway_local.cloud import LocalCloud
@@ -90,6 +95,67 @@ def _show_quarantine(console: Console, target: Target, result: dict[str, Any]) -
     console.print(f"raw object left untouched; a copy sits at {report['quarantined_copy']}")
 
 
+def _rows(n: int, seed: int) -> list[dict[str, Any]]:
+    """Customers as a client application sends them: JSON values, dates as ISO strings."""
+    frame = make_churn(n_rows=n, seed=seed).drop(columns=["churned"])
+    rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
+    for row in rows:
+        row["signup_date"] = row["signup_date"][:10]
+    return rows
+
+
+def _serve(console: Console, cloud: LocalCloud, dev: Target) -> None:
+    """Version 1 in production over the HTTP API; version 2 as a challenger on 20 % of customers."""
+    url = cloud.api_url("dev")
+    moved = serving.aliases_set(dev, "churn", "production", 1, reason="demo: first release", expect_previous="none")
+    console.print(f"churn@production → version 1 (by {escape(moved['updated_by'])})")
+    row = _rows(1, seed=99)[0]
+    body = json.dumps({"instances": [row]})
+    console.print("the request, as curl sends it (SigV4-signed with the dev profile's keys):")
+    console.print(
+        f"  curl --aws-sigv4 'aws:amz:us-east-1:execute-api' --user \"$KEY:$SECRET\" "
+        f"-H 'content-type: application/json' \\\n    -d '{escape(body[:160])}…' {url}/v1/models/churn/predict"
+    )
+    started = time.perf_counter()
+    answer = serving.post_json(dev, f"{url}/v1/models/churn/predict", {"instances": [row]})
+    elapsed = (time.perf_counter() - started) * 1000
+    console.print(f"answer in {elapsed:.1f} ms: {escape(json.dumps(answer)[:300])}")
+
+    serving.aliases_set(dev, "churn", "challenger", 2, weight=0.2, reason="demo: A/B of version 2")
+    console.print(
+        "churn@challenger → version 2 at 20 % (sticky by customer id; warm functions re-read aliases within 5 s)"
+    )
+    customers = _rows(1_000, seed=100)
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + 10
+    while True:  # until warm functions see the challenger (aliases are cached up to 5 s)
+        answer = serving.post_json(dev, f"{url}/v1/models/churn/predict", {"instances": customers[:50]})
+        if "challenger" in answer["variants"] or time.monotonic() > deadline:
+            break
+    started = time.perf_counter()
+    for customer in customers:
+        answer = serving.post_json(dev, f"{url}/v1/models/churn/predict", {"instances": [customer]})
+        counts[answer["variant"]] = counts.get(answer["variant"], 0) + 1
+    elapsed = time.perf_counter() - started
+    table = Table(title=f"1,000 customers, one request each ({1_000 / elapsed:,.0f} requests/s over HTTP)")
+    for column in ("variant", "version", "requests", "share"):
+        table.add_column(column)
+    for variant, version in (("production", 1), ("challenger", 2)):
+        table.add_row(variant, str(version), str(counts.get(variant, 0)), f"{counts.get(variant, 0) / 10:.1f} %")
+    console.print(table)
+
+
+@contextmanager
+def _screen_only(console: Console) -> Iterator[None]:
+    """The console keeps writing to the terminal while sys.stdout is redirected."""
+    previous = console.file
+    console.file = sys.__stdout__ or previous
+    try:
+        yield
+    finally:
+        console.file = previous
+
+
 def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/demo")) -> int:
     warnings.filterwarnings("ignore")
     for noisy in ("moto", "samtranslator"):  # moto logs every failed state at ERROR; the demo shows them itself
@@ -137,6 +203,12 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         result = _upload(cloud, dev, "churn/2026-11-26-broken.csv", to_csv_bytes(corrupt(sample, seed=7)), console)
         console.print(f"[red]{result['status']}[/] with [bold]{result.get('error')}[/]")
         _show_quarantine(console, dev, result)
+
+        console.rule("4. serving: version 1 in production, version 2 as a 20 % challenger")
+        # What functions print (EMF metrics, logs) goes where CloudWatch Logs would be, not on screen.
+        with (out_dir / "function-stdout.log").open("w") as logs, _screen_only(console), redirect_stdout(logs):
+            _serve(console, cloud, dev)
+        console.print(f"the infer function's EMF metrics and logs: {out_dir / 'function-stdout.log'}")
         console.rule(f"done in {time.perf_counter() - started:.1f} s")
         return 0
     finally:

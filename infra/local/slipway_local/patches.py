@@ -18,7 +18,11 @@ from typing import Any
 
 from slipway_local import distributed_map, firehose, resources
 from slipway_local.lambda_runtime import LambdaRuntime
-from slipway_local.routing import install_account_routing, install_state_machine_credentials
+from slipway_local.routing import (
+    install_account_routing,
+    install_state_machine_credentials,
+    install_thread_inheritance,
+)
 
 _installed: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -32,6 +36,7 @@ def install(runtime: LambdaRuntime) -> None:
             return
         _enable_state_machine_execution()
         install_account_routing()
+        install_thread_inheritance()
         install_state_machine_credentials()
         _patch_lambda()
         _patch_event_targets()
