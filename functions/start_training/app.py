@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.contracts import StartTrainingRequest
 from slipway.steps.start_training import start_training
 
@@ -14,6 +14,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = StartTrainingRequest.from_event(event)
     started = start_training(deps(), request)

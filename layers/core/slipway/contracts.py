@@ -103,6 +103,7 @@ class DatasetVersion(Frozen):
     run_id: str
     new: bool  # False when the same bytes were already a dataset version
     trained_version: int | None = None  # the model version these bytes already made under this spec
+    dropped_null_target: int = 0  # upload rows without a target, dropped (``missing_target: drop``)
 
 
 class FailureReport(Frozen):

@@ -4,7 +4,9 @@ lineage; a bad one is quarantined untouched with a report naming every failed ch
 from __future__ import annotations
 
 import io
+from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -177,3 +179,85 @@ def test_a_model_without_a_pushed_spec_is_a_spec_error() -> None:
     assert deps.table.query(*layout.datasets("churn")) == []
     assert store_keys(deps, deps.settings.lake_bucket) == []
     assert deps.store.get_bytes(S3Object(bucket=raw.bucket, key=raw.key)) == churn_csv()
+
+
+# ---------------------------------------------------------------- trainability and missing targets
+
+
+def _quarantined_checks(deps: Deps, frame: pd.DataFrame, run_id: str) -> dict[tuple[str | None, str], dict[str, Any]]:
+    raw = upload(deps, f"churn/{run_id}.csv", to_csv_bytes(frame))
+    with pytest.raises(DataContractViolation):
+        validate_dataset(deps, raw, run_id)
+    report = deps.store.get_json(layout.quarantine_report(deps.settings.lake_bucket, "churn", run_id))
+    assert deps.table.query(*layout.datasets("churn")) == []
+    assert deps.store.versions(raw) == [raw.version_id]
+    return {(f["column"], f["check"]): f for f in report["failures"]}
+
+
+def test_a_target_with_one_class_is_quarantined_before_any_training(deps: Deps) -> None:
+    # GIVEN a churn file in which nobody churned
+    frame = make_churn(n_rows=ROWS, seed=7).assign(churned=0)
+
+    # WHEN it is validated
+    checks = _quarantined_checks(deps, frame, "run-one-class")
+
+    # THEN the only finding is the target's single class, and nothing was curated
+    assert list(checks) == [("churned", "target_classes")]
+    assert "1 class (every row is 0)" in checks[("churned", "target_classes")]["message"]
+    assert store_keys(deps, deps.settings.lake_bucket, "curated/") == []
+
+
+def test_a_class_too_rare_for_the_split_is_quarantined(deps: Deps) -> None:
+    # GIVEN a churn file with two churners among 600 rows (train, valid and test need one each)
+    frame = make_churn(n_rows=ROWS, seed=7).assign(churned=0)
+    frame.loc[[10, 20], "churned"] = 1
+
+    checks = _quarantined_checks(deps, frame, "run-rare")
+
+    finding = checks[("churned", "class_rows")]
+    assert (finding["count"], finding["examples"]) == (2, [10, 20])
+    assert "1 (2)" in finding["message"]
+
+
+def test_rows_without_a_target_are_quarantined_by_default(deps: Deps) -> None:
+    frame = make_churn(n_rows=ROWS, seed=7)
+    frame["churned"] = frame["churned"].astype("float64")
+    frame.loc[[3, 30, 300], "churned"] = float("nan")
+
+    checks = _quarantined_checks(deps, frame, "run-null-target")
+
+    assert checks[("churned", "not_null")]["count"] == 3
+    assert checks[("churned", "not_null")]["examples"] == [3, 30, 300]
+
+
+def test_rows_without_a_target_are_dropped_and_counted_when_the_spec_says_so() -> None:
+    # GIVEN a spec that drops rows without a target, and an upload with three of them (one also has a bad age)
+    deps = spec_pushed(replace={"  target: churned\n": "  target: churned\n  missing_target: drop\n"})
+    frame = make_churn(n_rows=ROWS, seed=7)
+    frame["churned"] = frame["churned"].astype("float64")
+    frame.loc[[3, 30, 300], "churned"] = float("nan")
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[30, "age"] = "thirty"  # on a dropped row: no finding
+    raw = upload(deps, "churn/partly-labelled.csv", to_csv_bytes(frame))
+
+    # WHEN it is validated
+    dataset = validate_dataset(deps, raw, "run-drop")
+
+    # THEN the dataset version holds the other rows, and the step and the run report the three dropped
+    assert (dataset.rows, dataset.dropped_null_target) == (ROWS - 3, 3)
+    curated = pq.read_table(io.BytesIO(deps.store.get_bytes(S3Object.parse(dataset.curated_uri))))
+    assert curated.num_rows == ROWS - 3 and curated.column("churned").null_count == 0
+    run = get_run(deps, "run-drop")
+    assert run is not None and run["dropped_null_target"] == 3
+
+
+def test_findings_after_dropping_rows_name_rows_of_the_upload() -> None:
+    deps = spec_pushed(replace={"  target: churned\n": "  target: churned\n  missing_target: drop\n"})
+    frame = make_churn(n_rows=ROWS, seed=7)
+    frame["churned"] = frame["churned"].astype("float64")
+    frame.loc[[0, 1, 2], "churned"] = float("nan")
+    frame.loc[[50], "age"] = 150  # above max 90: row 50 of the upload (47 of the rows kept)
+
+    checks = _quarantined_checks(deps, frame, "run-drop-bad")
+
+    assert checks[("age", "max")]["examples"] == [50]

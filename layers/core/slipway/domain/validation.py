@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class ValidationReport:
 
     rows: int
     failures: list[CheckFailure] = field(default_factory=list)
+    dropped_null_target: int = 0  # rows removed before the checks (``missing_target: drop``)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,7 @@ class ValidationReport:
             "rows": self.rows,
             "ok": self.ok,
             "bad_values": sum(f.count for f in self.failures),
+            "dropped_rows": {"null_target": self.dropped_null_target},
             "failures": [f.to_dict() for f in self.failures],
         }
 
@@ -264,6 +267,8 @@ def validate_table(
     Columns are checked in a small thread pool (Arrow and numpy release the GIL);
     ``max_workers=1`` checks them one after another.
     """
+    uploaded_rows = table.num_rows
+    table, kept = _drop_missing_targets(table, contract)
     rows, names = table.num_rows, table.schema.names
     failures: list[CheckFailure] = []
     declared = set(contract.names)
@@ -291,7 +296,27 @@ def validate_table(
         bound = f"min_rows {contract.min_rows}" if too_few else f"max_rows {contract.max_rows}"
         failures.append(CheckFailure(None, "row_count", 1, [], f"{rows} rows breaks {bound}"))
     typed = pa.table([col for col, _ in checked], names=contract.names)
-    return typed, ValidationReport(rows=rows, failures=failures)
+    if kept is not None:  # report row numbers of the upload, not of the rows kept
+        failures = [dataclasses.replace(f, examples=[int(kept[e]) for e in f.examples]) for f in failures]
+    return typed, ValidationReport(rows=uploaded_rows, failures=failures, dropped_null_target=uploaded_rows - rows)
+
+
+def _drop_missing_targets(table: pa.Table, contract: DataContract) -> tuple[pa.Table, np.ndarray | None]:
+    """With ``missing_target: drop``, the rows whose target is missing (null, or NaN/empty as the type reads
+    it; a value of the wrong type is not missing and stays, to fail its type check) and the upload row
+    number of each row kept; otherwise the table unchanged and None."""
+    names = table.schema.names
+    if contract.missing_target != "drop" or names.count(contract.target) != 1:
+        return table, None
+    spec = contract.column(contract.target)
+    col, type_failed = coerce_column(table.column(names.index(contract.target)), spec.type)
+    missing = to_numpy_mask(pc.is_null(col))
+    if type_failed is not None:
+        missing &= ~type_failed
+    if not missing.any():
+        return table, None
+    kept = np.flatnonzero(~missing)
+    return table.take(pa.array(kept)), kept
 
 
 def _hash_values(values: pa.Array, salt: str) -> pa.Array:

@@ -116,6 +116,9 @@ class DataContract(Frozen):
     timestamp: str | None = None
     entity_id: str | None = None
     sensitive: list[str] = Field(default_factory=list)
+    # A row without a target cannot train: "quarantine" refuses the whole upload (a not_null finding on the
+    # target); "drop" removes those rows before every other check and reports how many were dropped.
+    missing_target: Literal["quarantine", "drop"] = "quarantine"
     min_rows: int = Field(default=1, ge=0)
     max_rows: int | None = Field(default=None, ge=1)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+import pyarrow as pa
+
 from slipway import layout
 from slipway.artifact_io import PARQUET
 from slipway.contracts import DatasetVersion
@@ -12,12 +14,14 @@ from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import Edge, dataset_node, raw_node, spec_node
 from slipway.domain.profile import profile_table
 from slipway.domain.tables import canonical_parquet, read_upload
-from slipway.domain.validation import apply_pii, validate_table
+from slipway.domain.trainability import SplitShape, trainability_failures
+from slipway.domain.validation import CheckFailure, ValidationReport, apply_pii, validate_table
 from slipway.errors import DataContractViolation
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.registry import ModelRegistry
 from slipway.runs import start_run, update_run
+from slipway.spec import ModelSpec
 from slipway.specstore import current_spec
 
 MAX_FAILURES_IN_CAUSE = 10
@@ -55,6 +59,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         unreadable = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
         _quarantine(deps, raw, model, run_id, unreadable)
     typed, report = validate_table(table, spec.data)
+    report.failures.extend(_trainability(spec, typed, report))
     if not report.ok:
         _quarantine(deps, raw, model, run_id, report.to_dict())
 
@@ -91,7 +96,13 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
             **layout.dataset_listing(model, now),
         )
     )
-    update_run(deps, run_id, dataset_version=version, spec_version=spec_version)
+    update_run(
+        deps,
+        run_id,
+        dataset_version=version,
+        spec_version=spec_version,
+        dropped_null_target=report.dropped_null_target or None,
+    )
     node = dataset_node(model, version)
     raw_id = raw_node(raw.uri, raw.version_id)
     for edge in (Edge(raw_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
@@ -100,7 +111,28 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     trained = None if created else ModelRegistry.of(deps).trained_from(model, version, spec_version)
     if trained is not None:  # the state machine ends here (NothingToTrain): close the run
         update_run(deps, run_id, status="SUCCEEDED", outcome="nothing_to_train", model_version=trained, ended_at=now)
-    return DatasetVersion(dataset_version=version, new=created, trained_version=trained, **recorded)
+    return DatasetVersion(
+        dataset_version=version,
+        new=created,
+        trained_version=trained,
+        dropped_null_target=report.dropped_null_target,
+        **recorded,
+    )
+
+
+def _trainability(spec: ModelSpec, typed: pa.Table, report: ValidationReport) -> list[CheckFailure]:
+    """A spec that trains: can this table train (classes, variance, rows for the split)? Checked on the
+    target values that passed validation; skipped when the target column itself is missing."""
+    if spec.training is None or (spec.data.target, "missing_column") in report.checks:
+        return []
+    split = spec.training.split
+    return trainability_failures(
+        spec.data.target,
+        typed.column(spec.data.target),
+        spec.training.task,
+        SplitShape(valid=split.valid, test=split.test),
+        show_values=spec.data.column(spec.data.target).pii == "keep",
+    )
 
 
 def _quarantine(deps: Deps, raw: S3Object, model: str, run_id: str, report: dict[str, Any]) -> NoReturn:
