@@ -297,6 +297,10 @@ class LocalCloud:
     def wait_idle(self, timeout_s: float = 300.0) -> None:
         """Let every asynchronous invocation and running execution finish (before the mock scope ends)."""
         self.runtime.wait_async_idle(timeout_s)
+        self._wait_executions(timeout_s)
+        self.runtime.wait_async_idle(timeout_s)  # what the ended executions' status changes started
+
+    def _wait_executions(self, timeout_s: float) -> None:
         for env in self.environments:
             for output, value in self.environments[env].outputs.items():
                 if not value.startswith("arn:aws:states:"):

@@ -2,7 +2,8 @@
 Lambda runs our handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation:
 retries, then the function's on-failure destination) and Step Functions, CloudFormation state
 machines land in the executing backend with their substitutions applied, execution names are
-unique as on AWS even when two starts race, the Step Functions interpreter calls AWS as the
+unique as on AWS even when two starts race, ended executions publish their status change
+(slipway_local.execution_events), the Step Functions interpreter calls AWS as the
 machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
 (slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), and a
 Distributed Map fails past its tolerated failures and lists every page of its S3 items
@@ -16,7 +17,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, firehose, resources
+from slipway_local import distributed_map, execution_events, firehose, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -42,6 +43,7 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_event_targets()
         _patch_cloudformation_state_machine()
         _patch_atomic_execution_names()
+        execution_events.install()
         resources.install()
         firehose.install()
         distributed_map.install()
@@ -68,7 +70,7 @@ def _patch_lambda() -> None:
 
 
 def _patch_event_targets() -> None:
-    from moto.events.models import EventTemplateParser, Rule
+    from moto.events.models import Rule
     from moto.utilities.arns import parse_arn
 
     original = Rule.send_to_targets
@@ -86,10 +88,8 @@ def _patch_event_targets() -> None:
             event = original_event
             if transform_input and target.get("InputTransformer"):
                 transformer = target["InputTransformer"]
-                event = EventTemplateParser.parse(
-                    input_template=transformer.get("InputTemplate"),
-                    input_paths_map=transformer.get("InputPathsMap", {}),
-                    event=original_event,
+                event = execution_events.transform_input(
+                    transformer.get("InputTemplate", ""), transformer.get("InputPathsMap", {}), original_event
                 )
             elif transform_input and target.get("Input"):
                 event = json.loads(target["Input"])

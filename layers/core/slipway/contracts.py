@@ -112,6 +112,9 @@ class FailureReport(Frozen):
     run_id: str = Field(min_length=1)
     state_machine: str = ""
     error: dict[str, Any]
+    # Set by the execution-status rule (an execution that ended without its Catch: stopped, timed out, or
+    # failed in RecordFailure): close the run only if nothing else has ended it.
+    if_running: bool = False
 
     @classmethod
     def from_event(cls, event: Any) -> FailureReport:
@@ -128,11 +131,19 @@ class FailureReport(Frozen):
 
     @property
     def error_type(self) -> str:
-        return str(self.error.get("Error"))
+        """The typed error; for an execution-status event, the execution's own error when it has one."""
+        return str(self.error.get("ExecutionError") or self.error.get("Error"))
+
+    @property
+    def status(self) -> str:
+        """How the run ended: ABORTED or TIMED_OUT as the execution-status event says, else FAILED."""
+        ended = self.error.get("Error")
+        return str(ended) if ended in ("ABORTED", "TIMED_OUT") else "FAILED"
 
     @property
     def cause(self) -> str:
-        return str(self.error.get("Cause", ""))
+        cause = self.error.get("Cause")
+        return "" if cause is None else str(cause)
 
 
 class _Request(Frozen):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from slipway.errors import DataContractViolation
 from slipway.spec import DataContract
 
-__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "read_upload"]
+__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "is_typed_format", "read_upload"]
 
 CANONICAL_ROW_GROUP_SIZE = 256 * 1024
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -22,6 +22,12 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 def _unreadable(key: str, reason: str) -> DataContractViolation:
     finding: dict[str, Any] = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
     return DataContractViolation(f"{key}: {reason}", details={"key": key, "failures": [finding]})
+
+
+def is_typed_format(key: str) -> bool:
+    """Whether the file stores typed columns (Parquet), whose types the contract holds it to, rather than
+    text (CSV) that validation parses."""
+    return key.lower().endswith(_PARQUET_SUFFIXES)
 
 
 def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
@@ -41,12 +47,25 @@ def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) 
             stream: pa.NativeFile = pa.BufferReader(data)
             if lowered.endswith(".gz"):
                 stream = pa.CompressedInputStream(stream, "gzip")
-            return pacsv.read_csv(stream, convert_options=_csv_options(contract))
+            table = pacsv.read_csv(stream, convert_options=_csv_options(contract))
+            _require_utf8(table, key)
+            return table
         if lowered.endswith(_PARQUET_SUFFIXES):
             return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise _unreadable(key, f"cannot read the object as {'CSV' if '.csv' in lowered else 'Parquet'}: {exc}") from exc
+        hint = " (the file must be UTF-8 text)" if "UTF8" in str(exc) else ""
+        kind = "CSV" if ".csv" in lowered else "Parquet"
+        raise _unreadable(key, f"cannot read the object as {kind}: {exc}{hint}") from exc
     raise _unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
+
+
+def _require_utf8(table: pa.Table, key: str) -> None:
+    """pyarrow reads text that is not UTF-8 as bytes: say so, instead of failing later on a cast."""
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise _unreadable(
+            key, f"{len(binary)} column(s) are not UTF-8 text (e.g. {binary[0]!r}): save the file as UTF-8"
+        )
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:

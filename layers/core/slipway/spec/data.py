@@ -36,6 +36,9 @@ class ColumnSpec(Frozen):
     unique: bool = False
     regex: str | None = None
     pii: Literal["hash", "drop", "keep"] = "keep"
+    # Typed files (Parquet) must store the column as the contract's type (a string column for an int is a
+    # `type` finding naming both); coerce: true converts it value by value instead, as CSV text is read.
+    coerce: bool = False
 
     @field_validator("min", "max", mode="before")
     @classmethod
