@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from typing import Any
 
 import pyarrow as pa
@@ -12,9 +13,18 @@ import pyarrow.parquet as pq
 from slipway.errors import DataContractViolation
 from slipway.spec import DataContract
 
-__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "is_typed_format", "read_upload"]
+__all__ = [
+    "CANONICAL_ROW_GROUP_SIZE",
+    "canonical_parquet",
+    "gunzip_bounded",
+    "is_typed_format",
+    "max_decompressed_bytes",
+    "read_upload",
+]
 
 CANONICAL_ROW_GROUP_SIZE = 256 * 1024
+MIN_DECOMPRESSED_LIMIT = 64 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 256
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -44,10 +54,8 @@ def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) 
     lowered = key.lower()
     try:
         if lowered.endswith(_CSV_SUFFIXES):
-            stream: pa.NativeFile = pa.BufferReader(data)
-            if lowered.endswith(".gz"):
-                stream = pa.CompressedInputStream(stream, "gzip")
-            table = pacsv.read_csv(stream, convert_options=_csv_options(contract))
+            text = gunzip_bounded(data, key) if lowered.endswith(".gz") else data
+            table = pacsv.read_csv(pa.BufferReader(text), convert_options=_csv_options(contract))
             _require_utf8(table, key)
             return table
         if lowered.endswith(_PARQUET_SUFFIXES):
@@ -57,6 +65,39 @@ def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) 
         kind = "CSV" if ".csv" in lowered else "Parquet"
         raise _unreadable(key, f"cannot read the object as {kind}: {exc}{hint}") from exc
     raise _unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
+
+
+def max_decompressed_bytes(compressed: int) -> int:
+    """How far a gzipped upload may expand: CSV compresses 5-20 times; a file that expands much more
+    (a decompression bomb: a few KB of zeros that become gigabytes) is refused before it fills memory."""
+    return max(MIN_DECOMPRESSED_LIMIT, MAX_COMPRESSION_RATIO * compressed)
+
+
+def gunzip_bounded(data: bytes, key: str) -> bytes:
+    """The gzip stream's content (every member of a concatenated stream), or DataContractViolation when it
+    is corrupt, truncated or expands past ``max_decompressed_bytes`` (inflated in bounded steps: a bomb
+    never gets further than the limit)."""
+    limit = max_decompressed_bytes(len(data))
+    out: list[bytes] = []
+    size, pending = 0, data
+    try:
+        while pending:
+            inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # one gzip member
+            while pending and not inflate.eof:
+                piece = inflate.decompress(pending, 1 << 20)
+                size += len(piece)
+                if size > limit:
+                    raise _unreadable(
+                        key, f"the gzip stream expands to more than {limit:,} bytes (a decompression bomb?): refused"
+                    )
+                out.append(piece)
+                pending = inflate.unconsumed_tail
+            if not inflate.eof:
+                raise _unreadable(key, "cannot read the object as gzip: the stream is truncated")
+            pending = inflate.unused_data
+    except zlib.error as exc:
+        raise _unreadable(key, f"cannot read the object as gzip: {exc}") from exc
+    return b"".join(out)
 
 
 def _require_utf8(table: pa.Table, key: str) -> None:

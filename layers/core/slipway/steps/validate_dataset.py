@@ -16,7 +16,7 @@ from slipway.domain.profile import profile_table
 from slipway.domain.redaction import Redactor, pii_column_names, withhold_row_text
 from slipway.domain.tables import canonical_parquet, is_typed_format, read_upload
 from slipway.domain.trainability import SplitShape, trainability_failures
-from slipway.domain.validation import CheckFailure, ValidationReport, apply_pii, validate_table
+from slipway.domain.validation import CheckFailure, apply_pii, validate_table
 from slipway.errors import DataContractViolation, InternalError, SlipwayError, SpecError
 from slipway.objects import S3Object
 from slipway.ports import Deps
@@ -52,7 +52,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     redactor = Redactor.of(table, spec.data)
     try:
         typed, report = validate_table(table, spec.data, stored_types=is_typed_format(raw.key))
-        report.failures.extend(_trainability(spec, typed, report))
+        report.failures.extend(_trainability(spec, typed))
     except SlipwayError:
         raise
     except Exception as exc:
@@ -120,15 +120,17 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     )
 
 
-def _trainability(spec: ModelSpec, typed: pa.Table, report: ValidationReport) -> list[CheckFailure]:
+def _trainability(spec: ModelSpec, typed: pa.Table) -> list[CheckFailure]:
     """A spec that trains: can this table train (classes, variance, rows for the split)? Checked on the
-    target values that passed validation; skipped when the target column itself is missing."""
-    if spec.training is None or (spec.data.target, "missing_column") in report.checks:
+    target values that passed validation; skipped when there is none to judge (the target column is
+    missing, or every value failed its type) but rows were uploaded."""
+    target = typed.column(spec.data.target)
+    if spec.training is None or (typed.num_rows and target.null_count == typed.num_rows):
         return []
     split = spec.training.split
     return trainability_failures(
         spec.data.target,
-        typed.column(spec.data.target),
+        target,
         spec.training.task,
         SplitShape(valid=split.valid, test=split.test),
         show_values=spec.data.column(spec.data.target).pii == "keep",
