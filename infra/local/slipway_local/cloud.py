@@ -334,8 +334,10 @@ class LocalCloud:
         error_type: str = "TransientError",
         times: int = 1,
         parties: int = 2,
+        marker: str | None = None,
     ) -> StepFault:
         """Make the next ``times`` invocations of a function (its logical id, e.g. ``RegisterFunction``) fail
-        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``."""
+        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``;
+        with ``marker``, only invocations whose event contains that text (e.g. a model name)."""
         name = self.environments[env].functions[function]
-        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties))
+        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties, marker))

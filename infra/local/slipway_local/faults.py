@@ -126,6 +126,7 @@ class StepFault:
     error_type: str = "TransientError"
     remaining: int = 1
     parties: int = 2
+    marker: str | None = None  # only invocations whose event (as JSON) contains this text, e.g. a model name
     fired: int = 0
     _barrier: threading.Barrier | None = None
 
@@ -173,10 +174,15 @@ class StepFaults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, account_id: str, function_name: str) -> StepFault | None:
+    def take(self, account_id: str, function_name: str, event: Any) -> StepFault | None:
         """The pending fault for this invocation, if any (counted as fired)."""
         with self._lock:
+            if not self._faults:
+                return None
+            text = event if isinstance(event, str) else json.dumps(event, default=str)
             for fault in self._faults:
+                if fault.marker is not None and fault.marker not in text:
+                    continue
                 if fault.remaining > 0 and (fault.account_id, fault.function_name) == (account_id, function_name):
                     fault.remaining -= 1
                     fault.fired += 1

@@ -138,7 +138,7 @@ class LambdaRuntime:
 
     def _invoke(self, fn: Any, event: Any) -> tuple[str, bool]:
         """Every invocation path: a pending step fault, the handler, and the record of the invocation."""
-        fault = STEP_FAULTS.take(fn.account_id, fn.function_name)
+        fault = STEP_FAULTS.take(fn.account_id, fn.function_name, event)
         if fault is not None and fault.when == "barrier":
             fault.wait()
         if fault is not None and fault.when == "before":
@@ -177,7 +177,7 @@ class LambdaRuntime:
                 "errorMessage": str(exc),
                 "errorType": type(exc).__name__,
                 "requestId": "",
-                "stackTrace": traceback.format_tb(exc.__traceback__),
+                "stackTrace": _stack(exc),
             }
             return json.dumps(payload), True
 
@@ -298,3 +298,14 @@ class EnvironmentGate:
                             pass
                     self._active = None
                     self._changed.notify_all()
+
+
+def _stack(exc: BaseException) -> list[str]:
+    """The error payload's stack trace; for a typed error raised ``from`` another exception (typed_errors), the
+    original's frames come first, as Python prints them, so the cause is not lost behind the wrapper."""
+    frames: list[str] = []
+    cause = exc.__cause__
+    if cause is not None:
+        frames += traceback.format_tb(cause.__traceback__)
+        frames.append(f"{type(cause).__name__}: {cause}\n-- raised as --\n")
+    return frames + traceback.format_tb(exc.__traceback__)

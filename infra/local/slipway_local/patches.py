@@ -3,7 +3,8 @@ Lambda runs our handlers in-process, EventBridge rules deliver to Lambda (asynch
 retries, then the function's on-failure destination) and Step Functions, CloudFormation state
 machines land in the executing backend with their substitutions applied, execution names are
 unique as on AWS even when two starts race, ended executions publish their status change
-(slipway_local.execution_events), the Step Functions interpreter calls AWS as the
+(slipway_local.execution_events), DynamoDB requests are atomic and transactions cost what they touch
+(slipway_local.dynamodb), the Step Functions interpreter calls AWS as the
 machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
 (slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), and a
 Distributed Map fails past its tolerated failures and lists every page of its S3 items
@@ -17,7 +18,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, execution_events, firehose, resources
+from slipway_local import distributed_map, dynamodb, execution_events, firehose, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -44,6 +45,7 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_cloudformation_state_machine()
         _patch_atomic_execution_names()
         execution_events.install()
+        dynamodb.install()
         resources.install()
         firehose.install()
         distributed_map.install()

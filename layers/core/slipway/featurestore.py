@@ -5,13 +5,14 @@ steps, so no step imports another."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 
 from slipway import layout
-from slipway.artifact_io import read_parquet, write_parquet
+from slipway.artifact_io import PARQUET, parquet_bytes, put_if_absent, read_parquet
 from slipway.contracts import FeatureSetRef
 from slipway.domain.artifacts_codec import dump_model, load_model
 from slipway.domain.features import FittedFeatures
@@ -51,28 +52,31 @@ def _file(deps: Deps, model: str, feature_set: str, name: str) -> S3Object:
 
 
 def write_feature_set(deps: Deps, model: str, feature_set: str, fitted: FittedFeatures) -> str:
-    """Write every file of a feature set; returns its prefix URI. The manifest is written last, so a
-    feature set with a manifest is complete."""
+    """Write every file of a feature set once (content-addressed: a retried step keeps what an earlier
+    attempt wrote); returns its prefix URI. The manifest is written last, so a feature set with a manifest
+    is complete."""
     store = deps.store
-    store.put_bytes(_file(deps, model, feature_set, layout.PREPROCESSOR), dump_model(fitted.preprocessor_))
+    put_if_absent(store, _file(deps, model, feature_set, layout.PREPROCESSOR), lambda: dump_model(fitted.preprocessor_))
     split_rows = np.concatenate([fitted.split[name] for name in SPLITS])
     split_names = np.concatenate([[name] * len(fitted.split[name]) for name in SPLITS])
-    write_parquet(
-        store,
-        _file(deps, model, feature_set, layout.SPLIT),
-        pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())}),
-    )
+    split = pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())})
+    put_if_absent(store, _file(deps, model, feature_set, layout.SPLIT), lambda: parquet_bytes(split), PARQUET)
     for name in SPLITS:
         matrix = fitted.transformed[name]
         columns = {n: pa.array(matrix[:, j]) for j, n in enumerate(fitted.feature_names)}
         columns[TARGET_COLUMN] = pa.array(np.asarray(fitted.target[name]))
-        write_parquet(store, _file(deps, model, feature_set, layout.split_file(name)), pa.table(columns))
+        table = pa.table(columns)
+        put_if_absent(
+            store, _file(deps, model, feature_set, layout.split_file(name)), partial(parquet_bytes, table), PARQUET
+        )
     manifest = FeatureSetManifest(
         feature_names=list(fitted.feature_names),
         inputs=[InputColumn.model_validate(asdict(i)) for i in fitted.inputs],
         rows={n: len(fitted.split[n]) for n in SPLITS},
     )
-    store.put_json(_file(deps, model, feature_set, layout.MANIFEST), manifest.model_dump(mode="json"))
+    manifest_obj = _file(deps, model, feature_set, layout.MANIFEST)
+    if not store.exists(manifest_obj):
+        store.put_json(manifest_obj, manifest.model_dump(mode="json"))
     return layout.feature_set_uri(deps.settings.lake_bucket, model, feature_set)
 
 

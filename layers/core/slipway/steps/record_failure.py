@@ -7,6 +7,7 @@ from typing import Any
 
 from slipway.contracts import FailureReport
 from slipway.ports import Deps
+from slipway.registry import ModelRegistry
 from slipway.runs import close_run_if_open, get_run, listing, update_run
 
 
@@ -36,5 +37,9 @@ def record_failure(deps: Deps, report: FailureReport) -> dict[str, Any]:
             existing = get_run(deps, report.run_id) or {}
             return {"run_id": report.run_id, "status": existing.get("status"), "closed": False}
         return {"run_id": report.run_id, "status": status, "error_type": report.error_type, "closed": True}
-    update_run(deps, report.run_id, **fields, **listing(deps, report.run_id))
+    # A step that failed after the run's version was committed (a crash in Register's last writes): the
+    # version is complete and stays; the run says which it is.
+    model = (get_run(deps, report.run_id) or {}).get("model")
+    registered = ModelRegistry.of(deps).version_of_run(model, report.run_id) if model else None
+    update_run(deps, report.run_id, **fields, **listing(deps, report.run_id), model_version=registered)
     return {"run_id": report.run_id, "status": "FAILED", "error_type": report.error_type}

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from slipway import layout
-from slipway.artifact_io import verified_bytes
+from slipway.artifact_io import put_unless_identical, verified_bytes
 from slipway.contracts import RegisteredModel, RegisterRequest
 from slipway.domain.artifacts_codec import checked_onnx, load_model
 from slipway.domain.digest import sha256_hex
@@ -112,7 +112,7 @@ def _alias_move_logged(registry: ModelRegistry, model: str, actor: str) -> bool:
 def _put(deps: Deps, request: RegisterRequest, name: str, body: bytes, content_type: str) -> dict[str, str]:
     """Upload one artifact of the run's version; returns its registry record ``{"uri", "sha256"}``."""
     target = layout.model_artifact(deps.settings.artifacts_bucket, request.feature_set.model, request.run_id, name)
-    written = deps.store.put_bytes(target, body, content_type)
+    written = put_unless_identical(deps.store, target, body, content_type)  # a retry writes no second version
     return {"uri": written.uri, "sha256": sha256_hex(body)}
 
 

@@ -3,12 +3,13 @@ profile and lineage, or is quarantined with a report of every failed check."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, NoReturn
 
 import pyarrow as pa
 
 from slipway import layout
-from slipway.artifact_io import PARQUET
+from slipway.artifact_io import PARQUET, put_if_absent
 from slipway.contracts import DatasetVersion
 from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import Edge, dataset_node, raw_node, spec_node
@@ -70,9 +71,9 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     lake = deps.settings.lake_bucket
     data_obj = layout.curated_data(lake, model, version)
     profile_obj = layout.curated_profile(lake, model, version)
-    if not deps.store.exists(data_obj):
-        deps.store.put_bytes(data_obj, body, PARQUET)
-        deps.store.put_json(profile_obj, profile_table(curated, spec.data))
+    # Content-addressed, each written once (a retry after a crash between the two writes the missing one).
+    put_if_absent(deps.store, profile_obj, lambda: _json_bytes(profile_table(curated, spec.data)), "application/json")
+    put_if_absent(deps.store, data_obj, body, PARQUET)
 
     now = deps.now_iso()
     recorded = {  # what the dataset item and the step's result share
@@ -95,7 +96,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
             **recorded,
             **layout.dataset_listing(model, now),
         )
-    )
+    ) or _created_by(deps, model, version, run_id)
     update_run(
         deps,
         run_id,
@@ -118,6 +119,16 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         dropped_null_target=report.dropped_null_target,
         **recorded,
     )
+
+
+def _created_by(deps: Deps, model: str, version: str, run_id: str) -> bool:
+    """A retried step made the dataset version itself if the item names its run."""
+    existing = deps.table.get(*layout.dataset_key(model, version))
+    return existing is not None and existing.get("run_id") == run_id
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
 
 
 def _trainability(spec: ModelSpec, typed: pa.Table) -> list[CheckFailure]:
