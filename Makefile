@@ -65,3 +65,18 @@ $(SAM_VENV)/.installed-$(SAM_CLI):
 # Offline: no AWS credentials or network needed (--lint runs cfn-lint on the transformed template).
 validate-template: $(SAM_VENV)/.installed-$(SAM_CLI)
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml
+
+# bench/serving: slipway's infer function vs `mlflow models serve`. MLflow lives in a venv of its own
+# outside the repository (never in .venv); the sam venv builds the function for its size and cold start.
+MLFLOW_VENV ?= /tmp/mlflow-venv
+
+.PHONY: bench-serving
+
+$(MLFLOW_VENV)/.installed: bench/serving/requirements-mlflow.txt
+	@test -x $(MLFLOW_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-serving needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r bench/serving/requirements-mlflow.txt
+	@touch '$@'
+
+bench-serving: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(MLFLOW_VENV)/.installed
+	$(BIN)/python bench/serving/bench_serving.py --mlflow-venv $(MLFLOW_VENV)

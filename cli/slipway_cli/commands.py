@@ -1,8 +1,10 @@
 """Operator commands over an environment's metadata: runs, models, lineage and reproduce.
-Each returns (JSON-able value, rich renderable) so `--json` and the table view share one query."""
+Each returns (JSON-able value, rich renderable) so `--json` and the table view share one query. The JSON holds
+public field names only (docs/cli.md lists them): no table keys, and parameters exactly as trained."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Group
@@ -11,8 +13,34 @@ from rich.table import Table
 
 from slipway import lineage_queries, runs
 from slipway.domain.lineage import model_node
+from slipway.errors import NotFound
+from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.registry import ModelRegistry, parse_ref
+
+# Storage attributes that are not part of any command's answer.
+_INTERNAL = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "params_json"})
+RUN_ID_SHOWN = 12  # the shortest prefix shown for a run id (longer where needed to stay unique)
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as commands show it: table keys dropped, ``params`` exactly as trained (1.0 stays 1.0, which
+    DynamoDB numbers would turn into 1)."""
+    out = {k: v for k, v in item.items() if k not in _INTERNAL}
+    if "params_json" in item:
+        out["params"] = json.loads(item["params_json"])
+    return out
+
+
+def number(value: Any) -> str:
+    """A metric as text: floats to 4 decimals, whole numbers as they are (DynamoDB gives 1.0 back as 1)."""
+    if isinstance(value, bool) or value is None:
+        return _fmt(value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return str(value)
+    return _fmt(value)
 
 
 def _fmt(value: Any) -> str:
@@ -21,16 +49,39 @@ def _fmt(value: Any) -> str:
     return escape(str(value)) if value is not None else "—"
 
 
+def _params(item: dict[str, Any]) -> str:
+    text = item.get("params_json") or json.dumps(item.get("params", {}), sort_keys=True)
+    return escape(str(text))
+
+
+def unique_prefixes(ids: list[str], shortest: int = RUN_ID_SHOWN) -> dict[str, str]:
+    """Each id cut to the shortest prefix (at least ``shortest`` long) that no other id starts with, as
+    `runs show` accepts it."""
+    out = {}
+    for run_id in ids:
+        n = min(shortest, len(run_id))
+        while n < len(run_id) and any(o != run_id and o.startswith(run_id[:n]) for o in ids):
+            n += 1
+        out[run_id] = run_id[:n]
+    return out
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{m}={number(v)}" for m, v in metrics.items() if not isinstance(v, (list, dict)))
+
+
 def runs_list(deps: Deps, model: str | None) -> tuple[Any, Any]:
-    items = runs.list_runs(deps, model)
-    table = Table(title=f"runs{' of ' + model if model else ''} (newest first)")
-    for column in ("run", "model", "status", "started", "dataset", "model version", "outcome"):
+    items = [public(r) for r in runs.list_runs(deps, model)]
+    shown = unique_prefixes([str(r["run_id"]) for r in items])
+    table = Table(title=f"runs{' of ' + model if model else ''} (newest first; `runs show` takes any unique prefix)")
+    table.add_column("run", no_wrap=True, overflow="fold")
+    for column in ("model", "status", "started", "dataset", "model version", "outcome"):
         table.add_column(column)
     for r in items:
         ended = r.get("outcome") if r.get("outcome") not in (None, "registered") else None  # e.g. nothing_to_train
         outcome = r.get("error_type") or (ended and str(ended).replace("_", " ")) or r.get("gate_summary") or ""
         table.add_row(
-            _fmt(r["run_id"]),
+            escape(shown[str(r["run_id"])]),
             _fmt(r.get("model")),
             _fmt(r.get("status")),
             _fmt(r.get("started_at", ""))[:19],
@@ -41,21 +92,45 @@ def runs_list(deps: Deps, model: str | None) -> tuple[Any, Any]:
     return items, table
 
 
-def runs_show(deps: Deps, run_id: str) -> tuple[Any, Any]:
-    item = runs.get_run(deps, run_id)
-    if item is None:
-        raise LookupError(f"no run {run_id}")
-    candidates = runs.candidates_of(deps, run_id)
-    head = Table(title=f"run {run_id}", show_header=False)
-    for key in sorted(k for k in item if not k.startswith(("PK", "SK", "GSI"))):
-        head.add_row(key, _fmt(item[key]))
+def _champion_comparison(deps: Deps, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The champion the run's challenger was measured against, and the side-by-side metrics."""
+    if run.get("champion_version") is None or not run.get("evaluation_uri"):
+        return None
+    try:
+        report = deps.store.get_json(S3Object.parse(str(run["evaluation_uri"])))
+    except NotFound:
+        return {"version": run["champion_version"], "comparison": []}
+    return {"version": run["champion_version"], "comparison": report.get("comparison", [])}
+
+
+def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
+    item = public(runs.find_run(deps, ref))
+    run_id = str(item["run_id"])
+    candidates = [public(k) for k in runs.candidates_of(deps, run_id)]
+    champion = _champion_comparison(deps, item)
+    head = Table(title=f"run {escape(run_id)}", show_header=False)
+    for key in sorted(item):
+        value = item[key]
+        head.add_row(key, _metrics_text(value) if key == "test_metrics" else _fmt(value))
     board = Table(title="candidates (validation split)")
     for column in ("#", "algorithm", "params", "metrics", "fit s"):
         board.add_column(column)
     for k in candidates:
-        metrics = ", ".join(f"{m}={v:.4f}" for m, v in k["validation_metrics"].items() if isinstance(v, float))
-        board.add_row(str(k["index"]), k["algorithm"], _fmt(k["params"]), metrics, _fmt(k["fit_seconds"]))
-    return {"run": item, "candidates": candidates}, Group(head, board)
+        board.add_row(
+            str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
+            _metrics_text(k["validation_metrics"]), _fmt(k.get("fit_seconds")),
+        )  # fmt: skip
+    parts: list[Any] = [head, board]
+    if champion is not None:
+        versus = Table(title=f"challenger vs champion v{champion['version']} (test split of this run)")
+        for column in ("metric", "champion", "challenger", "delta", "better"):
+            versus.add_column(column)
+        for row in champion["comparison"]:
+            versus.add_row(
+                row["metric"], number(row["champion"]), number(row["challenger"]), number(row["delta"]), row["better"]
+            )
+        parts.append(versus)
+    return {"run": item, "candidates": candidates, "champion": champion}, Group(*parts)
 
 
 def models_list(deps: Deps) -> tuple[Any, Any]:
@@ -63,16 +138,18 @@ def models_list(deps: Deps) -> tuple[Any, Any]:
     rows = []
     for model in registry.models():
         versions = registry.versions(model)
+        champion = registry.champion(model)
         rows.append(
             {
                 "model": model,
                 "versions": len(versions),
                 "latest": versions[-1]["version"],
                 "aliases": registry.aliases(model),
+                "champion": int(champion["version"]) if champion else None,
             }
         )
     table = Table(title="models")
-    for column in ("model", "versions", "latest", "aliases"):
+    for column in ("model", "versions", "latest", "aliases", "champion"):
         table.add_column(column)
     for r in rows:
         table.add_row(
@@ -80,6 +157,7 @@ def models_list(deps: Deps) -> tuple[Any, Any]:
             str(r["versions"]),
             str(r["latest"]),
             ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())),
+            _fmt(r["champion"]),
         )
     return rows, table
 
@@ -101,33 +179,24 @@ def models_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     item = registry.resolve(ref)
     model = item["model"]
     aliases = {a: v for a, v in registry.aliases(model).items() if v == item["version"]}
+    champion = registry.champion(model)
+    if champion is not None and champion["version"] == item["version"]:
+        aliases["champion"] = int(item["version"])  # read-only: production, else the candidate
     served = served_versions(registry.alias_items(model))
-    value = {
-        **{k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))},
-        "aliases": aliases,
-        "served": served,
-    }
-    table = Table(
-        title=f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else ""), show_header=False
-    )
+    value = {**public(item), "aliases": aliases, "served": served}
+    title = f"{model} v{item['version']}" + (f" ({', '.join(aliases)})" if aliases else "")
+    table = Table(title=escape(title), show_header=False)
     table.add_row("served", ", ".join(f"{s['variant']} v{s['version']} ({s['weight']:.0%})" for s in served) or "—")
-    table.add_row("params", escape(item["params_json"]) if "params_json" in item else _fmt(item.get("params")))
-    for key in (
-        "algorithm",
-        "registered_at",
-        "dataset_version",
-        "feature_set",
-        "spec_version",
-        "run_id",
-        "code_version",
-        "gate",
-    ):
-        table.add_row(key, _fmt(item.get(key)))
+    table.add_row("params", _params(item))
+    for key in ("algorithm", "task", "labels", "positive_label", "registered_at", "dataset_version", "feature_set",
+                "spec_version", "run_id", "code_version", "gate"):  # fmt: skip
+        if key in item:
+            table.add_row(key, _fmt(item.get(key)))
     for metric, v in item["test_metrics"].items():
-        table.add_row(f"test {metric}", _fmt(v))
+        table.add_row(f"test {metric}", number(v))
     table.add_row("onnx", _fmt(item["onnx"]))
     for name, artifact in item["artifacts"].items():
-        table.add_row(name, f"{artifact['uri']}  sha256 {artifact['sha256'][:16]}…")
+        table.add_row(name, f"{escape(artifact['uri'])}  sha256 {artifact['sha256'][:16]}…")
     return value, table
 
 
@@ -136,9 +205,9 @@ def lineage_of(deps: Deps, ref: str) -> tuple[Any, Any]:
     node = model_node(item["model"], int(item["version"]))
     nodes = lineage_queries.upstream(deps, node)
     value = {"node": node, "upstream": nodes, "code_version": item.get("code_version")}
-    table = Table(title=f"lineage of {node} (upstream)")
+    table = Table(title=f"lineage of {escape(node)} (upstream)")
     table.add_column("kind")
-    table.add_column("id")
+    table.add_column("id", overflow="fold")
     for n in nodes:
         kind, _, rest = n.partition(":")
         table.add_row(kind, escape(rest))
@@ -148,11 +217,18 @@ def lineage_of(deps: Deps, ref: str) -> tuple[Any, Any]:
 
 def lineage_from(deps: Deps, uri: str) -> tuple[Any, Any]:
     models = lineage_queries.models_fed_by(deps, uri)
-    table = Table(title=f"models fed by {uri}")
+    table = Table(title=f"models fed by {escape(uri)}")
     table.add_column("model version")
     for m in models:
-        table.add_row(m)
+        table.add_row(escape(m))
     return {"raw": uri, "models": models}, table
+
+
+_VERDICT = {
+    "identical": "[green]identical[/] (bit for bit)",
+    "within_tolerance": "[green]reproduced[/] within tolerance {tolerance:g}",
+    "different": "[red]different[/] (tolerance {tolerance:g})",
+}
 
 
 def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
@@ -160,12 +236,17 @@ def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
 
     result = reproduce(deps, ModelRegistry.of(deps).resolve(ref))
     model, _ = parse_ref(ref)
+    verdict = _VERDICT[result["status"]].format(tolerance=result["tolerance"])
+    largest = "—" if result["max_diff"] is None else f"{result['max_diff']:.2e}"
     table = Table(
-        title=f"reproduce {model} v{result['version']}: "
-        + ("[green]identical[/]" if result["identical"] else "[red]different[/]")
+        title=f"reproduce {escape(model)} v{result['version']}: {verdict}",
+        caption=f"largest difference {largest}, relative to max(1, |recorded|); accepted up to "
+        f"{result['tolerance']:g} where floating-point summation order may differ"
+        + ("" if result["feature_set_matches"] else "; the feature set differs from the recorded one"),
     )
-    for column in ("metric", "recorded", "reproduced", "|Δ|"):
+    for column in ("metric", "recorded", "reproduced", "difference"):
         table.add_column(column)
     for row in result["metrics"]:
-        table.add_row(row["metric"], _fmt(row["recorded"]), _fmt(row["reproduced"]), f"{row['abs_diff']:.2e}")
+        diff = "—" if row["diff"] is None else f"{row['diff']:.2e}"
+        table.add_row(row["metric"], number(row["recorded"]), number(row["reproduced"]), diff)
     return result, table

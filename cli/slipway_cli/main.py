@@ -49,12 +49,41 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 def cmd_spec_push(args: argparse.Namespace) -> int:
     from slipway.spec import load_spec
     from slipway.specstore import push_spec
+    from slipway_cli.specs import summary
 
     text = Path(args.file).read_text()
-    load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
+    spec = load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
     result = push_spec(_target(args).deps, text)
-    state = "pushed" if result["new"] else "unchanged (already pushed)"
-    _emit(args, result, f"spec [bold]{result['model']}[/] {state}: version {result['version'][:12]} → {result['uri']}")
+    if result["previous"] == result["version"]:
+        change = "it already was"
+    else:
+        stored = "new" if result["new"] else "pushed before"
+        change = f"{stored}; was {result['previous'][:12]}" if result["previous"] else f"{stored}; the first"
+    head = (
+        f"spec [bold]{escape(result['model'])}[/]: version {result['version'][:12]} is now current ({change})"
+        f" → {escape(result['uri'])}"
+    )
+    value, lines = summary(spec)
+    _emit(args, {**result, "current": result["version"], "spec": value}, "\n".join([head, *lines]))
+    return 0
+
+
+def cmd_spec_check(args: argparse.Namespace) -> int:
+    from slipway.spec import load_spec, spec_version
+    from slipway_cli.specs import summary
+
+    spec = load_spec(Path(args.file).read_text())  # SpecError: every field at fault, exit 2
+    value, lines = summary(spec)
+    version = spec_version(spec)
+    head = f"spec [bold]{escape(spec.name)}[/] is valid: version {version[:12]} (not pushed)"
+    _emit(args, {"model": spec.name, "version": version, "spec": value}, "\n".join([head, *lines]))
+    return 0
+
+
+def cmd_spec_schema(args: argparse.Namespace) -> int:
+    from slipway.spec.reference import schema_text
+
+    print(schema_text(), end="")
     return 0
 
 
@@ -106,7 +135,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     with console.status(f"retraining {args.ref} from its recorded lineage…"):
         value, renderable = commands.reproduce_model(deps, args.ref)
     _show(args, (value, renderable))
-    return 0 if value["identical"] else 1
+    return 0 if value["reproduced"] else 1
 
 
 def cmd_aliases(args: argparse.Namespace) -> int:
@@ -259,16 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("file")
     _target_args(push)
     push.set_defaults(func=cmd_spec_push)
+    check = spec_sub.add_parser("check", help="validate a model spec and show what it means, without pushing it")
+    check.add_argument("file")
+    check.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    check.set_defaults(func=cmd_spec_check)
+    schema = spec_sub.add_parser("schema", help="print the JSON Schema of model specs (docs/spec.schema.json)")
+    schema.set_defaults(func=cmd_spec_schema)
 
     run_parser = sub.add_parser("runs", help="pipeline runs (newest first), or one run with `runs show RUN`")
-    run_parser.add_argument("run", nargs="*", metavar="[show] RUN", help="one run (the execution name) in detail")
+    run_parser.add_argument(
+        "run", nargs="*", metavar="[show] RUN", help="one run in detail: its id (execution name) or a unique prefix"
+    )
     run_parser.add_argument("--model", help="only runs of this model")
     _target_args(run_parser)
     run_parser.set_defaults(func=cmd_runs)
 
     models = sub.add_parser("models", help="the model registry")
     models.add_argument("action", choices=["list", "show"])
-    models.add_argument("ref", nargs="?", help="MODEL, MODEL@VERSION or MODEL@ALIAS")
+    models.add_argument(
+        "ref", nargs="?", help="MODEL, MODEL@VERSION, MODEL@ALIAS or MODEL@champion (production, else candidate)"
+    )
     _target_args(models)
     models.set_defaults(func=cmd_models)
 
@@ -305,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     _target_args(score)
     score.set_defaults(func=cmd_score)
 
-    reproduce = sub.add_parser("reproduce", help="retrain a version from its lineage; exit 1 unless metrics match")
+    reproduce = sub.add_parser(
+        "reproduce", help="retrain a version from its lineage; exit 1 unless the metrics match (within the tolerance)"
+    )
     reproduce.add_argument("ref", help="MODEL@VERSION")
     _target_args(reproduce)
     reproduce.set_defaults(func=cmd_reproduce)
@@ -317,15 +358,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SlipwayError as e:
-        console.print(f"[red]{type(e).__name__}[/]: {e.message}")
-        for error in e.details.get("errors", []):
-            console.print(f"  {error.get('field')}: {error.get('message')}")
+        errors = e.details.get("errors") or []
+        if errors:  # the message summarises these findings: print its headline, then each finding once
+            headline = e.message.partition(": ")[0]
+            console.print(f"[red]{type(e).__name__}[/]: {escape(headline)} ({len(errors)} found):")
+            for error in errors:
+                console.print(f"  {escape(str(error.get('field')))}: {escape(str(error.get('message')))}")
+        else:
+            console.print(f"[red]{type(e).__name__}[/]: {escape(e.message)}")
         return 2
     except LookupError as e:
-        console.print(f"[red]not found[/]: {e}")
+        console.print(f"[red]not found[/]: {escape(str(e))}")
         return 2
     except (BotoCoreError, ClientError) as e:  # no profile or credentials, no stack, access denied: one line
-        console.print(f"[red]{type(e).__name__}[/]: {e}")
+        console.print(f"[red]{type(e).__name__}[/]: {escape(str(e))}")
         return 2
 
 

@@ -149,7 +149,7 @@ def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any], up
     assert len(shown["candidates"]) == 4
     assert [m["model"] for m in _slipway(server, "models", "list")] == ["churn"]
     version = _slipway(server, "models", "show", "churn@candidate")
-    assert version["version"] == 1 and version["aliases"] == {"candidate": 1}
+    assert version["version"] == 1 and version["aliases"] == {"candidate": 1, "champion": 1}
     lineage = _slipway(server, "lineage", "churn@1")
     raw = f"s3://{server['outputs']['dev']['RawBucketName']}/churn/churn.csv"
     assert any(node.startswith(f"raw:{raw}") for node in lineage["upstream"])

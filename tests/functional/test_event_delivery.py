@@ -28,9 +28,9 @@ def test_a_rule_delivers_its_input_to_a_lambda_target(cloud: LocalCloud, dev: Ta
 
     # THEN the function ran (asynchronously) in dev and recorded the run
     def recorded() -> dict[str, object] | None:
-        # moto applies an update's attributes one by one: wait for the one that says the run ended
+        # moto applies an UpdateItem's attributes one at a time: wait for the whole record, not its first field
         item = dev.deps.table.get(*layout.run_key("delivered-by-eventbridge"))
-        return item if item and "status" in item else None
+        return item if item and "error_type" in item else None
 
     item = poll(recorded, timeout_s=10, what="no run recorded")
     assert (item["status"], item["error_type"]) == ("FAILED", "DataContractViolation")

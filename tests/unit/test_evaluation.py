@@ -31,8 +31,8 @@ def test_classification_metrics_match_hand_computation() -> None:
     # GIVEN 5 rows; only scores above 0.5 are positive, so predictions are [0, 1, 0, 1, 0] (as sklearn's predict)
     y_true = [0, 0, 1, 1, 1]
     y_score = [0.1, 0.6, 0.4, 0.9, 0.5]
-    # WHEN the test metrics are computed
-    m = measure_test_split(y_true, y_score, "classification")
+    # WHEN the test metrics are computed from the class probabilities
+    m = measure_test_split(y_true, np.column_stack([1 - np.array(y_score), y_score]), "classification")
     # THEN TN=1 FP=1 FN=2 TP=1, and every metric follows from those counts
     assert m["confusion_matrix"] == [[1, 1], [2, 1]]
     assert m["accuracy"] == pytest.approx(2 / 5)
@@ -48,7 +48,7 @@ def test_classification_metrics_match_hand_computation() -> None:
 
 def test_single_class_has_no_roc_auc_and_regression_metrics_match_hand_computation() -> None:
     # GIVEN only negatives WHEN scored THEN roc_auc is undefined (None) rather than an error
-    assert measure_test_split([0, 0], [0.2, 0.7], "classification")["roc_auc"] is None
+    assert measure_test_split([0, 0], np.array([[0.8, 0.2], [0.3, 0.7]]), "classification")["roc_auc"] is None
     # GIVEN regression errors of 0, 0 and 2 around a mean of 2
     m = measure_test_split([1.0, 2.0, 3.0], [1.0, 2.0, 5.0], "regression")
     # THEN mae = 2/3, rmse = sqrt(4/3), r2 = 1 - 4/2

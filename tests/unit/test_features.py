@@ -24,6 +24,7 @@ from slipway.domain.features import (
     model_input_from_records,
     split_rows,
 )
+from slipway.domain.model_input import MISSING_DAYS
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features
@@ -203,12 +204,13 @@ ROWS_TABLE = pa.table(
 def test_model_input_frame_types_and_nulls() -> None:
     # GIVEN a curated table with a null in every column WHEN turned into the model input frame
     frame = model_input_frame(ROWS_TABLE, INPUTS)
-    # THEN numbers are float32 with NaN, strings have "" for null, timestamps are whole days since 1970 (floor)
+    # THEN numbers are float32 with NaN, strings have "" for null, timestamps are whole days since 1970 (floor),
+    # a missing one the smallest int64 (MISSING_DAYS), which the model's fill replaces
     assert [str(t) for t in frame.dtypes] == ["float32", "float32", "object", "int64"]
     np.testing.assert_array_equal(frame["n"], np.array([1, np.nan, 3], np.float32))
     np.testing.assert_array_equal(frame["flag"], np.array([1, 0, np.nan], np.float32))
     assert frame["c"].tolist() == ["a", "", "b"]
-    assert frame["ts"].tolist() == [1, 0, -1]
+    assert frame["ts"].tolist() == [1, MISSING_DAYS, -1]
     # AND a pandas frame of the same data gives the same model input
     pd.testing.assert_frame_equal(model_input_frame(ROWS_TABLE.to_pandas(), INPUTS), frame)
 
@@ -351,11 +353,12 @@ def test_defaults_for_inputs_without_transforms() -> None:
     # GIVEN inputs with no spec transforms WHEN the preprocessor is fitted
     frame = model_input_frame(ROWS_TABLE, INPUTS)
     pre = build_preprocessor(INPUTS, FeaturesSpec()).fit(frame)
-    # THEN numbers are median-imputed, categories one-hot (unknown → zeros), timestamps give year/month/weekday
+    # THEN numbers are median-imputed, categories filled with "(missing)" and one-hot (unknown → zeros),
+    # timestamps median-filled and give year/month/weekday
     assert pre.get_feature_names_out().tolist() == [
         "n",
         "flag",
-        "c_",
+        "c_(missing)",
         "c_a",
         "c_b",
         "ts_year",

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from slipway.domain.artifacts_codec import onnx_predict, to_onnx
 from slipway.domain.features import fit_features, model_input_columns, model_input_frame
-from slipway.domain.model_input import FeatureInput, InputKind
+from slipway.domain.model_input import MISSING_DAYS, FeatureInput, InputKind
 from slipway.domain.timestamps import parse_timestamp as lean_parse_timestamp
 from slipway.spec.data import parse_timestamp as spec_parse_timestamp
 from slipway.spec.features import SplitSpec
@@ -30,6 +30,7 @@ INFERENCE_PATH = (
     "slipway.errors",
     "slipway.contracts",
     "slipway.domain.model_input",
+    "slipway.domain.categories",
     "slipway.serving.service",
     "slipway.serving.http",
     "slipway.composition",
@@ -186,12 +187,12 @@ def test_json_rows_give_the_arrays_of_the_pandas_path(lean: dict[str, Any]) -> N
     for name, column in expected.items():
         assert (got[name].dtype, got[name].shape) == (column.dtype, (4, 1)), name
         np.testing.assert_array_equal(got[name], column, err_msg=name)
-    # AND the values are the documented ones: bools are 1/0 or "true"/"false", nulls NaN, "" or day 0
+    # AND the values are the documented ones: bools are 1/0 or "true"/"false", nulls NaN, "" or MISSING_DAYS
     np.testing.assert_array_equal(got["flag"].ravel(), np.array([1, 0, np.nan, 1], np.float32))
     assert got["yes"].ravel().tolist() == ["true", "false", "", ""]
     assert got["c"].ravel().tolist() == ["a", "", "b", ""]
-    assert got["ts"].ravel().tolist() == [19783, -1, 0, 0]
-    assert got["day"].ravel().tolist() == [19783, 0, -25567, 24855]
+    assert got["ts"].ravel().tolist() == [19783, -1, 0, MISSING_DAYS]
+    assert got["day"].ravel().tolist() == [19783, MISSING_DAYS, -25567, 24855]
 
 
 def test_the_lean_process_scores_like_the_training_stack(lean: dict[str, Any], churn_case: dict[str, Any]) -> None:
@@ -202,7 +203,7 @@ def test_the_lean_process_scores_like_the_training_stack(lean: dict[str, Any], c
     for name, column in model_input_columns(frame, churn_case["inputs"]).items():
         np.testing.assert_array_equal(_array(lean["columns"]["churn"][name]), column, err_msg=name)
     np.testing.assert_array_equal(
-        scores, onnx_predict(churn_case["onnx"].read_bytes(), model_input_columns(frame, churn_case["inputs"]))
+        scores, onnx_predict(churn_case["onnx"].read_bytes(), model_input_columns(frame, churn_case["inputs"]))[:, 1]
     )
     np.testing.assert_allclose(scores, churn_case["pipeline"].predict_proba(frame)[:, 1], rtol=0, atol=1e-5)
 

@@ -122,10 +122,11 @@ def test_classifier_onnx_matches_sklearn(fitted: FittedFeatures, scoring_frame: 
     pipeline = _pipeline(fitted, MODELS[algorithm]())
     # WHEN exported to ONNX and scored on rows with unseen categories and missing values
     onnx_bytes = to_onnx(pipeline, fitted.inputs)
-    # THEN churn probabilities agree with scikit-learn to 1e-5
+    # THEN the probability of each class agrees with scikit-learn to 1e-5, one column per class
     assert parity(pipeline, onnx_bytes, scoring_frame, fitted.inputs, "classification") <= PARITY_LIMIT
     probabilities = onnx_predict(onnx_bytes, model_input_columns(scoring_frame, fitted.inputs))
-    assert probabilities.shape == (200,) and 0 <= probabilities.min() < probabilities.max() <= 1
+    assert probabilities.shape == (200, 2) and 0 <= probabilities.min() < probabilities.max() <= 1
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_regressor_onnx_matches_sklearn(fitted: FittedFeatures, scoring_frame: pd.DataFrame) -> None:

@@ -12,14 +12,18 @@ import pytest
 
 from slipway.domain.profile import bin_fractions, decile_edges, profile_table
 from slipway.domain.validation import apply_pii, validate_table
-from slipway.spec import DataContract, load_spec
+from slipway.spec import ColumnSpec, DataContract, load_spec
 from slipway_cli.samples import make_churn
 
 CHURN_SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
 
 
 def _contract(*columns: dict[str, object]) -> DataContract:
-    return DataContract.model_validate({"columns": list(columns), "target": columns[0]["name"]})
+    """Profiles do not look at the target; a nullable first column (refused as a target) is made so after the
+    spec's checks."""
+    first = {**columns[0], "nullable": False}
+    checked = DataContract.model_validate({"columns": [first, *columns[1:]], "target": first["name"]})
+    return checked.model_copy(update={"columns": [ColumnSpec.model_validate(columns[0]), *checked.columns[1:]]})
 
 
 def test_numeric_profile() -> None:

@@ -79,18 +79,16 @@ def http_api_routes(template: Mapping[str, Any]) -> dict[str, list[Route]]:
                 continue
             props = event.get("Properties") or {}
             api = _api_of(props.get("ApiId"), f"{logical_id}.Events.{name}")
-            path, method = props.get("Path"), props.get("Method")
-            if path is None and method is None:  # SAM: no Path and no Method is the $default route
-                route = Route(api, "ANY", DEFAULT_ROUTE, logical_id)
-            elif path is None:
+            path, method = props.get("Path"), str(props.get("Method") or "ANY").upper()
+            if path is None and "Method" in props:
                 raise ValueError(f"{logical_id}.Events.{name}: an HttpApi event with a Method needs a Path")
-            else:
-                method = str(method or "ANY").upper()
-                if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
-                    method = "ANY"
-                route = Route(api, method, str(path), logical_id)
-            authorization = _authorization(route.key, props.get("Auth"), _default_authorizer(template, api))
-            route = Route(route.api, route.method, route.path, route.function, authorization)
+            if path is None:  # SAM: no Path and no Method is the $default route
+                path = DEFAULT_ROUTE
+            if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
+                method = "ANY"
+            key = DEFAULT_ROUTE if path == DEFAULT_ROUTE else f"{method} {path}"
+            authorization = _authorization(key, props.get("Auth"), _default_authorizer(template, api))
+            route = Route(api, method, str(path), logical_id, authorization)
             routes = apis.setdefault(api, [])
             if any(r.key == route.key for r in routes):
                 raise ValueError(f"route {route.key!r} of {api} is declared twice")

@@ -29,6 +29,11 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
     """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy."""
     # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
+    # A function's background thread (the infer function's capture sender) may create its boto3 client
+    # after its invocation's environment was restored: give the process default keys, as mock_aws does
+    # in-process. Calls still reach the right account through the thread's account (routing.py).
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local-cloud")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local-cloud")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     logging.getLogger("moto").setLevel(logging.ERROR)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)

@@ -171,6 +171,16 @@ class FeatureSetRef(Frozen):
     seed: int
     rows: dict[str, int]
     n_features: int
+    labels: list[bool | int | str] | None = None  # classification: the target's labels, in class-code order
+    positive_label: bool | int | str | None = None  # two labels: the class whose precision/recall/f1 count
+
+    @property
+    def positive(self) -> int | None:
+        """The positive class code of a binary model (the greater label unless the spec names one); None with
+        several classes or for regression."""
+        if self.labels is None or len(self.labels) != 2:
+            return None
+        return 1 if self.positive_label is None else self.labels.index(self.positive_label)
 
 
 class CandidateRef(Frozen):

@@ -10,6 +10,7 @@ from slipway.errors import ConflictError, NotFound
 from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
+CHAMPION = "champion"  # a read-only name: production, or the candidate while nothing is in production
 ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
 MAX_ALIAS_ATTEMPTS = 20
@@ -141,6 +142,8 @@ class ModelRegistry:
         expect_previous: int | object | None = ANY_PREVIOUS,
         only_forward: bool = False,
     ) -> dict[str, Any] | None:
+        if alias == CHAMPION:
+            raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
         if alias not in ALIASES:
             raise ValueError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         if weight is not None and (alias != "challenger" or not 0 < weight < 1):
@@ -238,6 +241,11 @@ class ModelRegistry:
             return latest[0]
         if selector.isdigit():
             return self.get_version(model, int(selector))
+        if selector == CHAMPION:
+            champion = self.champion(model)
+            if champion is None:
+                raise NotFound(f"model {model} has no champion (no production or candidate version)", {"model": model})
+            return champion
         version = self.alias(model, selector)
         if version is None:
             raise NotFound(f"model {model} has no alias {selector!r}", {"model": model, "alias": selector})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slipway import layout
-from slipway.errors import ConflictError
+from slipway.errors import ConflictError, NotFound
 from slipway.ports import Deps
 
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -52,6 +52,21 @@ def update_run(deps: Deps, run_id: str, **fields: Any) -> dict[str, Any]:
 
 def get_run(deps: Deps, run_id: str) -> dict[str, Any] | None:
     return deps.table.get(*layout.run_key(run_id))
+
+
+def find_run(deps: Deps, ref: str) -> dict[str, Any]:
+    """The run whose id is ``ref`` or, as in git, the only one whose id starts with it; NotFound otherwise
+    (naming the candidates when the prefix is ambiguous)."""
+    exact = get_run(deps, ref)
+    if exact is not None:
+        return exact
+    matches = [r for r in deps.table.iter_query(layout.RUNS[0], index=layout.GSI1) if str(r["run_id"]).startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"no run {ref!r}", {"run": ref})
+    names = sorted(str(r["run_id"]) for r in matches)
+    raise NotFound(f"run prefix {ref!r} is ambiguous: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
 
 
 def list_runs(deps: Deps, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

@@ -12,17 +12,19 @@ from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
 
 
 def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
-    """Validate and store a spec; make it the model's current one. Same text twice: one version."""
+    """Validate and store a spec; make it the model's current one. Same text twice: one version. Returns the
+    version (now current), whether it is new, and the version that was current before (``previous``)."""
     spec = load_spec(source)
     version = spec_version(spec)
     stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
     if not deps.store.exists(stored):  # content-addressed: the same spec is written once
         deps.store.put_bytes(stored, dump_spec_yaml(spec).encode(), "application/yaml")
     now = deps.now_iso()
+    before = deps.table.get(*layout.spec_pointer_key(spec.name))
     fields = {"model": spec.name, "version": version, "uri": stored.uri}
     created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
     deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
-    return {**fields, "new": created}
+    return {**fields, "new": created, "previous": str(before["version"]) if before else None}
 
 
 def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:

@@ -36,7 +36,8 @@ def test_a_registered_version_reproduces_identically(registered: Deps) -> None:
     assert (result["model"], result["version"]) == ("churn", 1)
     assert result["identical"] is True and result["feature_set_matches"] is True
     assert {r["metric"] for r in result["metrics"]} >= {"roc_auc", "f1", "accuracy"}
-    assert all(r["abs_diff"] == 0 for r in result["metrics"])
+    assert all(r["diff"] == 0 for r in result["metrics"])
+    assert result["status"] == "identical" and result["reproduced"] is True
 
 
 def test_tampered_curated_data_is_refused(registered: Deps) -> None:

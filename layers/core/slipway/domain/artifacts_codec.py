@@ -121,33 +121,35 @@ def _linear_regressor_in_double(model: Any, estimator: Any) -> None:
 
 
 def onnx_predict(onnx_bytes: bytes, columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Positive-class probability (binary classifiers) or predicted value (regressors), shape ``(n,)``."""
+    """Class probabilities ``(n, k)``, columns in label-code order (classifiers; the version's ``labels`` names
+    them), or predicted values ``(n,)`` (regressors)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     feed = {i.name: columns[i.name] for i in session.get_inputs()}
     outputs = [o.name for o in session.get_outputs()]
     if "probabilities" in outputs:
-        probabilities = session.run(["probabilities"], feed)[0]
-        if probabilities.shape[1] != 2:
-            raise ValueError(f"expected a binary classifier, got {probabilities.shape[1]} classes")
-        return np.asarray(probabilities[:, 1])
+        return np.asarray(session.run(["probabilities"], feed)[0])
     return np.asarray(session.run([outputs[0]], feed)[0]).reshape(-1)
 
 
 def parity(pipeline: Any, onnx_bytes: bytes, frame: pd.DataFrame, inputs: list[FeatureInput], task: Task) -> float:
     """Max difference sklearn vs ONNX on ``frame`` (a ``model_input_frame``).
 
-    Classification: absolute, on the probability of class 1. Regression: relative to max(1, |value|),
+    Classification: absolute, over the probability of every class. Regression: relative to max(1, |value|),
     because ONNX tree ensembles sum in float32 (about 3e-7 of the target's magnitude).
     """
     from slipway.domain.features import model_input_columns
 
     if len(frame) == 0:
         return 0.0
-    expected = pipeline.predict_proba(frame)[:, 1] if task == "classification" else pipeline.predict(frame)
     got = onnx_predict(onnx_bytes, model_input_columns(frame, inputs))
-    expected = np.asarray(expected, dtype=np.float64).reshape(-1)
+    if task == "classification":
+        expected = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+        if got.shape != expected.shape:
+            raise ValueError(f"ONNX gives {got.shape[1]} class probabilities, scikit-learn {expected.shape[1]}")
+        return float(np.max(np.abs(expected - got)))
+    expected = np.asarray(pipeline.predict(frame), dtype=np.float64).reshape(-1)
     difference = np.abs(expected - got)
     if task == "regression":
         difference = difference / np.maximum(1.0, np.abs(expected))

@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway.domain.categories import DECIMAL_PATTERN, canonical_category
+
 __all__ = ["ARROW_TYPES", "coerce_column", "nan_to_null", "stored_type_fits", "to_numpy_mask"]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -134,16 +136,31 @@ def stored_type_fits(stored: pa.DataType, col_type: str) -> bool:
     }[col_type] or pa.types.is_null(stored)
 
 
+def _canonical_categories(col: Column) -> Column:
+    """Category text as ``canonical_category`` writes it, so that a float column's 1.0 (Parquet) and its CSV
+    text "1.0" are both "1". Mapped over the distinct values only; text with no decimal number is kept as is."""
+    if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not pc.any(
+        pc.match_substring_regex(col, DECIMAL_PATTERN)
+    ).as_py():
+        return col.cast(pa.string())
+    distinct = pc.unique(col).drop_null()
+    mapped = pa.array([canonical_category(v) for v in distinct.to_pylist()], pa.string())
+    return pc.take(mapped, pc.index_in(col, value_set=distinct))
+
+
 def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
     """Cast ``col`` to the contract type's Arrow type.
 
     Values that cannot be read as that type become null and are flagged in the returned numpy
-    mask (None when every value was readable). Float NaN becomes null; naive timestamps are UTC.
+    mask (None when every value was readable). Float NaN becomes null; naive timestamps are UTC; categories
+    are canonical text (numbers in their shortest form: 1.0 and "1.0" are "1").
     """
     target, source = ARROW_TYPES[col_type], col.type
     if pa.types.is_dictionary(source):
         col, source = col.cast(source.value_type), source.value_type
     col = nan_to_null(col)
+    if col_type == "category" and not pa.types.is_nested(source):
+        return _canonical_categories(col), None
     if source == target:
         return col, None
     if pa.types.is_string(source) or pa.types.is_large_string(source):

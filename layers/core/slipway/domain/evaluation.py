@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from slipway.domain.training import THRESHOLD, metrics_from_scores
+from slipway.domain.categories import label_key
+from slipway.domain.training import metrics_from_scores
 from slipway.spec.training import GatesSpec, metric_direction
 
 __all__ = [
@@ -61,24 +62,73 @@ def select_best(results: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     return best[2]
 
 
-def holdout_metrics(y_true: Any, y_score: Any, task: str) -> dict[str, Any]:
-    """Test-split metrics: for classification also the 2x2 confusion matrix (labels [0, 1]) and positive rate."""
-    metrics: dict[str, Any] = metrics_from_scores(y_true, y_score, task)
+def holdout_metrics(
+    y_true: Any, y_score: Any, task: str, labels: list[Any] | None = None, positive: int = 1
+) -> dict[str, Any]:
+    """Test-split metrics. Classification (``y_true`` label codes, ``y_score`` class probabilities) adds the
+    k x k confusion matrix (rows actual, columns predicted, in ``labels`` order), precision/recall/f1/support of
+    each label (``per_class``) and, for two classes, the rate of predicted positives."""
+    metrics: dict[str, Any] = metrics_from_scores(y_true, y_score, task, positive)
     if task == "classification":
-        truth = np.asarray(y_true).astype(int)
-        predicted = (np.asarray(y_score, dtype=float) > THRESHOLD).astype(int)
-        metrics["confusion_matrix"] = confusion_matrix(truth, predicted, labels=[0, 1]).tolist()
-        metrics["positive_rate"] = float(predicted.mean()) if predicted.size else 0.0
+        truth = np.asarray(y_true).astype(np.int64)
+        scores = np.asarray(y_score, dtype=float)
+        k = scores.shape[1]
+        names = [label_key(v) for v in labels] if labels is not None else [str(c) for c in range(k)]
+        predicted = scores.argmax(axis=1) if len(scores) else np.zeros(0, np.int64)
+        codes = list(range(k))
+        metrics["confusion_matrix"] = confusion_matrix(truth, predicted, labels=codes).tolist()
+        precision, recall, f1, support = precision_recall_fscore_support(
+            truth, predicted, labels=codes, zero_division=0
+        )
+        metrics["per_class"] = {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for name, p, r, f, n in zip(names, precision, recall, f1, support, strict=True)
+        }
+        if k == 2:
+            metrics["positive_rate"] = float(np.mean(predicted == positive)) if predicted.size else 0.0
     return metrics
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The single-number metrics (no confusion matrix), as run and version items record them."""
-    return {k: v for k, v in metrics.items() if not isinstance(v, list)}
+    """The single-number metrics (no confusion matrix or per-class table), as run and version items record them."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
 
 
-def fairness(y_true: Any, y_pred: Any, groups: Any, min_group_size: int = 1) -> dict[str, Any]:
-    """Group fairness of hard 0/1 predictions over one sensitive attribute.
+def fairness(
+    y_true: Any,
+    y_pred: Any,
+    groups: Any,
+    min_group_size: int = 1,
+    *,
+    positive: int | None = 1,
+    labels: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Group fairness of predicted label codes over one sensitive attribute.
+
+    With a ``positive`` class (binary), both gaps are about that class. With several classes (``positive``
+    None), each class is judged one-vs-rest (``by_class``, keyed by label) and each gap is the largest over
+    the classes: the widest difference between groups in how often a class is predicted, and in how often its
+    actual members are found.
+    """
+    truth, predicted = np.asarray(y_true).astype(np.int64), np.asarray(y_pred).astype(np.int64)
+    if positive is not None:
+        return _binary_fairness(truth == positive, predicted == positive, groups, min_group_size)
+    k = len(labels) if labels is not None else int(max(truth.max(initial=0), predicted.max(initial=0))) + 1
+    names = [label_key(v) for v in labels] if labels is not None else [str(c) for c in range(k)]
+    by_class = {
+        name: _binary_fairness(truth == c, predicted == c, groups, min_group_size) for c, name in enumerate(names)
+    }
+    out: dict[str, Any] = {}
+    for gap in ("demographic_parity_difference", "equal_opportunity_difference"):
+        values = [r[gap] for r in by_class.values() if r[gap] is not None]
+        out[gap] = max(values) if values else None
+    first = next(iter(by_class.values()))
+    groups_n = {g: {"n": v["n"], "in_gaps": v["in_gaps"]} for g, v in first["groups"].items()}
+    return {**out, "min_group_size": min_group_size, "groups": groups_n, "by_class": by_class}
+
+
+def _binary_fairness(y_true: Any, y_pred: Any, groups: Any, min_group_size: int) -> dict[str, Any]:
+    """Group fairness of hard yes/no predictions of one class over one sensitive attribute.
 
     ``demographic_parity_difference`` is the max-min positive prediction rate across groups,
     ``equal_opportunity_difference`` the max-min true positive rate across groups that have positives
@@ -132,6 +182,8 @@ def top_importances(
     scoring = _MAIN_METRIC[task]
     if task == "classification" and np.unique(y).size < 2:
         scoring = "accuracy"
+    elif task == "classification" and len(getattr(pipeline, "classes_", [0, 1])) > 2:
+        scoring = "roc_auc_ovr" if np.unique(y).size == len(pipeline.classes_) else "accuracy"
     result = permutation_importance(pipeline, X_test, y, scoring=scoring, n_repeats=n_repeats, random_state=seed)
     ranked = sorted(
         zip(map(str, X_test.columns), result.importances_mean, result.importances_std, strict=True),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,19 +14,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
 # The numpy-only half (rows to onnxruntime inputs) lives in model_input for the infer Lambda; re-exported here.
+from slipway.domain.categories import Label
 from slipway.domain.model_input import FeatureInput, InputKind, input_dtype, model_input_from_records
+from slipway.domain.preprocessor import build_preprocessor, learnt_fills
 from slipway.domain.table_input import categorical_values as _categorical
 from slipway.domain.table_input import numeric_values as _numeric
 from slipway.domain.table_input import timestamp_days as _days
-from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.spec import DataContract
-from slipway.spec.features import FeaturesSpec, SplitSpec, Transform, check_features, check_split
-from slipway.spec.features import Ratio as RatioSpec
+from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split, input_columns, resolve_missing
 
 __all__ = [
     "FEATURES_FORMAT",
@@ -34,6 +31,8 @@ __all__ = [
     "FittedFeatures",
     "InputKind",
     "build_preprocessor",
+    "class_labels",
+    "encode_labels",
     "feature_columns",
     "feature_set_id",
     "fit_features",
@@ -44,7 +43,8 @@ __all__ = [
 ]
 
 # Bumped whenever the way features are computed changes, so old feature-set ids are not reused.
-FEATURES_FORMAT = 1
+# 2: classification targets stored as label codes, random splits stratified by class, explicit missing fills.
+FEATURES_FORMAT = 2
 type Data = pa.Table | pd.DataFrame
 _KINDS: dict[str, InputKind] = {
     "int": "numeric",
@@ -54,13 +54,16 @@ _KINDS: dict[str, InputKind] = {
     "category": "categorical",
     "timestamp": "timestamp",
 }
-_DEFAULT_DATE_PARTS = ("year", "month", "dayofweek")
 
 
 def feature_columns(contract: DataContract, features: FeaturesSpec) -> list[FeatureInput]:
-    """Contract columns the model reads, in contract order: all but target, entity id, PII and excluded ones."""
-    skip = {contract.target, contract.entity_id, *features.exclude}
-    return [FeatureInput(c.name, _KINDS[c.type]) for c in contract.columns if c.name not in skip and c.pii == "keep"]
+    """Contract columns the model reads, in contract order: all but target, entity id, PII and excluded ones;
+    those whose fill is ``refuse`` are marked so that a missing value is an error at prediction time."""
+    fills = resolve_missing(features, contract)
+    return [
+        FeatureInput(c.name, _KINDS[c.type], refuse_missing=fills[c.name] == "refuse")
+        for c in input_columns(contract, features)
+    ]
 
 
 # --- model input ----------------------------------------------------------------------------------------------
@@ -78,11 +81,15 @@ def _column(data: Data, name: str) -> pa.ChunkedArray | pa.Array:
 
 def model_input_frame(table: Data | Sequence[Mapping[str, Any]], inputs: list[FeatureInput]) -> pd.DataFrame:
     """The exact frame the sklearn pipeline sees: numeric float32 (nulls NaN), categorical strings (nulls ""),
-    timestamps int64 days since 1970-01-01 (nulls 0). Accepts a curated table, a frame, or JSON-like rows."""
+    timestamps int64 days since 1970-01-01 (nulls MISSING_DAYS). Accepts a curated table, a frame, or JSON-like
+    rows. A null in an input whose fill is ``refuse`` is a ValueError naming the column."""
     if not isinstance(table, (pa.Table, pd.DataFrame)):
         columns = model_input_from_records(list(table), inputs)
         return pd.DataFrame({i.name: pd.Series(columns[i.name].ravel(), dtype=input_dtype(i)) for i in inputs})
     convert = {"numeric": _numeric, "categorical": _categorical, "timestamp": _days}
+    for i in inputs:
+        if i.refuse_missing and pc.any(pc.is_null(_column(table, i.name), nan_is_null=True)).as_py():
+            raise ValueError(f"column {i.name!r} has missing values, and the model refuses missing values there")
     series = {i.name: pd.Series(convert[i.kind](_column(table, i.name)), dtype=input_dtype(i)) for i in inputs}
     return pd.DataFrame(series, index=pd.RangeIndex(table.shape[0]))
 
@@ -104,12 +111,39 @@ def _order_key(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.where(np.isnan(values), -np.inf, values)
 
 
-def split_rows(table: Data | None, split: SplitSpec, n_rows: int | None = None) -> dict[str, np.ndarray]:
+def _stratified(strata: np.ndarray, split: SplitSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each class split on its own in the spec's proportions (seeded), keeping at least one row of every class
+    in train, so that the model knows every label and every split keeps the class balance."""
+    rng = np.random.default_rng(split.seed)
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    for label in np.unique(strata):
+        members = np.flatnonzero(strata == label)
+        members = members[rng.permutation(len(members))]
+        m = len(members)
+        n_test, n_valid = round(m * split.test), round(m * split.valid)
+        while n_test + n_valid > m - 1 and n_test + n_valid > 0:  # train keeps one
+            if n_valid >= n_test:
+                n_valid -= 1
+            else:
+                n_test -= 1
+        parts[0].append(members[:n_test])
+        parts[1].append(members[n_test : n_test + n_valid])
+        parts[2].append(members[n_test + n_valid :])
+    test, valid, train = (np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts)
+    return test, valid, train
+
+
+def split_rows(
+    table: Data | None, split: SplitSpec, n_rows: int | None = None, strata: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Sorted row indices of "train", "valid" and "test": disjoint, covering every row, and the same for the
-    same inputs. Random: a seeded permutation. Time: oldest rows train, newest rows test (ties by row order)."""
+    same inputs. Random: a seeded permutation, per class of ``strata`` when given (a classification target).
+    Time: oldest rows train, newest rows test (ties by row order)."""
     n = n_rows if n_rows is not None else (0 if table is None else table.shape[0])
     n_test, n_valid = round(n * split.test), round(n * split.valid)
-    if split.method == "random":
+    if split.method == "random" and strata is not None:
+        test, valid, train = _stratified(np.asarray(strata), split)
+    elif split.method == "random":
         order = np.random.default_rng(split.seed).permutation(n)
         test, valid, train = order[:n_test], order[n_test : n_test + n_valid], order[n_test + n_valid :]
     else:
@@ -124,81 +158,27 @@ def split_rows(table: Data | None, split: SplitSpec, n_rows: int | None = None) 
     return {name: np.sort(rows).astype(np.int64) for name, rows in (("train", train), ("valid", valid), ("test", test))}
 
 
-# --- preprocessor ---------------------------------------------------------------------------------------------
+# --- labels ---------------------------------------------------------------------------------------------------
 
 
-def _step(transform: Transform) -> Any:
-    if transform.kind == "standardize":
-        return Standardize()
-    if transform.kind == "log":
-        return Log1p()
-    if transform.kind == "clip":
-        return Clip(min=transform.min, max=transform.max)
-    if transform.kind == "bucketize":
-        return KBinsDiscretizer(
-            n_bins=transform.bins,
-            encode="onehot-dense",
-            strategy="quantile",
-            quantile_method="averaged_inverted_cdf",
-            subsample=None,
-        )
-    if transform.kind == "one_hot":
-        return OneHotTop(max_categories=transform.max_categories)
-    if transform.kind == "date_parts":
-        return DateParts(parts=tuple(transform.parts))
-    raise ValueError(f"no step for transform {transform.kind!r}")
+def _plain(value: Any) -> Label:
+    return value.item() if isinstance(value, np.generic) else value  # type: ignore[no-any-return]
 
 
-def _imputer() -> SimpleImputer:
-    return SimpleImputer(strategy="median", keep_empty_features=True)
+def class_labels(values: np.ndarray) -> list[Label]:
+    """The distinct labels of a classification target, sorted as scikit-learn orders classes; ValueError on a
+    missing one."""
+    distinct = {_plain(v) for v in values.tolist()}
+    if None in distinct or any(isinstance(v, float) for v in distinct):
+        raise ValueError("a classification target has missing values; every row needs a label")
+    return sorted(distinct)  # type: ignore[type-var]
 
 
-def _default(kind: InputKind) -> Any:
-    if kind == "numeric":
-        return _imputer()
-    if kind == "categorical":
-        return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-    return DateParts(parts=_DEFAULT_DATE_PARTS)
-
-
-def _chains(inputs: list[FeatureInput], features: FeaturesSpec) -> dict[str, list[Transform]]:
-    kinds = {i.name: i.kind for i in inputs}
-    chains: dict[str, list[Transform]] = {i.name: [] for i in inputs}
-    for transform in features.transforms:
-        for name in transform.columns:
-            if name not in kinds:
-                raise ValueError(f"transform {transform.kind}: column {name!r} is not a feature input")
-            if isinstance(transform, RatioSpec):
-                if kinds[name] != "numeric":
-                    raise ValueError(f"ratio {transform.name!r}: column {name!r} is not numeric")
-                continue
-            chains[name].append(transform)
-    return chains
-
-
-def build_preprocessor(inputs: list[FeatureInput], features: FeaturesSpec) -> ColumnTransformer:
-    """An unfitted ColumnTransformer: each column's spec transforms in declaration order (numeric columns
-    median-imputed first); defaults: numeric → impute, categorical → one-hot, timestamp → year/month/weekday.
-    Columns with the same treatment share one transformer; ratios come last."""
-    chains = _chains(inputs, features)
-    groups: dict[str, tuple[list[str], Any]] = {}
-    for feature in inputs:
-        chain = chains[feature.name]
-        key = json.dumps([feature.kind, [t.model_dump(mode="json", exclude={"columns"}) for t in chain]])
-        if key not in groups:
-            steps = [(f"{t.kind}", _step(t)) for t in chain]
-            if feature.kind == "numeric":
-                steps.insert(0, ("impute", _imputer()))
-            if not chain:
-                steps = [("default", _default(feature.kind))]
-            groups[key] = ([], steps[0][1] if len(steps) == 1 else Pipeline(steps))
-        groups[key][0].append(feature.name)
-    transformers = [(f"t{n}", est, cols) for n, (cols, est) in enumerate(groups.values())]
-    for transform in features.transforms:
-        if isinstance(transform, RatioSpec):
-            ratio = Pipeline([("impute", _imputer()), ("ratio", Ratio(name=transform.name))])
-            transformers.append((f"t{len(transformers)}", ratio, transform.columns))
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=False)
+def encode_labels(values: Any, labels: list[Label]) -> np.ndarray:
+    """Each value's place in ``labels`` (the model's class code), -1 for a value that is not a label."""
+    index = {label: code for code, label in enumerate(labels)}
+    array = values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") else np.asarray(values)
+    return np.asarray([index.get(_plain(v), -1) for v in array.tolist()], dtype=np.int64)
 
 
 # --- identity and fitting -------------------------------------------------------------------------------------
@@ -219,7 +199,8 @@ def feature_set_id(dataset_version: str, features: FeaturesSpec, split: SplitSpe
 
 @dataclass
 class FittedFeatures:
-    """Everything training needs: inputs, split rows, the preprocessor fitted on train rows, matrices, targets."""
+    """Everything training needs: inputs, split rows, the preprocessor fitted on train rows, matrices, targets
+    (label codes for classification, with ``labels`` in code order), and the missing-value fills it learnt."""
 
     inputs: list[FeatureInput]
     split: dict[str, np.ndarray]
@@ -227,6 +208,8 @@ class FittedFeatures:
     transformed: dict[str, np.ndarray]
     feature_names: list[str]
     target: dict[str, np.ndarray]
+    labels: list[Label] | None = None
+    fills: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _target(data: Data, name: str) -> np.ndarray:
@@ -236,17 +219,24 @@ def _target(data: Data, name: str) -> np.ndarray:
     return np.asarray(col.to_numpy(zero_copy_only=False))
 
 
-def fit_features(table: Data, contract: DataContract, features: FeaturesSpec, split: SplitSpec) -> FittedFeatures:
-    """Check the spec against the contract, split the rows, fit the preprocessor on the train rows only and
-    transform every split to a float32 matrix."""
+def fit_features(
+    table: Data, contract: DataContract, features: FeaturesSpec, split: SplitSpec, task: str = "regression"
+) -> FittedFeatures:
+    """Check the spec against the contract, split the rows (by class for a classification target), fit the
+    preprocessor on the train rows only and transform every split to a float32 matrix."""
     check_features(features, contract)
     check_split(split, contract)
+    fills = resolve_missing(features, contract)
     inputs = feature_columns(contract, features)
     frame = model_input_frame(table, inputs)
-    rows = split_rows(table, split, frame.shape[0])
+    target = _target(table, contract.target)
+    labels = class_labels(target) if task == "classification" else None
+    if labels is not None:
+        target = encode_labels(target, labels)
+    rows = split_rows(table, split, frame.shape[0], strata=target if labels is not None else None)
     if len(rows["train"]) == 0:
         raise ValueError("the train split is empty")
-    preprocessor = build_preprocessor(inputs, features).fit(frame.iloc[rows["train"]])
+    preprocessor = build_preprocessor(inputs, features, fills).fit(frame.iloc[rows["train"]])
     names = [str(n) for n in preprocessor.get_feature_names_out()]
     transformed = {
         part: (
@@ -256,5 +246,13 @@ def fit_features(table: Data, contract: DataContract, features: FeaturesSpec, sp
         )
         for part, idx in rows.items()
     }
-    target = _target(table, contract.target)
-    return FittedFeatures(inputs, rows, preprocessor, transformed, names, {k: target[v] for k, v in rows.items()})
+    return FittedFeatures(
+        inputs,
+        rows,
+        preprocessor,
+        transformed,
+        names,
+        {k: target[v] for k, v in rows.items()},
+        labels,
+        learnt_fills(preprocessor, inputs, fills),
+    )

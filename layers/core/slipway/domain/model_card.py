@@ -71,10 +71,14 @@ def build_model_card(
     lineage: dict[str, Any],
     artifacts: dict[str, Any],
     onnx: dict[str, Any],
+    labels: list[Any] | None = None,
+    positive_label: Any = None,
+    missing: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything the card shows, as JSON-able data (stored next to the artifacts, rendered by ``render_html``).
 
-    ``gate`` is a ``GateDecision`` or its ``to_dict()``; ``fairness`` maps attribute -> ``fairness(...)``.
+    ``gate`` is a ``GateDecision`` or its ``to_dict()``; ``fairness`` maps attribute -> ``fairness(...)``;
+    ``labels`` are a classifier's labels in class order; ``missing`` each input's fill and learnt value.
     """
     card = {
         "schema": CARD_SCHEMA,
@@ -93,6 +97,9 @@ def build_model_card(
         "lineage": lineage,
         "artifacts": artifacts,
         "onnx": onnx,
+        "labels": labels,
+        "positive_label": positive_label,
+        "missing": missing or [],
     }
     out: dict[str, Any] = _jsonable(card)
     json.dumps(out, allow_nan=False)  # fail here, not in Step Functions, if anything slipped through
@@ -139,11 +146,42 @@ def _metrics_section(card: dict[str, Any]) -> str:
     html = _table(["metric", "test", "validation"], rows)
     matrix = test.get("confusion_matrix")
     if card["task"] == "classification" and matrix:
-        (tn, fp), (fn, tp) = matrix
-        html += "<h3>Confusion matrix (test, threshold 0.5)</h3>" + _table(
-            ["", "predicted 0", "predicted 1"], [["actual 0", tn, fp], ["actual 1", fn, tp]]
+        names = [_label(v) for v in card.get("labels") or range(len(matrix))]
+        html += "<h3>Confusion matrix (test; rows actual, columns predicted: the most probable label)</h3>" + _table(
+            ["", *(f"predicted {n}" for n in names)],
+            [[f"actual {n}", *row] for n, row in zip(names, matrix, strict=True)],
         )
+    per_class = test.get("per_class")
+    if per_class:
+        rows = [
+            [name, r.get("precision"), r.get("recall"), r.get("f1"), r.get("support")] for name, r in per_class.items()
+        ]
+        html += "<h3>Per label (test)</h3>" + _table(["label", "precision", "recall", "f1", "support"], rows)
     return html
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _labels_section(card: dict[str, Any]) -> str:
+    labels = card.get("labels")
+    if not labels:
+        return ""
+    order = ", ".join(f"{j} = <code>{escape(_label(v))}</code>" for j, v in enumerate(labels))
+    positive = card.get("positive_label")
+    shown = f" Positive label: <code>{escape(_label(positive))}</code>." if positive is not None else ""
+    return f"<p>Labels in class order (model output j is label j): {order}.{shown}</p>"
+
+
+def _missing_section(missing: list[dict[str, Any]]) -> str:
+    if not missing:
+        return "<p>None recorded.</p>"
+    rows = [[m.get("column"), m.get("kind"), m.get("fill"), m.get("value")] for m in missing]
+    note = "<p>A missing value at prediction time is filled with the value learnt on the training split.</p>"
+    return note + _table(["column", "kind", "fill", "learnt value"], rows)
 
 
 def _fairness_section(fairness: dict[str, Any]) -> str:
@@ -155,11 +193,13 @@ def _fairness_section(fairness: dict[str, Any]) -> str:
             f"demographic parity difference {_text(report.get('demographic_parity_difference'))}, "
             f"equal opportunity difference {_text(report.get('equal_opportunity_difference'))}"
         )
-        rows = [[g, s.get("n"), s.get("positive_rate"), s.get("tpr")] for g, s in report.get("groups", {}).items()]
-        parts.append(
-            f"<h3>{escape(attribute)}</h3><p>{summary}</p>"
-            + _table(["group", "n", "positive rate", "true positive rate"], rows)
-        )
+        by_class = report.get("by_class") or {None: report}
+        tables = []
+        for label, rep in by_class.items():
+            rows = [[g, s.get("n"), s.get("positive_rate"), s.get("tpr")] for g, s in rep.get("groups", {}).items()]
+            caption = "" if label is None else f"<h4>label {escape(str(label))} (one vs rest)</h4>"
+            tables.append(caption + _table(["group", "n", "predicted rate", "true positive rate"], rows))
+        parts.append(f"<h3>{escape(attribute)}</h3><p>{summary}</p>" + "".join(tables))
     return "".join(parts)
 
 
@@ -238,7 +278,8 @@ def render_html(card: dict[str, Any]) -> str:
     title = f"{card['model']} v{card['version']}"
     champion_rows = [[r["metric"], r["champion"], r["challenger"], r["delta"], r["better"]] for r in card["comparison"]]
     sections = [
-        ("Metrics", _metrics_section(card)),
+        ("Metrics", _labels_section(card) + _metrics_section(card)),
+        ("Missing values", _missing_section(card.get("missing", []))),
         ("Gate decision", _gate_section(gate)),
         ("Champion vs challenger", _table(["metric", "champion", "challenger", "delta", "better"], champion_rows)
          if champion_rows else "<p>No champion: this is the first version.</p>"),

@@ -6,7 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from slipway.domain.transforms import DAY0_SHIFT, ERA_DAYS, Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
+from slipway.domain.transforms import (
+    DAY0_SHIFT,
+    ERA_DAYS,
+    Clip,
+    DateParts,
+    FillMissing,
+    Log1p,
+    OneHotTop,
+    Ratio,
+    Standardize,
+)
 
 __all__ = ["register_onnx_converters"]
 
@@ -131,6 +141,23 @@ def _convert_one_hot_top(scope: Any, operator: Any, container: Any) -> None:
         g.op("Concat", *blocks, out=y, axis=1)
 
 
+def _convert_fill_missing(scope: Any, operator: Any, container: Any) -> None:
+    g, (x, y) = _Graph(scope, container), _io(operator)
+    est = operator.raw_operator
+    dtype = object if est.text_ else np.int64
+    fill = g.const(np.asarray(est.statistics_, dtype=dtype).reshape(1, -1), dtype)
+    g.op("Where", g.op("Equal", x, g.const([est.marker_], dtype)), fill, x, out=y)
+
+
+def _same_type(operator: Any) -> None:
+    """FillMissing keeps its input's type (strings or int64 days) and width."""
+    from skl2onnx.common.data_types import Int64TensorType, StringTensorType
+
+    rows = operator.inputs[0].get_first_dimension()
+    kind = StringTensorType if operator.raw_operator.text_ else Int64TensorType
+    operator.outputs[0].type = kind([rows, operator.raw_operator.n_features_in_])
+
+
 def _shape(width: Any) -> Any:
     def calculate(operator: Any) -> None:
         from skl2onnx.common.data_types import FloatTensorType
@@ -161,4 +188,5 @@ def register_onnx_converters() -> None:
     ]
     for cls, convert, width in table:
         update_registered_converter(cls, f"Slipway{cls.__name__}", _shape(width), convert)
+    update_registered_converter(FillMissing, "SlipwayFillMissing", _same_type, _convert_fill_missing)
     _REGISTERED = True

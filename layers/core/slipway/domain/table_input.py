@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.domain.model_input import FeatureInput, input_dtype, iso_days
+from slipway.domain.model_input import MISSING_DAYS, FeatureInput, input_dtype, iso_days
 
-__all__ = ["categorical_values", "model_input_from_table", "numeric_values", "timestamp_days"]
+__all__ = ["categorical_values", "model_input_from_table", "numeric_values", "refused_missing", "timestamp_days"]
 
 type Column = pa.ChunkedArray | pa.Array
 
@@ -31,14 +31,16 @@ def categorical_values(col: Column) -> np.ndarray:
 
 
 def timestamp_days(col: Column) -> np.ndarray:
-    """int64 days since 1970-01-01 (floor), nulls 0; from timestamps, dates or ISO text."""
+    """int64 days since 1970-01-01 (floor), nulls MISSING_DAYS; from timestamps, dates or ISO text."""
     kind = col.type
     if pa.types.is_timestamp(kind):
-        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        return np.floor_divide(np.asarray(raw, dtype=np.int64), _UNIT_PER_DAY[kind.unit])
+        raw = col.cast(pa.int64())
+        ticks = np.asarray(pc.fill_null(raw, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.where(_nulls(raw), MISSING_DAYS, np.floor_divide(ticks, _UNIT_PER_DAY[kind.unit]))
     if pa.types.is_date(kind):
-        days = col.cast(pa.date32()).cast(pa.int32())
-        return np.asarray(pc.fill_null(days, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        days32 = col.cast(pa.date32()).cast(pa.int32())
+        days = np.asarray(pc.fill_null(days32, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.where(_nulls(days32), MISSING_DAYS, days)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
         text = col.cast(pa.string())
         unique = pc.unique(text)
@@ -46,6 +48,21 @@ def timestamp_days(col: Column) -> np.ndarray:
         index = pc.index_in(text, value_set=unique).to_numpy(zero_copy_only=False)
         return table[np.asarray(index, dtype=np.int64)]
     raise ValueError(f"cannot read {kind} as a timestamp")
+
+
+def _nulls(col: Column) -> np.ndarray:
+    return np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def refused_missing(table: pa.Table, inputs: list[FeatureInput]) -> list[str]:
+    """Inputs whose fill is ``refuse`` that have a missing value in ``table`` (NaN counts as missing)."""
+    return [
+        i.name
+        for i in inputs
+        if i.refuse_missing
+        and i.name in table.column_names
+        and pc.any(pc.is_null(table.column(i.name), nan_is_null=True)).as_py()
+    ]
 
 
 _CONVERT = {"numeric": numeric_values, "categorical": categorical_values, "timestamp": timestamp_days}
@@ -56,6 +73,9 @@ def model_input_from_table(table: pa.Table, inputs: list[FeatureInput]) -> dict[
     missing = [i.name for i in inputs if i.name not in table.column_names]
     if missing:
         raise ValueError(f"the table has no column {', '.join(map(repr, missing))}")
+    refused = refused_missing(table, inputs)
+    if refused:
+        raise ValueError(f"columns {refused!r} have missing values, and the model refuses missing values there")
     return {
         i.name: np.asarray(_CONVERT[i.kind](table.column(i.name)), dtype=input_dtype(i)).reshape(-1, 1) for i in inputs
     }

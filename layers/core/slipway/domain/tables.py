@@ -46,7 +46,8 @@ def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
     text_types = {
         c.name: pa.string() for c in (contract.columns if contract else []) if c.type in ("string", "category")
     }
-    return pacsv.ConvertOptions(column_types=text_types, null_values=[""], strings_can_be_null=True)
+    null_values = contract.null_values if contract else [""]
+    return pacsv.ConvertOptions(column_types=text_types, null_values=null_values, strings_can_be_null=True)
 
 
 def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) -> pa.Table:

@@ -33,19 +33,17 @@ from sklearn.pipeline import Pipeline
 from slipway.spec.training import TrainingSpec
 
 __all__ = [
-    "THRESHOLD",
     "Candidate",
     "assemble",
+    "classification_metrics",
     "expand_candidates",
     "fit_estimator",
     "make_estimator",
     "metrics_from_scores",
+    "positive_code",
     "predict_scores",
     "score",
 ]
-
-# A row is predicted positive when P(class 1) > THRESHOLD, exactly as scikit-learn's ``predict`` decides.
-THRESHOLD = 0.5
 
 _ESTIMATORS: dict[tuple[str, str], type[BaseEstimator]] = {
     ("logistic_regression", "classification"): LogisticRegression,
@@ -113,12 +111,10 @@ def assemble(preprocessor: Any, estimator: Any) -> Pipeline:
 
 
 def predict_scores(model: Any, X: Any, task: str) -> np.ndarray:
-    """P(class 1) for classification, the prediction for regression, as a float array."""
+    """Classification: the ``(n, k)`` class probabilities, columns in label-code order; regression: the
+    ``(n,)`` predictions. Float arrays."""
     if task == "classification":
-        classes = list(getattr(model, "classes_", [0, 1]))
-        if len(classes) != 2:
-            raise ValueError(f"binary classification needs two classes, the model knows {classes!r}")
-        return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+        return np.asarray(model.predict_proba(X), dtype=float)
     return np.asarray(model.predict(X), dtype=float)
 
 
@@ -126,35 +122,82 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def metrics_from_scores(y_true: Any, y_score: Any, task: str) -> dict[str, float | None]:
-    """Task metrics from true values and scores (P(class 1) or regression predictions).
+def positive_code(labels: list[Any] | None, positive_label: Any = None) -> int:
+    """The class code whose precision/recall/f1 a binary model reports: ``positive_label``'s, else the greater."""
+    if labels is None or positive_label is None:
+        return 1
+    return labels.index(positive_label)
 
-    ``roc_auc`` is ``None`` when ``y_true`` holds a single class (it is undefined there).
-    """
-    truth = np.asarray(y_true)
-    scores = np.asarray(y_score, dtype=float)
-    if task == "regression":
-        truth = truth.astype(float)
-        return {
-            "rmse": float(root_mean_squared_error(truth, scores)),
-            "mae": float(mean_absolute_error(truth, scores)),
-            "r2": _finite(float(r2_score(truth, scores))) if len(truth) > 1 else None,
-        }
-    if task != "classification":
-        raise ValueError(f"unknown task {task!r}")
-    truth = truth.astype(int)
-    predicted = (scores > THRESHOLD).astype(int)
-    both_classes = np.unique(truth).size == 2
-    return {
-        "roc_auc": float(roc_auc_score(truth, scores)) if both_classes else None,
-        "f1": float(f1_score(truth, predicted, zero_division=0)),
+
+def _roc_auc(truth: np.ndarray, proba: np.ndarray, positive: int) -> float | None:
+    """Binary: AUC of the positive class. Several classes: one-vs-rest AUC per class, macro-averaged over the
+    classes that have both positives and negatives here (None when none has)."""
+    k = proba.shape[1]
+    classes = [positive] if k == 2 else list(range(k))
+    aucs = [float(roc_auc_score(truth == c, proba[:, c])) for c in classes if 0 < int(np.sum(truth == c)) < len(truth)]
+    return float(np.mean(aucs)) if aucs else None
+
+
+def _log_loss(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Log loss of float32 models' probabilities, whose rows sum to 1 only within float32 rounding: a binary
+    model is scored on P(class 1) alone (as scikit-learn does), more classes on rows renormalised to sum 1."""
+    k = scores.shape[1]
+    clipped = np.clip(scores, 0.0, 1.0)
+    if k == 2:
+        return float(log_loss(truth, clipped[:, 1], labels=[0, 1]))
+    total = clipped.sum(axis=1, keepdims=True)
+    return float(log_loss(truth, clipped / np.where(total > 0, total, 1.0), labels=list(range(k))))
+
+
+def classification_metrics(y_true: Any, proba: Any, positive: int = 1) -> dict[str, float | None]:
+    """Scalar metrics from label codes and ``(n, k)`` probabilities; the prediction is the most probable class
+    (as scikit-learn's ``predict``). f1/precision/recall are of class ``positive`` and only for two classes."""
+    truth = np.asarray(y_true).astype(np.int64)
+    scores = np.asarray(proba, dtype=float)
+    if scores.ndim != 2:
+        raise ValueError(f"classification metrics need (n, k) class probabilities, got shape {scores.shape}")
+    k = scores.shape[1]
+    codes = list(range(k))
+    if len(truth) == 0:
+        names = ("roc_auc", "accuracy", "log_loss", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
+        return {name: None for name in names + (("f1", "precision", "recall") if k == 2 else ())}
+    predicted = scores.argmax(axis=1)
+    averaged = {
+        f"{name}_{average}": float(fn(truth, predicted, labels=codes, average=average, zero_division=0))
+        for name, fn in (("f1", f1_score), ("precision", precision_score), ("recall", recall_score))
+        for average in ("macro", "weighted")
+    }
+    metrics: dict[str, float | None] = {
+        "roc_auc": _roc_auc(truth, scores, positive),
         "accuracy": float(accuracy_score(truth, predicted)),
-        "precision": float(precision_score(truth, predicted, zero_division=0)),
-        "recall": float(recall_score(truth, predicted, zero_division=0)),
-        "log_loss": float(log_loss(truth, np.clip(scores, 0.0, 1.0), labels=[0, 1])),
+        "log_loss": _log_loss(truth, scores),
+        "f1_macro": averaged["f1_macro"],
+        "f1_weighted": averaged["f1_weighted"],
+        "precision_macro": averaged["precision_macro"],
+        "recall_macro": averaged["recall_macro"],
+    }
+    if k == 2:
+        for name, fn in (("f1", f1_score), ("precision", precision_score), ("recall", recall_score)):
+            metrics[name] = float(fn(truth, predicted, labels=codes, pos_label=positive, zero_division=0))
+    return metrics
+
+
+def metrics_from_scores(y_true: Any, y_score: Any, task: str, positive: int = 1) -> dict[str, float | None]:
+    """Task metrics from true values and ``predict_scores`` output (label codes and class probabilities for
+    classification). ``roc_auc`` is ``None`` where it is undefined (a single class present)."""
+    if task == "classification":
+        return classification_metrics(y_true, y_score, positive)
+    if task != "regression":
+        raise ValueError(f"unknown task {task!r}")
+    truth = np.asarray(y_true).astype(float)
+    scores = np.asarray(y_score, dtype=float)
+    return {
+        "rmse": float(root_mean_squared_error(truth, scores)),
+        "mae": float(mean_absolute_error(truth, scores)),
+        "r2": _finite(float(r2_score(truth, scores))) if len(truth) > 1 else None,
     }
 
 
-def score(model: Any, X: Any, y: Any, task: str) -> dict[str, float | None]:
+def score(model: Any, X: Any, y: Any, task: str, positive: int = 1) -> dict[str, float | None]:
     """Validation metrics of a fitted pipeline (or estimator) on ``X``/``y``: every metric of the task."""
-    return metrics_from_scores(y, predict_scores(model, X, task), task)
+    return metrics_from_scores(y, predict_scores(model, X, task), task, positive)

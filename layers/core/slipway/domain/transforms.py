@@ -8,12 +8,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from slipway.domain.model_input import MISSING_DAYS
+
 __all__ = [
     "DATE_PARTS",
     "DAY0_SHIFT",
     "ERA_DAYS",
     "Clip",
     "DateParts",
+    "FillMissing",
     "Log1p",
     "OneHotTop",
     "Ratio",
@@ -214,3 +217,54 @@ class OneHotTop(_Transformer):
     def n_outputs_(self) -> int:
         """Number of output columns."""
         return sum(len(c) + int(i) for c, i in zip(self.categories_, self.infrequent_, strict=True))
+
+
+class FillMissing(_Transformer):
+    """Fill the missing marker of text columns ("") or day-number columns (``MISSING_DAYS``) with a value learnt
+    on the training split: ``most_frequent`` (ties to the smallest), ``median``/``mean`` (day numbers, floored),
+    or ``constant`` (``fill_value``: a text, or a day number). Numbers use scikit-learn's SimpleImputer instead."""
+
+    _dtype = None
+    _finite = False
+
+    def __init__(self, strategy: str = "most_frequent", fill_value: Any = None) -> None:
+        self.strategy = strategy
+        self.fill_value = fill_value
+
+    def fit(self, X: Any, y: Any = None) -> FillMissing:
+        """Learn one fill value per column."""
+        data = self._check(X, reset=True)
+        self.text_ = data.dtype == object
+        marker = self.marker_
+        self.statistics_: list[Any] = []
+        for j in range(data.shape[1]):
+            present = data[:, j][data[:, j] != marker]
+            self.statistics_.append(self._learn(present.astype(str) if self.text_ else present.astype(np.int64)))
+        return self
+
+    @property
+    def marker_(self) -> Any:
+        """The value that means missing in these columns."""
+        return "" if self.text_ else MISSING_DAYS
+
+    def _learn(self, present: np.ndarray) -> Any:
+        if self.strategy == "constant":
+            return str(self.fill_value) if self.text_ else int(self.fill_value)
+        if present.size == 0:  # nothing to learn from: text stays "", days become 1970-01-01
+            return "" if self.text_ else 0
+        if self.strategy == "most_frequent":
+            values, counts = np.unique(present, return_counts=True)
+            best = values[np.argmax(counts)]  # np.unique sorts, so ties go to the smallest
+            return str(best) if self.text_ else int(best)
+        if self.text_:
+            raise ValueError(f"FillMissing strategy {self.strategy!r} does not apply to text columns")
+        if self.strategy == "median":
+            return int(np.floor(np.median(present.astype(np.float64))))
+        if self.strategy == "mean":
+            return int(np.floor(np.mean(present.astype(np.float64))))
+        raise ValueError(f"unknown FillMissing strategy {self.strategy!r}")
+
+    def _apply(self, X: np.ndarray) -> np.ndarray:
+        data = X.astype(object if self.text_ else np.int64)
+        fill = np.asarray(self.statistics_, dtype=data.dtype).reshape(1, -1)
+        return np.where(data == self.marker_, fill, data)

@@ -174,7 +174,8 @@ def _check_allowed(spec: ColumnSpec, raw: Column, col: Column) -> CheckFailure |
         return None
     if spec.type in ("string", "category"):
         allowed = pa.array([str(v) for v in spec.allowed], pa.string())
-        bad = _text_failures(raw, lambda values: pc.is_in(values, value_set=allowed))
+        text = col if spec.type == "category" else raw  # categories are judged as canonical text
+        bad = _text_failures(text, lambda values: pc.is_in(values, value_set=allowed))
     else:
         bad = _failed(pc.is_in(col, value_set=pa.array(spec.allowed).cast(col.type), skip_nulls=True))
         bad &= to_numpy_mask(pc.is_valid(col))
@@ -188,7 +189,8 @@ def _check_regex(spec: ColumnSpec, raw: Column, col: Column) -> CheckFailure | N
     if spec.regex is None:
         return None
     pattern = f"^(?:{spec.regex})$"
-    bad = _text_failures(raw, lambda values: pc.match_substring_regex(values, pattern))
+    text = col if spec.type == "category" else raw  # categories are judged as canonical text
+    bad = _text_failures(text, lambda values: pc.match_substring_regex(values, pattern))
     if bad is None:
         return None
     message = f"{_n(bad.sum(), 'value')} not matching {spec.regex!r}{_sample(spec, col, bad)}"

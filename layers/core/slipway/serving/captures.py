@@ -1,16 +1,19 @@
 """Captures leave without holding the response: records go to a queue that a background thread
-drains into the capture sink (Firehose) in batches.
+drains into the capture sink (Firehose) in batches. The sender lingers up to ``linger_s`` after the
+first record of a batch (or until 500 are waiting), so a busy function makes one PutRecordBatch call
+for many requests instead of one per request, as a Firehose producer library would.
 
 The trade-off, as with any in-process buffer on Lambda: records queued when an execution
 environment is frozen are sent at its next invocation, and those still queued when AWS retires the
-environment are lost (counted in ``dropped`` when the queue is full). ``flush`` drains synchronously.
+environment are lost (a full queue drops and counts them in ``dropped``). ``flush`` drains
+synchronously.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,55 +22,61 @@ from slipway.ports import CaptureSink
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 100_000
-BATCH = 500
+BATCH = 500  # PutRecordBatch's limit
+LINGER_S = 0.25
 
 
 class BackgroundCaptures:
-    def __init__(self, sink: CaptureSink, max_queued: int = MAX_QUEUED) -> None:
+    def __init__(self, sink: CaptureSink, max_queued: int = MAX_QUEUED, linger_s: float = LINGER_S) -> None:
         self._sink = sink
-        self._queue: queue.Queue[Mapping[str, Any]] = queue.Queue(max_queued)
-        self._idle = threading.Condition()
+        self._max = max_queued
+        self._linger = linger_s
+        self._pending: deque[Mapping[str, Any]] = deque()
+        self._in_flight = 0
+        self._changed = threading.Condition()
+        self._hurry = False
         self.dropped = 0
         self.failed = 0
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     def offer(self, records: list[Mapping[str, Any]]) -> None:
-        """Queue records for delivery; never blocks (a full queue drops and counts them)."""
-        self._ensure_thread()
-        for record in records:
-            try:
-                self._queue.put_nowait(record)
-            except queue.Full:
-                self.dropped += 1
+        """Queue records for delivery; never blocks, and wakes the sender only for a new batch."""
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drain, name="captures", daemon=True)
+                self._thread.start()
+            room = self._max - len(self._pending)
+            self._pending.extend(records[:room])
+            self.dropped += max(0, len(records) - room)
+            if len(self._pending) == len(records[:room]) or len(self._pending) >= BATCH:
+                self._changed.notify_all()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until everything queued so far was handed to the sink; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout=timeout_s)
+        """Send everything queued so far now; False if it is not delivered within ``timeout_s``."""
+        with self._changed:
+            self._hurry = True
+            self._changed.notify_all()
+            done = self._changed.wait_for(lambda: not self._pending and not self._in_flight, timeout=timeout_s)
+            self._hurry = False
+            return done
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None:
-            with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._drain, name="captures", daemon=True)
-                    self._thread.start()
+    def _next_batch(self) -> list[Mapping[str, Any]]:
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._pending))
+            self._changed.wait_for(lambda: self._hurry or len(self._pending) >= BATCH, timeout=self._linger)
+            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            self._in_flight = len(batch)
+            return batch
 
     def _drain(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._next_batch()
             try:
                 self._sink.put(batch)
             except Exception:  # a delivery failure must never reach a caller; it is counted and logged
                 self.failed += len(batch)
                 log.exception("could not deliver %d capture records", len(batch))
             finally:
-                for _ in batch:
-                    self._queue.task_done()
-                with self._idle:
-                    self._idle.notify_all()
+                with self._changed:
+                    self._in_flight = 0
+                    self._changed.notify_all()

@@ -103,7 +103,7 @@ class ModelCache:
         labels = None
         if task == "classification":
             labels = list(item.get("labels") or DEFAULT_BINARY_LABELS)
-        inputs = [FeatureInput(str(i["name"]), i["kind"]) for i in item["inputs"]]
+        inputs = [FeatureInput(str(i["name"]), i["kind"], bool(i.get("refuse_missing", False))) for i in item["inputs"]]
         ignored = ignored_columns(contract, columns)
         return ServedModel(
             str(item["model"]), int(item["version"]), task, inputs, labels, contract, columns, ignored, session

@@ -4,7 +4,6 @@ with the cached ONNX session, and hand captures to the background sender."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +50,8 @@ class InferenceService:
         self.captures = BackgroundCaptures(deps.captures)
         self._ttl = alias_ttl_s
         self._routing: dict[str, tuple[float, Routing]] = {}
-        self._items: dict[tuple[str, int], dict[str, Any]] = {}
+        self._served: dict[tuple[str, int], ServedModel] = {}
         self._contracts: dict[tuple[str, str], DataContract] = {}
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ lookups
     def routing(self, model: str) -> Routing:
@@ -67,17 +65,20 @@ class InferenceService:
         return routing
 
     def served(self, model: str, version: int) -> ServedModel:
-        item = self._items.get((model, version))
-        if item is None:
-            item = self.registry.get_version(model, version)
-            self._items[(model, version)] = item
+        """A registered version ready to predict (cached: a version's model, inputs and spec never change)."""
+        found = self._served.get((model, version))
+        if found is not None:
+            return found
+        item = self.registry.get_version(model, version)
         spec_version = str(item["spec_version"])
         contract = self._contracts.get((model, spec_version))
         if contract is None:
             contract = spec_at(self.deps, model, spec_version).data
             self._contracts[(model, spec_version)] = contract
         columns = served_columns(contract, [str(i["name"]) for i in item["inputs"]])
-        return self.models.get(item, contract, columns)
+        found = self.models.get(item, contract, columns)  # raises (uncached) if the artifact is refused
+        self._served[(model, version)] = found
+        return found
 
     def _live(self, model: str) -> Routing:
         routing = self.routing(model)

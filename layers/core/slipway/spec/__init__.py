@@ -3,23 +3,30 @@
 
 from __future__ import annotations
 
-from slipway.spec.data import ColumnSpec, ColumnType, DataContract, parse_timestamp
+from slipway.spec.data import ColumnSpec, ColumnType, DataContract, Label, canonical_category, parse_timestamp
 from slipway.spec.features import FeaturesSpec, SplitSpec
-from slipway.spec.model import ModelSpec, TrainingSection, dump_spec_yaml, load_spec, spec_version
+from slipway.spec.missing import Constant, Missing, MissingSpec
+from slipway.spec.model import ModelSpec, TrainingSection, dump_spec_yaml, label_problems, load_spec, spec_version
 from slipway.spec.training import CandidateSpec, GatesSpec, TrainingSpec, metric_direction
 
 __all__ = [
     "CandidateSpec",
     "ColumnSpec",
     "ColumnType",
+    "Constant",
     "DataContract",
     "FeaturesSpec",
     "GatesSpec",
+    "Label",
+    "Missing",
+    "MissingSpec",
     "ModelSpec",
     "SplitSpec",
     "TrainingSection",
     "TrainingSpec",
+    "canonical_category",
     "dump_spec_yaml",
+    "label_problems",
     "load_spec",
     "metric_direction",
     "parse_timestamp",

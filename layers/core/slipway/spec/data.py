@@ -9,10 +9,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from slipway.domain.categories import Label, canonical_category
 from slipway.domain.timestamps import parse_timestamp
 from slipway.schema import Frozen
 
-__all__ = ["ColumnSpec", "ColumnType", "DataContract", "parse_timestamp"]
+__all__ = ["ColumnSpec", "ColumnType", "DataContract", "Label", "canonical_category", "parse_timestamp"]
 
 ColumnType = Literal["int", "float", "string", "bool", "timestamp", "category"]
 Scalar = str | int | float | bool
@@ -85,13 +86,15 @@ class ColumnSpec(Frozen):
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "string": lambda v: isinstance(v, str),
-            "category": lambda v: isinstance(v, str),
+            "category": lambda v: not isinstance(v, bool),
             "bool": lambda v: isinstance(v, bool),
             "timestamp": lambda v: False,
         }[col_type]
         wrong = [v for v in value if not accepts(v)]
         if wrong:
             raise ValueError(f"allowed values {wrong!r} do not fit a {col_type} column (quote YAML strings)")
+        if col_type == "category":
+            return [canonical_category(v) for v in value]
         return value
 
     @field_validator("regex")
@@ -124,6 +127,8 @@ class DataContract(Frozen):
     missing_target: Literal["quarantine", "drop"] = "quarantine"
     min_rows: int = Field(default=1, ge=0)
     max_rows: int | None = Field(default=None, ge=1)
+    # CSV cells that mean "missing" (Parquet has real nulls): e.g. add "NA" for files written by R.
+    null_values: list[str] = Field(default_factory=lambda: [""])
 
     @field_validator("columns")
     @classmethod
@@ -145,6 +150,11 @@ class DataContract(Frozen):
         col = columns[value]
         if info.field_name in ("target", "timestamp") and col.pii == "drop":
             raise ValueError(f"{info.field_name} {value!r} cannot be a PII-dropped column")
+        if info.field_name == "target" and col.nullable:
+            raise ValueError(
+                f"target {value!r} is nullable: every row needs a target to train on; declare the column "
+                "nullable: false (an upload with a missing target is then refused at validation)"
+            )
         if info.field_name == "timestamp" and col.type != "timestamp":
             raise ValueError(f"timestamp {value!r} must be a timestamp column, not {col.type}")
         return value
@@ -175,6 +185,16 @@ class DataContract(Frozen):
     def names(self) -> list[str]:
         """Column names in contract order."""
         return [c.name for c in self.columns]
+
+    def known_labels(self) -> list[Label] | None:
+        """The target's possible values when the contract names them (``allowed``, or a bool), sorted as the
+        model orders its classes; None when only the data can tell."""
+        target = self.column(self.target)
+        if target.type == "bool":
+            return [False, True]
+        if target.allowed is None:
+            return None
+        return sorted(set(target.allowed))  # type: ignore[type-var, arg-type]
 
     def column(self, name: str) -> ColumnSpec:
         """The spec of column ``name``; ``KeyError`` if the contract does not declare it."""

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from slipway.schema import Frozen
+from slipway.spec.missing import KIND_OF_TYPE, Missing, MissingSpec, fill_problem
 
 if TYPE_CHECKING:
-    from slipway.spec.data import DataContract
+    from slipway.spec.data import ColumnSpec, DataContract
 
 __all__ = [
     "Bucketize",
@@ -26,6 +27,8 @@ __all__ = [
     "Transform",
     "check_features",
     "check_split",
+    "input_columns",
+    "resolve_missing",
 ]
 
 DatePart = Literal["year", "month", "day", "dayofweek"]
@@ -48,6 +51,7 @@ _WIDENING = ("one_hot", "bucketize", "date_parts")
 
 class _OnColumns(Frozen):
     columns: list[str] = Field(min_length=1)
+    missing: Missing | None = None  # how this transform's columns are filled (features.missing.columns wins)
 
     @field_validator("columns")
     @classmethod
@@ -121,6 +125,9 @@ class Ratio(Frozen):
     numerator: str = Field(min_length=1)
     denominator: str = Field(min_length=1)
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    missing: Missing | None = (
+        None  # how the two inputs are filled inside the ratio (features.missing.numeric otherwise)
+    )
 
     @property
     def columns(self) -> list[str]:
@@ -136,6 +143,7 @@ class FeaturesSpec(Frozen):
 
     transforms: list[Transform] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    missing: MissingSpec = Field(default_factory=MissingSpec)
 
     def check_against(self, contract: DataContract) -> None:
         """Raise ``ValueError`` naming the first column that the contract does not allow here."""
@@ -207,6 +215,54 @@ def check_features(features: FeaturesSpec, contract: DataContract) -> None:
             if transform.name in columns or transform.name in ratio_names:
                 raise ValueError(f"{where}: ratio name {transform.name!r} is already a column or ratio name")
             ratio_names.add(transform.name)
+    resolve_missing(features, contract)
+
+
+def input_columns(contract: DataContract, features: FeaturesSpec) -> list[ColumnSpec]:
+    """Contract columns the model reads, in contract order: all but target, entity id, PII and excluded ones."""
+    skip = {contract.target, contract.entity_id, *features.exclude}
+    return [c for c in contract.columns if c.name not in skip and c.pii == "keep"]
+
+
+def resolve_missing(features: FeaturesSpec, contract: DataContract) -> dict[str, Missing]:
+    """The fill of every model input column (column override, else its transforms' ``missing``, else the kind's
+    default); ``ValueError`` naming the first field whose fill cannot apply."""
+    inputs = {c.name: c for c in input_columns(contract, features)}
+    for name in features.missing.columns:
+        if name not in inputs:
+            raise ValueError(f"features.missing.columns: {name!r} is not a model input column")
+    from_transforms: dict[str, tuple[Missing, str]] = {}
+    for index, transform in enumerate(features.transforms):
+        if transform.missing is None or isinstance(transform, Ratio):
+            continue
+        where = f"{_where(index, transform)}.missing"
+        for name in transform.columns:
+            earlier = from_transforms.get(name)
+            if earlier is not None and earlier[0] != transform.missing:
+                raise ValueError(f"{where}: column {name!r} already has another fill from {earlier[1]}")
+            from_transforms[name] = (transform.missing, where)
+    resolved: dict[str, Missing] = {}
+    for name, col in inputs.items():
+        kind = KIND_OF_TYPE[col.type]
+        if name in features.missing.columns:
+            fill, where = features.missing.columns[name], f"features.missing.columns.{name}"
+        elif name in from_transforms:
+            fill, where = from_transforms[name]
+        else:
+            fill, where = features.missing.default_for(kind), f"features.missing.{kind}"
+        problem = fill_problem(fill, col, where)
+        if problem:
+            raise ValueError(problem)
+        resolved[name] = fill
+    for index, transform in enumerate(features.transforms):
+        if isinstance(transform, Ratio):
+            fill = transform.missing or features.missing.numeric
+            where = f"{_where(index, transform)}.missing" if transform.missing else "features.missing.numeric"
+            for name in transform.columns:
+                problem = fill_problem(fill, inputs[name], where)
+                if problem:
+                    raise ValueError(problem)
+    return resolved
 
 
 def check_split(split: SplitSpec, contract: DataContract) -> None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from slipway.errors import SpecError
 from slipway.schema import Frozen, field_errors
-from slipway.spec.data import DataContract
+from slipway.spec.data import DataContract, Label
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
-from slipway.spec.training import GatesSpec, TrainingSpec
+from slipway.spec.training import BINARY_ONLY_METRICS, GatesSpec, TrainingSpec
 
-__all__ = ["ModelSpec", "TrainingSection", "dump_spec_yaml", "load_spec", "spec_version"]
+__all__ = ["ModelSpec", "TrainingSection", "dump_spec_yaml", "label_problems", "load_spec", "spec_version"]
 
 
 class TrainingSection(TrainingSpec):
@@ -48,9 +49,61 @@ class ModelSpec(Frozen):
                 raise ValueError(f"classification needs a discrete target; {target.name} is {target.type}")
             if self.training.task == "regression" and target.type not in ("int", "float"):
                 raise ValueError(f"regression needs a numeric target; {target.name} is {target.type}")
+            if self.training.task == "classification":
+                self._check_positive_label()
+                known = self.data.known_labels()
+                if known is not None:
+                    problems = label_problems(self, known)
+                    if problems:
+                        raise ValueError("; ".join(problems))
         if self.gates.max_fairness_gap and not self.data.sensitive:
             raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
         return self
+
+    def _check_positive_label(self) -> None:
+        assert self.training is not None
+        label = self.training.positive_label
+        if label is None:
+            return
+        target = self.data.column(self.data.target)
+        fits = {
+            "bool": isinstance(label, bool),
+            "int": isinstance(label, int) and not isinstance(label, bool),
+        }.get(target.type, isinstance(label, str))
+        if not fits:
+            raise ValueError(f"training.positive_label {label!r} does not fit the {target.type} target {target.name!r}")
+
+
+def label_problems(spec: ModelSpec, labels: list[Label]) -> list[str]:
+    """What a classification spec asks that these target labels cannot give: binary-only metrics or a
+    positive label with more than two classes, a positive label that is not a label."""
+    assert spec.training is not None
+    problems = []
+    target = spec.data.target
+    if len(labels) > 2:
+        named = [spec.training.metric, *spec.gates.metrics_named()]
+        binary = sorted({m for m in named if m in BINARY_ONLY_METRICS})
+        if binary:
+            problems.append(
+                f"{', '.join(binary)} measure(s) one positive class, but target {target!r} has {len(labels)} labels "
+                f"{labels!r}: use f1_macro, f1_weighted, precision_macro, recall_macro, accuracy, roc_auc or log_loss"
+            )
+        if spec.training.positive_label is not None:
+            problems.append(f"training.positive_label applies to two labels; target {target!r} has {len(labels)}")
+    positive = spec.training.positive_label
+    if positive is not None and len(labels) <= 2 and positive not in labels:
+        problems.append(f"training.positive_label {positive!r} is not one of the target's labels {labels!r}")
+    return problems
+
+
+# A whole-spec check names its field at the start of its message: "features.missing.columns.x: ...".
+_FIELD_FIRST = re.compile(r"^((?:data|features|training|gates)\b[\w.\[\]]*)(?: \([\w ]+\))?: (.+)$", re.DOTALL)
+
+
+def _named(error: dict[str, str]) -> dict[str, str]:
+    """A whole-spec finding under the field its message starts with, instead of "(spec)"."""
+    found = _FIELD_FIRST.match(error["message"]) if error["field"] == "(spec)" else None
+    return {**error, "field": found.group(1), "message": found.group(2)} if found else error
 
 
 def load_spec(source: str | bytes) -> ModelSpec:
@@ -69,7 +122,7 @@ def load_spec(source: str | bytes) -> ModelSpec:
     try:
         return ModelSpec.model_validate(raw)
     except ValidationError as exc:
-        errors = field_errors(exc, root="(spec)")
+        errors = [_named(e) for e in field_errors(exc, root="(spec)")]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise SpecError(f"model spec is invalid: {summary}", details={"errors": errors}) from exc
 

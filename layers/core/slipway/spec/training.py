@@ -11,6 +11,7 @@ from slipway.schema import Frozen
 
 __all__ = [
     "ALGORITHM_TASKS",
+    "BINARY_ONLY_METRICS",
     "CLASSIFICATION_METRICS",
     "FAIRNESS_METRICS",
     "HYPERPARAMETERS",
@@ -31,7 +32,12 @@ Algorithm = Literal["logistic_regression", "linear_regression", "random_forest",
 FairnessMetric = Literal["demographic_parity_difference", "equal_opportunity_difference"]
 GridValue = int | float | str | bool | None
 
-CLASSIFICATION_METRICS: tuple[str, ...] = ("roc_auc", "f1", "accuracy", "precision", "recall", "log_loss")
+# Classification metrics for any number of classes; f1/precision/recall are of the positive class, so binary only.
+CLASSIFICATION_METRICS: tuple[str, ...] = (
+    "roc_auc", "accuracy", "log_loss", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
+    "f1", "precision", "recall",
+)  # fmt: skip
+BINARY_ONLY_METRICS: tuple[str, ...] = ("f1", "precision", "recall")
 REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2")
 FAIRNESS_METRICS: tuple[str, ...] = ("demographic_parity_difference", "equal_opportunity_difference")
 _LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
@@ -132,6 +138,9 @@ class TrainingSpec(Frozen):
     seed: int = 42
     candidates: list[CandidateSpec] = Field(min_length=1)
     max_candidates: int = Field(default=50, ge=1)
+    # Binary classification: the label whose precision, recall, f1 and fairness rates are reported (the
+    # greater of the two labels otherwise: 1, true, or the later text in sorting order).
+    positive_label: bool | int | str | None = None
 
     @field_validator("metric")
     @classmethod
@@ -157,6 +166,8 @@ class TrainingSpec(Frozen):
         total = sum(c.size for c in self.candidates)
         if total > self.max_candidates:
             problems.append(f"the grids expand to {total} candidates, over max_candidates ({self.max_candidates})")
+        if self.positive_label is not None and self.task != "classification":
+            problems.append("positive_label applies only to classification")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -210,5 +221,8 @@ class GatesSpec(Frozen):
 
     def metrics_outside(self, task: Task) -> list[str]:
         """Gate metrics that the task does not produce (for the model spec to reject)."""
-        named = [*self.min_metrics, *self.max_metrics, *self.max_regression]
-        return sorted({m for m in named if m not in _METRICS_BY_TASK[task]})
+        return sorted({m for m in self.metrics_named() if m not in _METRICS_BY_TASK[task]})
+
+    def metrics_named(self) -> list[str]:
+        """Every metric a gate bounds, in gate order."""
+        return [*self.min_metrics, *self.max_metrics, *self.max_regression]

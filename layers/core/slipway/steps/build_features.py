@@ -11,10 +11,12 @@ from slipway.contracts import CandidateRef, FeatureSetRef, FeaturesRequest, Feat
 from slipway.domain.features import feature_set_id, fit_features
 from slipway.domain.lineage import Edge, dataset_node, feature_set_node
 from slipway.domain.training import expand_candidates
+from slipway.errors import SpecError
 from slipway.featurestore import SPLITS, write_feature_set
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.runs import start_run
+from slipway.spec import label_problems
 from slipway.specstore import training_spec
 
 
@@ -23,7 +25,15 @@ def build_features(deps: Deps, request: FeaturesRequest) -> FeaturesResult:
     spec = training_spec(deps, dataset.model, dataset.spec_version)
     assert spec.features is not None and spec.training is not None  # training_spec() refuses specs without them
     table = read_parquet(deps.store, S3Object.parse(dataset.curated_uri))
-    fitted = fit_features(table, spec.data, spec.features, spec.training.split)
+    fitted = fit_features(table, spec.data, spec.features, spec.training.split, spec.training.task)
+    if fitted.labels is not None:  # a spec whose labels come only from the data is checked against them here
+        problems = label_problems(spec, fitted.labels)
+        if problems:
+            raise SpecError(
+                f"spec {dataset.model}@{dataset.spec_version[:12]} does not fit the target's labels: "
+                + "; ".join(problems),
+                {"model": dataset.model, "labels": fitted.labels},
+            )
     fs_id = feature_set_id(dataset.dataset_version, spec.features, spec.training.split, fitted.inputs)
     uri = layout.feature_set_uri(deps.settings.lake_bucket, dataset.model, fs_id)
     rows = {name: len(fitted.split[name]) for name in SPLITS}
@@ -74,6 +84,8 @@ def build_features(deps: Deps, request: FeaturesRequest) -> FeaturesResult:
         seed=spec.training.seed,
         rows=rows,
         n_features=len(fitted.feature_names),
+        labels=fitted.labels,
+        positive_label=spec.training.positive_label if fitted.labels is not None else None,
     )
     candidates = [
         CandidateRef(index=k.index, algorithm=k.algorithm, params=k.params) for k in expand_candidates(spec.training)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from slipway import layout
 from slipway.artifact_io import load_verified_model, put_unless_identical
-from slipway.contracts import EvaluateRequest, EvaluateResult, GateResult, TrainResult
+from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
 from slipway.domain.evaluation import (
     compare,
     decide_gates,
@@ -22,19 +22,14 @@ from slipway.domain.evaluation import (
     select_best,
     top_importances,
 )
-from slipway.domain.features import model_input_frame
-from slipway.domain.training import THRESHOLD, predict_scores
+from slipway.domain.features import encode_labels, model_input_frame
+from slipway.domain.training import predict_scores
 from slipway.featurestore import feature_inputs, holdout_rows, load_manifest
 from slipway.ports import Deps
 from slipway.registry import ModelRegistry
 from slipway.runs import update_run
 from slipway.spec import ModelSpec
 from slipway.specstore import training_spec
-
-COMPARED = {
-    "classification": ["roc_auc", "f1", "accuracy", "precision", "recall", "log_loss"],
-    "regression": ["rmse", "mae", "r2"],
-}
 
 
 def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
@@ -47,12 +42,12 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     inputs = load_manifest(deps, fs).feature_inputs()
     rows = holdout_rows(deps, fs)
     X_test = model_input_frame(rows, inputs)
-    y_test = rows.column(spec.data.target).to_numpy(zero_copy_only=False)
+    y_test = _truth(rows.column(spec.data.target), fs.labels)
     scores = predict_scores(challenger, X_test, fs.task)
-    metrics = holdout_metrics(y_test, scores, fs.task)
-    fairness_by_attr = _fairness(spec, rows, y_test, scores, fs.task)
+    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, fs.positive or 1)
+    fairness_by_attr = _fairness(spec, fs, rows, y_test, scores)
     importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
-    champion = _champion(deps, spec, rows, y_test, fs.task)
+    champion = _champion(deps, spec, fs, rows)
 
     gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
     report = {
@@ -60,6 +55,8 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "model": fs.model,
         "task": fs.task,
         "metric": fs.metric,
+        "labels": fs.labels,
+        "positive_label": fs.labels[fs.positive] if fs.labels is not None and fs.positive is not None else None,
         "best": best.model_dump(),
         "candidates": results,
         "test_metrics": metrics,
@@ -67,7 +64,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "fairness": fairness_by_attr,
         "importances": importances,
         "champion": champion,
-        "comparison": compare(champion["metrics"], metrics, COMPARED[fs.task]) if champion else [],
+        "comparison": compare(champion["metrics"], metrics, _compared(metrics)) if champion else [],
         "gate": gate.to_dict(),
         "rows": fs.rows,
     }
@@ -94,26 +91,51 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     )
 
 
-def _fairness(spec: ModelSpec, rows: pa.Table, y: np.ndarray, scores: np.ndarray, task: str) -> dict[str, Any]:
-    if task != "classification":
+def _compared(metrics: dict[str, Any]) -> list[str]:
+    """The single-number metrics set side by side with the champion's, in the order the task lists them."""
+    return [m for m in scalar_metrics(metrics) if m != "positive_rate"]
+
+
+def _truth(column: Any, labels: list[Any] | None) -> np.ndarray:
+    """Test targets as the model sees them: label codes for classification, values for regression."""
+    if labels is not None:
+        return encode_labels(column, labels)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
+
+
+def _fairness(spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    if fs.task != "classification":
         return {}
-    predicted = (scores > THRESHOLD).astype(int)
+    predicted = scores.argmax(axis=1)
     return {
         attribute: fairness(
-            y, predicted, rows.column(attribute).to_numpy(zero_copy_only=False), spec.gates.fairness_min_group_size
+            y,
+            predicted,
+            rows.column(attribute).to_numpy(zero_copy_only=False),
+            spec.gates.fairness_min_group_size,
+            positive=fs.positive,
+            labels=fs.labels,
         )
         for attribute in spec.data.sensitive
     }
 
 
-def _champion(deps: Deps, spec: ModelSpec, rows: pa.Table, y: np.ndarray, task: str) -> dict[str, Any] | None:
-    """The current champion's metrics on this run's test rows, or None (first model, or new inputs)."""
+def _champion(deps: Deps, spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table) -> dict[str, Any] | None:
+    """The current champion's metrics on this run's test rows, or None (first model, new inputs, or a champion
+    that knows other labels: its classes would not mean the same)."""
     item = ModelRegistry(deps.table, deps.clock).champion(spec.name)
     if item is None:
         return None
     inputs = feature_inputs(item["inputs"])
     if any(i.name not in rows.column_names for i in inputs):
         return None
+    labels = item.get("labels", [0, 1] if fs.task == "classification" else None)  # versions before labels: 0/1
+    if labels != fs.labels:
+        return None
     model = load_verified_model(deps.store, item["artifacts"][layout.MODEL_SKOPS])
-    scores = predict_scores(model, model_input_frame(rows, inputs), task)
-    return {"version": int(item["version"]), "metrics": holdout_metrics(y, scores, task)}
+    scores = predict_scores(model, model_input_frame(rows, inputs), fs.task)
+    y = _truth(rows.column(spec.data.target), fs.labels)
+    return {
+        "version": int(item["version"]),
+        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, fs.positive or 1),
+    }

@@ -150,6 +150,10 @@ def _upload_and_register(
             "gate": evaluation.gate.summary,
             "onnx": onnx,
             "inputs": [i.model_dump() for i in manifest.inputs],
+            # Classification: the target's labels in the model's class order; output class j (ONNX "label"
+            # and column j of "probabilities") is labels[j]. The serving path maps predictions back with it.
+            "labels": manifest.labels,
+            "positive_label": manifest.labels[fs.positive] if manifest.labels and fs.positive is not None else None,
             "artifacts": artifacts,
             "code_version": deps.settings.code_version,
             "raw_uri": request.dataset.raw_uri,
@@ -172,6 +176,7 @@ def _model_card(
     """Render the card (JSON + HTML); returns their artifact records."""
     evaluation = deps.store.get_json(S3Object.parse(request.evaluation.report_uri))
     fs = request.feature_set
+    manifest = load_manifest(deps, fs)
     card = build_model_card(
         model=fs.model,
         version=version,
@@ -195,6 +200,9 @@ def _model_card(
         },
         artifacts=artifacts,
         onnx=onnx,
+        labels=manifest.labels,
+        positive_label=evaluation.get("positive_label"),
+        missing=manifest.fills,
     )
     card_json = json.dumps(card, indent=2, sort_keys=True, default=str).encode()
     return {

@@ -25,7 +25,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     X_train, y_train = load_split(deps, fs, "train")
     X_valid, y_valid = load_split(deps, fs, "valid")
     estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
-    metrics = score(estimator, X_valid, y_valid, fs.task)
+    metrics = score(estimator, X_valid, y_valid, fs.task, fs.positive or 1)
 
     body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
     sha = sha256_hex(body)

@@ -1,0 +1,121 @@
+"""The infer handler on an API Gateway HTTP API v2 event, with its service on the in-memory fakes:
+status codes and bodies a client sees, without the local cloud."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from slipway import layout
+from slipway.objects import S3Object
+from slipway.registry import ModelRegistry
+from slipway.serving.service import InferenceService
+from tests.fakes import fork
+from tests.unit.serving.conftest import Registered
+from tests.unit.serving.test_inference_service import rows
+
+APP = Path(__file__).resolve().parents[3] / "functions" / "infer" / "app.py"
+
+
+def load_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("infer_app_under_test", APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(method: str, path: str, body: Any = None, content_type: str = "application/json") -> dict[str, Any]:
+    route = {"predict": "/v1/models/{model}/predict", "feedback": "/v1/models/{model}/feedback"}
+    template = next((v for k, v in route.items() if path.endswith(k)), path)
+    text = body if isinstance(body, str) else (json.dumps(body) if body is not None else None)
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {template}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": content_type} if method == "POST" else {},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "requestId": "req-handler",
+            "routeKey": f"{method} {template}",
+            "stage": "$default",
+        },
+        "pathParameters": {"model": path.split("/")[3]} if path.startswith("/v1/models/") else None,
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+class Context:
+    aws_request_id = "lambda-request"
+    function_name = "slipway-dev-infer"
+
+
+@pytest.fixture
+def served(two_versions: Registered, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, InferenceService]:
+    deps = fork(two_versions.deps)
+    ModelRegistry.of(deps).set_alias("churn", "production", 1, actor="test", reason="serve")
+    app = load_app()
+    service = InferenceService(deps, alias_ttl_s=0)
+    monkeypatch.setattr(app, "service", lambda: service)
+    return app, service
+
+
+def answer(app: ModuleType, ev: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    result = app.lambda_handler(ev, Context())
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_a_good_request_is_answered_with_the_request_id(served: tuple[ModuleType, InferenceService]) -> None:
+    app, _ = served
+    status, body = answer(app, event("POST", "/v1/models/churn/predict", {"instances": rows(2)}))
+    assert status == 200 and body["request_id"] == "req-handler" and len(body["predictions"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("ev", "status"),
+    [
+        (event("POST", "/v1/models/churn/predict", '{"instances": ['), 400),
+        (event("POST", "/v1/models/churn/predict", "a=1", content_type="text/plain"), 415),
+        (event("POST", "/v1/models/churn/predict", {"instances": [{"age": "x"}]}), 422),
+        (event("POST", "/v1/models/churn/predict", {"rows": []}), 422),
+        (event("POST", "/v1/models/nope/predict", {"instances": [{"age": 1}]}), 404),
+        (event("POST", "/v1/models/churn/feedback", {"feedback": [{"actual": 1}]}), 422),
+        (event("GET", "/v1/models/nope"), 404),
+    ],
+    ids=["malformed", "content-type", "contract", "body-shape", "unknown-model", "feedback-unidentified", "describe"],
+)
+def test_bad_requests_get_a_4xx_with_a_message(
+    served: tuple[ModuleType, InferenceService], ev: dict[str, Any], status: int
+) -> None:
+    app, _ = served
+    got, body = answer(app, ev)
+    assert got == status and body["message"]
+
+
+def test_a_tampered_model_is_refused_with_503_not_served(served: tuple[ModuleType, InferenceService]) -> None:
+    app, service = served
+    onnx = ModelRegistry.of(service.deps).get_version("churn", 1)["artifacts"][layout.MODEL_ONNX]
+    service.deps.store.put_bytes(S3Object.parse(onnx["uri"]), b"tampered")
+    status, body = answer(app, event("POST", "/v1/models/churn/predict", {"instances": rows(1)}))
+    assert status == 503 and "does not match the registry" in body["message"]
+
+
+def test_the_openapi_document_names_every_route(served: tuple[ModuleType, InferenceService]) -> None:
+    app, _ = served
+    status, document = answer(app, event("GET", "/openapi.json"))
+    assert status == 200
+    assert set(document["paths"]) == {
+        "/v1/models/{model}/predict",
+        "/v1/models/{model}/feedback",
+        "/v1/models/{model}",
+        "/v1/models",
+        "/health",
+        "/openapi.json",
+    }
