@@ -1,7 +1,9 @@
-"""Two EventBridge behaviours moto lacks, which the template relies on to close runs on every ending:
-Step Functions publishes "Step Functions Execution Status Change" events (here: when an execution
-ends), and an InputTransformer fills a JSON template as AWS does (string values quoted and escaped,
-a path that matches nothing as null; moto pastes raw text, which breaks the JSON)."""
+"""What moto's Step Functions and EventBridge lack, which the template relies on to close runs on every
+ending: Step Functions publishes "Step Functions Execution Status Change" events (here: when an
+execution ends); an InputTransformer fills a JSON template as AWS does (string values quoted and
+escaped, a path that matches nothing as null; moto pastes raw text, which breaks the JSON); and, as on
+AWS, ``States.ALL`` does not catch the terminal ``States.DataLimitExceeded`` and ``States.Runtime``
+(moto caught them, and then failed on a Fail state naming a ``States.`` error)."""
 
 from __future__ import annotations
 
@@ -78,10 +80,35 @@ def _status_change(execution: Any) -> dict[str, Any]:
     }
 
 
+def _terminal_errors_escape_states_all() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    terminal = (StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime)
+    everything = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+    original = ErrorEqualsDecl._eval_body
+
+    def _eval_body(self: Any, env: Any) -> None:
+        error = env.stack[-1] if env.stack else None
+        named = isinstance(error, StatesErrorName) and error.typ in terminal
+        if named and everything in self.error_names and error not in self.error_names:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
+
+
 def install() -> None:
-    """Publish a status-change event on the default bus of the execution's account when it ends."""
+    """Publish a status-change event on the default bus of the execution's account when it ends; keep
+    terminal errors out of States.ALL."""
     if _installed.get("done"):
         return
+    _terminal_errors_escape_states_all()
     from moto.events.models import events_backends
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 

@@ -117,7 +117,9 @@ class StepFault:
     - ``after``: run the handler (its side effects happen), then answer ``error_type`` instead of its
       result — a crash after a side effect, or a response lost on the way back;
     - ``barrier``: hold each invocation until ``parties`` of them are waiting, then run them all at once
-      (to make two runs race through a step deterministically).
+      (to make two runs race through a step deterministically);
+    - ``oversize``: run the handler, then pad its result with ``OVERSIZE_BYTES`` of text (a step output
+      beyond Step Functions' 256 KiB state limit).
     """
 
     account_id: str
@@ -131,8 +133,8 @@ class StepFault:
     _barrier: threading.Barrier | None = None
 
     def __post_init__(self) -> None:
-        if self.when not in ("before", "after", "barrier"):
-            raise ValueError(f"when must be before, after or barrier, not {self.when!r}")
+        if self.when not in ("before", "after", "barrier", "oversize"):
+            raise ValueError(f"when must be before, after, barrier or oversize, not {self.when!r}")
         if self.when == "barrier":
             self._barrier = threading.Barrier(self.parties, timeout=120)
 
@@ -191,3 +193,4 @@ class StepFaults:
 
 
 STEP_FAULTS = StepFaults()
+OVERSIZE_BYTES = 300 * 1024

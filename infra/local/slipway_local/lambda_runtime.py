@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from slipway_local.faults import STEP_FAULTS
+from slipway_local.faults import OVERSIZE_BYTES, STEP_FAULTS
 from slipway_local.routing import acting_as
 
 
@@ -147,6 +147,8 @@ class LambdaRuntime:
             payload, is_error = self._run(fn, event)
             if fault is not None and fault.when == "after":
                 payload, is_error = fault.error_payload(), True
+            elif fault is not None and fault.when == "oversize" and not is_error:
+                payload = json.dumps({**json.loads(payload), "padding": "x" * OVERSIZE_BYTES})
         if isinstance(event, (str, bytes)):
             with contextlib.suppress(ValueError):
                 event = json.loads(event or "{}")
