@@ -30,6 +30,16 @@ def cloud() -> Iterator[LocalCloud]:
         yield local_cloud
 
 
+@pytest.fixture(autouse=True)
+def no_fault_outlives_its_test() -> Iterator[None]:
+    """Faults a test injected into the session's local cloud and did not use up end with the test."""
+    yield
+    from slipway_local.faults import INJECTOR, STEP_FAULTS
+
+    INJECTOR.clear()
+    STEP_FAULTS.clear()
+
+
 @pytest.fixture(scope="session")
 def dev(cloud: LocalCloud) -> Target:
     return target_in(cloud, "dev")

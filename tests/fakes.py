@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slipway.adapters.metadata import as_stored
+from slipway.adapters.workflows import execution_arn
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import Counter, Deps
+from slipway.ports import ConditionalUpdate, Counter, Deps, Started
 from slipway.settings import Settings
 
 SETTINGS = Settings(
@@ -28,6 +29,7 @@ SETTINGS = Settings(
     metadata_table="metadata",
     pii_salt="unit-salt",
     code_version="unit-test",
+    training_state_machine_arn="arn:aws:states:us-east-1:111111111111:stateMachine:slipway-dev-training",
 )
 
 
@@ -190,7 +192,12 @@ class FakeMetadataTable:
             self.items[(pk, sk)] = as_stored(after)
             return as_stored(self.items[(pk, sk)])
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
         with self._lock:
             if any((i["PK"], i["SK"]) in self.items for i in puts):
                 return False
@@ -200,11 +207,21 @@ class FakeMetadataTable:
                     return False
                 if found is not None and found.get("value") != counter.expected:
                     return False
+            for update in updates:
+                try:
+                    self._check(update.pk, update.sk, update.expect)
+                except ConflictError:
+                    return False
             for i in puts:
                 self.items[(i["PK"], i["SK"])] = as_stored(i)
             if counter is not None:
                 existing = self.items.get((counter.pk, counter.sk), {"PK": counter.pk, "SK": counter.sk})
                 self.items[(counter.pk, counter.sk)] = {**existing, "value": counter.new}
+            for update in updates:
+                existing = self.items.get((update.pk, update.sk), {"PK": update.pk, "SK": update.sk})
+                after = {k: v for k, v in existing.items() if update.values.get(k, True) is not None}
+                after.update({k: v for k, v in update.values.items() if v is not None})
+                self.items[(update.pk, update.sk)] = as_stored(after)
             return True
 
 
@@ -220,6 +237,23 @@ class FakeEventBus:
             {"id": event_id, "source": source, "detail-type": detail_type, "detail": json.loads(json.dumps(detail))}
         )
         return event_id
+
+
+@dataclass
+class FakeWorkflows:
+    """Step Functions executions by name: a name is taken once (a second start is refused, as Step
+    Functions refuses ExecutionAlreadyExists); ``executions`` maps each execution ARN to its input."""
+
+    executions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
+        arn = execution_arn(state_machine_arn, name)
+        with self._lock:
+            if arn in self.executions:
+                return Started(arn, already_exists=True)
+            self.executions[arn] = json.loads(json.dumps(payload))
+        return Started(arn, already_exists=False)
 
 
 @dataclass
@@ -257,15 +291,17 @@ def fake_deps(settings: Settings = SETTINGS) -> Deps:
         events=FakeEventBus(),
         clock=ManualClock(),
         captures=FakeCaptureSink(),
+        workflows=FakeWorkflows(),
     )
 
 
 def fork(deps: Deps) -> Deps:
     """An independent copy of in-memory deps (objects, items, published events, clock): a test may damage
     its copy of a shared, expensive pipeline state without touching the original."""
-    store, table, events, clock = deps.store, deps.table, deps.events, deps.clock
+    store, table, events, clock, workflows = deps.store, deps.table, deps.events, deps.clock, deps.workflows
     assert isinstance(store, FakeArtifactStore) and isinstance(table, FakeMetadataTable)
     assert isinstance(events, FakeEventBus) and isinstance(clock, ManualClock)
+    assert isinstance(workflows, FakeWorkflows)
     store_copy = FakeArtifactStore()
     with store._lock:
         store_copy._buckets = copy.deepcopy(store._buckets)
@@ -279,4 +315,5 @@ def fork(deps: Deps) -> Deps:
         events=FakeEventBus(copy.deepcopy(events.published)),
         clock=ManualClock(clock.current, clock.step),
         captures=FakeCaptureSink(copy.deepcopy(getattr(deps.captures, "records", []))),
+        workflows=FakeWorkflows(copy.deepcopy(workflows.executions)),
     )

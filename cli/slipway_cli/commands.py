@@ -78,7 +78,8 @@ def runs_list(deps: Deps, model: str | None) -> tuple[Any, Any]:
     for column in ("model", "status", "started", "dataset", "model version", "outcome"):
         table.add_column(column)
     for r in items:
-        outcome = r.get("error_type") or r.get("gate_summary") or ""
+        ended = r.get("outcome") if r.get("outcome") not in (None, "registered") else None  # e.g. nothing_to_train
+        outcome = r.get("error_type") or (ended and str(ended).replace("_", " ")) or r.get("gate_summary") or ""
         table.add_row(
             escape(shown[str(r["run_id"])]),
             _fmt(r.get("model")),

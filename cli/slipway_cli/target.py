@@ -30,6 +30,7 @@ class Target:
             artifacts_bucket=self.outputs["ArtifactsBucketName"],
             metadata_table=self.outputs["MetadataTableName"],
             endpoint_url=self.endpoint_url,
+            training_state_machine_arn=self.outputs.get("TrainingStateMachineArn", ""),
         )
 
     @property

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.promotion_contracts import AbortRequest
 from slipway.steps.abort_promotion import abort_promotion
 
@@ -15,6 +15,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = AbortRequest.from_event(event)
     result = abort_promotion(deps(), request)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.promotion_contracts import ExportRequest
 from slipway.steps.export_version import export_version
 
@@ -15,6 +15,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = ExportRequest.from_event(event)
     logger.append_keys(promotion=request.promotion.id, ref=request.promotion.ref)

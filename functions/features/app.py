@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.contracts import FeaturesRequest
 from slipway.steps.build_features import build_features
 
@@ -14,6 +14,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = FeaturesRequest.from_event(event)
     logger.append_keys(run_id=request.run_id, dataset_version=request.dataset.dataset_version)

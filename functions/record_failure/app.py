@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.contracts import FailureReport
 from slipway.steps.record_failure import record_failure
 
@@ -14,6 +14,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = FailureReport.from_event(event)
     logger.warning("run failed", extra={"run_id": report.run_id, "error": report.error_type})

@@ -8,13 +8,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.batch_contracts import ScoreRequest
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.steps.resolve_batch import resolve_batch
 
 logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = ScoreRequest.from_event(event)
     logger.append_keys(run_id=request.run_id, ref=request.ref)

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.batch_contracts import PartRequest
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.ports import Deps
 from slipway.serving.models import ModelCache
 from slipway.steps.score_part import score_part
@@ -24,6 +24,7 @@ def _models(key: Deps) -> ModelCache:
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = PartRequest.from_event(event)
     logger.append_keys(run_id=request.batch.run_id, part=request.part)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps
+from slipway.composition import deps, typed_errors
 from slipway.contracts import ValidateRequest
 from slipway.steps.validate_dataset import validate_dataset
 
@@ -14,6 +14,7 @@ logger = Logger()
 
 
 @logger.inject_lambda_context
+@typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = ValidateRequest.from_event(event, default_run_id=context.aws_request_id)
     logger.append_keys(run_id=request.run_id, raw=request.raw.uri)

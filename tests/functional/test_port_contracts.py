@@ -3,6 +3,7 @@ moto: what the unit tests of the steps assume of a fake is what the adapters rea
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +19,11 @@ from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ArtifactStore, CaptureSink, Counter, EventBus, MetadataTable
-from tests.fakes import FakeArtifactStore, FakeCaptureSink, FakeEventBus, FakeMetadataTable
+from slipway.ports import ArtifactStore, CaptureSink, ConditionalUpdate, Counter, EventBus, MetadataTable, Workflows
+from tests.fakes import FakeArtifactStore, FakeCaptureSink, FakeEventBus, FakeMetadataTable, FakeWorkflows
 
 REGION = "us-east-1"
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
@@ -79,6 +81,20 @@ def bus(request: pytest.FixtureRequest) -> EventBus:
         return FakeEventBus()
     request.getfixturevalue("aws")
     return EventBridgeBus(boto3.client("events", region_name=REGION), "default")
+
+
+@pytest.fixture(params=["fake", "aws"])
+def workflows(request: pytest.FixtureRequest, bucket: str) -> tuple[Workflows, str]:
+    """The port and a state machine that does nothing."""
+    if request.param == "fake":
+        return FakeWorkflows(), f"arn:aws:states:{REGION}:123456789012:stateMachine:{bucket}"
+    request.getfixturevalue("aws")
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = sfn.create_state_machine(
+        name=bucket, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/contract"
+    )
+    return StepFunctionsWorkflows(sfn), machine["stateMachineArn"]
 
 
 @pytest.fixture
@@ -214,6 +230,23 @@ def test_table_transaction_is_all_or_nothing(table: MetadataTable) -> None:
     assert table.transact([{"PK": "P", "SK": "two"}], Counter("P", "counter", 1, 2)) is True
 
 
+def test_table_transaction_with_conditional_updates_is_all_or_nothing(table: MetadataTable) -> None:
+    # an alias moved from nothing to 1, with its log entry, in one transaction
+    move = ConditionalUpdate("P", "alias", {"version": 1}, expect={"version": None})
+    assert table.transact([{"PK": "P", "SK": "log-1", "version": 1}], updates=[move]) is True
+    assert table.get("P", "alias") == {"PK": "P", "SK": "alias", "version": 1}
+    # a stale expectation: neither the log entry nor the move is written
+    stale = ConditionalUpdate("P", "alias", {"version": 3}, expect={"version": 2})
+    assert table.transact([{"PK": "P", "SK": "log-3"}], updates=[stale]) is False
+    assert table.get("P", "log-3") is None and table.get("P", "alias")["version"] == 1  # type: ignore[index]
+    # a taken log key: the alias does not move
+    taken = ConditionalUpdate("P", "alias", {"version": 2}, expect={"version": 1})
+    assert table.transact([{"PK": "P", "SK": "log-1"}], updates=[taken]) is False
+    assert table.get("P", "alias")["version"] == 1  # type: ignore[index]
+    assert table.transact([{"PK": "P", "SK": "log-2"}], updates=[taken]) is True
+    assert table.get("P", "alias")["version"] == 2  # type: ignore[index]
+
+
 def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda n: table.put_new({"PK": "P", "SK": "once", "writer": n}), range(8)))
@@ -265,3 +298,24 @@ def test_bus_returns_distinct_event_ids(bus: EventBus) -> None:
 def test_bus_refuses_a_detail_that_is_not_json(bus: EventBus) -> None:
     with pytest.raises(TypeError):
         bus.put("slipway.test", "Thing Happened", {"when": object()})
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def test_workflows_start_a_named_execution_once(workflows: tuple[Workflows, str]) -> None:
+    port, machine = workflows
+    first = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    assert first.execution_arn.endswith(":execution:" + machine.rsplit(":", 1)[1] + ":run-1")
+    assert first.already_exists is False
+
+
+def test_workflows_a_taken_name_is_the_existing_execution(workflows: tuple[Workflows, str]) -> None:
+    port, machine = workflows
+    first = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    # the same name with other input: refused by Step Functions, answered with the existing execution
+    other = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}, "n": 2})
+    assert (other.execution_arn, other.already_exists) == (first.execution_arn, True)
+    # the same name and input: the same execution (refused once it ended; while it runs, AWS answers with it)
+    again = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
+    assert again.execution_arn == first.execution_arn

@@ -4,6 +4,7 @@ under concurrent retries, aliases moved with an audit log, references resolved a
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -24,7 +25,7 @@ def test_each_run_gets_the_next_number_exactly_once(registry: ModelRegistry) -> 
     again = registry.register("reg-a", "run-1", {"algorithm": "logistic_regression"})
     second = registry.register("reg-a", "run-2", {"algorithm": "random_forest"})
 
-    assert (first, again, second) == ((1, True), (1, False), (2, True))
+    assert [r[:2] for r in (first, again, second)] == [(1, True), (1, False), (2, True)]
     assert [v["version"] for v in registry.versions("reg-a")] == [1, 2]
     assert registry.resolve("reg-a")["run_id"] == "run-2"
     assert registry.resolve("reg-a@1")["algorithm"] == "logistic_regression"
@@ -68,11 +69,11 @@ def test_concurrent_runs_and_retries_get_gapless_numbers(registry: ModelRegistry
 
     # THEN each run has exactly one version, the numbers are 1..8 without gaps, and the counter says 8
     by_run: dict[str, set[int]] = {}
-    for run, (version, _) in zip(runs, results, strict=True):
-        by_run.setdefault(run, set()).add(version)
+    for run, result in zip(runs, results, strict=True):
+        by_run.setdefault(run, set()).add(result.version)
     assert all(len(v) == 1 for v in by_run.values())
     assert sorted(v for versions in by_run.values() for v in versions) == list(range(1, 9))
-    assert sum(created for _, created in results) == 8
+    assert sum(r.created for r in results) == 8
     assert registry.table.get(*layout.version_counter_key("reg-d"))["value"] == 8  # type: ignore[index]
 
 
@@ -82,6 +83,57 @@ def test_alias_log_records_who_moved_it_and_when(registry: ModelRegistry) -> Non
     (entry,) = registry.alias_log("reg-e")
     assert (entry["actor"], entry["reason"], entry["alias"]) == ("platform:alice", "approved CHG-1", "production")
     assert entry["at"].startswith("2026-11-25T09:00")  # the injected clock, not the wall clock
+
+
+def test_one_version_per_dataset_and_spec_version_whoever_races(registry: ModelRegistry) -> None:
+    # GIVEN six runs of the same dataset version under the same spec version, and one under another spec
+    same = {"dataset_version": "d" * 64, "spec_version": "s" * 64}
+    runs = [(f"run-{n}", same) for n in range(6)] + [("run-other-spec", {**same, "spec_version": "t" * 64})]
+
+    # WHEN they all register at once
+    with ThreadPoolExecutor(7) as pool:
+        results = list(pool.map(lambda r: registry.register("reg-f", r[0], {}, **r[1]), runs))
+
+    # THEN two versions exist: one for the shared (dataset, spec) and one for the other spec
+    assert [v["version"] for v in registry.versions("reg-f")] == [1, 2]
+    shared = results[:6]
+    assert sum(r.created for r in shared) == 1
+    assert len({r.version for r in shared}) == 1
+    assert sum(r.already_registered for r in shared) == 5
+    assert registry.trained_from("reg-f", same["dataset_version"], same["spec_version"]) == shared[0].version
+
+
+def test_concurrent_alias_advances_lose_no_move_and_never_go_back(registry: ModelRegistry) -> None:
+    # GIVEN twelve versions registered
+    for n in range(12):
+        registry.register("reg-g", f"run-{n}", {})
+
+    # WHEN each run advances the candidate alias to its version, all at once and in shuffled order
+    order = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6]
+    with ThreadPoolExecutor(6) as pool:
+        moved = list(
+            pool.map(
+                lambda i: registry.advance_alias("reg-g", "candidate", i + 1, actor=f"run:run-{i}", reason="r"), order
+            )
+        )
+
+    # THEN the alias ends on the newest version, and the log is one unbroken chain of forward moves:
+    # every entry replaced exactly the version the previous entry set
+    assert registry.alias("reg-g", "candidate") == 12
+    log = registry.alias_log("reg-g")
+    assert len(log) == sum(moved) >= 1
+    assert [e.get("previous_version") for e in log] == [None, *[e["version"] for e in log[:-1]]]
+    assert all(a["version"] < b["version"] for a, b in itertools.pairwise(log))
+
+
+def test_set_alias_moves_to_any_version_with_each_move_logged(registry: ModelRegistry) -> None:
+    # promotion and rollback move aliases backwards too
+    for n in range(3):
+        registry.register("reg-h", f"run-{n}", {})
+    registry.set_alias("reg-h", "production", 3, actor="a", reason="promote")
+    registry.set_alias("reg-h", "production", 1, actor="a", reason="rollback")
+    assert registry.alias("reg-h", "production") == 1
+    assert [(e.get("previous_version"), e["version"]) for e in registry.alias_log("reg-h")] == [(None, 3), (3, 1)]
 
 
 def test_rollback_puts_production_back_where_it_was_before_its_last_move(registry: ModelRegistry) -> None:

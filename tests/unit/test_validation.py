@@ -265,7 +265,7 @@ def test_read_upload_csv_gzip_and_parquet_agree() -> None:
     [
         (b"\x00\x01garbage", "churn/x.parquet", "cannot read the object as Parquet"),
         (b"a,b\n1,2,3\n", "churn/x.csv", "cannot read the object as CSV"),
-        (b"not gzip", "churn/x.csv.gz", "cannot read the object as CSV"),
+        (b"not gzip", "churn/x.csv.gz", "cannot read the object as gzip"),
         (b"a,b\n1,2\n", "churn/x.xlsx", "unsupported file type"),
     ],
 )

@@ -56,6 +56,25 @@ def _realise_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
         )
 
 
+def _realise_event_invoke_configs(
+    cloud: LocalCloud, env: str, cloudformation: dict[str, Any], physical: dict[str, str]
+) -> None:
+    """moto's CloudFormation skips ``AWS::Lambda::EventInvokeConfig`` (async retries, on-failure
+    destination): put each through the Lambda API, with its queue destination resolved to an ARN."""
+    lam, sqs = cloud.admin_client("lambda", env), cloud.admin_client("sqs", env)
+    for resource in cloudformation.get("Resources", {}).values():
+        if resource["Type"] != "AWS::Lambda::EventInvokeConfig":
+            continue
+        props = resource["Properties"]
+        config: dict[str, Any] = {"MaximumRetryAttempts": props.get("MaximumRetryAttempts", 2)}
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if isinstance(on_failure, dict) and "Fn::GetAtt" in on_failure:
+            queue_url = physical[on_failure["Fn::GetAtt"][0]]
+            arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            config["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
+        lam.put_function_event_invoke_config(FunctionName=physical[props["FunctionName"]["Ref"]], **config)
+
+
 class LocalCloud:
     """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
 
@@ -179,6 +198,7 @@ class LocalCloud:
             name = physical[logical_id]
             environment.functions[logical_id] = name
             self.runtime.register(account, name, source)
+        _realise_event_invoke_configs(self, env, packaged.cloudformation, physical)
         self._serve_http_apis(environment, packaged.http_apis, physical)
         return environment
 
@@ -278,7 +298,12 @@ class LocalCloud:
         return poll(started, timeout_s=timeout_s, what=f"no new execution in {env}")
 
     def wait_idle(self, timeout_s: float = 300.0) -> None:
-        """Let every running execution finish (before the mock scope ends)."""
+        """Let every asynchronous invocation and running execution finish (before the mock scope ends)."""
+        self.runtime.wait_async_idle(timeout_s)
+        self._wait_executions(timeout_s)
+        self.runtime.wait_async_idle(timeout_s)  # what the ended executions' status changes started
+
+    def _wait_executions(self, timeout_s: float) -> None:
         for env in self.environments:
             for output, value in self.environments[env].outputs.items():
                 if not value.startswith("arn:aws:states:"):
@@ -296,8 +321,12 @@ class LocalCloud:
         code: str = "SlowDown",
         status: int = 503,
         env: str | None = None,
+        applied: bool = False,
     ) -> Fault:
-        return INJECTOR.add(Fault(service, operation, code, status, times, ACCOUNTS[env] if env else None))
+        """The next ``times`` calls of ``service``/``operation`` (botocore's names) fail with ``code``; refused
+        by AWS, or with ``applied`` performed and only their response lost."""
+        account = ACCOUNTS[env] if env else None
+        return INJECTOR.add(Fault(service, operation, code, status, times, account, applied=applied))
 
     def inject_step_fault(
         self,
@@ -308,8 +337,10 @@ class LocalCloud:
         error_type: str = "TransientError",
         times: int = 1,
         parties: int = 2,
+        marker: str | None = None,
     ) -> StepFault:
         """Make the next ``times`` invocations of a function (its logical id, e.g. ``RegisterFunction``) fail
-        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``."""
+        ``before`` running, ``after`` running (side effects done), or meet at a ``barrier`` of ``parties``;
+        with ``marker``, only invocations whose event contains that text (e.g. a model name)."""
         name = self.environments[env].functions[function]
-        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties))
+        return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties, marker))

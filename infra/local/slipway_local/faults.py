@@ -1,6 +1,11 @@
 """Fault injection for the local cloud: make the next N calls of one AWS operation fail the way
 AWS fails under load (S3 ``SlowDown`` 503, DynamoDB throttling), to prove retries end to end; and
-make a Lambda step fail before or after it runs, or hold invocations at a barrier (``StepFault``)."""
+make a Lambda step fail before or after it runs, or hold invocations at a barrier (``StepFault``).
+
+A fault normally means AWS refused the call (nothing happened). With ``applied=True`` the call
+takes effect and only its response is lost (a timeout after a commit): what a retry must survive.
+Operations are named as botocore names them: service ``s3``, ``dynamodb``, ``sfn`` …, operation
+``PutObject``, ``TransactWriteItems``, ``StartExecution`` …"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class Fault:
     remaining: int = 1
     account_id: str | None = None  # only calls made as this account (None: any)
     fired: int = 0
+    applied: bool = False  # True: the call takes effect, then the error replaces its response
 
 
 class FaultInjector:
@@ -53,6 +59,8 @@ class FaultInjector:
                 ):
                     fault.remaining -= 1
                     fault.fired += 1
+                    if not fault.applied:
+                        request.headers[REFUSED_HEADER] = "1"
                     return _error_response(request, fault)
         return None
 
@@ -70,17 +78,34 @@ def _error_response(request: Any, fault: Fault) -> AWSResponse:
 
 
 INJECTOR = FaultInjector()
+REFUSED_HEADER = "x-slipway-refused"
 
 
 def install_fault_injection() -> None:
-    """Register the injector ahead of moto's stubber so a pending fault answers first."""
+    """Register the injector ahead of moto's stubber so a pending fault answers first.
+
+    botocore emits ``before-send`` to every handler and keeps the first response, so in-process moto
+    would still perform a call whose answer is an injected error: its stubber skips calls the
+    injector marked refused. (Behind a moto server, the injected answer means the request is never sent.)"""
     entry = ("before-send", INJECTOR)
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.insert(0, entry)
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber, "_slipway_skips_refused", False):
+        return
+    original = BotocoreStubber.__call__
+
+    def __call__(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if request.headers.get(REFUSED_HEADER):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
+    BotocoreStubber._slipway_skips_refused = True  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- Lambda step faults
-# (The same API as issue 8's step faults, so that either branch's tests run on the other's.)
 
 
 @dataclass
@@ -92,7 +117,9 @@ class StepFault:
     - ``after``: run the handler (its side effects happen), then answer ``error_type`` instead of its
       result — a crash after a side effect, or a response lost on the way back;
     - ``barrier``: hold each invocation until ``parties`` of them are waiting, then run them all at once
-      (to make two runs race through a step deterministically).
+      (to make two runs race through a step deterministically);
+    - ``oversize``: run the handler, then pad its result with ``OVERSIZE_BYTES`` of text (a step output
+      beyond Step Functions' 256 KiB state limit).
     """
 
     account_id: str
@@ -101,12 +128,13 @@ class StepFault:
     error_type: str = "TransientError"
     remaining: int = 1
     parties: int = 2
+    marker: str | None = None  # only invocations whose event (as JSON) contains this text, e.g. a model name
     fired: int = 0
     _barrier: threading.Barrier | None = None
 
     def __post_init__(self) -> None:
-        if self.when not in ("before", "after", "barrier"):
-            raise ValueError(f"when must be before, after or barrier, not {self.when!r}")
+        if self.when not in ("before", "after", "barrier", "oversize"):
+            raise ValueError(f"when must be before, after, barrier or oversize, not {self.when!r}")
         if self.when == "barrier":
             self._barrier = threading.Barrier(self.parties, timeout=120)
 
@@ -118,6 +146,12 @@ class StepFault:
                 "stackTrace": [],
             }
         )
+
+    def release(self) -> None:
+        """Let every invocation held at the barrier go on now (and the later ones pass)."""
+        if self._barrier is not None:
+            self._barrier.abort()
+        self.remaining = 0
 
     def wait(self) -> None:
         """Wait for the other parties; a barrier that never fills (a run failed earlier) lets each go on."""
@@ -142,10 +176,15 @@ class StepFaults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, account_id: str, function_name: str) -> StepFault | None:
+    def take(self, account_id: str, function_name: str, event: Any) -> StepFault | None:
         """The pending fault for this invocation, if any (counted as fired)."""
         with self._lock:
+            if not self._faults:
+                return None
+            text = event if isinstance(event, str) else json.dumps(event, default=str)
             for fault in self._faults:
+                if fault.marker is not None and fault.marker not in text:
+                    continue
                 if fault.remaining > 0 and (fault.account_id, fault.function_name) == (account_id, function_name):
                     fault.remaining -= 1
                     fault.fired += 1
@@ -154,3 +193,4 @@ class StepFaults:
 
 
 STEP_FAULTS = StepFaults()
+OVERSIZE_BYTES = 300 * 1024

@@ -4,6 +4,7 @@ Step Functions Retry/Catch match on the class name, as on AWS."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.util
 import json
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from slipway_local.faults import STEP_FAULTS
+from slipway_local.faults import OVERSIZE_BYTES, STEP_FAULTS
 from slipway_local.routing import acting_as
 
 
@@ -39,6 +40,21 @@ class FunctionSource:
     @property
     def function_name(self) -> str:
         return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One finished invocation, as CloudWatch would show it: the function, its event and its answer."""
+
+    account_id: str
+    function_name: str
+    event: Any
+    payload: str  # the JSON the function returned, or its error payload
+    is_error: bool
+
+    @property
+    def result(self) -> Any:
+        return json.loads(self.payload)
 
 
 @dataclass
@@ -71,6 +87,9 @@ class LambdaRuntime:
         self._modules: dict[Path, ModuleType] = {}
         self._environment = EnvironmentGate()
         self._loading = threading.Lock()
+        self._in_flight = 0  # asynchronous invocations not finished yet
+        self.invocations: collections.deque[Invocation] = collections.deque(maxlen=10_000)  # newest last
+        self._idle = threading.Condition()
 
     def register(self, account_id: str, function_name: str, source: FunctionSource) -> None:
         self._sources[(account_id, function_name)] = source
@@ -114,16 +133,26 @@ class LambdaRuntime:
         fn = lambda_backends[account_id][self.region].get_function(function_name)
         return self._invoke(fn, event)
 
+    def invocations_of(self, function_name: str) -> list[Invocation]:
+        return [i for i in list(self.invocations) if i.function_name == function_name]
+
     def _invoke(self, fn: Any, event: Any) -> tuple[str, bool]:
-        """Every invocation path: a pending step fault, then the handler."""
-        fault = STEP_FAULTS.take(fn.account_id, fn.function_name)
+        """Every invocation path: a pending step fault, the handler, and the record of the invocation."""
+        fault = STEP_FAULTS.take(fn.account_id, fn.function_name, event)
         if fault is not None and fault.when == "barrier":
             fault.wait()
         if fault is not None and fault.when == "before":
-            return fault.error_payload(), True
-        payload, is_error = self._run(fn, event)
-        if fault is not None and fault.when == "after":
-            return fault.error_payload(), True
+            payload, is_error = fault.error_payload(), True
+        else:
+            payload, is_error = self._run(fn, event)
+            if fault is not None and fault.when == "after":
+                payload, is_error = fault.error_payload(), True
+            elif fault is not None and fault.when == "oversize" and not is_error:
+                payload = json.dumps({**json.loads(payload), "padding": "x" * OVERSIZE_BYTES})
+        if isinstance(event, (str, bytes)):
+            with contextlib.suppress(ValueError):
+                event = json.loads(event or "{}")
+        self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error))
         return payload, is_error
 
     def _run(self, fn: Any, event: Any) -> tuple[str, bool]:
@@ -150,9 +179,42 @@ class LambdaRuntime:
                 "errorMessage": str(exc),
                 "errorType": type(exc).__name__,
                 "requestId": "",
-                "stackTrace": traceback.format_tb(exc.__traceback__),
+                "stackTrace": _stack(exc),
             }
             return json.dumps(payload), True
+
+    # ------------------------------------------------------------------ asynchronous invocation
+    def invoke_async(self, fn: Any, event: Any) -> None:
+        """Lambda's asynchronous invocation (EventBridge, S3 targets): run in the background; on a
+        function error retry up to the function's ``MaximumRetryAttempts`` (2 by default; AWS waits
+        1 then 2 minutes, the local cloud does not wait), then send the failure record to the
+        ``OnFailure`` destination (an SQS queue) of its event invoke config."""
+        with self._idle:
+            self._in_flight += 1
+        threading.Thread(target=self._run_async, args=(fn, event), daemon=True).start()
+
+    def wait_async_idle(self, timeout_s: float = 300.0) -> None:
+        """Wait until every asynchronous invocation has finished (bounded)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout_s):
+                raise TimeoutError(f"{self._in_flight} asynchronous invocations still running after {timeout_s:g} s")
+
+    def _run_async(self, fn: Any, event: Any) -> None:
+        try:
+            config = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+            attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+            payload = ""
+            for _ in range(attempts):
+                payload, is_error = self._invoke(fn, event)
+                if not is_error:
+                    return
+            destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if destination:
+                _send_failure_record(fn, destination, event, payload, attempts)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
     def _function_environment(self, fn: Any) -> dict[str, str]:
         env = {
@@ -170,6 +232,30 @@ class LambdaRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
         return env
+
+
+def _send_failure_record(fn: Any, destination: str, event: Any, response: str, attempts: int) -> None:
+    """The record Lambda sends to an on-failure destination after the last retry (SQS only here)."""
+    from moto.sqs.models import sqs_backends
+
+    _, _, service, region, account, name = destination.split(":", 5)
+    if service != "sqs":
+        raise NotImplementedError(f"the local cloud sends on-failure records to SQS only, not {service}")
+    request = json.loads(event) if isinstance(event, (str, bytes)) else event
+    record = {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{fn.function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": request,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": json.loads(response),
+    }
+    sqs_backends[account][region].send_message(name, json.dumps(record))
 
 
 class EnvironmentGate:
@@ -214,3 +300,14 @@ class EnvironmentGate:
                             pass
                     self._active = None
                     self._changed.notify_all()
+
+
+def _stack(exc: BaseException) -> list[str]:
+    """The error payload's stack trace; for a typed error raised ``from`` another exception (typed_errors), the
+    original's frames come first, as Python prints them, so the cause is not lost behind the wrapper."""
+    frames: list[str] = []
+    cause = exc.__cause__
+    if cause is not None:
+        frames += traceback.format_tb(cause.__traceback__)
+        frames.append(f"{type(cause).__name__}: {cause}\n-- raised as --\n")
+    return frames + traceback.format_tb(exc.__traceback__)

@@ -1,11 +1,15 @@
 """The places where moto is extended so that it realises slipway's template:
-Lambda runs our handlers in-process, EventBridge rules deliver to Lambda and Step Functions,
-CloudFormation state machines land in the executing backend with their substitutions applied,
-the Step Functions interpreter calls AWS as the machine's own account, CloudFormation creates
-HTTP APIs and Firehose delivery streams (slipway_local.resources), Firehose delivers to S3
-as AWS does (slipway_local.firehose), a Distributed Map fails past its tolerated failures and
-lists every page of its S3 items (slipway_local.distributed_map), and bucket policies and Lambda
-resource policies are evaluated between accounts (slipway_local.perimeter)."""
+Lambda runs our handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation:
+retries, then the function's on-failure destination) and Step Functions, CloudFormation state
+machines land in the executing backend with their substitutions applied, execution names are
+unique as on AWS even when two starts race, ended executions publish their status change
+(slipway_local.execution_events), DynamoDB requests are atomic and transactions cost what they touch
+(slipway_local.dynamodb), the Step Functions interpreter calls AWS as the
+machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
+(slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), a
+Distributed Map fails past its tolerated failures and lists every page of its S3 items
+(slipway_local.distributed_map), and bucket policies and Lambda resource policies are evaluated
+between accounts (slipway_local.perimeter)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, firehose, perimeter, resources
+from slipway_local import distributed_map, dynamodb, execution_events, firehose, perimeter, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -40,6 +44,9 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_lambda()
         _patch_event_targets()
         _patch_cloudformation_state_machine()
+        _patch_atomic_execution_names()
+        execution_events.install()
+        dynamodb.install()
         resources.install()
         firehose.install()
         distributed_map.install()
@@ -82,7 +89,7 @@ def _patch_lambda() -> None:
 
 
 def _patch_event_targets() -> None:
-    from moto.events.models import EventTemplateParser, Rule
+    from moto.events.models import Rule
     from moto.utilities.arns import parse_arn
 
     original = Rule.send_to_targets
@@ -100,10 +107,8 @@ def _patch_event_targets() -> None:
             event = original_event
             if transform_input and target.get("InputTransformer"):
                 transformer = target["InputTransformer"]
-                event = EventTemplateParser.parse(
-                    input_template=transformer.get("InputTemplate"),
-                    input_paths_map=transformer.get("InputPathsMap", {}),
-                    event=original_event,
+                event = execution_events.transform_input(
+                    transformer.get("InputTemplate", ""), transformer.get("InputPathsMap", {}), original_event
                 )
             elif transform_input and target.get("Input"):
                 event = json.loads(target["Input"])
@@ -127,7 +132,23 @@ def _deliver(arn: str, event: Any) -> None:
         from moto.awslambda.models import lambda_backends
 
         fn = lambda_backends[parsed.account][parsed.region].get_function(arn)
-        threading.Thread(target=fn.invoke, args=(payload, {}, {}), daemon=True).start()
+        _runtime().invoke_async(fn, payload)
+
+
+def _patch_atomic_execution_names() -> None:
+    """moto checks a new execution's name against the machine's executions, then adds it, with no lock:
+    two starts of one name at the same moment (a duplicate event) would both run. Step Functions
+    refuses the second; so does the local cloud, by making the check and the start one step."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    names = threading.Lock()
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with names:
+            return original(self, *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
 def _patch_cloudformation_state_machine() -> None:

@@ -1,5 +1,6 @@
 """Composition root: settings read once per environment, the ports wired to AWS adapters on
-cached clients. Handlers call ``deps()``; operator tools call ``aws_deps(settings, session)``."""
+cached clients. Handlers call ``deps()`` and wear ``typed_errors`` (nothing untyped leaves a step);
+operator tools call ``aws_deps(settings, session)``."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.clock import SystemClock
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
+from slipway.adapters.lambda_errors import typed_errors
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
 from slipway.settings import Settings
+
+__all__ = ["aws_deps", "deps", "typed_errors"]
 
 
 def aws_deps(settings: Settings, session: Any = None) -> Deps:
@@ -31,6 +36,7 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
         events=EventBridgeBus(client("events"), settings.event_bus),
         clock=SystemClock(),
         captures=FirehoseSink(client("firehose"), settings.capture_stream),
+        workflows=StepFunctionsWorkflows(lambda: client("stepfunctions")),
     )
 
 

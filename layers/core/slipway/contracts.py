@@ -19,11 +19,30 @@ def invalid_event(error: ValidationError, what: str) -> InvalidEvent:
     return InvalidEvent(f"malformed {what} event: {fields}", {"errors": errors})
 
 
+def _object_created(event: Any, what: str) -> tuple[S3Object, dict[str, Any]]:
+    """The object an EventBridge "Object Created" event names (pinned to its version), and the event's
+    object fields (size, etag, sequencer). Also accepts ``{"raw": {"bucket", "key", "version_id"}}``."""
+    from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"malformed {what} event: expected a JSON object", {"errors": []})
+    try:
+        if "raw" in event:
+            return S3Object.model_validate(event["raw"]), {}
+        parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+    except ValidationError as e:
+        raise invalid_event(e, what) from e
+    obj = parsed.detail.object
+    raw = S3Object(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None)
+    return raw, {"size": obj.size, "etag": obj.etag, "sequencer": obj.sequencer}
+
+
 class ValidateRequest(Frozen):
     """Input of the validate step: the run id and the uploaded object.
 
-    Accepts the Step Functions task payload ``{"run_id", "event": <S3 Object Created event>}``,
-    a bare EventBridge "Object Created" event (direct invoke, ``sam local invoke -e``), or
+    Accepts the Step Functions task payload ``{"run_id", "event": <the execution input>}`` (the input
+    being ``{"raw": …}`` as the start function writes it, or an S3 "Object Created" event), a bare
+    EventBridge "Object Created" event (direct invoke, ``sam local invoke -e``), or
     ``{"run_id", "raw": {"bucket", "key", "version_id"}}``.
     """
 
@@ -32,23 +51,40 @@ class ValidateRequest(Frozen):
 
     @classmethod
     def from_event(cls, event: dict[str, Any], default_run_id: str = "direct") -> ValidateRequest:
-        from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-
         if not isinstance(event, dict):
             raise InvalidEvent("malformed validate event: expected a JSON object", {"errors": []})
         run_id = str(event.get("run_id") or default_run_id)
+        raw, _ = _object_created(event if "raw" in event else event.get("event", event), "validate")
         try:
-            if "raw" in event:
-                return cls(run_id=run_id, raw=S3Object.model_validate(event["raw"]))
-            body = event.get("event", event)
-            parsed = S3EventNotificationEventBridgeModel.model_validate(body)
-            obj = parsed.detail.object
-            return cls(
-                run_id=run_id,
-                raw=S3Object(bucket=parsed.detail.bucket.name, key=obj.key, version_id=obj.version_id or None),
-            )
+            return cls(run_id=run_id, raw=raw)
         except ValidationError as e:
             raise invalid_event(e, "validate") from e
+
+
+class StartTrainingRequest(Frozen):
+    """Input of the start-training function: the S3 "Object Created" event the upload rule delivers."""
+
+    raw: S3Object
+    size: int | None = None
+    etag: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Any) -> StartTrainingRequest:
+        raw, fields = _object_created(event, "start-training")
+        return cls(raw=raw, size=fields.get("size"), etag=fields.get("etag"))
+
+    def execution_input(self) -> dict[str, Any]:
+        """What the run starts with: the same for every event about one object version (Step Functions
+        treats a repeated start with the same name and input as the same execution)."""
+        return {"raw": self.raw.model_dump(mode="json"), "size": self.size, "etag": self.etag}
+
+
+class StartedRun(Frozen):
+    """Output of the start-training function."""
+
+    run_id: str
+    execution_arn: str
+    already_exists: bool  # True: a duplicate event; the run had been started before
 
 
 class DatasetVersion(Frozen):
@@ -67,6 +103,7 @@ class DatasetVersion(Frozen):
     run_id: str
     new: bool  # False when the same bytes were already a dataset version
     trained_version: int | None = None  # the model version these bytes already made under this spec
+    dropped_null_target: int = 0  # upload rows without a target, dropped (``missing_target: drop``)
 
 
 class FailureReport(Frozen):
@@ -75,6 +112,9 @@ class FailureReport(Frozen):
     run_id: str = Field(min_length=1)
     state_machine: str = ""
     error: dict[str, Any]
+    # Set by the execution-status rule (an execution that ended without its Catch: stopped, timed out, or
+    # failed in RecordFailure): close the run only if nothing else has ended it.
+    if_running: bool = False
 
     @classmethod
     def from_event(cls, event: Any) -> FailureReport:
@@ -91,11 +131,19 @@ class FailureReport(Frozen):
 
     @property
     def error_type(self) -> str:
-        return str(self.error.get("Error"))
+        """The typed error; for an execution-status event, the execution's own error when it has one."""
+        return str(self.error.get("ExecutionError") or self.error.get("Error"))
+
+    @property
+    def status(self) -> str:
+        """How the run ended: ABORTED or TIMED_OUT as the execution-status event says, else FAILED."""
+        ended = self.error.get("Error")
+        return str(ended) if ended in ("ABORTED", "TIMED_OUT") else "FAILED"
 
     @property
     def cause(self) -> str:
-        return str(self.error.get("Cause", ""))
+        cause = self.error.get("Cause")
+        return "" if cause is None else str(cause)
 
 
 class _Request(Frozen):
@@ -198,8 +246,12 @@ class RegisterRequest(_Request):
 class RegisteredModel(Frozen):
     model: str
     version: int
-    new: bool  # False when this run had already registered (a retry)
+    new: bool  # False when this run had already registered (a retry), or another run had (already_registered)
     alias: str
     artifacts: dict[str, str]  # name -> s3 URI
     model_card_uri: str
     onnx: dict[str, Any]  # {"status": "ok"|"failed", "max_diff", "measure", "error"?}
+    # "already_registered": another run registered this dataset version under this spec version first;
+    # ``version`` is that run's, and this run registered nothing
+    outcome: Literal["registered", "already_registered"] = "registered"
+    registered_by: str | None = None  # the run that registered ``version``, when not this one

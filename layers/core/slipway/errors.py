@@ -14,6 +14,7 @@ __all__ = [
     "CanaryRolledBack",
     "ConflictError",
     "DataContractViolation",
+    "InternalError",
     "InvalidEvent",
     "NotFound",
     "PromotionInProgress",
@@ -87,6 +88,12 @@ class QualityGateFailed(SlipwayError):
     """A challenger failed the spec's gates; ``details['reasons']`` lists why."""
 
 
+class InternalError(SlipwayError):
+    """Anything a step raised that is not one of ours (a bug, a library's ValueError, an unmapped AWS
+    error): ``details['type']`` names the original exception class, so Step Functions still sees one
+    of our error names and the cause keeps what happened."""
+
+
 ALL_ERRORS: dict[str, type[SlipwayError]] = {
     cls.__name__: cls
     for cls in (
@@ -99,6 +106,7 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         ConflictError,
         ArtifactIntegrityError,
         QualityGateFailed,
+        InternalError,
         PromotionInProgress,
         ApprovalRejected,
         ApprovalTimedOut,

@@ -5,6 +5,7 @@ steps, so no step imports another."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -12,7 +13,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from slipway import layout
-from slipway.artifact_io import read_parquet, write_parquet
+from slipway.artifact_io import PARQUET, parquet_bytes, put_if_absent, read_parquet
 from slipway.contracts import FeatureSetRef
 from slipway.domain.artifacts_codec import dump_model, load_model
 from slipway.domain.features import FittedFeatures
@@ -57,19 +58,22 @@ def _file(deps: Deps, model: str, feature_set: str, name: str) -> S3Object:
 
 
 def write_feature_set(deps: Deps, model: str, feature_set: str, fitted: FittedFeatures) -> str:
-    """Write every file of a feature set; returns its prefix URI. The manifest is written last, so a
-    feature set with a manifest is complete."""
+    """Write every file of a feature set once (content-addressed: a retried step keeps what an earlier
+    attempt wrote); returns its prefix URI. The manifest is written last, so a feature set with a manifest
+    is complete."""
     store = deps.store
-    store.put_bytes(_file(deps, model, feature_set, layout.PREPROCESSOR), dump_model(fitted.preprocessor_))
+    put_if_absent(store, _file(deps, model, feature_set, layout.PREPROCESSOR), lambda: dump_model(fitted.preprocessor_))
     split_rows = np.concatenate([fitted.split[name] for name in SPLITS])
     split_names = np.concatenate([[name] * len(fitted.split[name]) for name in SPLITS])
-    write_parquet(
-        store,
-        _file(deps, model, feature_set, layout.SPLIT),
-        pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())}),
-    )
+    split = pa.table({"row": pa.array(split_rows, pa.int64()), "split": pa.array(split_names, pa.string())})
+    put_if_absent(store, _file(deps, model, feature_set, layout.SPLIT), lambda: parquet_bytes(split), PARQUET)
     for name in SPLITS:
-        write_parquet(store, _file(deps, model, feature_set, layout.split_file(name)), split_table(fitted, name))
+        put_if_absent(
+            store,
+            _file(deps, model, feature_set, layout.split_file(name)),
+            partial(_split_bytes, fitted, name),
+            PARQUET,
+        )
     manifest = FeatureSetManifest(
         feature_names=list(fitted.feature_names),
         inputs=[InputColumn.model_validate(asdict(i)) for i in fitted.inputs],
@@ -77,7 +81,9 @@ def write_feature_set(deps: Deps, model: str, feature_set: str, fitted: FittedFe
         labels=fitted.labels,
         fills=fitted.fills,
     )
-    store.put_json(_file(deps, model, feature_set, layout.MANIFEST), manifest.model_dump(mode="json"))
+    manifest_obj = _file(deps, model, feature_set, layout.MANIFEST)
+    if not store.exists(manifest_obj):
+        store.put_json(manifest_obj, manifest.model_dump(mode="json"))
     return layout.feature_set_uri(deps.settings.lake_bucket, model, feature_set)
 
 
@@ -95,6 +101,10 @@ def split_arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     target = table.column(TARGET_COLUMN).to_numpy()
     matrix = np.column_stack([table.column(i).to_numpy() for i in range(table.num_columns - 1)])
     return matrix.astype(np.float32, copy=False), target
+
+
+def _split_bytes(fitted: FittedFeatures, name: str) -> bytes:
+    return parquet_bytes(split_table(fitted, name))
 
 
 def load_manifest(deps: Deps, ref: FeatureSetRef) -> FeatureSetManifest:

@@ -12,7 +12,18 @@ from typing import Any, Protocol
 from slipway.objects import S3Object
 from slipway.settings import Settings
 
-__all__ = ["ArtifactStore", "CaptureSink", "Clock", "Counter", "Deps", "EventBus", "MetadataTable"]
+__all__ = [
+    "ArtifactStore",
+    "CaptureSink",
+    "Clock",
+    "ConditionalUpdate",
+    "Counter",
+    "Deps",
+    "EventBus",
+    "MetadataTable",
+    "Started",
+    "Workflows",
+]
 
 
 class ArtifactStore(Protocol):
@@ -55,6 +66,17 @@ class Counter:
     sk: str
     expected: int
     new: int
+
+
+@dataclass(frozen=True)
+class ConditionalUpdate:
+    """Inside a transaction: set ``values`` on an item (created if absent; a None value removes the
+    attribute) only if each attribute in ``expect`` holds the given value (None: must be absent)."""
+
+    pk: str
+    sk: str
+    values: Mapping[str, Any]
+    expect: Mapping[str, Any]
 
 
 class MetadataTable(Protocol):
@@ -100,9 +122,14 @@ class MetadataTable(Protocol):
         """Remove an item (absent: nothing happens); ``expect`` as in ``update``."""
         ...
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
-        """Atomically write new items (each only if its key is free) and move a counter; False when any
-        condition failed (then nothing was written)."""
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
+        """Atomically write new items (each only if its key is free), move a counter and apply conditional
+        updates; False when any condition failed (then nothing was written)."""
         ...
 
 
@@ -111,6 +138,25 @@ class EventBus(Protocol):
 
     def put(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
         """Publish one event; returns its id. A rejected event raises (TransientError when retryable)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Started:
+    """The execution a start names. ``already_exists`` when Step Functions refused the name
+    (ExecutionAlreadyExists: a duplicate event for a run that exists). A repeated start with the same
+    input while that execution still runs is answered by AWS with the running execution itself, so it
+    reports ``already_exists`` False: either way there is one execution of that name."""
+
+    execution_arn: str
+    already_exists: bool
+
+
+class Workflows(Protocol):
+    """Step Functions: start a state machine execution under a name of our choosing."""
+
+    def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
+        """Start ``name``; an execution of that name that already exists is a success, not an error."""
         ...
 
 
@@ -139,6 +185,7 @@ class Deps:
     events: EventBus
     clock: Clock
     captures: CaptureSink
+    workflows: Workflows
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat()

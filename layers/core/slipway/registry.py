@@ -3,16 +3,27 @@ moved by conditional updates, and every alias move logged (audit history)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from slipway import layout
 from slipway.errors import ConflictError, NotFound
-from slipway.ports import Clock, Counter, Deps, MetadataTable
+from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
 
 ALIASES = ("candidate", "staging", "production", "challenger")
 CHAMPION = "champion"  # a read-only name: production, or the candidate while nothing is in production
 ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
+MAX_ALIAS_ATTEMPTS = 20
+
+
+class Registration(NamedTuple):
+    """What ``register`` did: the run's version (``created`` when this call made it), or, when another
+    run had already registered the same dataset version under the same spec version, that run's version
+    with ``already_registered`` (this run made none)."""
+
+    version: int
+    created: bool
+    already_registered: bool = False
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
@@ -31,18 +42,33 @@ class ModelRegistry:
         return cls(deps.table, deps.clock)
 
     # ------------------------------------------------------------------ writes
-    def register(self, model: str, run_id: str, fields: dict[str, Any]) -> tuple[int, bool]:
-        """Give the run's model the next version number, exactly once per run.
+    def register(
+        self,
+        model: str,
+        run_id: str,
+        fields: dict[str, Any],
+        *,
+        dataset_version: str | None = None,
+        spec_version: str | None = None,
+    ) -> Registration:
+        """Give the run's model the next version number, exactly once per run and, when the dataset and
+        spec versions are given, exactly once per (dataset version, spec version).
 
-        The version item, a run→version marker and the counter move in one transaction, so a
-        retried or concurrent call either finds the run's version or takes the next free number;
-        numbers have no gaps. Returns (version, created).
+        The version item, a run→version marker, the (dataset, spec)→version marker and the counter move
+        in one transaction, so a retried or concurrent call either finds the run's version, finds the
+        version another run made from the same data and spec (``already_registered``), or takes the
+        next free number; numbers have no gaps.
         """
         counter_key = layout.version_counter_key(model)
+        trained = (dataset_version, spec_version) if dataset_version and spec_version else None
         for _ in range(MAX_REGISTER_ATTEMPTS):
             existing = self.version_of_run(model, run_id)
             if existing is not None:
-                return existing, False
+                return Registration(existing, created=False)
+            if trained is not None:
+                winner = self.trained_from(model, *trained)
+                if winner is not None:
+                    return Registration(winner, created=False, already_registered=True)
             counter = self.table.get(*counter_key)
             current = int(counter["value"]) if counter else 0
             version = current + 1
@@ -56,10 +82,11 @@ class ModelRegistry:
                 **layout.version_listing(model, version),
                 **fields,
             )
-            marker = layout.item(layout.registered_by_key(model, run_id), version=version, registered_at=now)
-            ok = self.table.transact(puts=[item, marker], counter=Counter(*counter_key, current, version))
-            if ok:
-                return version, True
+            puts = [item, layout.item(layout.registered_by_key(model, run_id), version=version, registered_at=now)]
+            if trained is not None:
+                puts.append(layout.item(layout.trained_key(model, *trained), version=version, run_id=run_id))
+            if self.table.transact(puts=puts, counter=Counter(*counter_key, current, version)):
+                return Registration(version, created=True)
         raise ConflictError(f"could not register {model} after {MAX_REGISTER_ATTEMPTS} attempts (contention)")
 
     def record_artifacts(self, model: str, version: int, artifacts: dict[str, dict[str, str]]) -> None:
@@ -69,10 +96,6 @@ class ModelRegistry:
     def version_of_run(self, model: str, run_id: str) -> int | None:
         item = self.table.get(*layout.registered_by_key(model, run_id))
         return int(item["version"]) if item else None
-
-    def mark_trained(self, model: str, dataset_version: str, spec_version: str, version: int) -> None:
-        """Remember that this dataset version under this spec version already made a model version."""
-        self.table.put(layout.item(layout.trained_key(model, dataset_version, spec_version), version=version))
 
     def trained_from(self, model: str, dataset_version: str, spec_version: str) -> int | None:
         """The version a dataset version made under a spec version, if any (same upload twice: no retrain)."""
@@ -93,9 +116,42 @@ class ModelRegistry:
     ) -> dict[str, Any]:
         """Point an alias at a version (which must exist) and log the move. ``weight`` is the challenger's
         share of traffic. ``expect_previous``: the version the alias must point at now (None: unset), or
-        ConflictError and nothing moves — the guard the promotion machine relies on. Concurrent moves
-        never lose an update: the write is conditional on the version read. ``execution``: the state
-        machine execution (ARN) that moved it, logged with the move."""
+        ConflictError and nothing moves — the guard the promotion machine relies on. The move and its
+        audit-log entry are one transaction, conditional on the version read: no move is lost or unlogged
+        (unguarded, a concurrent move makes this one read again and retry). ``execution``: the state machine
+        execution (ARN) that moved it, logged with the move."""
+        moved = self._move_alias(
+            model,
+            alias,
+            version,
+            actor=actor,
+            reason=reason,
+            weight=weight,
+            expect_previous=expect_previous,
+            execution=execution,
+        )
+        assert moved is not None  # only advance_alias declines to move
+        return moved
+
+    def advance_alias(self, model: str, alias: str, version: int, *, actor: str, reason: str) -> bool:
+        """Move an alias to ``version`` unless it already points at that version or a later one (a later
+        registration wins; the alias never moves back). True when this call moved it."""
+        moved = self._move_alias(model, alias, version, actor=actor, reason=reason, only_forward=True)
+        return moved is not None
+
+    def _move_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        weight: float | None = None,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+        only_forward: bool = False,
+        execution: str | None = None,
+    ) -> dict[str, Any] | None:
         if alias == CHAMPION:
             raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
         if alias not in ALIASES:
@@ -104,14 +160,19 @@ class ModelRegistry:
             raise ValueError("a weight (0 < weight < 1) applies to the challenger alias only")
         self.get_version(model, version)
         key = layout.alias_key(model, alias)
-        previous = self._guard(model, alias, expect_previous)
-        now = self.clock.now().isoformat()
-        values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
-        item = self.table.update(*key, values, expect={"version": previous})
-        self._log(
-            model, alias, version, previous, actor=actor, reason=reason, at=now, weight=weight, execution=execution
-        )
-        return item
+        for _ in range(MAX_ALIAS_ATTEMPTS):
+            was = self._guard(model, alias, expect_previous)
+            if only_forward and was is not None and was >= version:
+                return None
+            now = self.clock.now().isoformat()
+            values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
+            entry = self._log_item(
+                model, alias, version, was, actor=actor, reason=reason, at=now, weight=weight, execution=execution
+            )
+            # A concurrent move (or a log entry at the same instant) fails the condition: read again, retry.
+            if self.table.transact([entry], updates=[ConditionalUpdate(*key, values, expect={"version": was})]):
+                return layout.item(key, **{k: v for k, v in values.items() if v is not None})
+        raise ConflictError(f"could not move {model}@{alias} after {MAX_ALIAS_ATTEMPTS} attempts (contention)")
 
     def clear_alias(
         self,
@@ -129,7 +190,11 @@ class ModelRegistry:
             return
         now = self.clock.now().isoformat()
         self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
-        self._log(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None, execution=execution)
+        self.table.put_new(
+            self._log_item(
+                model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None, execution=execution
+            )
+        )
 
     def rollback_production(self, model: str, *, actor: str, reason: str) -> tuple[int, int]:
         """Production back to the version it pointed at before its last move, in one conditional move (logged).
@@ -156,7 +221,7 @@ class ModelRegistry:
             )
         return current
 
-    def _log(
+    def _log_item(
         self,
         model: str,
         alias: str,
@@ -168,19 +233,17 @@ class ModelRegistry:
         at: str,
         weight: float | None,
         execution: str | None = None,
-    ) -> None:
-        self.table.put_new(
-            layout.item(
-                layout.alias_log_key(model, at, alias),
-                alias=alias,
-                version=version,
-                previous_version=previous,
-                weight=weight,
-                actor=actor,
-                reason=reason,
-                at=at,
-                execution=execution,
-            )
+    ) -> dict[str, Any]:
+        return layout.item(
+            layout.alias_log_key(model, at, alias),
+            alias=alias,
+            version=version,
+            previous_version=previous,
+            weight=weight,
+            actor=actor,
+            reason=reason,
+            at=at,
+            execution=execution,
         )
 
     # ------------------------------------------------------------------ reads

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from slipway import layout
-from slipway.errors import NotFound
+from slipway.errors import ConflictError, NotFound
 from slipway.ports import Deps
+
+ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 def listing(deps: Deps, run_id: str) -> dict[str, str]:
@@ -18,8 +20,30 @@ def listing(deps: Deps, run_id: str) -> dict[str, str]:
 
 
 def start_run(deps: Deps, run_id: str, **fields: Any) -> None:
-    """Mark a run RUNNING with what it uses so far."""
-    update_run(deps, run_id, status="RUNNING", **listing(deps, run_id), **fields)
+    """Mark a run RUNNING with what it uses so far. A run that already ended stays ended (a step still
+    running after its execution was stopped records what it did, but does not reopen the run)."""
+    fields = {**listing(deps, run_id), **fields}
+    try:
+        deps.table.update(
+            *layout.run_key(run_id), {"run_id": run_id, "status": "RUNNING", **fields}, expect={"status": None}
+        )
+    except ConflictError:
+        update_run(deps, run_id, **fields)
+
+
+def close_run_if_open(deps: Deps, run_id: str, **fields: Any) -> bool:
+    """End a run that is still RUNNING (or was never recorded); False when it had already ended. For the
+    endings the state machine cannot record itself: an execution stopped, timed out or failed in its own
+    failure handler, reported by Step Functions' status-change event."""
+    for unless in ({"status": "RUNNING"}, {"status": None}):
+        try:
+            deps.table.update(
+                *layout.run_key(run_id), {"run_id": run_id, **listing(deps, run_id), **fields}, expect=unless
+            )
+        except ConflictError:
+            continue
+        return True
+    return False
 
 
 def update_run(deps: Deps, run_id: str, **fields: Any) -> dict[str, Any]:

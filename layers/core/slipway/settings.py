@@ -22,6 +22,7 @@ class Settings:
     pii_salt: str = ""
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
+    training_state_machine_arn: str = ""  # set only for the function that starts training runs
     # Promotion into this environment: where versions come from (staging ← dev, prod ← staging), and the
     # principal (the promotion role's ARN) recorded with every alias move the promotion makes.
     promotion_source_env: str | None = None
@@ -46,6 +47,7 @@ class Settings:
             pii_salt=e.get("PII_SALT", ""),
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            training_state_machine_arn=e.get("TRAINING_STATE_MACHINE_ARN", ""),
             promotion_source_env=e.get("PROMOTION_SOURCE_ENV") or None,
             promotion_source_bucket=e.get("PROMOTION_SOURCE_BUCKET") or None,
             principal=e.get("SLIPWAY_PRINCIPAL") or None,

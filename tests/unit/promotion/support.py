@@ -40,7 +40,14 @@ from slipway.steps.export_version import export_version
 from slipway.steps.register_promoted import register_promoted
 from slipway.steps.request_approval import request_approval
 from slipway.steps.start_canary import start_canary
-from tests.fakes import FakeArtifactStore, FakeCaptureSink, FakeEventBus, FakeMetadataTable, ManualClock
+from tests.fakes import (
+    FakeArtifactStore,
+    FakeCaptureSink,
+    FakeEventBus,
+    FakeMetadataTable,
+    FakeWorkflows,
+    ManualClock,
+)
 
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 SOURCE = {"staging": "dev", "prod": "staging"}
@@ -97,6 +104,7 @@ class Environments:
                 events=FakeEventBus(copy.deepcopy(self.events(env))),
                 clock=clock,
                 captures=FakeCaptureSink(),
+                workflows=FakeWorkflows(),
             )
         return forked
 
@@ -128,6 +136,7 @@ def environments(dev: Deps) -> Environments:
             events=FakeEventBus(),
             clock=clock,
             captures=FakeCaptureSink(),
+            workflows=FakeWorkflows(),
         )
     return envs
 

@@ -5,19 +5,22 @@ and logged; a retried register returns the same version and writes nothing new."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from slipway import layout
+from slipway.contracts import RegisteredModel
 from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import dataset_node, feature_set_node, model_node, raw_node, run_node, spec_node
 from slipway.errors import TransientError
 from slipway.lineage_queries import models_fed_by, upstream
 from slipway.objects import S3Object
-from slipway.ports import Deps, MetadataTable
+from slipway.ports import ConditionalUpdate, Counter, Deps, MetadataTable
 from slipway.registry import ModelRegistry
 from slipway.runs import get_run
 from slipway.steps.register_version import register_version
@@ -189,6 +192,11 @@ def test_the_same_upload_again_knows_which_version_it_already_trained(registered
     # THEN the dataset version is not new and names version 1 as already trained from it (no retrain)
     assert (dataset.dataset_version, dataset.new) == (registered.first.dataset.dataset_version, False)
     assert dataset.trained_version == 1
+    # AND the run (which the state machine ends at NothingToTrain) is closed, pointing at version 1
+    run_item = get_run(deps, "run-resent")
+    assert run_item is not None
+    assert (run_item["status"], run_item["outcome"], run_item["model_version"]) == ("SUCCEEDED", "nothing_to_train", 1)
+    assert "ended_at" in run_item
 
 
 def test_a_retried_register_returns_the_same_version_and_writes_nothing_new(registered: Registered) -> None:
@@ -219,13 +227,17 @@ class _ThrottledAliasMove:
         self._table = table
         self.throttled = False
 
-    def update(
-        self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        if (pk, sk) == layout.alias_key("churn", "candidate") and not self.throttled:
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
+        moves_alias = any((u.pk, u.sk) == layout.alias_key("churn", "candidate") for u in updates)
+        if moves_alias and not self.throttled:
             self.throttled = True
-            raise TransientError("update item: throttled", {"code": "ProvisionedThroughputExceededException"})
-        return self._table.update(pk, sk, values, expect=expect)
+            raise TransientError("transact write: throttled", {"code": "ProvisionedThroughputExceededException"})
+        return self._table.transact(puts, counter, updates)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
@@ -266,3 +278,124 @@ def test_a_late_retry_of_an_older_run_never_moves_the_alias_back(registered: Reg
     registry = ModelRegistry.of(deps)
     assert registry.aliases("churn") == {"candidate": 2}
     assert registry.alias_log("churn") == log_before
+
+
+# ---------------------------------------------------------------- one version per (dataset version, spec version)
+
+
+@dataclasses.dataclass(frozen=True)
+class Twins:
+    """Two runs of the same bytes under two keys, both evaluated before either registered (they raced)."""
+
+    deps: Deps
+    first: Run
+    second: Run
+
+
+@pytest.fixture
+def twins(evaluated: Pipeline) -> Twins:
+    deps = fork(evaluated.deps)
+    second = run_pipeline(deps, "run-twin", "churn/customers-copy.csv", churn_csv())
+    assert second.dataset.dataset_version == evaluated.run.dataset.dataset_version
+    return Twins(deps, dataclasses.replace(evaluated.run), second)
+
+
+def _register(deps: Deps, run: Run) -> RegisteredModel:
+    return register_version(deps, register_request(run.run_id, run.dataset, run.features, run.evaluated))
+
+
+def test_the_second_run_of_the_same_data_ends_as_already_registered(twins: Twins) -> None:
+    # GIVEN run-1 registered its challenger as version 1
+    deps = twins.deps
+    first = _register(deps, twins.first)
+    objects_before = stored_versions(deps)
+
+    # WHEN the twin run (same dataset version, same spec version) reaches register
+    second = _register(deps, twins.second)
+
+    # THEN it registers nothing: it points at version 1, made by run-1
+    assert (second.outcome, second.version, second.new, second.registered_by) == (
+        "already_registered",
+        first.version,
+        False,
+        "run-1",
+    )
+    assert [v["version"] for v in ModelRegistry.of(deps).versions("churn")] == [1]
+    assert [e["actor"] for e in ModelRegistry.of(deps).alias_log("churn")] == ["run:run-1"]
+    # AND it uploaded no artifact, and its run ended cleanly, saying so
+    assert stored_versions(deps) == objects_before
+    run_item = get_run(deps, "run-twin")
+    assert run_item is not None
+    assert (run_item["status"], run_item["outcome"], run_item["model_version"], run_item["registered_by"]) == (
+        "SUCCEEDED",
+        "already_registered",
+        1,
+        "run-1",
+    )
+
+
+class _LateMarker:
+    """The fake table, except that the (dataset, spec) marker is invisible to reads until the first transaction:
+    the run checks before its rival commits, then loses the conditional write."""
+
+    def __init__(self, table: MetadataTable, hidden: tuple[str, str]) -> None:
+        self._table, self._hidden = table, hidden
+        self.rival: Any = None
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return None if (pk, sk) == self._hidden else self._table.get(pk, sk)
+
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
+        if self.rival is not None:  # the rival registers just before this run's transaction
+            rival, self.rival = self.rival, None
+            rival()
+            self._hidden = ("", "")
+        return self._table.transact(puts, counter, updates)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def test_a_run_that_loses_the_conditional_write_registers_nothing(twins: Twins) -> None:
+    # GIVEN the twin run past the "already trained?" check, with run-1 registering just before its transaction
+    deps = twins.deps
+    fs = twins.second.features.feature_set
+    late = _LateMarker(deps.table, layout.trained_key("churn", fs.dataset_version, fs.spec_version))
+    late.rival = lambda: _register(deps, twins.first)
+
+    # WHEN the twin registers
+    second = _register(dataclasses.replace(deps, table=late), twins.second)
+
+    # THEN it lost: version 1 is run-1's and the only one; the candidate alias moved once
+    assert (second.outcome, second.version, second.registered_by) == ("already_registered", 1, "run-1")
+    registry = ModelRegistry.of(deps)
+    assert [(v["version"], v["run_id"]) for v in registry.versions("churn")] == [(1, "run-1")]
+    assert registry.table.get(*layout.version_counter_key("churn"))["value"] == 1  # type: ignore[index]
+    assert [(e["version"], e["actor"]) for e in registry.alias_log("churn")] == [(1, "run:run-1")]
+    # AND what it had uploaded is named on its run item (the pipeline deletes nothing), not on any version
+    run_item = item_of(deps, layout.run_key("run-twin"))
+    assert run_item["outcome"] == "already_registered"
+    uploaded = run_item["unregistered_artifacts"]
+    assert uploaded and all("/runs/run-twin/" in uri for uri in uploaded)
+    assert all("run-twin" not in json.dumps(v) for v in registry.versions("churn"))
+
+
+def test_concurrent_registers_of_the_same_data_make_one_version(twins: Twins) -> None:
+    # GIVEN both twins evaluated
+    deps = twins.deps
+
+    # WHEN both register at the same moment, each also retried (at-least-once)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda run: _register(deps, run), [twins.first, twins.second] * 2))
+
+    # THEN there is one version, every answer names it, and exactly one run says it registered it
+    assert [v["version"] for v in ModelRegistry.of(deps).versions("churn")] == [1]
+    assert {r.version for r in results} == {1}
+    winners = {r.registered_by or run.run_id for r, run in zip(results, [twins.first, twins.second] * 2, strict=True)}
+    assert len(winners) == 1
+    assert len(ModelRegistry.of(deps).alias_log("churn")) == 1

@@ -1,5 +1,6 @@
 """train_candidate: each Map iteration records a candidate item with its validation metrics and stores
-its model content-addressed, so a retried fit never overwrites an artifact a result points to."""
+its model content-addressed; a retried iteration returns the recorded candidate (no second fit), and a
+fit redone after a lost record never overwrites an artifact a result points to."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from slipway.domain.digest import sha256_hex
 from slipway.objects import S3Object
 from slipway.runs import candidates_of
 from slipway.steps.train_candidate import train_candidate
-from tests.fakes import fork
-from tests.unit.steps.support import Pipeline, item_of, store_keys, train_requests
+from tests.fakes import FakeMetadataTable, fork
+from tests.unit.steps.support import Pipeline, item_of, store_keys, stored_versions, table_keys, train_requests
 
 
 def test_each_candidate_is_recorded_with_its_metrics_and_a_verifiable_artifact(evaluated: Pipeline) -> None:
@@ -45,15 +46,31 @@ def test_each_candidate_is_recorded_with_its_metrics_and_a_verifiable_artifact(e
         assert hasattr(model, "predict_proba")
 
 
-def test_a_retried_fit_writes_a_second_artifact_and_the_first_stays_verifiable(evaluated: Pipeline) -> None:
-    # GIVEN candidate 0 of run-1, already trained once
+def test_a_retried_iteration_returns_the_recorded_candidate_and_writes_nothing(evaluated: Pipeline) -> None:
+    # GIVEN candidate 0 of run-1, trained and recorded (its response lost: the Map iteration is retried)
+    deps = fork(evaluated.deps)
+    run = evaluated.run
+    before = stored_versions(deps), table_keys(deps)
+
+    # WHEN the same request comes again
+    retried = train_candidate(deps, train_requests(run.run_id, run.features)[0])
+
+    # THEN it is the recorded result, and no object, version or item was added (no second fit)
+    assert retried == run.trained[0]
+    assert (stored_versions(deps), table_keys(deps)) == before
+
+
+def test_a_fit_lost_before_its_record_is_redone_and_the_first_artifact_stays_verifiable(evaluated: Pipeline) -> None:
+    # GIVEN candidate 0's artifact written but its record lost (a crash between the two writes)
     deps = fork(evaluated.deps)
     run = evaluated.run
     first = run.trained[0]
-    request = train_requests(run.run_id, run.features)[0]
+    table = deps.table
+    assert isinstance(table, FakeMetadataTable)
+    del table.items[layout.candidate_key(run.run_id, 0)]
 
-    # WHEN the Map iteration is retried (the same request again)
-    retried = train_candidate(deps, request)
+    # WHEN the Map iteration is retried
+    retried = train_candidate(deps, train_requests(run.run_id, run.features)[0])
 
     # THEN the retry's artifact has its own content address next to the first one
     prefix = layout.candidate_artifact(deps.settings.artifacts_bucket, run.run_id, 0, "x").key.rsplit("/", 1)[0]
@@ -64,7 +81,7 @@ def test_a_retried_fit_writes_a_second_artifact_and_the_first_stays_verifiable(e
     # AND both artifacts still hash to what their results recorded
     for result in (first, retried):
         assert sha256_hex(verified_bytes(deps.store, result.model_uri, result.model_sha256)) == result.model_sha256
-    # AND the candidate item now points at the retry, with the same validation metrics
+    # AND the candidate item points at the retry, with the same validation metrics
     item = item_of(deps, layout.candidate_key(run.run_id, 0))
     assert (item["model_uri"], item["model_sha256"]) == (retried.model_uri, retried.model_sha256)
     assert retried.metrics == pytest.approx(first.metrics)

@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from slipway.adapters.clients import aws_errors
 from slipway.errors import ConflictError
-from slipway.ports import Counter
+from slipway.ports import ConditionalUpdate, Counter
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -178,7 +178,12 @@ class DynamoMetadataTable:
         with aws_errors(f"delete item from {self.name}", conflict=_CONFLICT):
             self._db.delete_item(**kwargs)
 
-    def transact(self, puts: Sequence[Mapping[str, Any]], counter: Counter | None = None) -> bool:
+    def transact(
+        self,
+        puts: Sequence[Mapping[str, Any]],
+        counter: Counter | None = None,
+        updates: Sequence[ConditionalUpdate] = (),
+    ) -> bool:
         operations: list[dict[str, Any]] = [
             {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": _KEY_FREE}} for i in puts
         ]
@@ -194,9 +199,29 @@ class DynamoMetadataTable:
             if counter.expected != 0:
                 update["ExpressionAttributeValues"][":expected"] = {"N": str(counter.expected)}
             operations.append({"Update": update})
+        operations += [{"Update": self._conditional_update(u)} for u in updates]
         try:
             with aws_errors(f"transact write on {self.name}", conflict=_CONFLICT):
                 self._db.transact_write_items(TransactItems=operations)
         except ConflictError:
             return False
         return True
+
+    def _conditional_update(self, update: ConditionalUpdate) -> dict[str, Any]:
+        keep = {k: v for k, v in update.values.items() if v is not None}
+        drop = [k for k, v in update.values.items() if v is None]
+        names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep)))
+        if drop:
+            expression += " REMOVE " + ", ".join(f"#a{len(keep) + i}" for i in range(len(drop)))
+        expression_values = _to_dynamo({f":v{i}": v for i, v in enumerate(keep.values())})
+        operation: dict[str, Any] = {"TableName": self.name, "Key": _key(update.pk, update.sk)}
+        if update.expect:
+            expect_names, expect_values, condition = _expectations(update.expect)
+            names.update(expect_names)
+            expression_values.update(expect_values)
+            operation["ConditionExpression"] = condition
+        operation.update(UpdateExpression=expression, ExpressionAttributeNames=names)
+        if expression_values:
+            operation["ExpressionAttributeValues"] = expression_values
+        return operation

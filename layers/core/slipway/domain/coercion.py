@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 
 from slipway.domain.categories import DECIMAL_PATTERN, canonical_category
 
-__all__ = ["ARROW_TYPES", "coerce_column", "nan_to_null", "to_numpy_mask"]
+__all__ = ["ARROW_TYPES", "coerce_column", "nan_to_null", "stored_type_fits", "to_numpy_mask"]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "int": pa.int64(),
@@ -116,6 +116,24 @@ def _to_int(col: Column) -> tuple[Column, np.ndarray | None]:
     fraction = pc.not_equal(pc.floor(col), col)
     failed = to_numpy_mask(pc.or_(fraction, pc.greater_equal(pc.abs(col), 2.0**63)))
     return _null_where(failed, col).cast(target, safe=False), failed
+
+
+def stored_type_fits(stored: pa.DataType, col_type: str) -> bool:
+    """Whether a typed file (Parquet) may store a column of contract type ``col_type`` as ``stored``: the same
+    kind of value, any width (int8…uint64 for int; an int for a float; a timestamp of any unit or a date for
+    a timestamp; text, or text dictionary, for a string). A category is a label: text or numeric codes."""
+    if pa.types.is_dictionary(stored):
+        stored = stored.value_type
+    text = pa.types.is_string(stored) or pa.types.is_large_string(stored)
+    number = pa.types.is_integer(stored) or pa.types.is_floating(stored)
+    return {
+        "int": pa.types.is_integer(stored),
+        "float": number,
+        "bool": pa.types.is_boolean(stored),
+        "timestamp": pa.types.is_timestamp(stored) or pa.types.is_date(stored),
+        "string": text,
+        "category": text or number,
+    }[col_type] or pa.types.is_null(stored)
 
 
 def _canonical_categories(col: Column) -> Column:

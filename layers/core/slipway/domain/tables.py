@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from typing import Any
 
 import pyarrow as pa
@@ -12,9 +13,18 @@ import pyarrow.parquet as pq
 from slipway.errors import DataContractViolation
 from slipway.spec import DataContract
 
-__all__ = ["CANONICAL_ROW_GROUP_SIZE", "canonical_parquet", "read_upload"]
+__all__ = [
+    "CANONICAL_ROW_GROUP_SIZE",
+    "canonical_parquet",
+    "gunzip_bounded",
+    "is_typed_format",
+    "max_decompressed_bytes",
+    "read_upload",
+]
 
 CANONICAL_ROW_GROUP_SIZE = 256 * 1024
+MIN_DECOMPRESSED_LIMIT = 64 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 256
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -22,6 +32,12 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 def _unreadable(key: str, reason: str) -> DataContractViolation:
     finding: dict[str, Any] = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
     return DataContractViolation(f"{key}: {reason}", details={"key": key, "failures": [finding]})
+
+
+def is_typed_format(key: str) -> bool:
+    """Whether the file stores typed columns (Parquet), whose types the contract holds it to, rather than
+    text (CSV) that validation parses."""
+    return key.lower().endswith(_PARQUET_SUFFIXES)
 
 
 def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
@@ -39,15 +55,59 @@ def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) 
     lowered = key.lower()
     try:
         if lowered.endswith(_CSV_SUFFIXES):
-            stream: pa.NativeFile = pa.BufferReader(data)
-            if lowered.endswith(".gz"):
-                stream = pa.CompressedInputStream(stream, "gzip")
-            return pacsv.read_csv(stream, convert_options=_csv_options(contract))
+            text = gunzip_bounded(data, key) if lowered.endswith(".gz") else data
+            table = pacsv.read_csv(pa.BufferReader(text), convert_options=_csv_options(contract))
+            _require_utf8(table, key)
+            return table
         if lowered.endswith(_PARQUET_SUFFIXES):
             return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise _unreadable(key, f"cannot read the object as {'CSV' if '.csv' in lowered else 'Parquet'}: {exc}") from exc
+        hint = " (the file must be UTF-8 text)" if "UTF8" in str(exc) else ""
+        kind = "CSV" if ".csv" in lowered else "Parquet"
+        raise _unreadable(key, f"cannot read the object as {kind}: {exc}{hint}") from exc
     raise _unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
+
+
+def max_decompressed_bytes(compressed: int) -> int:
+    """How far a gzipped upload may expand: CSV compresses 5-20 times; a file that expands much more
+    (a decompression bomb: a few KB of zeros that become gigabytes) is refused before it fills memory."""
+    return max(MIN_DECOMPRESSED_LIMIT, MAX_COMPRESSION_RATIO * compressed)
+
+
+def gunzip_bounded(data: bytes, key: str) -> bytes:
+    """The gzip stream's content (every member of a concatenated stream), or DataContractViolation when it
+    is corrupt, truncated or expands past ``max_decompressed_bytes`` (inflated in bounded steps: a bomb
+    never gets further than the limit)."""
+    limit = max_decompressed_bytes(len(data))
+    out: list[bytes] = []
+    size, pending = 0, data
+    try:
+        while pending:
+            inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # one gzip member
+            while pending and not inflate.eof:
+                piece = inflate.decompress(pending, 1 << 20)
+                size += len(piece)
+                if size > limit:
+                    raise _unreadable(
+                        key, f"the gzip stream expands to more than {limit:,} bytes (a decompression bomb?): refused"
+                    )
+                out.append(piece)
+                pending = inflate.unconsumed_tail
+            if not inflate.eof:
+                raise _unreadable(key, "cannot read the object as gzip: the stream is truncated")
+            pending = inflate.unused_data
+    except zlib.error as exc:
+        raise _unreadable(key, f"cannot read the object as gzip: {exc}") from exc
+    return b"".join(out)
+
+
+def _require_utf8(table: pa.Table, key: str) -> None:
+    """pyarrow reads text that is not UTF-8 as bytes: say so, instead of failing later on a cast."""
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise _unreadable(
+            key, f"{len(binary)} column(s) are not UTF-8 text (e.g. {binary[0]!r}): save the file as UTF-8"
+        )
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -13,12 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.domain.coercion import ARROW_TYPES, coerce_column, to_numpy_mask
+from slipway.domain.coercion import ARROW_TYPES, coerce_column, stored_type_fits, to_numpy_mask
 from slipway.spec import ColumnSpec, DataContract, parse_timestamp
 
 __all__ = ["ARROW_TYPES", "CheckFailure", "ValidationReport", "apply_pii", "validate_table"]
 
 MAX_EXAMPLES = 5
+MAX_UNEXPECTED_LISTED = 50  # a 20,000-column file gets 50 findings and a count, not 20,000 findings
 _DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 
 type Column = pa.ChunkedArray
@@ -45,6 +48,7 @@ class ValidationReport:
 
     rows: int
     failures: list[CheckFailure] = field(default_factory=list)
+    dropped_null_target: int = 0  # rows removed before the checks (``missing_target: drop``)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +66,7 @@ class ValidationReport:
             "rows": self.rows,
             "ok": self.ok,
             "bad_values": sum(f.count for f in self.failures),
+            "dropped_rows": {"null_target": self.dropped_null_target},
             "failures": [f.to_dict() for f in self.failures],
         }
 
@@ -230,7 +235,21 @@ def _check_unique(spec: ColumnSpec, col: Column) -> CheckFailure | None:
     return _failure(spec.name, "unique", repeated, message)
 
 
-def _check_column(spec: ColumnSpec, raw: Column) -> tuple[Column, list[CheckFailure]]:
+def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[CheckFailure]]:
+    """A typed file stores the column as another type: one ``type`` finding naming both, over every value."""
+    stored = raw.type.value_type if pa.types.is_dictionary(raw.type) else raw.type
+    shown = "string" if pa.types.is_large_string(stored) else str(stored)
+    message = (
+        f"stored as {shown} in a typed file; the contract says {spec.type} "
+        "(set coerce: true on the column to convert its values)"
+    )
+    failure = _failure(spec.name, "type", to_numpy_mask(pc.is_valid(raw)), message)
+    return pa.chunked_array([pa.nulls(len(raw), ARROW_TYPES[spec.type])]), [failure]
+
+
+def _check_column(spec: ColumnSpec, raw: Column, stored_types: bool = False) -> tuple[Column, list[CheckFailure]]:
+    if stored_types and not spec.coerce and not stored_type_fits(raw.type, spec.type):
+        return _stored_type_mismatch(spec, raw)
     failures: list[CheckFailure] = []
     col, type_failed = coerce_column(raw, spec.type)
     if type_failed is not None and type_failed.any():
@@ -251,34 +270,65 @@ def _check_column(spec: ColumnSpec, raw: Column) -> tuple[Column, list[CheckFail
     return col, failures
 
 
+def _header_failures(names: list[str], contract: DataContract) -> list[CheckFailure]:
+    """Columns the contract does not declare, or declared more than once. A header naming no contract column
+    at all is one ``header`` finding that quotes none of it (a file without a header row has data there)."""
+    declared = set(contract.names)
+    counts = collections.Counter(names)
+    if names and not declared & counts.keys():
+        message = (
+            f"none of the {len(counts)} column names in the first row is a column of the contract (a file "
+            f"without a header row?); expected: {', '.join(contract.names)}"
+        )
+        return [CheckFailure(None, "header", 1, [], message)]
+    odd = [name for name in counts if name not in declared or counts[name] > 1]
+    failures = [
+        CheckFailure(
+            name,
+            "unexpected_column",
+            1,
+            [],
+            f"column {name!r} appears {counts[name]} times"
+            if name in declared
+            else f"column {name!r} is not in the contract",
+        )
+        for name in odd[:MAX_UNEXPECTED_LISTED]
+    ]
+    if len(odd) > MAX_UNEXPECTED_LISTED:
+        rest = len(odd) - MAX_UNEXPECTED_LISTED
+        failures.append(
+            CheckFailure(None, "unexpected_column", rest, [], f"{rest} more columns not in the contract, not listed")
+        )
+    return failures
+
+
 def _missing(spec: ColumnSpec, rows: int) -> tuple[Column, list[CheckFailure]]:
     failure = CheckFailure(spec.name, "missing_column", 1, [], f"column {spec.name!r} is missing")
     return pa.chunked_array([pa.nulls(rows, ARROW_TYPES[spec.type])]), [failure]
 
 
 def validate_table(
-    table: pa.Table, contract: DataContract, *, max_workers: int | None = None
+    table: pa.Table, contract: DataContract, *, max_workers: int | None = None, stored_types: bool = False
 ) -> tuple[pa.Table, ValidationReport]:
     """Cast ``table`` to the contract and run every check, collecting all failures.
 
     The returned table has exactly the contract's columns, in order, with the contract's Arrow
     types; values that failed the type check are null, and a missing column is all null.
     Columns are checked in a small thread pool (Arrow and numpy release the GIL);
-    ``max_workers=1`` checks them one after another.
+    ``max_workers=1`` checks them one after another. ``stored_types`` (a typed file such as Parquet): a
+    column stored as another type than the contract's is a ``type`` finding unless the column says
+    ``coerce: true``; text (CSV) is always parsed.
     """
+    uploaded_rows = table.num_rows
+    table, kept = _drop_missing_targets(table, contract)
     rows, names = table.num_rows, table.schema.names
     failures: list[CheckFailure] = []
-    declared = set(contract.names)
-    for name in dict.fromkeys(names):
-        count = names.count(name)
-        if name not in declared or count > 1:
-            extra = f"appears {count} times" if name in declared else "is not in the contract"
-            failures.append(CheckFailure(name, "unexpected_column", 1, [], f"column {name!r} {extra}"))
+    failures.extend(_header_failures(names, contract))
 
     def check(spec: ColumnSpec) -> tuple[Column, list[CheckFailure]]:
         if spec.name not in names:
             return _missing(spec, rows)
-        return _check_column(spec, table.column(names.index(spec.name)))
+        return _check_column(spec, table.column(names.index(spec.name)), stored_types)
 
     workers = max_workers or min(_DEFAULT_WORKERS, len(contract.columns))
     if workers > 1:
@@ -293,7 +343,27 @@ def validate_table(
         bound = f"min_rows {contract.min_rows}" if too_few else f"max_rows {contract.max_rows}"
         failures.append(CheckFailure(None, "row_count", 1, [], f"{rows} rows breaks {bound}"))
     typed = pa.table([col for col, _ in checked], names=contract.names)
-    return typed, ValidationReport(rows=rows, failures=failures)
+    if kept is not None:  # report row numbers of the upload, not of the rows kept
+        failures = [dataclasses.replace(f, examples=[int(kept[e]) for e in f.examples]) for f in failures]
+    return typed, ValidationReport(rows=uploaded_rows, failures=failures, dropped_null_target=uploaded_rows - rows)
+
+
+def _drop_missing_targets(table: pa.Table, contract: DataContract) -> tuple[pa.Table, np.ndarray | None]:
+    """With ``missing_target: drop``, the rows whose target is missing (null, or NaN/empty as the type reads
+    it; a value of the wrong type is not missing and stays, to fail its type check) and the upload row
+    number of each row kept; otherwise the table unchanged and None."""
+    names = table.schema.names
+    if contract.missing_target != "drop" or names.count(contract.target) != 1:
+        return table, None
+    spec = contract.column(contract.target)
+    col, type_failed = coerce_column(table.column(names.index(contract.target)), spec.type)
+    missing = to_numpy_mask(pc.is_null(col))
+    if type_failed is not None:
+        missing &= ~type_failed
+    if not missing.any():
+        return table, None
+    kept = np.flatnonzero(~missing)
+    return table.take(pa.array(kept)), kept
 
 
 def _hash_values(values: pa.Array, salt: str) -> pa.Array:

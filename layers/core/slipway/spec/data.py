@@ -37,6 +37,9 @@ class ColumnSpec(Frozen):
     unique: bool = False
     regex: str | None = None
     pii: Literal["hash", "drop", "keep"] = "keep"
+    # Typed files (Parquet) must store the column as the contract's type (a string column for an int is a
+    # `type` finding naming both); coerce: true converts it value by value instead, as CSV text is read.
+    coerce: bool = False
 
     @field_validator("min", "max", mode="before")
     @classmethod
@@ -119,6 +122,9 @@ class DataContract(Frozen):
     timestamp: str | None = None
     entity_id: str | None = None
     sensitive: list[str] = Field(default_factory=list)
+    # A row without a target cannot train: "quarantine" refuses the whole upload (a not_null finding on the
+    # target); "drop" removes those rows before every other check and reports how many were dropped.
+    missing_target: Literal["quarantine", "drop"] = "quarantine"
     min_rows: int = Field(default=1, ge=0)
     max_rows: int | None = Field(default=None, ge=1)
     # CSV cells that mean "missing" (Parquet has real nulls): e.g. add "NA" for files written by R.

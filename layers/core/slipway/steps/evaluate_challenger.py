@@ -4,13 +4,14 @@ the spec's gates decide. Writes only run-level records: the registry is untouche
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model
+from slipway.artifact_io import load_verified_model, put_unless_identical
 from slipway.contracts import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
 from slipway.domain.evaluation import (
     compare,
@@ -67,7 +68,10 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "gate": gate.to_dict(),
         "rows": fs.rows,
     }
-    ref = deps.store.put_json(layout.evaluation_report(deps.settings.artifacts_bucket, request.run_id), report)
+    body = json.dumps(report, indent=2, sort_keys=True, default=str).encode()
+    ref = put_unless_identical(
+        deps.store, layout.evaluation_report(deps.settings.artifacts_bucket, request.run_id), body, "application/json"
+    )
     update_run(
         deps,
         request.run_id,

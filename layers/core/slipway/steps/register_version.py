@@ -1,6 +1,8 @@
 """The register step: the challenger becomes the model's next version — ONNX (checked against
 scikit-learn on the test split) and skops artifacts with their SHA-256, a model card, lineage and
-the ``candidate`` alias. A retry of the same run returns the same version."""
+the ``candidate`` alias. A retry of the same run returns the same version; a run whose dataset
+version was already registered under the same spec version (by a run that raced it) registers
+nothing and ends as "already registered" with that version."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 from typing import Any
 
 from slipway import layout
-from slipway.artifact_io import verified_bytes
+from slipway.artifact_io import put_unless_identical, verified_bytes
 from slipway.contracts import RegisteredModel, RegisterRequest
 from slipway.domain.artifacts_codec import checked_onnx, load_model
 from slipway.domain.digest import sha256_hex
@@ -19,7 +21,7 @@ from slipway.domain.model_card import build_model_card, render_html
 from slipway.featurestore import holdout_rows, load_manifest
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
+from slipway.registry import ModelRegistry, Registration
 from slipway.runs import update_run
 
 ALIAS = "candidate"
@@ -32,17 +34,22 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
     # instead of uploading new bytes under a registered version.
     existing = registry.version_of_run(fs.model, request.run_id)
     if existing is None:
-        version, created = _upload_and_register(deps, request, registry)
+        winner = registry.trained_from(fs.model, fs.dataset_version, fs.spec_version)
+        if winner is not None:  # lost before uploading anything
+            return _already_registered(deps, request, registry, winner, orphaned=[])
+        registration, uploaded = _upload_and_register(deps, request, registry)
+        if registration.already_registered:  # lost the transaction: its uploads stay under this run's prefix
+            return _already_registered(deps, request, registry, registration.version, orphaned=uploaded)
+        version, created = registration.version, registration.created
     else:
         version, created = existing, False
     item = registry.get_version(fs.model, version)
     artifacts, onnx = dict(item["artifacts"]), dict(item["onnx"])
 
     now = deps.now_iso()
-    registry.mark_trained(fs.model, fs.dataset_version, fs.spec_version, version)
     actor = f"run:{request.run_id}"
-    if created or _alias_move_unfinished(registry, fs.model, version, actor):
-        registry.set_alias(fs.model, ALIAS, version, actor=actor, reason="registered by training")
+    if created or not _alias_move_logged(registry, fs.model, actor):
+        registry.advance_alias(fs.model, ALIAS, version, actor=actor, reason="registered by training")
     node = model_node(fs.model, version)
     for edge in (
         Edge(feature_set_node(fs.model, fs.id), run_node(request.run_id), "trained_in"),
@@ -54,7 +61,7 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
     if layout.MODEL_CARD_HTML not in artifacts:
         artifacts.update(_model_card(deps, request, version, artifacts, onnx))
         registry.record_artifacts(fs.model, version, artifacts)
-    update_run(deps, request.run_id, status="SUCCEEDED", model_version=version, ended_at=now)
+    update_run(deps, request.run_id, status="SUCCEEDED", outcome="registered", model_version=version, ended_at=now)
     return RegisteredModel(
         model=fs.model,
         version=version,
@@ -66,24 +73,54 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
     )
 
 
-def _alias_move_unfinished(registry: ModelRegistry, model: str, version: int, actor: str) -> bool:
-    """A retry after the version was committed: the run's alias move is done only once it is logged. A later
-    run's version on the alias wins (the alias never moves back)."""
-    if any(e.get("actor") == actor and e.get("alias") == ALIAS for e in registry.alias_log(model)):
-        return False
-    current = registry.alias(model, ALIAS)
-    return current is None or current <= version
+def _already_registered(
+    deps: Deps, request: RegisterRequest, registry: ModelRegistry, version: int, orphaned: list[str]
+) -> RegisteredModel:
+    """Another run registered this dataset version under this spec version first: end cleanly, pointing at it."""
+    fs = request.feature_set
+    item = registry.get_version(fs.model, version)
+    artifacts = {name: a["uri"] for name, a in dict(item.get("artifacts", {})).items()}
+    update_run(
+        deps,
+        request.run_id,
+        status="SUCCEEDED",
+        outcome="already_registered",
+        model_version=version,
+        registered_by=item.get("run_id"),
+        unregistered_artifacts=orphaned or None,
+        ended_at=deps.now_iso(),
+    )
+    return RegisteredModel(
+        model=fs.model,
+        version=version,
+        new=False,
+        alias=ALIAS,
+        artifacts=artifacts,
+        model_card_uri=artifacts.get(layout.MODEL_CARD_HTML, ""),
+        onnx=dict(item.get("onnx", {})),
+        outcome="already_registered",
+        registered_by=item.get("run_id"),
+    )
+
+
+def _alias_move_logged(registry: ModelRegistry, model: str, actor: str) -> bool:
+    """A retry after the version was committed: the run's alias move is done once it is logged (the move and
+    its log entry are one write). A later run's version on the alias wins: ``advance_alias`` never moves back."""
+    return any(e.get("actor") == actor and e.get("alias") == ALIAS for e in registry.alias_log(model))
 
 
 def _put(deps: Deps, request: RegisterRequest, name: str, body: bytes, content_type: str) -> dict[str, str]:
     """Upload one artifact of the run's version; returns its registry record ``{"uri", "sha256"}``."""
     target = layout.model_artifact(deps.settings.artifacts_bucket, request.feature_set.model, request.run_id, name)
-    written = deps.store.put_bytes(target, body, content_type)
+    written = put_unless_identical(deps.store, target, body, content_type)  # a retry writes no second version
     return {"uri": written.uri, "sha256": sha256_hex(body)}
 
 
-def _upload_and_register(deps: Deps, request: RegisterRequest, registry: ModelRegistry) -> tuple[int, bool]:
-    """Upload the challenger's artifacts (skops, ONNX if it matches) and take the next version number."""
+def _upload_and_register(
+    deps: Deps, request: RegisterRequest, registry: ModelRegistry
+) -> tuple[Registration, list[str]]:
+    """Upload the challenger's artifacts (skops, ONNX if it matches) and take the next version number;
+    returns the registration and the URIs uploaded."""
     fs, evaluation = request.feature_set, request.evaluation
     best = evaluation.best
     manifest = load_manifest(deps, fs)
@@ -95,7 +132,7 @@ def _upload_and_register(deps: Deps, request: RegisterRequest, registry: ModelRe
     onnx_bytes, onnx = checked_onnx(pipeline, inputs, holdout, fs.task)
     if onnx_bytes is not None:
         artifacts[layout.MODEL_ONNX] = _put(deps, request, layout.MODEL_ONNX, onnx_bytes, "application/octet-stream")
-    return registry.register(
+    registration = registry.register(
         fs.model,
         request.run_id,
         {
@@ -123,7 +160,10 @@ def _upload_and_register(deps: Deps, request: RegisterRequest, registry: ModelRe
             "raw_version_id": request.dataset.raw_version_id,
             "evaluation_uri": evaluation.report_uri,
         },
+        dataset_version=fs.dataset_version,
+        spec_version=fs.spec_version,
     )
+    return registration, [a["uri"] for a in artifacts.values()]
 
 
 def _model_card(

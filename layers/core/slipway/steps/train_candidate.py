@@ -11,12 +11,16 @@ from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
 from slipway.domain.training import Candidate, assemble, fit_estimator, score
 from slipway.featurestore import load_preprocessor, load_split
+from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.runs import record_candidate
 
 
 def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     fs = request.feature_set
+    recorded = _recorded(deps, request)
+    if recorded is not None:  # a retry after the candidate was fitted and recorded: no second fit, no second artifact
+        return recorded
     candidate = Candidate(request.candidate.index, request.candidate.algorithm, dict(request.candidate.params))
     X_train, y_train = load_split(deps, fs, "train")
     X_valid, y_valid = load_split(deps, fs, "valid")
@@ -54,4 +58,22 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         fit_seconds=round(fit_seconds, 4),
         model_uri=written.uri,
         model_sha256=sha,
+    )
+
+
+def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
+    """The result this run already recorded for this candidate on this feature set, if its artifact exists."""
+    item = deps.table.get(*layout.candidate_key(request.run_id, request.candidate.index))
+    if item is None or item.get("feature_set") != request.feature_set.id or "model_uri" not in item:
+        return None
+    if not deps.store.exists(S3Object.parse(item["model_uri"])):
+        return None
+    return TrainResult(
+        index=request.candidate.index,
+        algorithm=item["algorithm"],
+        params=json.loads(item["params_json"]),
+        metrics=item["validation_metrics"],
+        fit_seconds=float(item["fit_seconds"]),
+        model_uri=item["model_uri"],
+        model_sha256=item["model_sha256"],
     )

@@ -1,0 +1,25 @@
+"""start_training: the upload rule's target; starts one training run per uploaded object version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from slipway.composition import deps, typed_errors
+from slipway.contracts import StartTrainingRequest
+from slipway.steps.start_training import start_training
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+@typed_errors
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = StartTrainingRequest.from_event(event)
+    started = start_training(deps(), request)
+    logger.info(
+        "duplicate event: run already started" if started.already_exists else "run started",
+        extra={"run_id": started.run_id, "raw": request.raw.uri, "version_id": request.raw.version_id},
+    )
+    return started.model_dump(mode="json")
