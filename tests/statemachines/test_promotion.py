@@ -392,6 +392,23 @@ def test_two_promotions_of_one_model_at_once_one_proceeds_the_other_fails_typed(
     assert finish(first)[1]["status"] == "REJECTED" and unchanged(targets, faulty)
 
 
+def test_a_stopped_promotion_is_cleaned_up_by_its_status_change_event(
+    cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
+) -> None:
+    # GIVEN a promotion waiting for approval, holding the model's lock
+    run, _, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
+    assert record["status"] == "WAITING_FOR_APPROVAL"
+    # WHEN an operator stops its execution (it never reaches its Abort state)
+    cloud.client("stepfunctions", "staging").stop_execution(executionArn=run.arn, cause="operator")
+    # THEN Step Functions' status-change event runs the abort all the same: record closed, lock released
+    closed = poll(lambda: r if (r := run.record()).get("status") == "ABORTED" else None, timeout_s=30, what="no abort")
+    assert closed["error"] == "ABORTED"
+    assert targets["staging"].deps.table.get(*layout.promotion_lock_key(FAULTY)) is None
+    assert unchanged(targets, faulty)
+    approvals = targets["staging"].deps.table.query(*layout.approvals(FAULTY, "staging"))
+    assert [a["status"] for a in approvals if a["execution"] == run.name] == ["REJECTED"]
+
+
 # ---------------------------------------------------------------- faults in every step
 
 # (environment, function) of each promotion step: Resolve runs in the source account.

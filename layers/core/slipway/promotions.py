@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 KIND = "promotion"
-TERMINAL = frozenset({"SUCCEEDED", "ROLLED_BACK", "REJECTED", "TIMED_OUT", "FAILED"})
+TERMINAL = frozenset({"SUCCEEDED", "ROLLED_BACK", "REJECTED", "TIMED_OUT", "FAILED", "ABORTED"})
 
 
 def principal(deps: Deps) -> str:

@@ -16,7 +16,9 @@ from slipway.registry import parse_ref
 from slipway.runs import get_run
 
 SOURCE = "slipway.promotion"
-STATUS = {"ApprovalRejected": "REJECTED", "ApprovalTimedOut": "TIMED_OUT"}
+# The typed error → how the promotion ended; ABORTED and TIMED_OUT come from the execution's status-change event
+# (stopped, or over its own timeout), when the machine itself could not reach Abort.
+STATUS = {"ApprovalRejected": "REJECTED", "ApprovalTimedOut": "TIMED_OUT", "ABORTED": "ABORTED", "TIMED_OUT": "FAILED"}
 
 
 def readable_cause(cause: Any) -> str:
