@@ -395,18 +395,24 @@ def test_two_promotions_of_one_model_at_once_one_proceeds_the_other_fails_typed(
 def test_a_stopped_promotion_is_cleaned_up_by_its_status_change_event(
     cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
 ) -> None:
-    # GIVEN a promotion waiting for approval, holding the model's lock
+    # GIVEN a promotion whose canary is on (the challenger set), held inside its CheckCanary step
+    held = cloud.inject_step_fault("staging", "CheckCanaryFunction", "barrier", parties=2)
     run, _, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
     assert record["status"] == "WAITING_FOR_APPROVAL"
-    # WHEN an operator stops its execution (it never reaches its Abort state)
-    cloud.client("stepfunctions", "staging").stop_execution(executionArn=run.arn, cause="operator")
-    # THEN Step Functions' status-change event runs the abort all the same: record closed, lock released
+    promotion.answer(targets["staging"], FAULTY, True, "stop test")
+    poll(lambda: held.fired or None, timeout_s=60, what="CheckCanary never started")
+    assert aliases(targets, "staging", FAULTY)["challenger"] == 2
+    # WHEN an operator stops the execution (it never reaches its Abort state; the held step then returns)
+    sfn = cloud.admin_client("stepfunctions", "staging")
+    sfn.stop_execution(executionArn=run.arn, error="Operator.Stopped", cause="stopped by an operator")
+    held.release()
+    cloud.wait_idle()
+    # THEN Step Functions' status-change event ran the abort all the same: challenger undone, lock released
+    assert sfn.describe_execution(executionArn=run.arn)["status"] == "ABORTED"
     closed = poll(lambda: r if (r := run.record()).get("status") == "ABORTED" else None, timeout_s=30, what="no abort")
-    assert closed["error"] == "ABORTED"
+    assert closed["error"] == "ABORTED" and closed["undone"] == ["challenger 2 → cleared"]
     assert targets["staging"].deps.table.get(*layout.promotion_lock_key(FAULTY)) is None
     assert unchanged(targets, faulty)
-    approvals = targets["staging"].deps.table.query(*layout.approvals(FAULTY, "staging"))
-    assert [a["status"] for a in approvals if a["execution"] == run.name] == ["REJECTED"]
 
 
 # ---------------------------------------------------------------- faults in every step

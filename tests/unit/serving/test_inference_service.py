@@ -168,6 +168,24 @@ def test_a_failing_challenger_is_captured_as_errors_and_production_answers_its_r
     assert len(served) == 40 and {(r["variant"], r["version"]) for r in served} == {("production", 1)}
 
 
+def test_captures_carry_each_variants_own_time_apart_from_the_requests(two_versions: Registered) -> None:
+    # GIVEN a 50 % challenger, neither version loaded yet
+    service, registry = in_production(two_versions)
+    registry.set_alias("churn", "challenger", 2, actor="test", reason="canary", weight=0.5)
+    sent = [{**row, "customer_id": f"C{n:06d}"} for n, row in enumerate(rows(20))]
+    # WHEN one request loads both models and predicts
+    service.predict("churn", sent, "req-t")
+    assert service.captures.flush()
+    sink = service.deps.captures
+    assert isinstance(sink, FakeCaptureSink)
+    # THEN each row carries the request's latency (loads included) and its variant's own time, which is less
+    by_variant = {r["variant"]: r for r in sink.records}
+    assert set(by_variant) == {"production", "challenger"}
+    for record in by_variant.values():
+        assert 0 < record["model_ms"] < record["latency_ms"]
+    assert len({r["latency_ms"] for r in sink.records}) == 1
+
+
 def test_a_failing_production_fails_the_request_and_is_captured(two_versions: Registered) -> None:
     service, registry = in_production(two_versions)
     onnx = registry.get_version("churn", 1)["artifacts"][layout.MODEL_ONNX]

@@ -45,6 +45,14 @@ def _score(record: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _latency(record: Mapping[str, Any]) -> float | None:
+    """The variant's own time for the row (its contract check and model call), else the request's."""
+    value = record.get("model_ms")
+    if value is None:
+        value = record.get("latency_ms")
+    return float(value) if value is not None else None
+
+
 def served_rows(records: Iterable[Mapping[str, Any]], start: str, end: str) -> list[Served]:
     """Captured rows served in [start, end] (ISO times, UTC); other records and malformed ones are skipped."""
     rows = []
@@ -62,7 +70,7 @@ def served_rows(records: Iterable[Mapping[str, Any]], start: str, end: str) -> l
                     entity_id=r.get("entity_id"),
                     prediction=r.get("prediction"),
                     score=None if r.get("error") else _score(r),
-                    latency_ms=float(r["latency_ms"]) if r.get("latency_ms") is not None else None,
+                    latency_ms=_latency(r),
                     error=str(r["error"]) if r.get("error") else None,
                     at=at,
                 )

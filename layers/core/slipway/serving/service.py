@@ -120,10 +120,13 @@ class InferenceService:
                 self._fall_back(model, rows, groups, assigned, variant, production, request_id, e, started)
 
         findings: list[RowFinding] = []
+        spent: dict[Variant, float] = {}  # each variant's own time: its rows' contract check and model call
         for variant, indexes in groups.items():
             model_of = served[variant]
+            checking = time.perf_counter()
             for finding in check_rows([rows[n] for n in indexes], model_of.columns, model_of.ignored):
                 findings.append(RowFinding(indexes[finding.row], finding.field, finding.check, finding.message))
+            spent[variant] = time.perf_counter() - checking
         if findings:
             findings.sort(key=lambda f: f.row)
             raise InvalidRequest(
@@ -138,8 +141,10 @@ class InferenceService:
         for variant in [v for v in groups if v != production] + [production]:  # production last: it may inherit rows
             if variant not in groups:
                 continue
+            calling = time.perf_counter()
             try:
                 outputs[variant] = served[variant].predict([rows[n] for n in groups[variant]])
+                spent[variant] = spent.get(variant, 0.0) + time.perf_counter() - calling
             except Exception as e:
                 if variant == production:
                     self._capture_errors(model, rows, groups[variant], variant, request_id, e, started)
@@ -168,7 +173,8 @@ class InferenceService:
             request_id=request_id,
         )
         result.body = body
-        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, served)
+        own_ms = {v: round(t * 1000, 3) for v, t in spent.items()}
+        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, own_ms, served)
         return result
 
     @staticmethod
@@ -240,8 +246,10 @@ class InferenceService:
         probabilities: list[dict[str, float] | None],
         request_id: str,
         latency_ms: float,
+        own_ms: dict[Variant, float],
         served: dict[Variant, ServedModel],
     ) -> None:
+        """``latency_ms``: the request's (loads included); ``model_ms``: the row's variant's own time in it."""
         at = self.deps.now_iso()
         records: list[Mapping[str, Any]] = []
         for n, (row, variant) in enumerate(zip(rows, assigned, strict=True)):
@@ -259,6 +267,7 @@ class InferenceService:
                     "prediction": predictions[n],
                     "probabilities": probabilities[n],
                     "latency_ms": round(latency_ms, 3),
+                    "model_ms": own_ms.get(variant),
                     "at": at,
                 }
             )

@@ -78,7 +78,7 @@ class RollbackSpec(Frozen):
     may be set to null to not check it."""
 
     max_error_rate: float | None = Field(default=0.01, ge=0, le=1)  # failed rows / rows served
-    max_p99_latency_ms: float | None = Field(default=250.0, gt=0)  # of the challenger's requests
+    max_p99_latency_ms: float | None = Field(default=250.0, gt=0)  # the challenger's own time per request
     # Population stability index of the challenger's scores against the champion's on the same window's
     # traffic (routing splits one population at random, so two models that agree score alike).
     max_prediction_shift: float | None = Field(default=0.25, gt=0)
