@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from slipway_local import patches
+from slipway_local import iam, patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
@@ -25,6 +25,8 @@ ACCOUNTS: dict[str, str] = {"dev": "111111111111", "staging": "222222222222", "p
 PROMOTES_TO = {"dev": "staging", "staging": "prod"}  # a version moves dev -> staging -> prod
 _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-admin"}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TEAMS = ("data-engineer", "ml-engineer", "platform", "auditor")
+ACCOUNTS_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "template.yaml"
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Environment:
     secret_access_key: str = ""
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     api_urls: dict[str, str] = field(default_factory=dict)  # HTTP API logical id -> local URL
+    # team -> (role ARN, a member's static keys): the member may only assume that role
+    teams: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def _realise_bucket(s3: Any, bucket: str, props: dict[str, Any]) -> None:
@@ -75,13 +79,23 @@ def _realise_event_invoke_configs(
         lam.put_function_event_invoke_config(FunctionName=physical[props["FunctionName"]["Ref"]], **config)
 
 
+def _role_output(team: str) -> str:
+    """``ml-engineer`` -> ``MlEngineerRoleArn`` (the accounts stack's outputs)."""
+    return "".join(part.capitalize() for part in team.split("-")) + "RoleArn"
+
+
 class LocalCloud:
     """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
 
     def __init__(
-        self, endpoint_url: str | None = None, template_path: Path = TEMPLATE_PATH, log_level: str = "INFO"
+        self,
+        endpoint_url: str | None = None,
+        template_path: Path = TEMPLATE_PATH,
+        log_level: str = "INFO",
+        enforce_iam: bool = False,
     ) -> None:
         self.endpoint_url = endpoint_url
+        self.enforce_iam = enforce_iam  # identity policies of callers with IAM/STS keys (slipway_local.iam)
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
         self._code_version = code_version()
         self.template_path = template_path
@@ -101,6 +115,8 @@ class LocalCloud:
             self._mock.start()
         for env in envs:
             self.environments[env] = self.deploy(env)
+        if self.enforce_iam:
+            iam.enable()
         return self
 
     def stop(self) -> None:
@@ -110,6 +126,8 @@ class LocalCloud:
         self._gateways.clear()
         INJECTOR.clear()
         STEP_FAULTS.clear()
+        if self.enforce_iam:
+            iam.disable()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -136,22 +154,39 @@ class LocalCloud:
     def client(self, service: str, env: str, **kwargs: Any) -> Any:
         return self.session(env).client(service, endpoint_url=self.endpoint_url, **kwargs)
 
+    def team_session(self, env: str, team: str, session_name: str | None = None) -> boto3.Session:
+        """A session as the team's role in the environment's account (assumed with a member's keys), as
+        the written ``<env>-<team>`` profile gives it."""
+        role_arn, key, secret = self.environments[env].teams[team]
+        member = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION)
+        sts = member.client("sts", endpoint_url=self.endpoint_url)
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name or f"{team}-member")[
+            "Credentials"
+        ]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+
     # ------------------------------------------------------------------ deployment
     def deploy(self, env: str) -> Environment:
         account = ACCOUNTS[env]
         environment = Environment(env, account, stack_name=f"slipway-{env}")
-        iam = self.admin_client("iam", env)
+        iam_client = self.admin_client("iam", env)
         user = "slipway-operator"
-        iam.create_user(UserName=user)
-        iam.put_user_policy(
+        iam_client.create_user(UserName=user)
+        iam_client.put_user_policy(
             UserName=user,
             PolicyName="operator",
             PolicyDocument=json.dumps(
                 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
             ),
         )
-        key = iam.create_access_key(UserName=user)["AccessKey"]
+        key = iam_client.create_access_key(UserName=user)["AccessKey"]
         environment.access_key_id, environment.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+        self._deploy_teams(environment, iam_client)
 
         s3 = self.admin_client("s3", env)
         deploy_bucket = f"slipway-{account}-{env}-deploy"
@@ -201,6 +236,39 @@ class LocalCloud:
         _realise_event_invoke_configs(self, env, packaged.cloudformation, physical)
         self._serve_http_apis(environment, packaged.http_apis, physical)
         return environment
+
+    def _deploy_teams(self, environment: Environment, iam_client: Any) -> None:
+        """The accounts stack (infra/accounts/template.yaml: team roles under their boundary), deployed before
+        the environment stack as on AWS, and one member per team: an IAM user whose only right is to assume
+        its team's role (on AWS, people come through an identity account or IAM Identity Center)."""
+        cfn = self.admin_client("cloudformation", environment.name)
+        stack_name = f"slipway-{environment.name}-accounts"
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=ACCOUNTS_TEMPLATE_PATH.read_text(),
+            Parameters=[{"ParameterKey": "EnvName", "ParameterValue": environment.name}],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        for team in TEAMS:
+            role_arn = outputs[_role_output(team)]
+            user = f"{team}-member"
+            iam_client.create_user(UserName=user, Tags=[{"Key": "slipway-team", "Value": team}])
+            iam_client.put_user_policy(
+                UserName=user,
+                PolicyName="assume-team-role",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+                    }
+                ),
+            )
+            key = iam_client.create_access_key(UserName=user)["AccessKey"]
+            environment.teams[team] = (role_arn, key["AccessKeyId"], key["SecretAccessKey"])
 
     def _serve_http_apis(
         self, environment: Environment, apis: dict[str, list[Route]], physical: dict[str, str]

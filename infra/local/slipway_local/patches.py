@@ -19,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, dynamodb, execution_events, firehose, perimeter, resources
+from slipway_local import distributed_map, dynamodb, execution_events, firehose, iam, perimeter, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -51,6 +51,7 @@ def install(runtime: LambdaRuntime) -> None:
         firehose.install()
         distributed_map.install()
         perimeter.install()
+        iam.install()  # enforcement itself is off until iam.enable()
         _patch_send_task_failure()
         _installed["done"] = True
 

@@ -21,28 +21,15 @@ true for https and for the local server on the loopback interface (plain HTTP on
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from slipway_local import policy
 from slipway_local.routing import PRINCIPAL_HEADER
 
-CONDITIONS: dict[str, Callable[[str, list[str]], bool]] = {
-    "Bool": lambda actual, wanted: actual.lower() in [w.lower() for w in wanted],
-    "StringEquals": lambda actual, wanted: actual in wanted,
-    "StringNotEquals": lambda actual, wanted: actual not in wanted,
-    "StringLike": lambda actual, wanted: any(fnmatch.fnmatchcase(actual, w) for w in wanted),
-    "StringNotLike": lambda actual, wanted: not any(fnmatch.fnmatchcase(actual, w) for w in wanted),
-    "ArnEquals": lambda actual, wanted: actual in wanted,
-    "ArnLike": lambda actual, wanted: any(fnmatch.fnmatchcase(actual, w) for w in wanted),
-    "ArnNotEquals": lambda actual, wanted: actual not in wanted,
-    "ArnNotLike": lambda actual, wanted: not any(fnmatch.fnmatchcase(actual, w) for w in wanted),
-}
-CONTEXT_KEYS = frozenset({"aws:SecureTransport", "aws:PrincipalAccount", "aws:PrincipalArn"})
 # S3 API operations as moto names them → the IAM action a bucket policy names.
 S3_ACTIONS = {
     "ListObjects": "s3:ListBucket",
@@ -52,12 +39,26 @@ S3_ACTIONS = {
     "ListBucketVersions": "s3:ListBucketVersions",
     "DeleteObjects": "s3:DeleteObject",
     "CopyObject": "s3:PutObject",
+    "HeadObject": "s3:GetObject",
 }
+# Request headers a bucket policy may test, as their condition keys.
+S3_HEADER_KEYS = {
+    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-acl": "s3:x-amz-acl",
+}
+CONTEXT_KEYS = frozenset(
+    {
+        "aws:SecureTransport",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:PrincipalIsAWSService",
+        "aws:SourceArn",  # only service principals (CloudTrail) send it: never locally
+        *S3_HEADER_KEYS.values(),
+    }
+)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class PolicyError(ValueError):
-    """A resource policy uses what the local cloud cannot evaluate."""
+PolicyError = policy.PolicyError
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Caller:
     account: str
     arn: str  # aws:PrincipalArn: the role (not the session) for an assumed role
     secure: bool
+    extra: tuple[tuple[str, str], ...] = ()  # request keys (S3 encryption headers)
 
     @property
     def context(self) -> dict[str, str]:
@@ -72,79 +74,32 @@ class Caller:
             "aws:PrincipalAccount": self.account,
             "aws:PrincipalArn": self.arn,
             "aws:SecureTransport": "true" if self.secure else "false",
+            **dict(self.extra),
         }
+
+    @property
+    def principal(self) -> policy.Principal:
+        return policy.Principal(self.account, self.arn)
 
 
 def validate_policy(document: dict[str, Any]) -> None:
-    """Refuse a policy the evaluator would get wrong (an unknown condition operator or key)."""
-    statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        for operator, pairs in (statement.get("Condition") or {}).items():
-            if operator not in CONDITIONS:
-                raise PolicyError(f"condition operator {operator} is not realised by the local cloud")
+    """Refuse a resource policy the evaluator would get wrong (an unknown condition operator or key)."""
+    policy.check(document)
+    for statement in policy.statements(document):
+        for pairs in (statement.get("Condition") or {}).values():
             unknown = set(pairs) - CONTEXT_KEYS
             if unknown:
                 raise PolicyError(f"condition keys {sorted(unknown)} are not realised by the local cloud")
 
 
-def _listed(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])
-
-
-def _principal_matches(principal: Any, caller: Caller) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    for wanted in _listed(principal.get("AWS")):
-        if wanted == "*" or wanted == caller.account or wanted == f"arn:aws:iam::{caller.account}:root":
-            return True
-        if wanted == caller.arn:
-            return True
-    return False
-
-
-def _matches(patterns: Any, value: str) -> bool:
-    return any(fnmatch.fnmatchcase(value, p) for p in _listed(patterns))
-
-
-def _applies(statement: dict[str, Any], action: str, resource: str, caller: Caller) -> bool:
-    if "Principal" in statement and not _principal_matches(statement["Principal"], caller):
-        return False
-    if "Action" in statement and not _matches(statement["Action"], action):
-        return False
-    if "NotAction" in statement and _matches(statement["NotAction"], action):
-        return False
-    if "Resource" in statement and not _matches(statement["Resource"], resource):
-        return False
-    if "NotResource" in statement and _matches(statement["NotResource"], resource):
-        return False
-    context = caller.context
-    for operator, pairs in (statement.get("Condition") or {}).items():
-        test = CONDITIONS[operator]
-        for key, wanted in pairs.items():
-            if not test(context[key], _listed(wanted)):
-                return False
-    return True
-
-
 def decide(document: dict[str, Any] | None, action: str, resource: str, caller: Caller, owner: str) -> str | None:
     """None when allowed; otherwise why not."""
-    statements = _listed_statements(document)
-    matched = [s for s in statements if _applies(s, action, resource, caller)]
-    denied = [s.get("Sid", "?") for s in matched if s.get("Effect") == "Deny"]
-    if denied:
-        return f"explicit deny ({', '.join(denied)})"
-    if caller.account != owner and not any(s.get("Effect") == "Allow" for s in matched):
+    verdict = policy.evaluate([document] if document else [], action, resource, caller.context, caller.principal)
+    if verdict.denied_by:
+        return f"explicit deny ({', '.join(verdict.denied_by)})"
+    if caller.account != owner and not verdict.allowed_by:
         return f"no statement of the resource policy allows {caller.arn} of account {caller.account}"
     return None
-
-
-def _listed_statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not document:
-        return []
-    statements = document.get("Statement", [])
-    return statements if isinstance(statements, list) else [statements]
 
 
 # ---------------------------------------------------------------- who is calling
@@ -153,12 +108,13 @@ def _listed_statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
 def caller_of(headers: Any, account: str, url: str) -> Caller:
     parsed = urlparse(url)
     secure = parsed.scheme == "https" or (parsed.hostname or "") in LOOPBACK
+    extra = tuple((key, str(headers.get(h))) for h, key in S3_HEADER_KEYS.items() if headers.get(h) is not None)
     principal = headers.get(PRINCIPAL_HEADER)
     if principal:
-        return Caller(account, principal, secure)
+        return Caller(account, principal, secure, extra)
     match = re.search(r"Credential=([^/,\s]+)/", headers.get("Authorization", "") or "")
     arn = _principal_of_key(account, match.group(1)) if match else None
-    return Caller(account, arn or f"arn:aws:iam::{account}:root", secure)
+    return Caller(account, arn or f"arn:aws:iam::{account}:root", secure, extra)
 
 
 def _principal_of_key(account: str, access_key: str) -> str | None:
