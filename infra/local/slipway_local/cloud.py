@@ -160,9 +160,7 @@ class LocalCloud:
         role_arn, key, secret = self.environments[env].teams[team]
         member = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION)
         sts = member.client("sts", endpoint_url=self.endpoint_url)
-        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name or f"{team}-member")[
-            "Credentials"
-        ]
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name or f"{team}-member")["Credentials"]
         return boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],

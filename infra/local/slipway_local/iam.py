@@ -150,7 +150,8 @@ def identity_of(access_key: Any) -> Identity:
         managed = _managed(backend, boundary_arn)
         boundary = _document(managed) if managed is not None else '{"Statement": []}'  # unknown: allows nothing
     account = access_key.account_id
-    return Identity(policy.Principal(account, arn, aliases=frozenset({access_key.arn})), access_key.arn, documents, boundary)
+    principal = policy.Principal(account, arn, aliases=frozenset({access_key.arn}))
+    return Identity(principal, access_key.arn, documents, boundary)
 
 
 def decide(identity: Identity, request: Request) -> str | None:
@@ -180,9 +181,11 @@ def _trusts(identity: Identity, role_arn: str, context: dict[str, str | list[str
     from moto.iam.models import iam_backends
 
     account = role_arn.split(":")[4]
+    from moto.iam.exceptions import NotFoundException
+
     try:
         role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
-    except Exception:
+    except NotFoundException:
         return f"no role {role_arn}"
     verdict = policy.evaluate(
         [role.assume_role_policy_document], "sts:AssumeRole", role_arn, context, identity.principal
@@ -291,11 +294,12 @@ def _dynamodb_requests(
 
 def _item_keys(region: str, account: str, table: str, operation: dict[str, Any], action: str) -> dict[str, Any]:
     """dynamodb:LeadingKeys (the partition key values) and dynamodb:Attributes (the attributes written)."""
+    from moto.dynamodb.exceptions import ResourceNotFoundException
     from moto.dynamodb.models import dynamodb_backends
 
     try:
         hash_key = dynamodb_backends[account][region].get_table(table).hash_key_attr
-    except Exception:
+    except ResourceNotFoundException:
         return {}
     names = operation.get("ExpressionAttributeNames", {})
     values = operation.get("ExpressionAttributeValues", {})
@@ -354,13 +358,15 @@ def _moto_verdict(identity: Identity, action: str, resource: str) -> bool:
         cleaned = json.dumps({"Statement": policy.statements(document)})
         try:
             results.append(IAMPolicy(cleaned).is_action_permitted(action, resource))
-        except Exception:  # a statement moto cannot read counts as no answer
+        except (KeyError, TypeError, AttributeError):  # a statement moto cannot read counts as no answer
             results.append(PermissionResult.NEUTRAL)
     return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
 
 
 def _refuse(service: str, caller: str, request: Request, why: str) -> None:
-    message = f"User: {caller} is not authorized to perform: {request.action} on resource: {request.resource} because {why}"
+    message = (
+        f"User: {caller} is not authorized to perform: {request.action} on resource: {request.resource} because {why}"
+    )
     if service == "s3":
         from moto.s3.exceptions import S3ClientError
 

@@ -89,7 +89,7 @@ def check(document: Mapping[str, Any] | str | None) -> None:
     for statement in statements(document):
         if "NotPrincipal" in statement:
             raise PolicyError("NotPrincipal is not realised by the local cloud")
-        for operator in (statement.get("Condition") or {}):
+        for operator in statement.get("Condition") or {}:
             qualifier, base, _ = _split(operator)
             if qualifier not in (None, "ForAllValues", "ForAnyValue") or (base not in OPERATORS and base != "Null"):
                 raise PolicyError(f"condition operator {operator} is not realised by the local cloud")
