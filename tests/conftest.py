@@ -92,3 +92,27 @@ def upload_and_wait(cloud: LocalCloud, env: str, key: str, body: bytes) -> Uploa
     put = s3.put_object(Bucket=cloud.environments[env].outputs["RawBucketName"], Key=key, Body=body)
     arn = cloud.wait_for_new_execution(env, known)
     return Upload(key, put["VersionId"], arn, cloud.wait_for_execution(env, arn))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The permission matrix's report: which cells moto's own evaluator decides alike, and which only the
+    local cloud's evaluation of the deployed policy documents decides (each named, with why)."""
+    import sys
+
+    module = sys.modules.get("tests.e2e.test_permission_matrix")
+    report = getattr(module, "REPORT", None)
+    if not report:
+        return
+    by_moto = [r for r in report if r["decider"] == "moto"]
+    by_documents = [r for r in report if r["decider"] != "moto"]
+    write = terminalreporter.write_line
+    terminalreporter.section("permission matrix")
+    write(
+        f"{len(report)} cells ({sum(r['outcome'] == 'allow' for r in report)} allowed, "
+        f"{sum(r['outcome'] == 'deny' for r in report)} refused): {len(by_moto)} decided alike by moto's own "
+        f"evaluator, {len(by_documents)} decided only by evaluating the deployed policy documents"
+    )
+    for r in by_moto:
+        write(f"  moto             {r['cell']:<48} {r['outcome']}")
+    for r in by_documents:
+        write(f"  policy documents {r['cell']:<48} {r['outcome']}  ({r['why']})")

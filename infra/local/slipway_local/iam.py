@@ -315,7 +315,7 @@ def _item_keys(region: str, account: str, table: str, operation: dict[str, Any],
         keys["dynamodb:Attributes"] = sorted(item)
     elif action == "UpdateItem":
         written = set(item)
-        for token in re.findall(r"#?[A-Za-z_][\w]*", operation.get("UpdateExpression", "")):
+        for token in re.findall(r"(?<![:\w#])#?[A-Za-z_]\w*", operation.get("UpdateExpression", "")):
             if token.startswith("#"):
                 written.add(names.get(token, token))
             elif token not in _UPDATE_WORDS:

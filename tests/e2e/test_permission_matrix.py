@@ -1,0 +1,327 @@
+"""The permission matrix of docs/permissions.md, cell by cell, against the local cloud with IAM enforcement
+on: each cell acts as the team's role of that environment (assumed with a team member's keys) through
+slipway's own code or boto3, and must be allowed or refused (AccessDenied) as the table says. The run
+ends with a report (tests/conftest.py prints it) naming, for each cell, whether moto's own evaluator
+would have decided it alike or only the local cloud's evaluation of the deployed policy documents does."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from slipway import layout
+from slipway.promotions import claim_approval
+from slipway.registry import ModelRegistry
+from slipway.specstore import push_spec
+from slipway_cli.target import Target
+from slipway_local import LocalCloud, iam
+from slipway_local.cloud import ACCOUNTS, REGION, TEAMS
+from slipway_local.routing import pin_to_account
+from slipway_local.target import target_in
+
+ROOT = Path(__file__).resolve().parents[2]
+MATRIX = ROOT / "docs" / "permissions.md"
+MODEL = "matrix"
+DAY = "2026-11-26"
+DENIED = {"AccessDenied", "AccessDeniedException"}
+MOTO_RESOURCE_SERVICES = ("s3:", "sts:")  # moto checks these against the real resource ARN
+REPORT: list[dict[str, str]] = []  # read by tests/conftest.py's terminal summary
+
+
+@dataclass(frozen=True)
+class Cell:
+    action: str
+    team: str
+    env: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.env}-{self.team}:{self.action}"
+
+
+@dataclass(frozen=True)
+class CrossCell:
+    team: str
+    env: str
+    reads: str
+    target_env: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.env}-{self.team}:read-{self.target_env}-{self.reads.replace('/', '-')}"
+
+
+def _rows() -> list[list[str]]:
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in MATRIX.read_text().splitlines()
+        if line.startswith("| ") and not line.startswith("|---")
+    ]
+
+
+def matrix() -> list[Cell]:
+    cells = []
+    for row in _rows():
+        if len(row) == 5 and row[1] in TEAMS and all(v in ("allow", "deny") for v in row[2:]):
+            cells += [Cell(row[0], row[1], env, v) for env, v in zip(ACCOUNTS, row[2:], strict=True)]
+    return cells
+
+
+def across() -> list[CrossCell]:
+    return [
+        CrossCell(row[0], row[1], row[2], row[3], row[4])
+        for row in _rows()
+        if len(row) == 5 and row[1] in ACCOUNTS and row[3] in ACCOUNTS and row[4] in ("allow", "deny")
+    ]
+
+
+# ---------------------------------------------------------------- the world the cells act on
+
+
+@dataclass
+class World:
+    cloud: LocalCloud
+    sessions: dict[tuple[str, str], boto3.Session]
+    objects: dict[tuple[str, str], tuple[str, str]]  # (env, what) -> (bucket, key)
+
+    def session(self, env: str, team: str) -> boto3.Session:
+        if (env, team) not in self.sessions:
+            self.sessions[env, team] = (
+                self.promotion_session(env) if team == "promotion" else self.cloud.team_session(env, team)
+            )
+        return self.sessions[env, team]
+
+    def promotion_session(self, env: str) -> boto3.Session:
+        """The promotion machine's role, as its functions hold it (assumed by the local cloud itself)."""
+        role = self.cloud.environments[env].outputs["PromotionRoleArn"]
+        sts = self.cloud.admin_client("sts", env)
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName="promotion-step")["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+
+    def target(self, env: str, team: str) -> Target:
+        outputs = dict(self.cloud.environments[env].outputs)
+        return Target(env, self.session(env, team), self.cloud.endpoint_url, outputs)
+
+
+def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """As the environment's operator: one object of each kind, two registered versions of MODEL with
+    production moved 1 -> 2 (so there is something to roll back), a pending approval per team."""
+    operator = target_in(cloud, env)
+    outputs, deps = operator.outputs, operator.deps
+    lake, artifacts = outputs["LakeBucketName"], outputs["ArtifactsBucketName"]
+    objects = {
+        "lake/curated": layout.curated_data(lake, MODEL, "probe"),
+        "lake/captures": layout.S3Object(bucket=lake, key=layout.captures_prefix(MODEL, DAY) + "probe.jsonl"),
+        "lake/reports": layout.canary_report(lake, MODEL, "probe"),
+        "artifacts/models": layout.model_artifact(artifacts, MODEL, "probe", "model.onnx"),
+        "artifacts/specs": layout.spec_object(artifacts, MODEL, "probe"),
+    }
+    s3 = operator.client("s3")
+    # prod's models and specs are written only by its promotion role (the bucket policy): as a copy would
+    as_promotion = pin_to_account(cloud.admin_client("s3", env), ACCOUNTS[env], outputs["PromotionRoleArn"])
+    for obj in objects.values():
+        writer = as_promotion if obj.bucket == artifacts else s3
+        writer.put_object(Bucket=obj.bucket, Key=obj.key, Body=b"probe")
+    for version in (1, 2):
+        deps.table.put(layout.item(layout.version_key(MODEL, version), model=MODEL, version=version))
+    registry = ModelRegistry.of(deps)
+    for version in (1, 2):
+        registry.set_alias(MODEL, "production", version, actor="operator", reason="matrix seed")
+    for team in TEAMS:
+        deps.table.put(_approval(env, team))
+    return {(env, what): (obj.bucket, obj.key) for what, obj in objects.items()}
+
+
+def _approval(env: str, team: str) -> dict[str, Any]:
+    execution = f"promote-{MODEL}-{team}"
+    return layout.item(
+        layout.approval_key(MODEL, env, execution),
+        model=MODEL,
+        env=env,
+        execution=execution,
+        version=2,
+        status="PENDING",
+        token=f"not-a-live-task-{team}",
+        requested_at="2026-11-26T00:00:00+00:00",
+    )
+
+
+@pytest.fixture(scope="module")
+def world(cloud: LocalCloud) -> Iterator[World]:
+    objects: dict[tuple[str, str], tuple[str, str]] = {}
+    for env in ACCOUNTS:
+        objects.update(_seed(cloud, env))
+    iam.enable()
+    try:
+        yield World(cloud, {}, objects)
+    finally:
+        iam.disable()
+        cloud.wait_idle()
+
+
+# ---------------------------------------------------------------- actions
+
+
+def _get(world: World, env: str, team: str, what: str) -> None:
+    bucket, key = world.objects[env, what]
+    world.session(env, team).client("s3").get_object(Bucket=bucket, Key=key)
+
+
+def _upload_raw(world: World, env: str, team: str) -> None:
+    raw = world.cloud.environments[env].outputs["RawBucketName"]
+    world.session(env, team).client("s3").put_object(Bucket=raw, Key=f"{MODEL}/{team}.csv", Body=b"a,b\n1,2\n")
+
+
+def _read_registry(world: World, env: str, team: str) -> None:
+    ModelRegistry.of(world.target(env, team).deps).versions(MODEL)
+
+
+def _push_spec(world: World, env: str, team: str) -> None:
+    text = (ROOT / "specs" / "churn.yaml").read_text().replace("name: churn", f"name: {MODEL}", 1)
+    push_spec(world.target(env, team).deps, text)
+
+
+def _start(machine: str) -> Callable[[World, str, str], None]:
+    def start(world: World, env: str, team: str) -> None:
+        outputs = world.cloud.environments[env].outputs
+        request = {"ref": f"{MODEL}@1", "source_env": "none", "requested_by": team, "reason": "permission matrix"}
+        world.session(env, team).client("stepfunctions").start_execution(
+            stateMachineArn=outputs[machine], name=f"{MODEL}-{team}-{env}", input=json.dumps(request)
+        )
+
+    return start
+
+
+def _approve(world: World, env: str, team: str) -> None:
+    target = world.target(env, team)
+    arn = target.client("sts").get_caller_identity()["Arn"]
+    claim_approval(target.deps, _approval(env, team), "APPROVED", arn, "permission matrix")
+    try:
+        target.client("stepfunctions").send_task_success(taskToken=f"not-a-live-task-{team}", output="{}")
+    except ClientError as e:
+        if e.response["Error"]["Code"] in DENIED:
+            raise
+        # authorized, and refused for the token: what an approval of an ended promotion gets
+
+
+def _move_alias(world: World, env: str, team: str) -> None:
+    target = world.target(env, team)
+    ModelRegistry.of(target.deps).set_alias(MODEL, "staging", 1, actor=team, reason="permission matrix")
+
+
+def _rollback(world: World, env: str, team: str) -> None:
+    target = world.target(env, team)
+    ModelRegistry.of(target.deps).rollback_production(MODEL, actor=team, reason="permission matrix")
+
+
+ACTIONS: dict[str, Callable[[World, str, str], None]] = {
+    "upload-raw": _upload_raw,
+    "read-curated": lambda w, e, t: _get(w, e, t, "lake/curated"),
+    "read-captures": lambda w, e, t: _get(w, e, t, "lake/captures"),
+    "read-report": lambda w, e, t: _get(w, e, t, "lake/reports"),
+    "read-model": lambda w, e, t: _get(w, e, t, "artifacts/models"),
+    "read-registry": _read_registry,
+    "push-spec": _push_spec,
+    "start-training": _start("TrainingStateMachineArn"),
+    "start-promotion": _start("PromotionStateMachineArn"),
+    "approve": _approve,
+    "move-alias": _move_alias,
+    "rollback": _rollback,
+}
+
+
+def _outcome(act: Callable[[], None]) -> tuple[str, str]:
+    iam.DECISIONS.clear()
+    try:
+        act()
+    except ClientError as e:
+        if e.response["Error"]["Code"] in DENIED:
+            return "deny", str(e.response["Error"].get("Message", ""))
+        raise
+    return "allow", ""
+
+
+def _decider(outcome: str, message: str) -> tuple[str, str]:
+    """Who decided: ``moto`` when moto's evaluator, on the same documents, says the same for every call of
+    the cell and the call is one it checks against the real resource; else ``policy documents`` and why."""
+    decisions = list(iam.DECISIONS)
+    if outcome == "deny" and ("resource policy" in message or "explicit deny (" in message):
+        return "policy documents", "a bucket policy (perimeter): moto's own bucket-policy check ignores principals"
+    relevant = decisions if outcome == "allow" else [d for d in decisions if not d.allowed][-1:]
+    if not relevant:
+        return "policy documents", "no identity decision was recorded"
+    for d in relevant:
+        if not d.action.startswith(MOTO_RESOURCE_SERVICES):
+            return "policy documents", f"{d.action}: moto checks it against the resource '*'"
+        if d.moto_allowed != d.allowed:
+            return "policy documents", f"{d.action}: moto's evaluator would say {'allow' if d.moto_allowed else 'deny'}"
+    return "moto", ""
+
+
+def _record(cell: object, expected: str, outcome: str, message: str) -> None:
+    decider, why = _decider(outcome, message)
+    REPORT.append({"cell": str(cell), "expected": expected, "outcome": outcome, "decider": decider, "why": why})
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def test_the_matrix_is_large_and_complete() -> None:
+    cells = matrix()
+    assert len(cells) + len(across()) >= 60
+    assert {c.action for c in cells} == set(ACTIONS)
+    assert {(c.action, c.team) for c in cells} == {(a, t) for a in ACTIONS for t in TEAMS}
+    assert any(c.expected == "allow" for c in across()) and any(c.expected == "deny" for c in across())
+
+
+@pytest.mark.parametrize("cell", matrix(), ids=str)
+def test_cell(world: World, cell: Cell) -> None:
+    # GIVEN the team's role in the cell's environment, WHEN it performs the action
+    outcome, message = _outcome(lambda: ACTIONS[cell.action](world, cell.env, cell.team))
+    _record(cell, cell.expected, outcome, message)
+    # THEN AWS's answer (here the local cloud's) is the table's
+    assert outcome == cell.expected, f"{cell}: expected {cell.expected}, got {outcome} {message}"
+    if outcome == "deny":
+        assert re.search(r"not authorized to perform", message), message
+
+
+@pytest.mark.parametrize("cell", across(), ids=str)
+def test_across_accounts(world: World, cell: CrossCell) -> None:
+    # GIVEN a principal of one environment, WHEN it reads another environment's bucket
+    outcome, message = _outcome(lambda: _get_across(world, cell))
+    _record(cell, cell.expected, outcome, message)
+    assert outcome == cell.expected, f"{cell}: expected {cell.expected}, got {outcome} {message}"
+
+
+def _get_across(world: World, cell: CrossCell) -> None:
+    bucket, key = world.objects[cell.target_env, cell.reads]
+    world.session(cell.env, cell.team).client("s3").get_object(Bucket=bucket, Key=key)
+
+
+def test_a_team_cannot_leave_its_boundary(world: World) -> None:
+    # GIVEN the platform role in dev, WHEN it tries to widen its own rights or weaken a bucket
+    session = world.session("dev", "platform")
+    raw = world.cloud.environments["dev"].outputs["RawBucketName"]
+    for act in (
+        lambda: session.client("iam").put_role_policy(
+            RoleName="slipway-dev-platform", PolicyName="more", PolicyDocument='{"Statement": []}'
+        ),
+        lambda: session.client("s3").put_bucket_policy(Bucket=raw, Policy='{"Statement": []}'),
+        lambda: session.client("s3").delete_object(Bucket=raw, Key=f"{MODEL}/data-engineer.csv"),
+    ):
+        # THEN each is refused
+        outcome, message = _outcome(act)
+        assert outcome == "deny", message
