@@ -196,3 +196,40 @@ def test_cli_promotes_dev_to_staging_to_prod_with_approval(server: dict[str, Any
     # AND a rollback with nothing to go back to is refused, typed
     refused = _cli(server, "rollback", "churn", "--env", "prod", "--reason", "nothing earlier", expect=2)
     assert "no earlier production version" in " ".join(refused.split())
+
+
+def _aws_refused(server: dict[str, Any], *args: str) -> str:
+    result = subprocess.run([str(BIN / "aws"), *args], env=server["env"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0, f"aws {' '.join(args)} was not refused: {result.stdout}"
+    return result.stderr
+
+
+def test_team_profiles_act_as_their_role_and_are_refused_as_on_aws(server: dict[str, Any], tmp_path: Path) -> None:
+    # GIVEN the profiles `slipway local up` wrote: one per team and environment, assuming the team's role
+    config = (server["dir"] / "aws-config").read_text()
+    for env in ("dev", "staging", "prod"):
+        for team in ("data-engineer", "ml-engineer", "platform", "auditor"):
+            assert f"[profile {env}-{team}]" in config
+    identity = _aws(server, "--profile", "prod-data-engineer", "sts", "get-caller-identity")
+    assert identity["Arn"].startswith("arn:aws:sts::333333333333:assumed-role/slipway-prod-data-engineer/")
+    data = tmp_path / "rows.csv"
+    data.write_text("a,b\n1,2\n")
+    prod_raw = server["outputs"]["prod"]["RawBucketName"]
+    # WHEN a data engineer copies a file into prod's raw bucket THEN AWS (here the local cloud) refuses it
+    refused = _aws_refused(
+        server, "--profile", "prod-data-engineer", "s3", "cp", str(data), f"s3://{prod_raw}/churn/x.csv"
+    )
+    assert "AccessDenied" in refused and "slipway-prod-data-engineer" in refused
+    # AND the auditor may not list dev's raw data, which dev's data engineers may
+    dev_raw = server["outputs"]["dev"]["RawBucketName"]
+    assert "AccessDenied" in _aws_refused(server, "--profile", "dev-auditor", "s3", "ls", f"s3://{dev_raw}/")
+    _aws(server, "--profile", "dev-data-engineer", "s3", "ls", f"s3://{dev_raw}/")
+    # AND no team of dev reads prod's lake (identity policy and prod's bucket policy both refuse)
+    prod_lake = server["outputs"]["prod"]["LakeBucketName"]
+    assert "AccessDenied" in _aws_refused(server, "--profile", "dev-ml-engineer", "s3", "ls", f"s3://{prod_lake}/")
+    # AND an ML engineer starts no training in prod
+    arn = server["outputs"]["prod"]["TrainingStateMachineArn"]
+    refused = _aws_refused(
+        server, "--profile", "prod-ml-engineer", "stepfunctions", "start-execution", "--state-machine-arn", arn
+    )
+    assert "AccessDenied" in refused

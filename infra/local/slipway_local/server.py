@@ -42,7 +42,7 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}").start()
+    cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}", enforce_iam=True).start()
     return server, cloud
 
 
@@ -64,6 +64,30 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
             f"aws_secret_access_key = {environment.secret_access_key}",
             "",
         ]
+        for team, (role_arn, key, secret) in environment.teams.items():
+            # `<env>-<team>` assumes the team's role with a member's keys (`<env>-<team>-member`), as a person
+            # would through an identity account; awscli and boto3 do the AssumeRole themselves.
+            profile = f"{env}-{team}"
+            config += [
+                f"[profile {profile}]",
+                f"role_arn = {role_arn}",
+                f"source_profile = {profile}-member",
+                f"role_session_name = {profile}",
+                f"region = {REGION}",
+                f"endpoint_url = {cloud.endpoint_url}",
+                "output = json",
+                "",
+                f"[profile {profile}-member]",
+                f"region = {REGION}",
+                f"endpoint_url = {cloud.endpoint_url}",
+                "",
+            ]
+            credentials += [
+                f"[{profile}-member]",
+                f"aws_access_key_id = {key}",
+                f"aws_secret_access_key = {secret}",
+                "",
+            ]
     files.config.write_text("\n".join(config))
     files.credentials.write_text("\n".join(credentials))
     files.credentials.chmod(0o600)
@@ -105,6 +129,12 @@ def serve(console: Console, port: int, directory: Path) -> int:
     raw = cloud.environments["dev"].outputs["RawBucketName"]
     print(f"  export AWS_CONFIG_FILE={files.config} AWS_SHARED_CREDENTIALS_FILE={files.credentials}")
     print(f"  aws --profile dev s3 cp data.csv s3://{raw}/churn/data.csv")
+    print(f"  aws --profile dev-data-engineer s3 cp data.csv s3://{raw}/churn/data.csv   # as a team's role")
+    console.print(
+        "IAM is enforced for every profile: `<env>-<team>` (data-engineer, ml-engineer, platform, auditor) acts as "
+        "that team's role, `<env>` as the environment's operator (all rights).",
+        style="dim",
+    )
     dev = cloud.environments["dev"]
     if dev.api_urls:  # routes with AWS_IAM auth want SigV4, as on AWS (curl >= 7.75)
         print(
