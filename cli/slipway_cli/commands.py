@@ -250,3 +250,24 @@ def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
         diff = "—" if row["diff"] is None else f"{row['diff']:.2e}"
         table.add_row(row["metric"], number(row["recorded"]), number(row["reproduced"]), diff)
     return result, table
+
+
+def audit_view(target: Any, model: str) -> tuple[list[dict[str, Any]], Any]:
+    """`slipway audit MODEL`: the model's audit trail in the target's environment, oldest first."""
+    from slipway.audit import trail
+
+    entries = [public(e) for e in trail(target.deps, model)]
+    table = Table(title=f"{model} in {target.env}: audit trail (oldest first)")
+    for column in ("at", "what", "by", "execution", "reason", "details"):
+        table.add_column(column)
+    for e in entries:
+        details = e.get("details") or {}
+        table.add_row(
+            str(e.get("at", ""))[:23],
+            escape(str(e.get("kind"))),
+            escape(str(e.get("principal"))),
+            escape(str(e.get("execution") or "").rsplit(":", 1)[-1]),
+            escape(str(e.get("reason") or "")),
+            escape(", ".join(f"{k}={v}" for k, v in details.items())),
+        )
+    return entries, table

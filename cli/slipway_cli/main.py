@@ -53,7 +53,7 @@ def cmd_spec_push(args: argparse.Namespace) -> int:
 
     text = Path(args.file).read_text()
     spec = load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
-    result = push_spec(_target(args).deps, text)
+    result = push_spec(_target(args).deps, text, reason=args.reason or "")
     if result["previous"] == result["version"]:
         change = "it already was"
     else:
@@ -256,6 +256,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from slipway_cli.commands import audit_view
+
+    return _show(args, audit_view(_target(args), args.model))
+
+
 def _target_in(args: argparse.Namespace, env: str) -> Any:
     from slipway_cli.target import target_for
 
@@ -378,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec_sub = spec.add_subparsers(dest="spec_command", required=True)
     push = spec_sub.add_parser("push", help="validate a model spec and store it in the environment")
     push.add_argument("file")
+    push.add_argument("--reason", help="why (kept in the audit trail with who pushed it)")
     _target_args(push)
     push.set_defaults(func=cmd_spec_push)
     check = spec_sub.add_parser("check", help="validate a model spec and show what it means, without pushing it")
@@ -471,6 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True, help="why (kept in the alias history)")
     _target_args(rollback)
     rollback.set_defaults(func=cmd_rollback)
+
+    audit = sub.add_parser(
+        "audit", help="who pushed specs, answered approvals, moved aliases and rolled back a model, when and why"
+    )
+    audit.add_argument("model")
+    _target_args(audit)
+    audit.set_defaults(func=cmd_audit)
 
     reproduce = sub.add_parser(
         "reproduce", help="retrain a version from its lineage; exit 1 unless the metrics match (within the tolerance)"

@@ -32,7 +32,7 @@ class HttpApiError(Exception):
 
 def principal(target: Target) -> str:
     """Who is acting: the caller's ARN (an IAM user or assumed role), as recorded in the alias history."""
-    return str(target.client("sts").get_caller_identity()["Arn"])
+    return target.principal
 
 
 def aliases_show(target: Target, model: str) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ server's written profiles) and optional endpoint; its settings come from the sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -31,7 +32,13 @@ class Target:
             metadata_table=self.outputs["MetadataTableName"],
             endpoint_url=self.endpoint_url,
             training_state_machine_arn=self.outputs.get("TrainingStateMachineArn", ""),
+            principal=self.principal,
         )
+
+    @cached_property
+    def principal(self) -> str:
+        """Who acts: the caller's ARN (an IAM user or an assumed role), recorded in the audit trail."""
+        return str(self.client("sts").get_caller_identity()["Arn"])
 
     @property
     def deps(self) -> Deps:

@@ -150,6 +150,16 @@ def alias_log(model: str) -> Collection:
     return model_pk(model), "ALIASLOG#"
 
 
+def audit_key(model: str, at: str, kind: str) -> Key:
+    """One audited act on a model (a spec push, an approval or rejection, a rollback): who, when, why. Its own
+    partition, so a grant on ``AUDIT#*`` lets a team record what it does without reaching the registry."""
+    return f"AUDIT#{model}", f"{at}#{kind}"
+
+
+def audit_trail(model: str) -> Collection:
+    return f"AUDIT#{model}", ""
+
+
 def promotion_lock_key(model: str) -> Key:
     """Held by the one promotion of a model under way in this environment (its execution name)."""
     return model_pk(model), "PROMOTING"

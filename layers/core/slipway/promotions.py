@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slipway import layout
+from slipway import audit, layout
 from slipway.errors import ConflictError, NotFound, PromotionInProgress
 from slipway.ports import Deps
 from slipway.registry import ModelRegistry
@@ -100,18 +100,31 @@ def pending_approvals(deps: Deps, model: str, env: str) -> list[dict[str, Any]]:
     return [a for a in deps.table.query(*layout.approvals(model, env)) if a.get("status") == "PENDING"]
 
 
+_AUDIT_KIND = {"APPROVED": "approved", "REJECTED": "rejected", "TIMED_OUT": "approval-timed-out"}
+
+
 def claim_approval(deps: Deps, approval: dict[str, Any], status: str, by: str, reason: str) -> dict[str, Any]:
     """Answer a pending approval (APPROVED, REJECTED, TIMED_OUT) once: ConflictError if it was answered."""
     if status not in ("APPROVED", "REJECTED", "TIMED_OUT"):
         raise ValueError(f"an approval is APPROVED, REJECTED or TIMED_OUT, not {status!r}")
     values = {"status": status, "answered_by": by, "answer_reason": reason, "answered_at": deps.now_iso()}
     try:
-        return deps.table.update(approval["PK"], approval["SK"], values, expect={"status": "PENDING"})
+        claimed = deps.table.update(approval["PK"], approval["SK"], values, expect={"status": "PENDING"})
     except ConflictError as e:
         raise ConflictError(
             f"the approval of {approval.get('execution')} was already answered",
             {"execution": approval.get("execution")},
         ) from e
+    audit.record(
+        deps,
+        str(approval.get("model")),
+        _AUDIT_KIND[status],
+        principal=by,
+        reason=reason,
+        execution=approval.get("execution_arn") or approval.get("execution"),
+        details={"version": approval.get("version"), "env": approval.get("env")},
+    )
+    return claimed
 
 
 # ---------------------------------------------------------------- alias moves

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from slipway import layout
+from slipway import audit, layout
 from slipway.errors import ConflictError, NotFound
 from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
 
@@ -210,6 +210,10 @@ class ModelRegistry:
                 {"model": model, "current": current},
             )
         self.set_alias(model, "production", int(previous), actor=actor, reason=reason, expect_previous=current)
+        at = self.clock.now().isoformat()
+        details = {"from": current, "to": int(previous)}
+        audit_entry = audit.entry(model, "rollback", at=at, principal=actor, reason=reason, details=details)
+        self.table.put(audit_entry)
         return current, int(previous)
 
     def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from slipway import layout
+from slipway import audit, layout
 from slipway.errors import NotFound, SpecError
 from slipway.ports import Deps
 from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
 
 
-def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
+def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str, Any]:
     """Validate and store a spec; make it the model's current one. Same text twice: one version. Returns the
-    version (now current), whether it is new, and the version that was current before (``previous``)."""
+    version (now current), whether it is new, and the version that was current before (``previous``). The push
+    is audited with the caller (``deps.settings.principal``) and ``reason``."""
     spec = load_spec(source)
     version = spec_version(spec)
     stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
@@ -24,7 +25,10 @@ def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
     fields = {"model": spec.name, "version": version, "uri": stored.uri}
     created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
     deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
-    return {**fields, "new": created, "previous": str(before["version"]) if before else None}
+    previous = str(before["version"]) if before else None
+    details = {"version": version, "previous": previous, "new": created}
+    audit.record(deps, spec.name, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
+    return {**fields, "new": created, "previous": previous}
 
 
 def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:
