@@ -213,7 +213,7 @@ def _body(response: Any) -> dict[str, Any]:
 
 def requests_of(response: Any, service: str, action: str, resource: str) -> list[Request]:
     """The IAM actions a call needs, each on its resource with its condition keys."""
-    secure = {"aws:SecureTransport": _secure(response)}
+    secure: dict[str, str | list[str]] = {"aws:SecureTransport": _secure(response)}
     region, account = response.region, response.current_account
     if service == "s3":
         return _s3_requests(response, resource, secure)

@@ -173,7 +173,8 @@ def evaluate(
     who: Principal | None = None,
 ) -> Verdict:
     """The policies' joint answer: an explicit Deny wins, else an Allow allows, else implicitly denied."""
-    denied, allowed = [], []
+    denied: list[str] = []
+    allowed: list[str] = []
     for document in documents:
         for statement in statements(document):
             if applies(statement, action, resource, context, who):
