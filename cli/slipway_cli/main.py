@@ -256,6 +256,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from slipway_cli.deploy import deploy_command, shown
+
+    command = deploy_command(args.env, Path(args.config), profile=args.profile, region=args.region)
+    console.print(f"[dim]{escape(shown(command))}[/]")
+    if args.dry_run:
+        return 0
+    return subprocess.run(command, check=False).returncode
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from slipway_cli.commands import audit_view
 
@@ -478,6 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True, help="why (kept in the alias history)")
     _target_args(rollback)
     rollback.set_defaults(func=cmd_rollback)
+
+    deploy = sub.add_parser(
+        "deploy", help="sam deploy of the environment stack with its config-env of infra/samconfig.toml"
+    )
+    deploy.add_argument("--env", required=True, choices=["dev", "staging", "prod"])
+    deploy.add_argument("--profile", help="AWS profile (the config-env's otherwise)")
+    deploy.add_argument("--region", help="AWS region (the config-env's otherwise)")
+    deploy.add_argument("--config", default="infra/samconfig.toml", help="the SAM config file")
+    deploy.add_argument("--dry-run", action="store_true", help="print the sam command (salt masked), run nothing")
+    deploy.set_defaults(func=cmd_deploy)
 
     audit = sub.add_parser(
         "audit", help="who pushed specs, answered approvals, moved aliases and rolled back a model, when and why"
