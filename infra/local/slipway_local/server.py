@@ -72,7 +72,9 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
                 f"[profile {profile}]",
                 f"role_arn = {role_arn}",
                 f"source_profile = {profile}-member",
-                f"role_session_name = {profile}",
+                # awscli caches assumed-role keys by role and session name (~/.aws/cli/cache): a name of this
+                # server's member keys keeps a restarted server from being handed the last one's keys
+                f"role_session_name = {profile}-{key[-8:].lower()}",
                 f"region = {REGION}",
                 f"endpoint_url = {cloud.endpoint_url}",
                 "output = json",
