@@ -1,19 +1,16 @@
 """`slipway deploy --env ENV`: `sam deploy` of the environment stack with that environment's config-env of
-infra/samconfig.toml (stack, profile, deployment bucket, image repositories, promotion accounts), plus what
-is not kept there: the PII salt (a secret, read from an environment variable) and the code version."""
+infra/samconfig.toml (stack, deployment bucket, image repositories, promotion accounts), plus the code
+version. No secret passes through it: the PII salt is an SSM SecureString the stack only names."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
 
-__all__ = ["SECRET_VARIABLE", "deploy_command", "shown"]
-
-SECRET_VARIABLE = "SLIPWAY_PII_SALT"
+__all__ = ["deploy_command", "shown"]
 
 
 def _overrides(config: Path, env: str) -> list[str]:
@@ -36,15 +33,11 @@ def deploy_command(
     *,
     profile: str | None = None,
     region: str | None = None,
-    pii_salt: str | None = None,
     sam: str | None = None,
 ) -> list[str]:
     """The `sam deploy` command line. ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first, then ``PiiSalt`` and ``CodeVersion``."""
-    salt = pii_salt if pii_salt is not None else os.environ.get(SECRET_VARIABLE)
-    if not salt:
-        raise SystemExit(f"set {SECRET_VARIABLE} to the environment's PII salt (16+ characters; keep it stable)")
-    overrides = [*_overrides(config, env), f"PiiSalt={salt}"]
+    config's are repeated first, then ``CodeVersion``."""
+    overrides = _overrides(config, env)
     version = _code_version(config.resolve().parent)
     if version:
         overrides.append(f"CodeVersion={version}")
@@ -57,5 +50,5 @@ def deploy_command(
 
 
 def shown(command: list[str]) -> str:
-    """The command as printed: the salt masked."""
-    return shlex.join(part if not part.startswith("PiiSalt=") else "PiiSalt=****" for part in command)
+    """The command as printed (it holds no secret)."""
+    return shlex.join(command)

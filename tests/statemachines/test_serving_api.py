@@ -289,6 +289,12 @@ def test_fuzzed_requests_never_get_a_server_error(api_schema: Any, cloud: LocalC
     assert len(sent) == 6 and sum(sent.values()) >= 1_000, sent
 
 
+def pa_buffer(body: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.BufferReader(body)
+
+
 def _raw_pii_found(store_bytes: bytes, name: str, raw: set[str]) -> set[str]:
     """The raw values of ``raw`` present in one stored object: Parquet read cell by cell (its pages are
     compressed), zip archives (skops) member by member, anything else as text."""
@@ -362,6 +368,21 @@ def test_no_raw_pii_value_is_stored_anywhere_the_pipeline_writes(
     upload = s3.get_object(Bucket=raw_bucket, Key=f"{MODEL}/2026-11-25.csv")["Body"].read()
     assert len(_raw_pii_found(upload, "upload.csv", raw)) == 3_000
     assert any(found for key, found in scanned.items() if key.endswith("/broken.csv"))
+
+    # (and the curated emails are hashed with the salt the account keeps in SSM, which the stack only names)
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    salt = cloud.admin_client("ssm", "dev").get_parameter(Name="/slipway/dev/pii-salt", WithDecryption=True)
+    salt_value = salt["Parameter"]["Value"]
+    curated = [k for k in scanned if k.startswith(f"{lake}/curated/{MODEL}/") and k.endswith("data.parquet")]
+    hashed: set[str] = set()
+    for key in curated:
+        body = s3.get_object(Bucket=lake, Key=key.split("/", 1)[1])["Body"].read()
+        hashed |= set(pq.read_table(pa_buffer(body)).column("email").to_pylist())
+    first = sorted(make_churn(n_rows=3_000, seed=5)["email"])[0]
+    assert hashlib.sha256((salt_value + first).encode()).hexdigest() in hashed
 
     # THEN none holds a raw value (the quarantine keeps the rejected file itself, by design: its copy is
     # skipped; its report is scanned)

@@ -1,5 +1,5 @@
-"""`slipway deploy --env ENV` runs `sam deploy` with that environment's config-env, its promotion accounts,
-the PII salt from the environment (never printed) and the code version."""
+"""`slipway deploy --env ENV` runs `sam deploy` with that environment's config-env, its promotion accounts
+and the code version; no secret passes through it (the PII salt is an SSM SecureString the stack names)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ CONFIG = ROOT / "infra" / "samconfig.toml"
         ("prod", ["PromotionSourceAccountId=222222222222"]),
     ],
 )
-def test_the_command_carries_the_environments_config_and_secret(env: str, promotion: list[str]) -> None:
-    command = deploy_command(env, CONFIG, pii_salt="s" * 16, sam="sam")
+def test_the_command_carries_the_environments_config(env: str, promotion: list[str]) -> None:
+    command = deploy_command(env, CONFIG, sam="sam")
     assert command[:6] == ["sam", "deploy", "--config-file", str(CONFIG), "--config-env", env]
     overrides = command[command.index("--parameter-overrides") + 1 :]
     assert overrides[0] == f"EnvName={env}" and overrides[1 : 1 + len(promotion)] == promotion
-    assert f"PiiSalt={'s' * 16}" in overrides
     assert any(o.startswith("CodeVersion=") and len(o) == len("CodeVersion=") + 40 for o in overrides)
-    assert "PiiSalt=****" in shown(command) and "s" * 16 not in shown(command)
+    assert not any(o.startswith("PiiSalt") for o in overrides)
+    assert shown(command).startswith(f"sam deploy --config-file {CONFIG} --config-env {env}")
 
 
 def test_every_environment_deploys_its_own_stack_and_prod_asks_for_confirmation() -> None:
@@ -44,20 +44,20 @@ def test_every_environment_deploys_its_own_stack_and_prod_asks_for_confirmation(
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
 
 
-def test_without_the_salt_nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SLIPWAY_PII_SALT", raising=False)
-    with pytest.raises(SystemExit, match="SLIPWAY_PII_SALT"):
-        deploy_command("dev", CONFIG)
+def test_the_template_names_the_salt_and_never_holds_it() -> None:
+    template = (ROOT / "infra" / "template.yaml").read_text()
+    assert "\n  PiiSalt:" not in template and "!Ref PiiSalt" not in template and "PII_SALT:" not in template
+    assert "PII_SALT_PARAMETER: !Sub /slipway/${EnvName}/pii-salt" in template
 
 
 def test_the_cli_prints_the_command_on_a_dry_run() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "slipway_cli.main", "deploy", "--env", "staging", "--dry-run"],
         cwd=ROOT,
-        env={"SLIPWAY_PII_SALT": "x" * 20, "PATH": "/usr/bin:/bin", "COLUMNS": "400"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "400"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "--config-env staging" in result.stdout and "PiiSalt=****" in result.stdout
+    assert "--config-env staging" in result.stdout

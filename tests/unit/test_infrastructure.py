@@ -343,7 +343,7 @@ def test_every_function_uses_the_stack_key_through_the_one_policy() -> None:
 @pytest.fixture(scope="module")
 def cloudformation() -> dict[str, Any]:
     """The template after aws-sam-translator, as the local cloud deploys it: the roles functions really get."""
-    parameters = {"EnvName": "dev", "PiiSalt": "unit-test-pii-salt", "LogLevel": "INFO", "CodeVersion": ""}
+    parameters = {"EnvName": "dev", "LogLevel": "INFO", "CodeVersion": ""}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")
         packaged = package(parameters, account_id="123456789012", region="us-east-1", deploy_bucket="deploy")

@@ -191,12 +191,15 @@ class LocalCloud:
         s3.create_bucket(Bucket=deploy_bucket)
         parameters = {
             "EnvName": env,
-            "PiiSalt": f"local-{env}-pii-salt-0001",
             "LogLevel": self.log_level,
             "CodeVersion": self._code_version,
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
         }
+        # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
+        self.admin_client("ssm", env).put_parameter(
+            Name=f"/slipway/{env}/pii-salt", Type="SecureString", Value=f"local-{env}-pii-salt-0001"
+        )
         packaged = package(
             parameters,
             account_id=account,

@@ -4,6 +4,7 @@ operator tools call ``aws_deps(settings, session)``."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +56,15 @@ class _LazyClient:
 
 @functools.lru_cache(maxsize=16)
 def _deps_for(settings: Settings) -> Deps:
+    if settings.pii_salt_parameter and not settings.pii_salt:
+        settings = dataclasses.replace(settings, pii_salt=_secure_parameter(settings, settings.pii_salt_parameter))
     return aws_deps(settings)
+
+
+def _secure_parameter(settings: Settings, name: str) -> str:
+    """An SSM SecureString's value (decrypted), once per cold start."""
+    ssm = clients.client("ssm", settings.region, settings.endpoint_url)
+    return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
 def deps() -> Deps:

@@ -20,6 +20,9 @@ class Settings:
     event_bus: str = "default"  # EventBridge bus for domain events
     capture_stream: str | None = None  # Firehose delivery stream of captures and feedback (the infer function)
     pii_salt: str = ""
+    # Where the salt lives (an SSM SecureString, read once at cold start by the composition root): the
+    # template passes its name, never the secret itself.
+    pii_salt_parameter: str | None = None
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
     training_state_machine_arn: str = ""  # set only for the function that starts training runs
@@ -45,6 +48,7 @@ class Settings:
             event_bus=e.get("EVENT_BUS_NAME") or "default",
             capture_stream=e.get("CAPTURE_STREAM") or None,
             pii_salt=e.get("PII_SALT", ""),
+            pii_salt_parameter=e.get("PII_SALT_PARAMETER") or None,
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             training_state_machine_arn=e.get("TRAINING_STATE_MACHINE_ARN", ""),
