@@ -242,6 +242,21 @@ PROMOTION_ROLE = "PromotionRole"
 DELETE_ALLOWED = {(PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): ["dynamodb:DeleteItem"]}
 # kms:Decrypt of the promotion source's key (another account's), through S3 only: its SSE-KMS artifacts.
 KMS_ALLOWED = {(PROMOTION_ROLE, "PromotionSourceKeyPolicy")}
+# A state machine's log delivery to CloudWatch Logs: AWS's log-delivery API names no resource ("*"), and its
+# DeleteLogDelivery deletes a delivery, not data. Only these actions, only under this Sid.
+LOG_DELIVERY = (
+    "DeliverErrorLogs",
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    },
+)
 
 
 def _role_of(resource: dict[str, Any]) -> str | None:
@@ -301,6 +316,9 @@ def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
         }
         kept = []
         for statement in _statements(policies):
+            if statement.get("Sid") == LOG_DELIVERY[0] and resource["Type"] == "AWS::Serverless::StateMachine":
+                assert set(statement["Action"]) <= LOG_DELIVERY[1], statement
+                continue
             if statement.get("Sid") in allowed_deletes:
                 assert statement["Action"] == allowed_deletes[statement["Sid"]], statement
                 assert statement["Resource"] == {"Fn::GetAtt": ["MetadataTable", "Arn"]}, statement
