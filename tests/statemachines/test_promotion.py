@@ -564,5 +564,20 @@ def test_only_the_next_environment_may_invoke_the_sources_export(
     with pytest.raises(ClientError) as refused:
         cloud.client("lambda", "prod").invoke(FunctionName=export, Payload=b"{}")
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
-    answer = cloud.client("lambda", "staging").invoke(FunctionName=export, Payload=b"{}")
+    # nor anyone else of staging but its promotion machine: the permission names that role, not the account
+    with pytest.raises(ClientError) as refused:
+        cloud.client("lambda", "staging").invoke(FunctionName=export, Payload=b"{}")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    machine_role = f"arn:aws:iam::{ACCOUNTS['staging']}:role/slipway-staging-promotion-machine"
+    keys = cloud.admin_client("sts", "staging").assume_role(RoleArn=machine_role, RoleSessionName="machine")
+    credentials = keys["Credentials"]
+    as_machine = boto3.client(
+        "lambda",
+        region_name=REGION,
+        endpoint_url=cloud.endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    answer = as_machine.invoke(FunctionName=export, Payload=b"{}")
     assert answer.get("FunctionError") and json.loads(answer["Payload"].read())["errorType"] == "InvalidEvent"

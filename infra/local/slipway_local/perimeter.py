@@ -234,7 +234,8 @@ def _check_lambda(response: Any, function_arn: str, owner: str) -> None:
         principal = statement.get("Principal")
         if isinstance(principal, dict) and "AWS" in principal:
             statements.append({"Effect": statement.get("Effect", "Allow"), "Principal": principal, "Action": "*"})
-        elif isinstance(principal, str) and principal != "*" and principal.isdigit():
+        elif isinstance(principal, str) and principal != "*" and (principal.isdigit() or principal.startswith("arn:")):
+            # an account id, or an IAM role or user ARN (moto keeps a role ARN principal as a bare string)
             statements.append({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "*"})
     why = decide({"Statement": statements}, "lambda:InvokeFunction", function_arn, caller, owner)
     if why is not None:
