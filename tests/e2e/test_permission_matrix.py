@@ -56,7 +56,8 @@ class CrossCell:
     expected: str
 
     def __str__(self) -> str:
-        return f"{self.env}-{self.team}:read-{self.target_env}-{self.reads.replace('/', '-')}"
+        verb = "invoke" if self.reads.startswith("lambda/") else "read"
+        return f"{self.env}-{self.team}:{verb}-{self.target_env}-{self.reads.replace('/', '-')}"
 
 
 def _rows() -> list[list[str]]:
@@ -94,14 +95,18 @@ class World:
 
     def session(self, env: str, team: str) -> boto3.Session:
         if (env, team) not in self.sessions:
-            self.sessions[env, team] = (
-                self.promotion_session(env) if team == "promotion" else self.cloud.team_session(env, team)
-            )
+            if team == "promotion":  # the role the promotion's functions run as
+                role = self.cloud.environments[env].outputs["PromotionRoleArn"]
+                self.sessions[env, team] = self.role_session(env, role)
+            elif team == "promotion-machine":  # the promotion state machine's own role
+                role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-promotion-machine"
+                self.sessions[env, team] = self.role_session(env, role)
+            else:
+                self.sessions[env, team] = self.cloud.team_session(env, team)
         return self.sessions[env, team]
 
-    def promotion_session(self, env: str) -> boto3.Session:
-        """The promotion machine's role, as its functions hold it (assumed by the local cloud itself)."""
-        role = self.cloud.environments[env].outputs["PromotionRoleArn"]
+    def role_session(self, env: str, role: str) -> boto3.Session:
+        """A service role, as the service holds it (assumed by the local cloud itself)."""
         sts = self.cloud.admin_client("sts", env)
         credentials = sts.assume_role(RoleArn=role, RoleSessionName="promotion-step")["Credentials"]
         return boto3.Session(
@@ -259,7 +264,7 @@ def _decider(outcome: str, message: str) -> tuple[str, str]:
     the cell and the call is one it checks against the real resource; else ``policy documents`` and why."""
     decisions = list(iam.DECISIONS)
     if outcome == "deny" and ("resource policy" in message or "explicit deny (" in message):
-        return "policy documents", "a bucket policy (perimeter): moto's own bucket-policy check ignores principals"
+        return "policy documents", "a resource policy (perimeter): moto ignores principals and conditions in them"
     relevant = decisions if outcome == "allow" else [d for d in decisions if not d.allowed][-1:]
     if not relevant:
         return "policy documents", "no identity decision was recorded"
@@ -302,8 +307,8 @@ def test_cell(world: World, cell: Cell) -> None:
 def test_across_accounts(world: World, cell: CrossCell) -> None:
     # GIVEN a principal of one environment, WHEN it reads another environment's bucket
     outcome, message = _outcome(lambda: _get_across(world, cell))
-    if outcome == "allow":  # the bucket policy's grant decided it too: moto has no account boundary
-        why = "across accounts: the bucket policy's grant to the named role (moto has no account boundary)"
+    if outcome == "allow":  # the resource policy's grant decided it too: moto has no account boundary
+        why = "across accounts: the resource policy's grant to the named role (moto has no account boundary)"
         REPORT.append(
             {
                 "cell": str(cell),
@@ -319,8 +324,16 @@ def test_across_accounts(world: World, cell: CrossCell) -> None:
 
 
 def _get_across(world: World, cell: CrossCell) -> None:
+    session = world.session(cell.env, cell.team)
+    if cell.reads.startswith("lambda/"):
+        name = f"slipway-{cell.target_env}-{cell.reads.removeprefix('lambda/')}"
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNTS[cell.target_env]}:function:{name}"
+        # an empty request: the function refuses it (InvalidEvent), which proves the invoke was let through
+        answer = session.client("lambda").invoke(FunctionName=arn, Payload=b"{}")
+        assert json.loads(answer["Payload"].read())["errorType"] == "InvalidEvent"
+        return
     bucket, key = world.objects[cell.target_env, cell.reads]
-    world.session(cell.env, cell.team).client("s3").get_object(Bucket=bucket, Key=key)
+    session.client("s3").get_object(Bucket=bucket, Key=key)
 
 
 def test_a_team_cannot_leave_its_boundary(world: World) -> None:
