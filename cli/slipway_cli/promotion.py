@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from slipway.errors import ConflictError, NotFound
-from slipway.promotions import claim_approval, list_promotions, pending_approvals
+from slipway.promotions import claim_approval, list_promotions, pending_approvals, withdraw_answer
 from slipway.registry import ModelRegistry, parse_ref
 from slipway.runs import get_run, update_run
 from slipway_cli.commands import public
@@ -124,6 +124,7 @@ def answer(target: Target, model: str, approve: bool, reason: str) -> dict[str, 
                 taskToken=approval["token"], error="ApprovalRejected", cause=f"rejected by {by}: {reason}"
             )
     except ClientError as e:
+        withdraw_answer(deps, claimed, e.response.get("Error", {}).get("Code", "refused"))
         raise ConflictError(
             f"the promotion {approval['execution']} no longer waits for an answer (it timed out or ended)",
             {"execution": approval["execution"], "code": e.response.get("Error", {}).get("Code")},
