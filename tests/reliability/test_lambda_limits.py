@@ -20,8 +20,7 @@ PROBE = Path(__file__).resolve().parent / "probes" / "probe.py"
 
 @pytest.fixture(scope="module")
 def processes(cloud: LocalCloud) -> LocalCloud:
-    if not cloud.runtime.processes:
-        pytest.skip("the local cloud runs functions in-process (SLIPWAY_LOCAL_LAMBDA=threads)")
+    """The session's cloud: functions deployed here run in worker processes whatever the template's do."""
     return cloud
 
 

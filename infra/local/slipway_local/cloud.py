@@ -129,13 +129,13 @@ class LocalCloud:
 
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
-            if self.runtime.processes:  # workers are other processes: they reach this moto through a server
-                from slipway_local.moto_server import LocalMotoServer
+            # Worker processes reach this in-process moto through a server (idle until one needs it).
+            from slipway_local.moto_server import LocalMotoServer
 
-                self._server = LocalMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-                self._server.start()
-                host, port = self._server.get_host_and_port()
-                self.runtime.worker_endpoint = f"http://{host}:{port}"
+            self._server = LocalMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.runtime.worker_endpoint = f"http://{host}:{port}"
         for env in envs:
             self.environments[env] = self.deploy(env)
         return self
@@ -394,10 +394,12 @@ class LocalCloud:
         timeout_s: int = 3,
         memory_mb: int = 128,
         environment: dict[str, str] | None = None,
+        in_worker: bool = True,
     ) -> str:
         """Create a function outside the template (through the Lambda API, as ``aws lambda create-function``
         would) that runs ``handler`` (a function name) of ``handler_file``; returns its ARN. For probing
-        the local Lambda runtime itself: timeouts, memory, environments."""
+        the local Lambda runtime itself (timeouts, memory, environments): ``in_worker`` runs it in worker
+        processes even when the cloud runs the template's functions in-process."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr(handler_file.name, handler_file.read_bytes())
@@ -415,4 +417,6 @@ class LocalCloud:
         )
         source = FunctionSource(name, handler_file.parent, f"{handler_file.stem}.{handler}")
         self.runtime.register(ACCOUNTS[env], name, source)
+        if in_worker:
+            self.runtime.in_workers.add((ACCOUNTS[env], name))
         return str(created["FunctionArn"])

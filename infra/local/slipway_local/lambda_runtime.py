@@ -102,8 +102,9 @@ class LambdaRuntime:
         # every function but those named (logical ids) in ``in_process``, which run in this process.
         self.processes = processes
         self.in_process = in_process
+        self.in_workers: set[tuple[str, str]] = set()  # (account, function) run in workers whatever the default
         self.worker_endpoint = endpoint_url  # where workers reach AWS; set by the cloud in in-process mode
-        self.workers = WorkerPools(max_workers_per_function) if processes else None
+        self.workers = WorkerPools(max_workers_per_function)
         self._sources: dict[tuple[str, str], FunctionSource] = {}
         self._modules: dict[Path, ModuleType] = {}
         self._environment = EnvironmentGate()
@@ -177,12 +178,13 @@ class LambdaRuntime:
         return payload, is_error
 
     def runs_in_process(self, account_id: str, function_name: str) -> bool:
-        return self.workers is None or self.source_for(account_id, function_name).logical_id in self.in_process
+        if (account_id, function_name) in self.in_workers:
+            return False
+        return not self.processes or self.source_for(account_id, function_name).logical_id in self.in_process
 
     def close(self) -> None:
         """Stop every worker process."""
-        if self.workers is not None:
-            self.workers.close()
+        self.workers.close()
 
     def _run(self, fn: Any, event: Any) -> tuple[str, bool]:
         if not self.runs_in_process(fn.account_id, fn.function_name):
@@ -215,7 +217,6 @@ class LambdaRuntime:
             return json.dumps(payload), True
 
     def _run_in_worker(self, fn: Any, event: Any) -> tuple[str, bool]:
-        assert self.workers is not None
         source = self.source_for(fn.account_id, fn.function_name)
         environment = self._function_environment(fn)
         if self.worker_endpoint:

@@ -176,8 +176,7 @@ class WorkerPools:
         self._pools: dict[WorkerSpec, _Pool] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._watchdog = threading.Thread(target=self._watch, name="lambda-watchdog", daemon=True)
-        self._watchdog.start()
+        self._watchdog: threading.Thread | None = None  # started with the first worker
         self.cold_starts = 0
 
     def invoke(self, spec: WorkerSpec, event: Any, context: Mapping[str, Any]) -> tuple[str, bool]:
@@ -185,6 +184,9 @@ class WorkerPools:
             pool = self._pools.get(spec)
             if pool is None:
                 pool = self._pools[spec] = _Pool(spec, self.max_workers)
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="lambda-watchdog", daemon=True)
+                self._watchdog.start()
         request_id = str(context.get("aws_request_id") or uuid.uuid4())
         try:
             worker = pool.acquire()
