@@ -2,7 +2,7 @@
 function's environment variables, that loads the handler once (cold start) and then serves
 invocations one at a time, as long as the runtime keeps it warm.
 
-    python -m slipway_local.lambda_worker    (started by slipway_local.lambda_workers)
+    python infra/local/slipway_local/lambda_worker.py    (started by slipway_local.lambda_workers)
 
 Once the handler is loaded (Lambda's init phase) it writes ``{"ready": true}``; then requests arrive
 as JSON lines on stdin (``{"event", "context"}``) and each answer is one JSON line

@@ -24,6 +24,7 @@ from typing import IO, Any
 __all__ = ["WorkerPools", "WorkerSpec"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_WORKER = Path(__file__).with_name("lambda_worker.py")
 WATCH_INTERVAL_S = 0.05  # how often busy workers' memory is read
 IDLE_LIFETIME_S = 300.0  # a warm worker unused this long is stopped (Lambda reclaims idle environments)
 INIT_LIMIT_S = 120.0  # Lambda allows 10 s of init; importing the science stack on a busy laptop takes longer
@@ -87,7 +88,7 @@ def _start(spec: WorkerSpec) -> _Worker:
         PYTHONUNBUFFERED="1",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "slipway_local.lambda_worker"],
+        [sys.executable, str(_WORKER)],  # by path: importing the slipway_local package would load moto
         stdin=subprocess.PIPE,
         env=env,
         text=True,
