@@ -373,5 +373,5 @@ def _stack(exc: BaseException) -> list[str]:
     cause = exc.__cause__
     if cause is not None:
         frames += traceback.format_tb(cause.__traceback__)
-        frames.append(f"{type(cause).__name__}: {cause}\n-- raised as --\n")
+        frames.append(f"{type(cause).__name__} (its message stays out: it may quote data)\n-- raised as --\n")
     return frames + traceback.format_tb(exc.__traceback__)

@@ -57,7 +57,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
     frames: list[str] = []
     if exc.__cause__ is not None:
         frames += traceback.format_tb(exc.__cause__.__traceback__)
-        frames.append(f"{type(exc.__cause__).__name__}: {exc.__cause__}\n-- raised as --\n")
+        frames.append(f"{type(exc.__cause__).__name__} (its message stays out: it may quote data)\n-- raised as --\n")
     frames += traceback.format_tb(exc.__traceback__)
     return {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": "", "stackTrace": frames}
 
