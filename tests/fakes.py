@@ -109,6 +109,9 @@ class FakeArtifactStore:
     def versions(self, obj: S3Object) -> list[str | None]:
         return [v.version_id for v in reversed(self._bucket(obj.bucket).get(obj.key, []))]
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return self.keys(bucket, prefix)
+
 
 class FakeMetadataTable:
     """The single table in memory: items stored as DynamoDB returns them (``as_stored``), queries in

@@ -170,6 +170,98 @@ def cmd_aliases(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from slipway_cli import promotion
+
+    target = _target_in(args, args.to)
+    run = promotion.start(target, args.ref, args.source, args.reason or "")
+    started = {"promotion": run.name, "execution_arn": run.arn, "from": args.source, "to": args.to, "ref": args.ref}
+    if not args.wait:
+        _emit(args, started, f"promotion [bold]{run.name}[/] of {escape(args.ref)}: {args.source} → {args.to} started")
+        return 0
+    return _follow_promotion(args, run)
+
+
+def _follow_promotion(args: argparse.Namespace, run: Any, *, stop_when_waiting: bool = True) -> int:
+    from slipway_cli import promotion
+
+    if args.json:
+        described, record = promotion.follow(run, stop_when_waiting=stop_when_waiting)
+    else:
+        with console.status(f"{run.name}…") as status:
+
+            def show(record: dict[str, Any]) -> None:
+                status.update(f"{run.name}: {record.get('status', 'RUNNING')} at {record.get('step', 'Begin')}…")
+
+            described, record = promotion.follow(run, stop_when_waiting=stop_when_waiting, on_progress=show)
+    from slipway_cli.commands import public
+
+    value = {"promotion": run.name, "execution": described["status"], **public(record)}
+    if record.get("status") == "WAITING_FOR_APPROVAL":
+        _emit(args, value, f"{run.name} waits for {escape(str(record.get('waiting_for')))}")
+        return 0
+    if described["status"] == "SUCCEEDED":
+        _emit(
+            args,
+            value,
+            f"{run.name}: {escape(str(record.get('model')))} v{record.get('target_version')} is production in "
+            f"{escape(str(record.get('target_env')))} (from {escape(str(record.get('source_env')))} "
+            f"v{record.get('source_version')})",
+        )
+        return 0
+    reasons = record.get("canary_reasons") or [record.get("cause") or described.get("cause") or ""]
+    _emit(
+        args,
+        value,
+        f"[red]{run.name} {record.get('status', described['status'])}[/] ({described.get('error')}): "
+        + escape("; ".join(str(r) for r in reasons)),
+    )
+    return 1
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    from slipway_cli import promotion
+
+    target = _target(args)
+    approve = args.command == "approve"
+    answered = promotion.answer(target, args.model, approve, args.reason)
+    verb = "approved" if approve else "rejected"
+    said = f"promotion {answered['promotion']} of {escape(args.model)} v{answered['version']} into {target.env} {verb}"
+    if approve and args.wait:
+        if not args.json:
+            console.print(said)
+        started = promotion.Started(target, answered["promotion"], answered["execution_arn"])
+        return _follow_promotion(args, started, stop_when_waiting=False)  # the record may still say it waits
+    _emit(args, answered, said)
+    return 0
+
+
+def cmd_promotions(args: argparse.Namespace) -> int:
+    from slipway_cli import promotion
+    from slipway_cli.target import target_for
+
+    envs = [args.env] if args.env else list(promotion.SOURCE_OF)
+    targets = [target_for(env, args.profile or env, args.endpoint_url, args.region) for env in envs]
+    return _show(args, promotion.promotions_view(targets, args.model))
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from slipway_cli import promotion
+
+    target = _target(args)
+    moved = promotion.rollback(target, args.model, args.reason)
+    _emit(
+        args, moved, f"{args.model}@production in {target.env}: {moved['from']} → {moved['to']} ({escape(args.reason)})"
+    )
+    return 0
+
+
+def _target_in(args: argparse.Namespace, env: str) -> Any:
+    from slipway_cli.target import target_for
+
+    return target_for(env, args.profile or env, args.endpoint_url, args.region)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from slipway_cli import serving
 
@@ -343,6 +435,42 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--wait", action="store_true", help="follow the run to its end (exit 1 if it failed)")
     _target_args(score)
     score.set_defaults(func=cmd_score)
+
+    promote = sub.add_parser("promote", help="promote a version into staging (from dev) or prod (from staging)")
+    promote.add_argument("ref", help="MODEL@VERSION or MODEL@ALIAS in the source environment")
+    promote.add_argument("--from", dest="source", required=True, choices=["dev", "staging"])
+    promote.add_argument("--to", required=True, choices=["staging", "prod"])
+    promote.add_argument("--reason", help="why (kept with the promotion and its alias moves)")
+    promote.add_argument("--wait", action="store_true", help="follow it until it ends or waits for approval")
+    promote.add_argument("--profile", help="AWS profile of the target (default: the target's name)")
+    promote.add_argument("--endpoint-url", help="override the AWS endpoint")
+    promote.add_argument("--region", help="AWS region (the profile's otherwise)")
+    promote.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    promote.set_defaults(func=cmd_promote)
+
+    for verb, what in (("approve", "let it go on"), ("reject", "end it, changing nothing")):
+        answer = sub.add_parser(verb, help=f"answer the promotion waiting for approval in an environment: {what}")
+        answer.add_argument("model")
+        answer.add_argument("--reason", required=True, help="why (kept with the approval)")
+        if verb == "approve":
+            answer.add_argument("--wait", action="store_true", help="then follow the promotion to its end")
+        _target_args(answer)
+        answer.set_defaults(func=cmd_answer)
+
+    promotions = sub.add_parser("promotions", help="promotions, newest first: status, step, what they wait for")
+    promotions.add_argument("--model", help="only this model's")
+    promotions.add_argument("--env", choices=["staging", "prod"], help="one target environment (both otherwise)")
+    promotions.add_argument("--profile", help="AWS profile (default: each environment's name)")
+    promotions.add_argument("--endpoint-url", help="override the AWS endpoint")
+    promotions.add_argument("--region", help="AWS region (the profile's otherwise)")
+    promotions.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    promotions.set_defaults(func=cmd_promotions)
+
+    rollback = sub.add_parser("rollback", help="production back to the version before its last move (recorded)")
+    rollback.add_argument("model")
+    rollback.add_argument("--reason", required=True, help="why (kept in the alias history)")
+    _target_args(rollback)
+    rollback.set_defaults(func=cmd_rollback)
 
     reproduce = sub.add_parser(
         "reproduce", help="retrain a version from its lineage; exit 1 unless the metrics match (within the tolerance)"

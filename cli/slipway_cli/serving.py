@@ -52,11 +52,20 @@ def aliases_show(target: Target, model: str) -> tuple[Any, Any]:
             escape(str(item.get("updated_by", "—"))),
         )
     history = Table(title="history (newest last)")
-    for column in ("at", "alias", "move", "by", "reason"):
+    for column in ("at", "alias", "move", "by", "execution", "reason"):
         history.add_column(column)
     for entry in log:
         move = f"{entry.get('previous_version') or '—'} → {entry.get('version') or 'cleared'}"
-        history.add_row(entry["at"], entry["alias"], move, escape(entry["actor"]), escape(entry["reason"]))
+        weight = f" at {entry['weight']:.0%}" if entry.get("weight") is not None else ""
+        execution = str(entry.get("execution") or "—").rpartition(":")[2]
+        history.add_row(
+            entry["at"],
+            entry["alias"],
+            move + weight,
+            escape(entry["actor"]),
+            escape(execution),
+            escape(entry["reason"]),
+        )
     value = {
         "aliases": {
             a: {k: i.get(k) for k in ("version", "weight", "updated_at", "updated_by")} for a, i in items.items()

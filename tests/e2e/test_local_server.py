@@ -156,3 +156,43 @@ def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any], up
     assert _slipway(server, "lineage", "--from", raw)["models"] == ["model:churn:1"]
     reproduced = _slipway(server, "reproduce", "churn@1")
     assert reproduced["identical"] is True
+
+
+def _cli(server: dict[str, Any], *args: str, expect: int = 0) -> Any:
+    result = subprocess.run(
+        [str(BIN / "slipway"), *args, "--json"],
+        env=server["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == expect, result.stdout + result.stderr
+    return json.loads(result.stdout) if result.stdout.startswith(("{", "[")) else result.stdout
+
+
+def test_cli_promotes_dev_to_staging_to_prod_with_approval(server: dict[str, Any], uploaded: list[str]) -> None:
+    # GIVEN churn v1 registered in dev (fixture) WHEN an operator promotes it into staging, then prod
+    staging = _cli(server, "promote", "churn@1", "--from", "dev", "--to", "staging", "--wait", "--reason", "e2e")
+    assert (staging["execution"], staging["status"], staging["target_version"]) == ("SUCCEEDED", "SUCCEEDED", 1)
+    prod = _cli(server, "promote", "churn@production", "--from", "staging", "--to", "prod", "--wait")
+    assert prod["status"] == "WAITING_FOR_APPROVAL" and "slipway approve churn --env prod" in prod["waiting_for"]
+    listed = _cli(server, "promotions", "--model", "churn")
+    assert [(p["env"], p["status"]) for p in listed] == [("prod", "WAITING_FOR_APPROVAL"), ("staging", "SUCCEEDED")]
+    # THEN a prod operator's approval lets it finish, and v1 serves in prod
+    done = _cli(server, "approve", "churn", "--env", "prod", "--reason", "reviewed", "--wait")
+    assert (done["execution"], done["status"], done["approval"]["reason"]) == ("SUCCEEDED", "SUCCEEDED", "reviewed")
+    shown = _cli(server, "aliases", "show", "churn", "--env", "prod")
+    assert shown["aliases"]["production"]["version"] == 1
+    (move,) = shown["history"]
+    assert move["actor"] == server["outputs"]["prod"]["PromotionRoleArn"] and move["execution"].endswith(
+        prod["promotion"]
+    )
+    # AND prod's lineage reaches the object uploaded to dev
+    lineage = _cli(server, "lineage", "churn@1", "--env", "prod")
+    raw = f"raw:s3://{server['outputs']['dev']['RawBucketName']}/churn/churn.csv"
+    assert lineage["upstream"][:2] == ["model:churn:1@staging", "model:churn:1@dev"]
+    assert any(node.startswith(raw) for node in lineage["upstream"])
+    # AND a rollback with nothing to go back to is refused, typed
+    refused = _cli(server, "rollback", "churn", "--env", "prod", "--reason", "nothing earlier", expect=2)
+    assert "no earlier production version" in " ".join(refused.split())

@@ -143,6 +143,22 @@ def test_store_copy_pins_the_source_version(store: ArtifactStore, obj: Callable[
     assert copied.key == "dst/copy" and copied.version_id
 
 
+def test_store_lists_every_key_under_a_prefix_sorted(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
+    # GIVEN more keys than one S3 page (1,000) under one prefix, beside others
+    keys = [f"captures/m/dt=2026-11-25/{n:05d}.json" for n in range(1_005)]
+    for key in reversed(keys):
+        store.put_bytes(obj(key), b"{}")
+    store.put_bytes(obj("captures/m/dt=2026-11-26/a.json"), b"{}")
+    store.put_bytes(obj("captures/mx/dt=2026-11-25/b.json"), b"{}")
+    # THEN a listing returns every key under its prefix, in order, and nothing else
+    bucket = obj("x").bucket
+    assert store.list_keys(bucket, "captures/m/dt=2026-11-25/") == keys
+    assert store.list_keys(bucket, "captures/m/") == [*keys, "captures/m/dt=2026-11-26/a.json"]
+    assert store.list_keys(bucket, "captures/none/") == []
+    with pytest.raises(NotFound):
+        store.list_keys("no-such-bucket", "captures/")
+
+
 # ---------------------------------------------------------------- metadata table
 
 

@@ -119,3 +119,39 @@ def test_an_unknown_profile_is_one_line_not_a_traceback(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert code == 2
     assert "ProfileNotFound" in out and "no-such-profile" in out
+
+
+def test_promotion_execution_names_fit_step_functions() -> None:
+    from datetime import UTC, datetime
+
+    from slipway_cli.promotion import execution_name
+
+    at = datetime(2026, 11, 25, 9, 30, 1, 123456, tzinfo=UTC)
+    name = execution_name("churn@production", "staging", at)
+    assert name.startswith("promote-churn-production-from-staging-20261125T093001Z-")
+    long = execution_name("a" + "b" * 40 + "@" + "c" * 60, "dev", at)
+    assert len(long) <= 80 and all(c.isalnum() or c in "-_" for c in long)
+    assert execution_name("churn@1", "dev", at) != execution_name("churn@1", "dev", at.replace(microsecond=1))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["promote", "churn@1", "--from", "dev", "--to", "prod"], "prod takes versions from staging, not from dev"),
+        (["promote", "churn@1", "--from", "staging", "--to", "staging"], "staging takes versions from dev"),
+    ],
+)
+def test_promote_refuses_a_source_the_target_does_not_take(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slipway_cli import main as cli
+    from slipway_cli import promotion
+
+    class NoAws:
+        env = argv[argv.index("--to") + 1]
+
+    monkeypatch.setattr(cli, "_target_in", lambda args, env: NoAws())
+    with pytest.raises(SystemExit, match=message):
+        promotion.start(NoAws(), "churn@1", argv[argv.index("--from") + 1], "")  # type: ignore[arg-type]
+    with pytest.raises(SystemExit, match=message):
+        cli.main(argv)

@@ -233,6 +233,52 @@ def test_cfn_lint_passes_on_the_template() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# The one role several functions share: every promotion step runs as it (the principal the source's bucket
+# policy trusts, the actor of every alias move a promotion makes).
+PROMOTION_ROLE = "PromotionRole"
+# Grants that differ from the rules below, each with the one place it is allowed and why.
+# DeleteItem: an alias is cleared (the challenger after a canary) and the promotion lock released only by a
+# conditional delete of their items; nothing else is ever deleted.
+DELETE_ALLOWED = {(PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): ["dynamodb:DeleteItem"]}
+# kms:Decrypt of the promotion source's key (another account's), through S3 only: its SSE-KMS artifacts.
+KMS_ALLOWED = {(PROMOTION_ROLE, "PromotionSourceKeyPolicy")}
+
+
+def _role_of(resource: dict[str, Any]) -> str | None:
+    role = resource["Properties"].get("Role")
+    return role["Fn::GetAtt"][0] if isinstance(role, dict) and "Fn::GetAtt" in role else None
+
+
+def _grants(logical_id: str) -> tuple[list[Any], list[str]]:
+    """The policies a function or state machine holds — SAM ``Policies``, or its explicit role's inline policies
+    and the template's managed policies it attaches — and the names of those managed policies."""
+    resources = TEMPLATE["Resources"]
+    resource = resources[logical_id]
+    role = _role_of(resource)
+    if role is None:
+        policies = resource["Properties"].get("Policies", [])
+        refs = [p["Ref"] for p in policies if isinstance(p, dict) and "Ref" in p]
+    else:
+        props = resources[role]["Properties"]
+        policies = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        attached = json.dumps(props.get("ManagedPolicyArns", []))
+        refs = [name for name in re.findall(r'"Ref": "(\w+)"', attached) if name in resources]
+    managed = [r for r in refs if resources.get(r, {}).get("Type") == "AWS::IAM::ManagedPolicy"]
+    # A policy defined once in the template and referenced (`- !Ref SomePolicy`) is checked as if inline.
+    return [*policies, *(resources[m]["Properties"]["PolicyDocument"] for m in managed)], managed
+
+
+def _statements(node: Any) -> list[dict[str, Any]]:
+    """Every IAM statement in a policy tree (inside Fn::If branches too)."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            return [node]
+        return [s for v in node.values() for s in _statements(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _statements(v)]
+    return []
+
+
 def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
     # Raw objects are never deleted by the pipeline; artifacts and metadata are only added or updated.
     forbidden = (
@@ -243,20 +289,28 @@ def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
         "AdministratorAccess",
     )
     resources = TEMPLATE["Resources"]
+    checked_roles = set()
     for logical_id, resource in resources.items():
         if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             continue
-        policies = resource["Properties"].get("Policies", [])
-        # A policy defined once in the template and referenced (`- !Ref SomePolicy`) is checked as if inline.
-        referenced = [
-            resources[p["Ref"]]["Properties"]["PolicyDocument"]
-            for p in policies
-            if isinstance(p, dict) and resources.get(p.get("Ref"), {}).get("Type") == "AWS::IAM::ManagedPolicy"
-        ]
-        text = json.dumps([*policies, *referenced])
+        role = _role_of(resource)
+        checked_roles.add(role)
+        policies, _ = _grants(logical_id)
+        allowed_deletes = {
+            sid: actions for (owner, sid), actions in DELETE_ALLOWED.items() if owner == role and role is not None
+        }
+        kept = []
+        for statement in _statements(policies):
+            if statement.get("Sid") in allowed_deletes:
+                assert statement["Action"] == allowed_deletes[statement["Sid"]], statement
+                assert statement["Resource"] == {"Fn::GetAtt": ["MetadataTable", "Arn"]}, statement
+                continue
+            kept.append(statement)
+        text = json.dumps([p for p in policies if not _statements(p)] + kept)
         assert not any(name in text for name in forbidden), logical_id
         assert '"s3:*"' not in text and '"dynamodb:*"' not in text and "Delete" not in text, logical_id
         assert '"kms:*"' not in text and '"Resource": "*"' not in text, logical_id
+    assert PROMOTION_ROLE in checked_roles  # the shared role's policies were checked, not skipped
 
 
 def test_every_function_uses_the_stack_key_through_the_one_policy() -> None:
@@ -264,9 +318,14 @@ def test_every_function_uses_the_stack_key_through_the_one_policy() -> None:
     functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert functions
     for logical_id, resource in functions.items():
-        policies = resource["Properties"]["Policies"]
-        assert {"Ref": DATA_KEY_POLICY} in policies, f"{logical_id} does not list {DATA_KEY_POLICY}"
-        others = [p for p in policies if p != {"Ref": DATA_KEY_POLICY}]
+        role = _role_of(resource)
+        policies, managed = _grants(logical_id)
+        assert DATA_KEY_POLICY in managed, f"{logical_id} does not hold {DATA_KEY_POLICY}"
+        others = [
+            p
+            for p, name in zip(policies, [None] * (len(policies) - len(managed)) + managed, strict=True)
+            if name != DATA_KEY_POLICY and (role, name) not in KMS_ALLOWED
+        ]
         assert "kms" not in json.dumps(others).lower(), f"{logical_id}: a KMS grant besides {DATA_KEY_POLICY}"
     policy = resources[DATA_KEY_POLICY]
     assert policy["Type"] == "AWS::IAM::ManagedPolicy"
@@ -276,6 +335,9 @@ def test_every_function_uses_the_stack_key_through_the_one_policy() -> None:
         assert statement["Effect"] == "Allow", statement
         assert set(actions) == DATA_KEY_ACTIONS, f"{DATA_KEY_POLICY} grants {actions}"
         assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, "scoped to the stack's own key"
+    for _, name in KMS_ALLOWED:  # the one other KMS grant: decrypt only, only through S3
+        (statement,) = resources[name]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Action"] == "kms:Decrypt" and "kms:ViaService" in statement["Condition"]["StringEquals"]
 
 
 @pytest.fixture(scope="module")

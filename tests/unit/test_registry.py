@@ -134,3 +134,26 @@ def test_set_alias_moves_to_any_version_with_each_move_logged(registry: ModelReg
     registry.set_alias("reg-h", "production", 1, actor="a", reason="rollback")
     assert registry.alias("reg-h", "production") == 1
     assert [(e.get("previous_version"), e["version"]) for e in registry.alias_log("reg-h")] == [(None, 3), (3, 1)]
+
+
+def test_rollback_puts_production_back_where_it_was_before_its_last_move(registry: ModelRegistry) -> None:
+    for run in ("run-1", "run-2", "run-3"):
+        registry.register("reg-r", run, {})
+    with pytest.raises(NotFound, match="no version in production"):
+        registry.rollback_production("reg-r", actor="ops", reason="bad")
+    registry.set_alias("reg-r", "production", 1, actor="promotion", reason="first", execution="arn:e1")
+    with pytest.raises(NotFound, match="no earlier production version"):
+        registry.rollback_production("reg-r", actor="ops", reason="bad")
+    registry.set_alias("reg-r", "production", 2, actor="promotion", reason="canary healthy", execution="arn:e2")
+    registry.set_alias("reg-r", "challenger", 3, actor="promotion", reason="canary", weight=0.1)
+
+    # WHEN an operator rolls production back THEN it points at 1 again, the challenger untouched
+    assert registry.rollback_production("reg-r", actor="arn:ops", reason="complaints") == (2, 1)
+    assert registry.aliases("reg-r") == {"production": 1, "challenger": 3}
+    last = [e for e in registry.alias_log("reg-r") if e["alias"] == "production"][-1]
+    assert (last["previous_version"], last["version"], last["actor"], last["reason"]) == (2, 1, "arn:ops", "complaints")
+    assert "execution" not in last  # an operator's move, not a state machine's
+    assert [e.get("execution") for e in registry.alias_log("reg-r") if e["alias"] == "production"][:2] == [
+        "arn:e1",
+        "arn:e2",
+    ]

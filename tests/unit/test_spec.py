@@ -184,6 +184,7 @@ def test_spec_is_frozen() -> None:
         ({"data.sensitive": []}, "max_fairness_gap needs data.sensitive"),
         ({"training.task": "regression", "training.metric": "rmse"}, "logistic_regression is classification-only"),
         ({"features.transforms.0.columns": ["churned"]}, "churned"),
+        ({"deployment.rollback.online_metric": {"metric": "rmse"}}, "online_metric rmse needs a regression model"),
     ],
 )
 def test_sections_are_checked_against_each_other(overrides: dict[str, Any], words: str) -> None:
@@ -199,3 +200,103 @@ def test_sections_are_checked_against_each_other(overrides: dict[str, Any], word
     with pytest.raises(SpecError) as exc:
         load_spec(yaml.safe_dump(raw))
     assert words in exc.value.message
+
+
+# ---------------------------------------------------------------- deployment
+
+
+def test_churn_spec_declares_its_deployment() -> None:
+    # GIVEN the example spec WHEN loaded THEN its deployment section says what the YAML says
+    deployment = load_spec(CHURN_SPEC.read_text()).deployment
+    assert deployment is not None
+    assert (deployment.canary_share, deployment.bake, deployment.min_canary_rows) == (0.2, 600, 100)
+    rollback = deployment.rollback
+    assert (rollback.max_error_rate, rollback.max_p99_latency_ms, rollback.max_prediction_shift) == (0.01, 250, 0.25)
+    assert rollback.online_metric is None
+    assert deployment.approval.required_for("prod") and not deployment.approval.required_for("staging")
+    assert deployment.approval.timeout == 86400
+
+
+def test_a_spec_without_deployment_gets_the_defaults_and_keeps_its_version() -> None:
+    # GIVEN a spec written before the deployment section existed
+    spec = _load({})
+    # THEN it promotes with the defaults: 10 % canary for 10 minutes, prod approved by a person within a day
+    assert spec.deployment is None
+    defaults = spec.deployment_or_default
+    assert (defaults.canary_share, defaults.bake, defaults.approval.prod, defaults.approval.staging) == (
+        0.1,
+        600,
+        True,
+        False,
+    )
+    # AND its version does not depend on the section it does not have
+    assert "deployment" in spec.model_dump() and spec.model_dump()["deployment"] is None
+    assert "deployment" not in dump_spec_yaml(spec)
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [(45, 45), ("45", 45), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), (" 3 m ", 180)],
+)
+def test_durations_are_seconds_or_suffixed(written: Any, seconds: int) -> None:
+    spec = _load({"deployment": {"bake": written, "approval": {"timeout": written}}})
+    assert spec.deployment is not None
+    assert spec.deployment.bake == spec.deployment.approval.timeout == seconds
+
+
+def test_an_online_metric_is_judged_from_a_minimum_sample() -> None:
+    spec = _load({"deployment": {"rollback": {"online_metric": {"metric": "accuracy", "max_drop": 0.05}}}})
+    assert spec.deployment is not None
+    online = spec.deployment.rollback.online_metric
+    assert online is not None
+    assert (online.metric, online.max_drop, online.min_samples, online.higher_is_better) == (
+        "accuracy",
+        0.05,
+        100,
+        True,
+    )
+
+
+def test_ceilings_can_be_switched_off() -> None:
+    spec = _load({"deployment": {"rollback": {"max_p99_latency_ms": None, "max_prediction_shift": None}}})
+    assert spec.deployment is not None
+    assert spec.deployment.rollback.max_p99_latency_ms is None
+    assert spec.deployment.rollback.max_prediction_shift is None
+    assert spec.deployment.rollback.max_error_rate == 0.01
+
+
+@pytest.mark.parametrize(
+    ("deployment", "field", "words"),
+    [
+        ({"canary_share": 1.0}, "deployment.canary_share", "less than 1"),
+        ({"canary_share": 0}, "deployment.canary_share", "greater than 0"),
+        ({"bake": "ten minutes"}, "deployment.bake", "duration like"),
+        ({"bake": True}, "deployment.bake", "duration like"),
+        ({"bake": "0s"}, "deployment.bake", "greater than or equal to 1"),
+        ({"bake": "400d"}, "deployment.bake", "less than or equal to 31536000"),
+        ({"min_canary_rows": 0}, "deployment.min_canary_rows", "greater than or equal to 1"),
+        ({"rollback": {"max_error_rate": 1.5}}, "deployment.rollback.max_error_rate", "less than or equal to 1"),
+        ({"rollback": {"max_p99_latency_ms": 0}}, "deployment.rollback.max_p99_latency_ms", "greater than 0"),
+        ({"rollback": {"online_metric": {"metric": "auc"}}}, "deployment.rollback.online_metric", "one of accuracy"),
+        (
+            {"rollback": {"online_metric": {"metric": "mae", "min_samples": 0}}},
+            "deployment.rollback.online_metric.min_samples",
+            "greater than or equal to 1",
+        ),
+        ({"approval": {"dev": True}}, "deployment.approval.dev", "Extra inputs"),
+        ({"approval": {"timeout": "soon"}}, "deployment.approval.timeout", "duration like"),
+        ({"canary": 0.1}, "deployment.canary", "Extra inputs"),
+    ],
+)
+def test_each_bad_deployment_field_is_named(deployment: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        _load({"deployment": deployment})
+    errors = {e["field"]: e["message"] for e in exc.value.details["errors"]}
+    assert field in errors, errors
+    assert words in errors[field], errors[field]
+
+
+def test_approval_is_asked_only_of_promotion_targets() -> None:
+    approval = _load({}).deployment_or_default.approval
+    with pytest.raises(ValueError, match="staging or prod"):
+        approval.required_for("dev")

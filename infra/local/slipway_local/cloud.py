@@ -26,6 +26,7 @@ from slipway_local.routing import pin_to_account
 
 REGION = "us-east-1"
 ACCOUNTS: dict[str, str] = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+PROMOTES_TO = {"dev": "staging", "staging": "prod"}  # a version moves dev -> staging -> prod
 _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-admin"}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # Functions that run in this process even when the others run in worker processes: the HTTP API's, whose
@@ -202,6 +203,8 @@ class LocalCloud:
             "PiiSalt": f"local-{env}-pii-salt-0001",
             "LogLevel": self.log_level,
             "CodeVersion": self._code_version,
+            "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
+            "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
         }
         packaged = package(
             parameters,

@@ -204,7 +204,7 @@ class LambdaRuntime:
                 log_group_name=f"/aws/lambda/{fn.function_name}",
                 log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
             )
-            with self._environment.use(self._function_environment(fn)), acting_as(account_id):
+            with self._environment.use(self._function_environment(fn)), acting_as(account_id, fn.role):
                 result = self._load(source)(event, context)
             return json.dumps(result, default=str), False
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
@@ -223,6 +223,7 @@ class LambdaRuntime:
             environment["AWS_ENDPOINT_URL"] = self.worker_endpoint
         spec = WorkerSpec(
             account_id=fn.account_id,
+            role=fn.role or "",
             function_name=fn.function_name,
             code_root=source.code_root,
             handler_file=source.module_file,

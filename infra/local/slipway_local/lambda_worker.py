@@ -33,12 +33,15 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _route_to_account(account: str) -> None:
-    """Every AWS call of this process goes to its function's account (moto's account header)."""
+def _route_to_account(account: str, principal: str) -> None:
+    """Every AWS call of this process goes to its function's account (moto's account header), as its
+    execution role (the local cloud's principal header, which the resource policies are checked on)."""
     import botocore.handlers
 
     def add_account(request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = account
+        if principal:
+            request.headers["x-slipway-principal"] = principal
 
     botocore.handlers.BUILTIN_HANDLERS.append(("before-sign", add_account))
 
@@ -64,7 +67,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def main() -> None:
     answers = os.fdopen(int(os.environ["SLIPWAY_RESPONSE_FD"]), "w", buffering=1)
-    _route_to_account(os.environ["SLIPWAY_ACCOUNT"])
+    _route_to_account(os.environ["SLIPWAY_ACCOUNT"], os.environ.get("SLIPWAY_PRINCIPAL", ""))
     sys.path.insert(0, os.environ["SLIPWAY_CODE_ROOT"])
     try:
         handler = _load_handler(os.environ["SLIPWAY_HANDLER_FILE"], os.environ["SLIPWAY_HANDLER_NAME"])

@@ -37,6 +37,7 @@ class WorkerSpec:
     """What makes an execution environment: the function, its code, its configuration."""
 
     account_id: str
+    role: str  # the execution role: the principal the function's calls act as
     function_name: str
     code_root: Path
     handler_file: Path
@@ -82,6 +83,7 @@ def _start(spec: WorkerSpec) -> _Worker:
     env.update(
         SLIPWAY_RESPONSE_FD=str(write_end),
         SLIPWAY_ACCOUNT=spec.account_id,
+        SLIPWAY_PRINCIPAL=spec.role,
         SLIPWAY_CODE_ROOT=str(spec.code_root),
         SLIPWAY_HANDLER_FILE=str(spec.handler_file),
         SLIPWAY_HANDLER_NAME=spec.handler_name,

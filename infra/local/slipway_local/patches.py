@@ -6,9 +6,10 @@ unique as on AWS even when two starts race, ended executions publish their statu
 (slipway_local.execution_events), DynamoDB requests are atomic and transactions cost what they touch
 (slipway_local.dynamodb), the Step Functions interpreter calls AWS as the
 machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
-(slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), and a
+(slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), a
 Distributed Map fails past its tolerated failures and lists every page of its S3 items
-(slipway_local.distributed_map)."""
+(slipway_local.distributed_map), and bucket policies and Lambda resource policies are evaluated
+between accounts (slipway_local.perimeter)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, dynamodb, execution_events, firehose, resources
+from slipway_local import distributed_map, dynamodb, execution_events, firehose, perimeter, resources
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -49,6 +50,8 @@ def install(runtime: LambdaRuntime) -> None:
         resources.install()
         firehose.install()
         distributed_map.install()
+        perimeter.install()
+        _patch_send_task_failure()
         _installed["done"] = True
 
 
@@ -60,6 +63,20 @@ def _enable_state_machine_execution() -> None:
     from moto.core.config import default_user_config
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
+
+
+def _patch_send_task_failure() -> None:
+    """moto's SendTaskFailure drops the ``cause``; AWS hands it to the Catch (``$.error.Cause``)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def _patch_lambda() -> None:

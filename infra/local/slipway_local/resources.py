@@ -6,7 +6,9 @@ that ``Ref``/``Fn::GetAtt`` resolve and the resources exist in the stack's accou
   Routes, integrations and stages are not created there: the local gateway reads the routes from
   the SAM template and serves them itself (slipway_local.gateway).
 - ``AWS::KinesisFirehose::DeliveryStream``: a delivery stream in moto's firehose backend (whose
-  S3 delivery slipway_local.firehose realises)."""
+  S3 delivery slipway_local.firehose realises).
+- ``AWS::S3::BucketPolicy``: the policy put on its bucket, checked to use only what the local cloud
+  evaluates (slipway_local.perimeter evaluates it on every S3 request)."""
 
 from __future__ import annotations
 
@@ -29,9 +31,62 @@ def install() -> None:
 
 def _define_models() -> None:
     """Subclassing CloudFormationModel is what registers a type with moto's parser."""
+    import json
+
     from moto.apigatewayv2.models import apigatewayv2_backends
     from moto.core.common_models import CloudFormationModel
     from moto.firehose.models import firehose_backends
+    from moto.s3.models import s3_backends
+
+    from slipway_local.perimeter import validate_policy
+
+    class BucketPolicyResource(CloudFormationModel):
+        def __init__(self, bucket: str) -> None:
+            self.bucket = bucket
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::S3::BucketPolicy"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.bucket
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> BucketPolicyResource:
+            props = cloudformation_json["Properties"]
+            document = dict(props["PolicyDocument"])
+            # moto resolves a list item's {"Fn::If": [..., {"Ref": "AWS::NoValue"}]} to None instead of dropping it
+            document["Statement"] = [s for s in document.get("Statement", []) if s is not None]
+            validate_policy(document)
+            s3_backends[account_id]["aws"].put_bucket_policy(props["Bucket"], json.dumps(document).encode())
+            return cls(props["Bucket"])
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            s3_backends[account_id]["aws"].delete_bucket_policy(cloudformation_json["Properties"]["Bucket"])
+
+        def is_created(self) -> bool:
+            return True
 
     class HttpApiResource(CloudFormationModel):
         def __init__(self, api: Any) -> None:

@@ -1,5 +1,7 @@
 """Routes boto3 calls to a moto account: a thread-local account, set around each in-process
-Lambda invocation and deployment step, is sent as moto's ``x-moto-account-id`` header."""
+Lambda invocation and deployment step, is sent as moto's ``x-moto-account-id`` header; the principal
+acting (a function's execution role, a state machine's role) goes with it as ``x-slipway-principal``,
+which the local cloud's resource policies (slipway_local.perimeter) evaluate."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import botocore.handlers
 
 ACCOUNT_HEADER = "x-moto-account-id"
+PRINCIPAL_HEADER = "x-slipway-principal"
 _local = threading.local()
 
 
@@ -21,31 +24,43 @@ def current_account() -> str | None:
     return getattr(_local, "account", None)
 
 
+def current_principal() -> str | None:
+    return getattr(_local, "principal", None)
+
+
 @contextlib.contextmanager
-def acting_as(account_id: str | None) -> Iterator[None]:
-    """Every boto3 request made by this thread inside the block goes to ``account_id``."""
-    previous = current_account()
-    _local.account = account_id
+def acting_as(account_id: str | None, principal: str | None = None) -> Iterator[None]:
+    """Every boto3 request made by this thread inside the block goes to ``account_id``, as ``principal``
+    (an IAM role ARN) when given."""
+    previous = current_account(), current_principal()
+    _local.account, _local.principal = account_id, principal
     try:
         yield
     finally:
-        _local.account = previous
+        _local.account, _local.principal = previous
 
 
 def _add_thread_account(request: Any, **_: Any) -> None:
     account = current_account()
     if account:
         request.headers[ACCOUNT_HEADER] = account
+        principal = current_principal()
+        if principal:
+            request.headers[PRINCIPAL_HEADER] = principal
 
 
-def _add_fixed_account(request: Any, account_id: str, **_: Any) -> None:
+def _add_fixed_account(request: Any, account_id: str, principal: str | None = None, **_: Any) -> None:
     if not current_account():
         request.headers[ACCOUNT_HEADER] = account_id
+        if principal:
+            request.headers[PRINCIPAL_HEADER] = principal
 
 
-def pin_to_account(client: Any, account_id: str) -> Any:
-    """Make every call of this client go to ``account_id`` (unless a thread acts as another)."""
-    client.meta.events.register("before-sign", functools.partial(_add_fixed_account, account_id=account_id))
+def pin_to_account(client: Any, account_id: str, principal: str | None = None) -> Any:
+    """Make every call of this client go to ``account_id`` (unless a thread acts as another), as ``principal``."""
+    client.meta.events.register(
+        "before-sign", functools.partial(_add_fixed_account, account_id=account_id, principal=principal)
+    )
     return client
 
 
@@ -64,12 +79,12 @@ def install_thread_inheritance() -> None:
     original = threading.Thread.start
 
     def start(self: threading.Thread) -> None:
-        account = current_account()
+        account, principal = current_account(), current_principal()
         if account is not None:
             run = self.run
 
             def run_as_account() -> None:
-                with acting_as(account):
+                with acting_as(account, principal):
                     run()
 
             self.run = run_as_account  # type: ignore[method-assign]
@@ -98,7 +113,7 @@ def install_state_machine_credentials() -> None:
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         client = original(region, service, state_credentials)
         role_arn = getattr(state_credentials, "role_arn", None)
-        return pin_to_account(client, account_of_arn(role_arn)) if role_arn else client
+        return pin_to_account(client, account_of_arn(role_arn), role_arn) if role_arn else client
 
     boto_client._slipway_original = original  # type: ignore[attr-defined]
     for info in pkgutil.walk_packages(parser_pkg.__path__, parser_pkg.__name__ + ".", onerror=lambda _: None):

@@ -8,12 +8,16 @@ from typing import Any
 
 __all__ = [
     "ALL_ERRORS",
+    "ApprovalRejected",
+    "ApprovalTimedOut",
     "ArtifactIntegrityError",
+    "CanaryRolledBack",
     "ConflictError",
     "DataContractViolation",
     "InternalError",
     "InvalidEvent",
     "NotFound",
+    "PromotionInProgress",
     "QualityGateFailed",
     "SlipwayError",
     "SpecError",
@@ -60,6 +64,22 @@ class ConflictError(SlipwayError):
     """A conditional write lost a race or found a different value under the same key."""
 
 
+class PromotionInProgress(ConflictError):
+    """Another promotion of the same model holds the target environment; this one changed nothing."""
+
+
+class ApprovalRejected(SlipwayError):
+    """A person rejected the promotion (``slipway reject``); ``details`` name who and why."""
+
+
+class ApprovalTimedOut(SlipwayError):
+    """Nobody answered the approval request before its deadline: the promotion is rejected."""
+
+
+class CanaryRolledBack(SlipwayError):
+    """The canary was unhealthy over its bake window; the challenger was cleared, production untouched."""
+
+
 class ArtifactIntegrityError(SlipwayError):
     """An artifact's SHA-256 does not match the one recorded in the registry."""
 
@@ -87,5 +107,9 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         ArtifactIntegrityError,
         QualityGateFailed,
         InternalError,
+        PromotionInProgress,
+        ApprovalRejected,
+        ApprovalTimedOut,
+        CanaryRolledBack,
     )
 }

@@ -150,6 +150,26 @@ def alias_log(model: str) -> Collection:
     return model_pk(model), "ALIASLOG#"
 
 
+def promotion_lock_key(model: str) -> Key:
+    """Held by the one promotion of a model under way in this environment (its execution name)."""
+    return model_pk(model), "PROMOTING"
+
+
+def approval_key(model: str, env: str, execution: str) -> Key:
+    """A promotion waiting for a person: its task token, who asked, the deadline, the answer."""
+    return model_pk(model), f"APPROVAL#{env}#{execution}"
+
+
+def approvals(model: str, env: str) -> Collection:
+    return model_pk(model), f"APPROVAL#{env}#"
+
+
+def promoted_run_id(source_env: str, source_version: int) -> str:
+    """What registers a promoted version (its ``BYRUN#`` marker): one target version per source version,
+    however often that version is promoted."""
+    return f"promotion:{source_env}:{source_version:06d}"
+
+
 # ================================================================ DynamoDB: lineage
 
 
@@ -252,3 +272,37 @@ def evaluation_report(bucket: str, run_id: str) -> S3Object:
 def model_artifact(bucket: str, model: str, run_id: str, name: str) -> S3Object:
     """One artifact of the version a run registers (``MODEL_SKOPS``, ``MODEL_ONNX``, the model card)."""
     return S3Object(bucket=bucket, key=f"models/{model}/runs/{run_id}/{name}")
+
+
+def models_prefix(model: str) -> str:
+    """Everything of one model in an artifacts bucket: what a promotion target may read across accounts."""
+    return f"models/{model}/"
+
+
+def version_manifest(artifact: S3Object) -> S3Object:
+    """The manifest a version travels with (its registry item, artifacts and SHA-256, spec, lineage), written
+    by the source environment beside the version's artifacts (``artifact``: any one of them)."""
+    return artifact.at(f"{artifact.key.rpartition('/')[0]}/{MANIFEST}")
+
+
+def received_manifest(artifact: S3Object, source_env: str) -> S3Object:
+    """The source's manifest as the target received it, kept beside the copied artifacts."""
+    return artifact.at(f"{artifact.key.rpartition('/')[0]}/promoted-from-{source_env}.json")
+
+
+# ================================================================ S3: captures, feedback and reports (lake)
+
+
+def captures_prefix(model: str, day: str) -> str:
+    """One day (``YYYY-MM-DD``, UTC) of a model's captured predictions: the capture stream's partition."""
+    return f"captures/{model}/dt={day}/"
+
+
+def feedback_prefix(model: str, day: str) -> str:
+    """One day of a model's feedback (ground truth), partitioned like the captures."""
+    return f"feedback/{model}/dt={day}/"
+
+
+def canary_report(bucket: str, model: str, execution: str) -> S3Object:
+    """What a promotion's canary check measured, challenger against champion, and its verdict."""
+    return S3Object(bucket=bucket, key=f"reports/canary/{model}/{execution}.json")

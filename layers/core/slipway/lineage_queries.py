@@ -18,6 +18,16 @@ def upstream(deps: Deps, node: str) -> list[str]:
     return walk(node, lambda n: _neighbours(deps, n, "in"))
 
 
+def upstream_edges(deps: Deps, node: str) -> list[dict[str, str]]:
+    """Every edge upstream of ``node`` (``{"upstream", "downstream", "kind"}``), nearest first: the subgraph
+    a promoted version carries to the next environment."""
+    found: list[dict[str, str]] = []
+    for current in [node, *upstream(deps, node)]:
+        for e in deps.table.query(*layout.edges(current, "in")):
+            found.append({"upstream": str(e["other"]), "downstream": current, "kind": str(e["kind"])})
+    return found
+
+
 def downstream(deps: Deps, node: str) -> list[str]:
     """Every node ``node`` fed (datasets, feature sets, runs, model versions), nearest first."""
     return walk(node, lambda n: _neighbours(deps, n, "out"))

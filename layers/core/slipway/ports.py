@@ -53,6 +53,10 @@ class ArtifactStore(Protocol):
         """Version ids of one key, newest first (None for an object written before versioning)."""
         ...
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys under a prefix (every page), sorted; none for an empty prefix."""
+        ...
+
 
 @dataclass(frozen=True)
 class Counter:

@@ -112,14 +112,23 @@ class ModelRegistry:
         reason: str,
         weight: float | None = None,
         expect_previous: int | object | None = ANY_PREVIOUS,
+        execution: str | None = None,
     ) -> dict[str, Any]:
         """Point an alias at a version (which must exist) and log the move. ``weight`` is the challenger's
         share of traffic. ``expect_previous``: the version the alias must point at now (None: unset), or
         ConflictError and nothing moves — the guard the promotion machine relies on. The move and its
         audit-log entry are one transaction, conditional on the version read: no move is lost or unlogged
-        (unguarded, a concurrent move makes this one read again and retry)."""
+        (unguarded, a concurrent move makes this one read again and retry). ``execution``: the state machine
+        execution (ARN) that moved it, logged with the move."""
         moved = self._move_alias(
-            model, alias, version, actor=actor, reason=reason, weight=weight, expect_previous=expect_previous
+            model,
+            alias,
+            version,
+            actor=actor,
+            reason=reason,
+            weight=weight,
+            expect_previous=expect_previous,
+            execution=execution,
         )
         assert moved is not None  # only advance_alias declines to move
         return moved
@@ -141,6 +150,7 @@ class ModelRegistry:
         weight: float | None = None,
         expect_previous: int | object | None = ANY_PREVIOUS,
         only_forward: bool = False,
+        execution: str | None = None,
     ) -> dict[str, Any] | None:
         if alias == CHAMPION:
             raise ValueError(f"{CHAMPION!r} is read-only: it names production (else the candidate)")
@@ -156,14 +166,23 @@ class ModelRegistry:
                 return None
             now = self.clock.now().isoformat()
             values = {"alias": alias, "version": version, "weight": weight, "updated_at": now, "updated_by": actor}
-            entry = self._log_item(model, alias, version, was, actor=actor, reason=reason, at=now, weight=weight)
+            entry = self._log_item(
+                model, alias, version, was, actor=actor, reason=reason, at=now, weight=weight, execution=execution
+            )
             # A concurrent move (or a log entry at the same instant) fails the condition: read again, retry.
             if self.table.transact([entry], updates=[ConditionalUpdate(*key, values, expect={"version": was})]):
                 return layout.item(key, **{k: v for k, v in values.items() if v is not None})
         raise ConflictError(f"could not move {model}@{alias} after {MAX_ALIAS_ATTEMPTS} attempts (contention)")
 
     def clear_alias(
-        self, model: str, alias: str, *, actor: str, reason: str, expect_previous: int | object | None = ANY_PREVIOUS
+        self,
+        model: str,
+        alias: str,
+        *,
+        actor: str,
+        reason: str,
+        expect_previous: int | object | None = ANY_PREVIOUS,
+        execution: str | None = None,
     ) -> None:
         """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``."""
         previous = self._guard(model, alias, expect_previous)
@@ -172,8 +191,26 @@ class ModelRegistry:
         now = self.clock.now().isoformat()
         self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
         self.table.put_new(
-            self._log_item(model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None)
+            self._log_item(
+                model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None, execution=execution
+            )
         )
+
+    def rollback_production(self, model: str, *, actor: str, reason: str) -> tuple[int, int]:
+        """Production back to the version it pointed at before its last move, in one conditional move (logged).
+        Returns (from, to); NotFound when production is unset or had no version before."""
+        current = self.alias(model, "production")
+        if current is None:
+            raise NotFound(f"{model} has no version in production to roll back", {"model": model})
+        moves = [e for e in self.alias_log(model) if e["alias"] == "production" and e.get("version") == current]
+        previous = moves[-1].get("previous_version") if moves else None
+        if previous is None:
+            raise NotFound(
+                f"{model}@production ({current}) has no earlier production version to roll back to",
+                {"model": model, "current": current},
+            )
+        self.set_alias(model, "production", int(previous), actor=actor, reason=reason, expect_previous=current)
+        return current, int(previous)
 
     def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:
         current = self.alias(model, alias)
@@ -195,6 +232,7 @@ class ModelRegistry:
         reason: str,
         at: str,
         weight: float | None,
+        execution: str | None = None,
     ) -> dict[str, Any]:
         return layout.item(
             layout.alias_log_key(model, at, alias),
@@ -205,6 +243,7 @@ class ModelRegistry:
             actor=actor,
             reason=reason,
             at=at,
+            execution=execution,
         )
 
     # ------------------------------------------------------------------ reads

@@ -138,6 +138,68 @@ def test_a_tampered_onnx_object_is_refused(two_versions: Registered) -> None:
         service.predict("churn", rows(1), "req")
 
 
+def test_a_failing_challenger_is_captured_as_errors_and_production_answers_its_rows(
+    two_versions: Registered,
+) -> None:
+    # GIVEN version 2 as a 50 % challenger whose ONNX object was overwritten after registration
+    service, registry = in_production(two_versions)
+    registry.set_alias("churn", "challenger", 2, actor="test", reason="canary", weight=0.5)
+    onnx = registry.get_version("churn", 2)["artifacts"][layout.MODEL_ONNX]
+    service.deps.store.put_bytes(S3Object.parse(onnx["uri"]), b"not the registered model")
+    sent = [{**row, "customer_id": f"C{n:06d}"} for n, row in enumerate(rows(40))]
+    routed = [service.routing("churn").choose(r["customer_id"]).name for r in sent]
+    assert 0 < routed.count("challenger") < 40
+
+    # WHEN the rows are predicted
+    answer = service.predict("churn", sent, "req-c").body
+
+    # THEN every row is answered by production, as production alone would answer it
+    assert answer["variants"] == ["production"] * 40 and answer["version"] == 1
+    alone, _ = in_production(two_versions)
+    assert answer["probabilities"] == alone.predict("churn", sent, "req-p").body["probabilities"]
+    # AND each challenger row is captured as the challenger's error, the others as production's predictions
+    assert service.captures.flush()
+    sink = service.deps.captures
+    assert isinstance(sink, FakeCaptureSink)
+    errors = [r for r in sink.records if r.get("error")]
+    assert sorted(r["row"] for r in errors) == [n for n, v in enumerate(routed) if v == "challenger"]
+    assert {(r["variant"], r["version"], r["error"]) for r in errors} == {("challenger", 2, "ArtifactIntegrityError")}
+    served = [r for r in sink.records if r["kind"] == "captures" and not r.get("error")]
+    assert len(served) == 40 and {(r["variant"], r["version"]) for r in served} == {("production", 1)}
+
+
+def test_captures_carry_each_variants_own_time_apart_from_the_requests(two_versions: Registered) -> None:
+    # GIVEN a 50 % challenger, neither version loaded yet
+    service, registry = in_production(two_versions)
+    registry.set_alias("churn", "challenger", 2, actor="test", reason="canary", weight=0.5)
+    sent = [{**row, "customer_id": f"C{n:06d}"} for n, row in enumerate(rows(20))]
+    # WHEN one request loads both models and predicts
+    service.predict("churn", sent, "req-t")
+    assert service.captures.flush()
+    sink = service.deps.captures
+    assert isinstance(sink, FakeCaptureSink)
+    # THEN each row carries the request's latency (loads included) and its variant's own time, which is less
+    by_variant = {r["variant"]: r for r in sink.records}
+    assert set(by_variant) == {"production", "challenger"}
+    for record in by_variant.values():
+        assert 0 < record["model_ms"] < record["latency_ms"]
+    assert len({r["latency_ms"] for r in sink.records}) == 1
+
+
+def test_a_failing_production_fails_the_request_and_is_captured(two_versions: Registered) -> None:
+    service, registry = in_production(two_versions)
+    onnx = registry.get_version("churn", 1)["artifacts"][layout.MODEL_ONNX]
+    service.deps.store.put_bytes(S3Object.parse(onnx["uri"]), b"not the registered model")
+    with pytest.raises(ArtifactIntegrityError):
+        service.predict("churn", rows(3), "req-x")
+    assert service.captures.flush()
+    sink = service.deps.captures
+    assert isinstance(sink, FakeCaptureSink)
+    assert [(r["variant"], r["row"], r["error"]) for r in sink.records] == [
+        ("production", n, "ArtifactIntegrityError") for n in range(3)
+    ]
+
+
 def test_captures_and_feedback_are_delivered_and_join_by_request_id(two_versions: Registered) -> None:
     service, _ = in_production(two_versions)
     sent = rows(2)

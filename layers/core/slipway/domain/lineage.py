@@ -12,8 +12,11 @@ from slipway import layout
 
 # What an edge means, read upstream → downstream: a raw object is curated into a dataset version, which a
 # spec version validated; a dataset is featurised into a feature set, trained in a run, registered as a model
-# version, which a spec version specified.
-type EdgeKind = Literal["curated_into", "validated", "featurised_into", "trained_in", "registered_as", "specified"]
+# version, which a spec version specified; a model version in one environment is promoted as a version of
+# another environment.
+type EdgeKind = Literal[
+    "curated_into", "validated", "featurised_into", "trained_in", "registered_as", "specified", "promoted_as"
+]
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,12 @@ def run_node(run_id: str) -> str:
 
 def model_node(model: str, version: int) -> str:
     return f"model:{model}:{version}"
+
+
+def in_environment(node: str, env: str) -> str:
+    """A node id as another environment records it. Only model versions are numbered per environment
+    (``model:churn:3`` in dev is ``model:churn:3@dev`` in staging); raw objects name their bucket and the
+    other nodes are content hashes or run ids, the same everywhere."""
+    if node.startswith("model:") and "@" not in node:
+        return f"{node}@{env}"
+    return node

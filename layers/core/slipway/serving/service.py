@@ -4,8 +4,9 @@ with the cached ONNX session, and hand captures to the background sender."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from slipway.spec.data import DataContract
 from slipway.specstore import spec_at
 
 __all__ = ["InferenceService", "InvalidRequest", "NothingInProduction", "Prediction"]
+
+log = logging.getLogger(__name__)
 
 ALIAS_TTL_S = 5.0  # how long a warm function trusts the aliases it read (a canary moves within this)
 
@@ -92,25 +95,38 @@ class InferenceService:
 
     # ------------------------------------------------------------------ predict
     def predict(self, model: str, rows: Sequence[Mapping[str, Any]], request_id: str) -> Prediction:
+        """Predict each row with its variant. A challenger that fails (its artifact refused, the model call
+        raising) does not fail the request: its rows are captured as errors of the challenger — what a canary's
+        error rate counts — and answered by production. A production failure fails the request (captured too)."""
         started = time.perf_counter()
         routing = self._live(model)
+        production = Variant("production", routing.production)  # type: ignore[arg-type]
         served: dict[Variant, ServedModel] = {}
+        try:
+            served[production] = self.served(model, production.version)
+        except Exception as e:
+            self._capture_errors(model, rows, range(len(rows)), production, request_id, e, started)
+            raise
+        entity_column = served[production].contract.entity_id
         assigned: list[Variant] = []
         for row in rows:
-            entity = self._entity_of(routing, row, served)
-            variant = routing.choose(str(entity) if entity is not None else request_id)
-            if variant not in served:
+            entity = row.get(entity_column) if entity_column and isinstance(row, Mapping) else None
+            assigned.append(routing.choose(str(entity) if entity is not None else request_id))
+        groups = self._groups(assigned)
+        for variant in [v for v in groups if v not in served]:
+            try:
                 served[variant] = self.served(model, variant.version)
-            assigned.append(variant)
+            except Exception as e:  # noqa: BLE001 - a failing challenger is captured, production answers
+                self._fall_back(model, rows, groups, assigned, variant, production, request_id, e, started)
 
         findings: list[RowFinding] = []
-        groups: dict[Variant, list[int]] = {}
-        for n, variant in enumerate(assigned):
-            groups.setdefault(variant, []).append(n)
+        spent: dict[Variant, float] = {}  # each variant's own time: its rows' contract check and model call
         for variant, indexes in groups.items():
             model_of = served[variant]
+            checking = time.perf_counter()
             for finding in check_rows([rows[n] for n in indexes], model_of.columns, model_of.ignored):
                 findings.append(RowFinding(indexes[finding.row], finding.field, finding.check, finding.message))
+            spent[variant] = time.perf_counter() - checking
         if findings:
             findings.sort(key=lambda f: f.row)
             raise InvalidRequest(
@@ -121,17 +137,28 @@ class InferenceService:
         predictions: list[Any] = [None] * len(rows)
         probabilities: list[dict[str, float] | None] = [None] * len(rows)
         result = Prediction(body={})
-        for variant, indexes in groups.items():
-            chosen = [rows[n] for n in indexes]
-            values, per_class, scores = served[variant].predict(chosen)
-            for k, n in enumerate(indexes):
+        outputs: dict[Variant, tuple[list[Any], list[dict[str, float]] | None, np.ndarray]] = {}
+        for variant in [v for v in groups if v != production] + [production]:  # production last: it may inherit rows
+            if variant not in groups:
+                continue
+            calling = time.perf_counter()
+            try:
+                outputs[variant] = served[variant].predict([rows[n] for n in groups[variant]])
+                spent[variant] = spent.get(variant, 0.0) + time.perf_counter() - calling
+            except Exception as e:
+                if variant == production:
+                    self._capture_errors(model, rows, groups[variant], variant, request_id, e, started)
+                    raise
+                self._fall_back(model, rows, groups, assigned, variant, production, request_id, e, started)
+        for variant, (values, per_class, scores) in outputs.items():
+            for k, n in enumerate(groups[variant]):
                 predictions[n] = values[k]
                 probabilities[n] = per_class[k] if per_class is not None else None
-            result.by_variant[(variant.name, variant.version)] = (len(indexes), float(np.mean(scores)))
+            result.by_variant[(variant.name, variant.version)] = (len(groups[variant]), float(np.mean(scores)))
         latency_ms = (time.perf_counter() - started) * 1000
         result.latency_ms = latency_ms
 
-        task = served[assigned[0]].task
+        task = served[production].task
         body: dict[str, Any] = {"predictions": predictions}
         if task == "classification":
             body["probabilities"] = probabilities
@@ -146,15 +173,69 @@ class InferenceService:
             request_id=request_id,
         )
         result.body = body
-        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, served)
+        own_ms = {v: round(t * 1000, 3) for v, t in spent.items()}
+        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, own_ms, served)
         return result
 
-    def _entity_of(self, routing: Routing, row: Mapping[str, Any], served: dict[Variant, ServedModel]) -> Any:
-        production = Variant("production", routing.production)  # type: ignore[arg-type]
-        if production not in served:
-            served[production] = self.served(routing.model, production.version)
-        entity_column = served[production].contract.entity_id
-        return row.get(entity_column) if entity_column and isinstance(row, Mapping) else None
+    @staticmethod
+    def _groups(assigned: list[Variant]) -> dict[Variant, list[int]]:
+        groups: dict[Variant, list[int]] = {}
+        for n, variant in enumerate(assigned):
+            groups.setdefault(variant, []).append(n)
+        return groups
+
+    def _fall_back(
+        self,
+        model: str,
+        rows: Sequence[Mapping[str, Any]],
+        groups: dict[Variant, list[int]],
+        assigned: list[Variant],
+        failed: Variant,
+        production: Variant,
+        request_id: str,
+        error: Exception,
+        started: float,
+    ) -> None:
+        """The challenger failed: capture its rows as its errors and give them to production."""
+        if isinstance(error, InvalidRequest):
+            raise error
+        indexes = groups.pop(failed)
+        log.warning("challenger %s@%s failed (%s); production answers its rows", model, failed.version, error)
+        self._capture_errors(model, rows, indexes, failed, request_id, error, started)
+        for n in indexes:
+            assigned[n] = production
+        groups[production] = sorted([*groups.get(production, []), *indexes])
+
+    def _capture_errors(
+        self,
+        model: str,
+        rows: Sequence[Mapping[str, Any]],
+        indexes: Iterable[int],
+        variant: Variant,
+        request_id: str,
+        error: Exception,
+        started: float,
+    ) -> None:
+        if isinstance(error, InvalidRequest):
+            return
+        at = self.deps.now_iso()
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        self.captures.offer(
+            [
+                {
+                    "kind": "captures",
+                    "model": model,
+                    "version": variant.version,
+                    "variant": variant.name,
+                    "request_id": request_id,
+                    "row": n,
+                    "error": type(error).__name__,
+                    "latency_ms": latency_ms,
+                    "at": at,
+                }
+                for n in indexes
+            ]
+        )
 
     def _capture(
         self,
@@ -165,8 +246,10 @@ class InferenceService:
         probabilities: list[dict[str, float] | None],
         request_id: str,
         latency_ms: float,
+        own_ms: dict[Variant, float],
         served: dict[Variant, ServedModel],
     ) -> None:
+        """``latency_ms``: the request's (loads included); ``model_ms``: the row's variant's own time in it."""
         at = self.deps.now_iso()
         records: list[Mapping[str, Any]] = []
         for n, (row, variant) in enumerate(zip(rows, assigned, strict=True)):
@@ -184,6 +267,7 @@ class InferenceService:
                     "prediction": predictions[n],
                     "probabilities": probabilities[n],
                     "latency_ms": round(latency_ms, 3),
+                    "model_ms": own_ms.get(variant),
                     "at": at,
                 }
             )

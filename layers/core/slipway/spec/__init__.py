@@ -1,26 +1,31 @@
-"""The model spec, one YAML per model: ``data`` (the contract), ``features``, ``training`` and
-``gates``. ``load_spec`` validates it and names every field at fault."""
+"""The model spec, one YAML per model: ``data`` (the contract), ``features``, ``training``,
+``gates`` and ``deployment``. ``load_spec`` validates it and names every field at fault."""
 
 from __future__ import annotations
 
 from slipway.spec.data import ColumnSpec, ColumnType, DataContract, Label, canonical_category, parse_timestamp
+from slipway.spec.deployment import ApprovalSpec, DeploymentSpec, OnlineMetricSpec, RollbackSpec
 from slipway.spec.features import FeaturesSpec, SplitSpec
 from slipway.spec.missing import Constant, Missing, MissingSpec
 from slipway.spec.model import ModelSpec, TrainingSection, dump_spec_yaml, label_problems, load_spec, spec_version
 from slipway.spec.training import CandidateSpec, GatesSpec, TrainingSpec, metric_direction
 
 __all__ = [
+    "ApprovalSpec",
     "CandidateSpec",
     "ColumnSpec",
     "ColumnType",
     "Constant",
     "DataContract",
+    "DeploymentSpec",
     "FeaturesSpec",
     "GatesSpec",
     "Label",
     "Missing",
     "MissingSpec",
     "ModelSpec",
+    "OnlineMetricSpec",
+    "RollbackSpec",
     "SplitSpec",
     "TrainingSection",
     "TrainingSpec",

@@ -1,5 +1,5 @@
 """The model spec: one pydantic-validated YAML per model (data contract, features, training,
-gates), versioned by the hash of its canonical JSON."""
+gates, deployment), versioned by the hash of its canonical JSON."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, model_validator
 from slipway.errors import SpecError
 from slipway.schema import Frozen, field_errors
 from slipway.spec.data import DataContract, Label
+from slipway.spec.deployment import DeploymentSpec
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
 from slipway.spec.training import BINARY_ONLY_METRICS, GatesSpec, TrainingSpec
 
@@ -26,7 +27,8 @@ class TrainingSection(TrainingSpec):
 
 
 class ModelSpec(Frozen):
-    """One model's spec. Deployment and monitoring sections come with promotion and drift."""
+    """One model's spec. ``deployment`` is optional (absent: the defaults of ``DeploymentSpec``), so a spec
+    written before it existed keeps its version; the monitoring section comes with drift."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
     description: str = ""
@@ -34,6 +36,11 @@ class ModelSpec(Frozen):
     features: FeaturesSpec | None = None
     training: TrainingSection | None = None
     gates: GatesSpec = Field(default_factory=GatesSpec)
+    deployment: DeploymentSpec | None = None
+
+    @property
+    def deployment_or_default(self) -> DeploymentSpec:
+        return self.deployment or DeploymentSpec()
 
     @model_validator(mode="after")
     def _sections_fit_the_contract(self) -> ModelSpec:
@@ -56,6 +63,9 @@ class ModelSpec(Frozen):
                     problems = label_problems(self, known)
                     if problems:
                         raise ValueError("; ".join(problems))
+        online = self.deployment.rollback.online_metric if self.deployment else None
+        if online is not None and self.training is not None and online.task != self.training.task:
+            raise ValueError(f"deployment.rollback.online_metric {online.metric} needs a {online.task} model")
         if self.gates.max_fairness_gap and not self.data.sensitive:
             raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
         return self

@@ -1,0 +1,23 @@
+"""check_canary: the canary judged on the bake window's captures and feedback, challenger vs champion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from slipway.composition import deps, typed_errors
+from slipway.promotion_contracts import CheckCanaryRequest
+from slipway.steps.check_canary import check_canary
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+@typed_errors
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = CheckCanaryRequest.from_event(event)
+    logger.append_keys(promotion=request.promotion.id, model=request.promotion.model)
+    result = check_canary(deps(), request)
+    logger.info("canary judged")
+    return result if isinstance(result, dict) else result.model_dump(mode="json")
