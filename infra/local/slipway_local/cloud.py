@@ -4,7 +4,11 @@ gives users the clients, outputs and execution helpers they would have on AWS.""
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
+import socket
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ from slipway_local import patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
-from slipway_local.lambda_runtime import LambdaRuntime
+from slipway_local.lambda_runtime import FunctionSource, LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
 from slipway_local.routing import pin_to_account
@@ -25,6 +29,21 @@ ACCOUNTS: dict[str, str] = {"dev": "111111111111", "staging": "222222222222", "p
 PROMOTES_TO = {"dev": "staging", "staging": "prod"}  # a version moves dev -> staging -> prod
 _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-admin"}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# Functions that run in this process even when the others run in worker processes: the HTTP API's, whose
+# local gateway calls it directly for sub-millisecond latency (a worker adds a pipe round trip per request).
+IN_PROCESS = frozenset({"InferFunction"})
+
+
+_LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -79,26 +98,45 @@ class LocalCloud:
     """In-process (``endpoint_url=None``, moto's ``mock_aws``) or behind a moto server."""
 
     def __init__(
-        self, endpoint_url: str | None = None, template_path: Path = TEMPLATE_PATH, log_level: str = "INFO"
+        self,
+        endpoint_url: str | None = None,
+        template_path: Path = TEMPLATE_PATH,
+        log_level: str = "INFO",
+        *,
+        lambda_processes: bool | None = None,
+        in_process: frozenset[str] = IN_PROCESS,
     ) -> None:
+        """``lambda_processes``: run functions in worker processes (Lambda's Timeout, MemorySize and own
+        environment; the default, unless ``SLIPWAY_LOCAL_LAMBDA=threads``) except the logical ids in
+        ``in_process``, or every function in this process (False)."""
         self.endpoint_url = endpoint_url
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
         self._code_version = code_version()
         self.template_path = template_path
-        self.runtime = LambdaRuntime(endpoint_url, REGION)
+        if lambda_processes is None:
+            lambda_processes = os.environ.get("SLIPWAY_LOCAL_LAMBDA", "processes") != "threads"
+        self.runtime = LambdaRuntime(endpoint_url, REGION, processes=lambda_processes, in_process=in_process)
         self.environments: dict[str, Environment] = {}
         self._gateways: list[HttpApiGateway] = []
         self._mock: Any = None
+        self._server: Any = None  # the moto server worker processes reach, when moto runs in this process
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, envs: tuple[str, ...] = tuple(ACCOUNTS)) -> LocalCloud:
-        install_fault_injection()
+        install_fault_injection(client_side=self.endpoint_url is None)
         patches.install(self.runtime)
         if self.endpoint_url is None:
             from moto import mock_aws
 
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
+            # Worker processes reach this in-process moto through a server (idle until one needs it).
+            from slipway_local.moto_server import LocalMotoServer
+
+            self._server = LocalMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.runtime.worker_endpoint = f"http://{host}:{port}"
         for env in envs:
             self.environments[env] = self.deploy(env)
         return self
@@ -110,6 +148,10 @@ class LocalCloud:
         self._gateways.clear()
         INJECTOR.clear()
         STEP_FAULTS.clear()
+        self.runtime.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -344,3 +386,40 @@ class LocalCloud:
         with ``marker``, only invocations whose event contains that text (e.g. a model name)."""
         name = self.environments[env].functions[function]
         return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties, marker))
+
+    def deploy_function(
+        self,
+        env: str,
+        name: str,
+        handler_file: Path,
+        handler: str,
+        *,
+        timeout_s: int = 3,
+        memory_mb: int = 128,
+        environment: dict[str, str] | None = None,
+        in_worker: bool = True,
+    ) -> str:
+        """Create a function outside the template (through the Lambda API, as ``aws lambda create-function``
+        would) that runs ``handler`` (a function name) of ``handler_file``; returns its ARN. For probing
+        the local Lambda runtime itself (timeouts, memory, environments): ``in_worker`` runs it in worker
+        processes even when the cloud runs the template's functions in-process."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(handler_file.name, handler_file.read_bytes())
+        iam = self.admin_client("iam", env)
+        role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST))
+        created = self.admin_client("lambda", env).create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role["Role"]["Arn"],
+            Handler=f"{handler_file.stem}.{handler}",
+            Code={"ZipFile": buffer.getvalue()},
+            Timeout=timeout_s,
+            MemorySize=memory_mb,
+            Environment={"Variables": environment or {}},
+        )
+        source = FunctionSource(name, handler_file.parent, f"{handler_file.stem}.{handler}")
+        self.runtime.register(ACCOUNTS[env], name, source)
+        if in_worker:
+            self.runtime.in_workers.add((ACCOUNTS[env], name))
+        return str(created["FunctionArn"])

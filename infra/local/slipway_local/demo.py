@@ -43,7 +43,9 @@ def _upload(cloud: LocalCloud, target: Target, key: str, body: bytes, console: C
     target.client("s3").put_object(Bucket=target.outputs["RawBucketName"], Key=key, Body=body)
     console.print(f"uploaded [bold]s3://{target.outputs['RawBucketName']}/{key}[/] ({len(body) / 1e6:.2f} MB)")
     arn = cloud.wait_for_new_execution(target.env, known)
-    console.print(f"execution [bold]{arn.rsplit(':', 1)[1]}[/] started by S3 → EventBridge → Step Functions")
+    console.print(
+        f"execution [bold]{arn.rsplit(':', 1)[1]}[/] started by S3 → EventBridge → start-training → Step Functions"
+    )
     return follow_execution(target.client("stepfunctions"), arn, console)
 
 

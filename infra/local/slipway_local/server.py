@@ -38,9 +38,9 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
     logging.getLogger("moto").setLevel(logging.ERROR)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning)  # moto: "not supported by CloudFormation"
-    from moto.server import ThreadedMotoServer
+    from slipway_local.moto_server import LocalMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = LocalMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}").start()
     return server, cloud
