@@ -353,7 +353,7 @@ def test_a_rejected_promotion_changes_nothing(
     run, _, record = promote(targets, f"{MODEL}@2", "staging", "prod")
     assert record["status"] == "WAITING_FOR_APPROVAL"
     # an answer Step Functions refuses never reached the promotion: it is withdrawn, the approval still pending
-    cloud.inject_fault("sfn", "SendTaskFailure", code="TaskTimedOut", status=400, env="prod")
+    cloud.inject_fault("sfn", "SendTaskFailure", code="TaskTimedOut", status=400)
     with pytest.raises(ConflictError, match="no longer waits for an answer"):
         promotion.answer(targets["prod"], MODEL, False, "lost on the way")
     approvals = targets["prod"].deps.table.query(*layout.approvals(MODEL, "prod"))
