@@ -66,9 +66,17 @@ def with_faults(app: WSGIApp) -> WSGIApp:
     return serve
 
 
+class _QuietRequestHandler(MotoRequestHandler):
+    """No access-log line per request (the workers' every AWS call would fill the demo's and the server's
+    output); werkzeug still logs errors."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class LocalMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         app = with_faults(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
