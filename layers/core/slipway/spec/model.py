@@ -74,12 +74,12 @@ class ModelSpec(Frozen):
             raise ValueError(f"deployment.rollback.online_metric {online.metric} needs a {online.task} model")
         performance = self.monitoring.performance.metric if self.monitoring else None
         if performance is not None:
-            task = PERFORMANCE_METRICS.get(performance, (None,))[0]
-            if task is None:
-                known = ", ".join(PERFORMANCE_METRICS)
-                raise ValueError(f"monitoring.performance.metric: must be one of {known}, not {performance!r}")
-            if self.training is not None and task != self.training.task:
-                raise ValueError(f"monitoring.performance.metric: {performance} needs a {task} model")
+            if performance not in PERFORMANCE_METRICS:
+                listed = ", ".join(PERFORMANCE_METRICS)
+                raise ValueError(f"monitoring.performance.metric: must be one of {listed}, not {performance!r}")
+            needed = PERFORMANCE_METRICS[performance][0]
+            if self.training is not None and needed != self.training.task:
+                raise ValueError(f"monitoring.performance.metric: {performance} needs a {needed} model")
         if self.gates.max_fairness_gap and not self.data.sensitive:
             raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
         return self
