@@ -226,13 +226,14 @@ def feature_drift(
         ref_shares, cur_counts = _pad(ref_rows), _pad(cur_rows)
         cur_shares = _shares(cur_counts)
         psi = _psi(ref_shares, cur_shares)
-        js = np.nan_to_num(distance.jensenshannon(ref_shares, cur_shares, base=2, axis=1))
-        totals = cur_counts.sum(axis=1)
-        used = (ref_shares > 0) | (cur_counts > 0)
-        expected = np.where(used, np.maximum(ref_shares, SHARE_FLOOR), 0.0)
-        expected = expected / expected.sum(axis=1, keepdims=True) * totals[:, None]
-        chi = np.where(used, (cur_counts - expected) ** 2 / np.where(used, expected, 1.0), 0.0).sum(axis=1)
-        dof = np.maximum(used.sum(axis=1) - 1, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a column with no values: no distance, no test
+            js = np.nan_to_num(distance.jensenshannon(ref_shares, cur_shares, base=2, axis=1))
+            totals = cur_counts.sum(axis=1)
+            used = (ref_shares > 0) | (cur_counts > 0)
+            expected = np.where(used, np.maximum(ref_shares, SHARE_FLOOR), 0.0)
+            expected = expected / expected.sum(axis=1, keepdims=True) * totals[:, None]
+            chi = np.where(used, (cur_counts - expected) ** 2 / np.where(used, expected, 1.0), 0.0).sum(axis=1)
+            dof = np.maximum(used.sum(axis=1) - 1, 1)
         p_chi = stats.chi2.sf(chi, dof)
         for i, name in enumerate(names):
             width = ref_rows[i].size
