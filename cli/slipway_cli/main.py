@@ -63,6 +63,8 @@ def cmd_spec_push(args: argparse.Namespace) -> int:
         f"spec [bold]{escape(result['model'])}[/]: version {result['version'][:12]} is now current ({change})"
         f" → {escape(result['uri'])}"
     )
+    if result["drift_schedule"]:
+        head += f"\ndrift checks scheduled: {escape(result['drift_schedule'])}"
     value, lines = summary(spec)
     _emit(args, {**result, "current": result["version"], "spec": value}, "\n".join([head, *lines]))
     return 0
