@@ -17,7 +17,7 @@ from slipway.objects import S3Object
 from slipway.spec.deployment import parse_duration
 from slipway_cli.target import Target
 
-__all__ = ["check", "history", "report"]
+__all__ = ["check", "check_view", "history", "report"]
 
 STATE_MACHINE_OUTPUT = "DriftStateMachineArn"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -55,10 +55,10 @@ def check(target: Target, model: str, window: str | None, timeout_s: float = 900
     result: dict[str, Any] = output["check"]["result"]
     if "retraining" in output:
         result["retraining"] = output["retraining"]["decision"]
-    return result, _check_view(target, result)
+    return result, check_view(target, result)
 
 
-def _check_view(target: Target, result: dict[str, Any]) -> Any:
+def check_view(target: Target, result: dict[str, Any]) -> Any:
     if result["status"] != "checked":
         return f"{result['model']} in {target.env}: nothing in production to check"
     detail = target.deps.store.get_json(S3Object.parse(result["result_uri"]))
