@@ -265,7 +265,7 @@ def _promotions(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> 
 
 def _captured_rows(cloud: LocalCloud, target: Target) -> int:
     s3, lake = cloud.client("s3", target.env), target.outputs["LakeBucketName"]
-    listed = s3.list_objects_v2(Bucket=lake, Prefix="captures/churn/").get("Contents", [])
+    listed = s3.list_objects_v2(Bucket=lake, Prefix=layout.captures_of("churn")).get("Contents", [])
     return sum(len(s3.get_object(Bucket=lake, Key=o["Key"])["Body"].read().splitlines()) for o in listed)
 
 

@@ -319,6 +319,11 @@ def captures_prefix(model: str, day: str) -> str:
     return f"captures/{model}/dt={day}/"
 
 
+def captures_of(model: str) -> str:
+    """Every day of a model's captured predictions."""
+    return f"captures/{model}/"
+
+
 def feedback_prefix(model: str, day: str) -> str:
     """One day of a model's feedback (ground truth), partitioned like the captures."""
     return f"feedback/{model}/dt={day}/"
