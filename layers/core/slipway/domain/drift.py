@@ -120,7 +120,9 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, totals, out=np.zeros_like(counts, dtype=float), where=totals > 0)
 
 
-def _numeric_rows(reference: Mapping[str, Any], columns: Mapping[str, np.ndarray]) -> _Numeric:
+def _numeric_rows(
+    reference: Mapping[str, Any], columns: Mapping[str, np.ndarray], missing: Mapping[str, int]
+) -> _Numeric:
     out = _Numeric()
     for name, values in columns.items():
         profile = reference[name]
@@ -128,7 +130,7 @@ def _numeric_rows(reference: Mapping[str, Any], columns: Mapping[str, np.ndarray
         if len(edges) < 2:
             continue
         values = np.asarray(values, dtype=np.float64)
-        valid = values.size - int(np.count_nonzero(np.isnan(values)))
+        valid = values.size - missing[name]
         counts = np.diff(np.concatenate(([0], _counts_below(values, edges[1:-1]), [valid])))
         out.names.append(name)
         out.ref.append(np.asarray(profile["bin_fractions"], dtype=float))
@@ -136,7 +138,8 @@ def _numeric_rows(reference: Mapping[str, Any], columns: Mapping[str, np.ndarray
         out.n.append(valid)
         out.m.append(int(profile["count"]))
         std, mean = profile.get("std"), profile.get("mean")
-        current_mean = float(np.nansum(values) / valid) if valid else None
+        total = float(np.sum(values)) if missing[name] == 0 else float(np.sum(values, where=~np.isnan(values)))
+        current_mean = total / valid if valid else None
         out.shift.append(abs(current_mean - mean) / std if current_mean is not None and std else None)
     return out
 
@@ -175,14 +178,18 @@ def feature_drift(
     tests = monitoring.tests
     results: list[dict[str, Any]] = []
     nulls: dict[str, tuple[float, float]] = {}
+    missing_numbers: dict[str, int] = {}
     for name, values in list(numeric.items()) + list(categorical.items()):
         size = len(values)
-        missing = int(np.count_nonzero(np.isnan(values))) if isinstance(values, np.ndarray) else values.null_count
+        if isinstance(values, np.ndarray):
+            missing = missing_numbers[name] = int(np.count_nonzero(np.isnan(values)))
+        else:
+            missing = values.null_count
         ref = reference[name]
         ref_total = int(ref.get("count", 0)) + int(ref.get("nulls", 0))
         nulls[name] = (missing / size if size else 0.0, int(ref.get("nulls", 0)) / ref_total if ref_total else 0.0)
 
-    num = _numeric_rows(reference, numeric)
+    num = _numeric_rows(reference, numeric, missing_numbers)
     if num.names:
         ref_shares, cur_counts = _pad(num.ref), _pad(num.cur)
         cur_shares = _shares(cur_counts)
