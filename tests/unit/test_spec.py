@@ -105,6 +105,7 @@ def test_spec_accepts_bytes_and_unquoted_dates() -> None:
         ({"training": {"task": "forecast", "metric": "mape", "candidates": []}}, "training.task", "Input should be"),
         ({"monitoring": {"every": "1h"}}, "monitoring.every", "Extra inputs"),
         ({"monitoring": {"schedule": "every 1h"}}, "monitoring.schedule", "EventBridge schedule"),
+        ({"monitoring": {"schedule": "rate(1 days)"}}, "monitoring.schedule", "singular"),
         ({"monitoring": {"retraining": {"policy": "always"}}}, "monitoring.retraining.policy", "Input should be"),
         ({"monitoring": {"performance": {"metric": "f1_macro"}}}, "monitoring.performance.metric", "must be one of"),
     ],

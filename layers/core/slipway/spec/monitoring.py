@@ -16,6 +16,7 @@ __all__ = ["PERFORMANCE_METRICS", "DriftTests", "MonitoringSpec", "PerformanceSp
 
 # EventBridge schedule expressions: rate(1 day), rate(6 hours), cron(0 6 * * ? *).
 _SCHEDULE = re.compile(r"^(rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\([^()]+\))$")
+_RATE_VALUE = re.compile(r"^rate\(\s*(\d+)\s+(\w+)\s*\)$")
 Correction = Literal["bh", "bonferroni", "none"]
 RetrainingPolicy = Literal["none", "retrain", "retrain-and-promote"]
 
@@ -90,4 +91,7 @@ class MonitoringSpec(Frozen):
             raise ValueError(
                 f"expected an EventBridge schedule like 'rate(1 day)' or 'cron(0 6 * * ? *)', not {value!r}"
             )
+        rate = _RATE_VALUE.match(value.strip())
+        if rate and (rate.group(1) == "1") != (not rate.group(2).endswith("s")):
+            raise ValueError(f"EventBridge wants 'rate(1 day)' (singular) and 'rate(2 days)' (plural), not {value!r}")
         return value.strip()
