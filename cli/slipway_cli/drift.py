@@ -70,9 +70,10 @@ def check_view(target: Target, result: dict[str, Any]) -> Any:
     for column in ("feature", "kind", "test", "statistic", "threshold", "rows", "verdict"):
         table.add_column(column, justify="right" if column in ("statistic", "threshold", "rows") else "left")
     for f in detail["features"]:
+        threshold = f"p<{_number(f['threshold'])}" if f["test"] in ("ks", "chi2") else _number(f["threshold"])
+        statistic = f"p={_number(f['p_adjusted'])}" if f["test"] in ("ks", "chi2") else _number(f["statistic"])
         table.add_row(
-            f["name"], f["kind"], f["test"], _number(f["statistic"]), _number(f["threshold"]), f"{f['count']:,}",
-            _verdict(f["verdict"]),
+            f["name"], f["kind"], f["test"], statistic, threshold, f"{f['count']:,}", _verdict(f["verdict"]),
         )  # fmt: skip
     prediction = detail.get("prediction")
     if prediction:

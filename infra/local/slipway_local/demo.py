@@ -301,8 +301,7 @@ def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> int:
     console.print(f"drift report saved to [bold]{saved['path']}[/]")
     decision = output.get("retraining", {}).get("decision")
     if decision:
-        state = "sent" if decision["requested"] else "not sent"
-        console.print(f"DriftDetected {state}: {escape(decision['reason'])}")
+        console.print(f"retraining: {escape(decision['reason'])}")
     return 0 if result["drifted"] and decision and decision["requested"] else 1
 
 

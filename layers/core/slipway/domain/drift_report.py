@@ -22,7 +22,7 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pair{display:flex;gap:1.5rem;flex-wrap:wrap}.pair figure{margin:0}figcaption{color:#59636e;font-size:12px}
 svg.chart{background:#fff;border:1px solid #d0d7de}
 """
-_W, _H, _PAD = 420, 170, 24
+_W, _H, _PAD = 420, 180, 26
 _VERDICT = {"drift": "drift", "no_drift": "no drift", "insufficient_data": "insufficient data"}
 
 
@@ -66,10 +66,34 @@ def _bars(title: str, shares: Sequence[float], labels: Sequence[str], top: float
             f'fill="{colour}"><title>{label}: {share:.1%}</title></rect>'
         )
     axis = f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#59636e"/>'
+    axis += "".join(_tick(_PAD + (i + 0.5) * width, label) for i, label in _ticks(labels))
     heading = f'<text x="{_PAD}" y="16" font-size="12" fill="#1f2328">{escape(title)} (max {top:.0%})</text>'
     return (
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
         f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(title)}">{heading}{axis}{"".join(bars)}</svg>'
+    )
+
+
+def _threshold(feature: Mapping[str, Any]) -> str:
+    """A distance's threshold, or the level a test's corrected p-value must stay above."""
+    if feature.get("test") in ("ks", "chi2"):
+        return f"p &lt; {_num(feature.get('threshold'))}"
+    return f"≥ {_num(feature.get('threshold'))}"
+
+
+def _ticks(labels: Sequence[str]) -> list[tuple[int, str]]:
+    """Which bins get a label under the axis: every one when few, else the first, middle and last."""
+    if len(labels) <= 6:
+        return list(enumerate(labels))
+    chosen = sorted({0, len(labels) // 2, len(labels) - 1})
+    return [(i, labels[i]) for i in chosen]
+
+
+def _tick(x: float, label: str) -> str:
+    text = label if len(label) <= 14 else label[:13] + "…"
+    return (
+        f'<text x="{x:.1f}" y="{_H - _PAD + 14}" font-size="10" text-anchor="middle" fill="#59636e">'
+        f"{escape(text)}</text>"
     )
 
 
@@ -86,7 +110,7 @@ def _feature_section(feature: Mapping[str, Any], reference_label: str) -> str:
     measures = [
         ("test", escape(str(feature.get("test")))),
         ("statistic", _num(feature.get("statistic"))),
-        ("threshold", _num(feature.get("threshold"))),
+        ("drift when", _threshold(feature)),
         ("p-value (corrected)", f"{_num(feature.get('p_value'))} ({_num(feature.get('p_adjusted'))})"),
         ("PSI", _num(feature.get("psi"))),
     ]
@@ -137,14 +161,15 @@ def render_drift_html(result: Mapping[str, Any]) -> str:
         summary_rows.append(["performance", _badge(str(performance["verdict"])), escape(str(performance["message"]))])
     summary = _table(["check", "verdict", "what"], summary_rows)
     overview = _table(
-        ["feature", "kind", "test", "statistic", "threshold", "rows", "verdict"],
+        ["feature", "kind", "test", "statistic", "p (corrected)", "threshold", "rows", "verdict"],
         [
             [
                 f'<a href="#f-{escape(str(f["name"]))}">{escape(str(f["name"]))}</a>',
                 escape(str(f["kind"])),
                 escape(str(f["test"])),
                 _num(f.get("statistic")),
-                _num(f.get("threshold")),
+                _num(f.get("p_adjusted")),
+                _threshold(f),
                 _num(f.get("count")),
                 _badge(str(f["verdict"])),
             ]
@@ -152,7 +177,8 @@ def render_drift_html(result: Mapping[str, Any]) -> str:
         ],
     )
     reference_label = f"training data (dataset {str(result.get('dataset_version', ''))[:12]}…)"
-    sections = "".join(_feature_section(f, reference_label) for f in features)
+    drifted_first = sorted(features, key=lambda f: f["verdict"] != "drift")  # stable: the spec's order otherwise
+    sections = "".join(_feature_section(f, reference_label) for f in drifted_first)
     if prediction:
         sections += _feature_section({**prediction, "name": "prediction score"}, "test-split scores")
     subtitle = (

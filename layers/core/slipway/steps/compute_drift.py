@@ -76,12 +76,17 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
     reasons = []
     if dataset.verdict == "drift":
         reasons.append(f"{len(dataset.drifted)} of {dataset.judged} features drifted ({', '.join(dataset.drifted)})")
+    elif dataset.drifted:  # some features moved, fewer than the share that makes the dataset drift
+        reasons.append(
+            f"{', '.join(dataset.drifted)} moved ({len(dataset.drifted)} of {dataset.judged} features, under the "
+            f"drift share {dataset.threshold:g})"
+        )
     if prediction is not None and prediction.verdict == "drift":
         reasons.append(f"scores drifted ({prediction.test} {prediction.statistic:.3g})")
     if performance.verdict == "drift":
         reasons.append(performance.message)
-    drifted = bool(reasons)
-    if not drifted:
+    drifted = dataset.verdict == "drift" or any(v.verdict == "drift" for v in (prediction, performance) if v)
+    if not reasons:
         reasons.append("no drift" if dataset.verdict != "insufficient_data" else "insufficient data for a verdict")
     reason = "; ".join(reasons)
     policy = monitoring.retraining.policy
