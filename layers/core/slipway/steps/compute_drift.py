@@ -22,13 +22,16 @@ from slipway.registry import ModelRegistry
 from slipway.spec.monitoring import PERFORMANCE_METRICS, MonitoringSpec
 from slipway.specstore import spec_at
 
+_BINARY = frozenset({"roc_auc", "f1", "precision", "recall"})  # bootstrapped for two classes only
 
-def _performance_metric(monitoring: MonitoringSpec, task: str, trained_on: str) -> str:
-    if monitoring.performance.metric is not None:
-        return monitoring.performance.metric
-    if PERFORMANCE_METRICS.get(trained_on, ("",))[0] == task:
-        return trained_on
-    return "accuracy" if task == "classification" else "rmse"
+
+def _performance_metric(monitoring: MonitoringSpec, task: str, trained_on: str, classes: int) -> str:
+    chosen = monitoring.performance.metric
+    if chosen is None and PERFORMANCE_METRICS.get(trained_on, ("",))[0] == task:
+        chosen = trained_on
+    if chosen is None or (classes > 2 and chosen in _BINARY):
+        return "accuracy" if task == "classification" else "rmse"
+    return chosen
 
 
 def _reference(deps: Deps, item: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
         prediction_drift(reference["scores"], current.scores, monitoring) if monitoring.prediction_drift else None
     )
     task = str(item["task"])
-    metric = _performance_metric(monitoring, task, str(item.get("metric", "")))
+    metric = _performance_metric(monitoring, task, str(item.get("metric", "")), len(labels or []))
     truth, predicted, score = current.truth, current.predicted, current.positive_score
     positive = item.get("positive_label")
     if labels is not None and len(labels) == 2 and positive is not None and labels.index(positive) == 0:
