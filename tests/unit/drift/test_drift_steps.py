@@ -138,3 +138,15 @@ def test_a_check_without_drift_asks_nothing(dev: Deps) -> None:
     serve(dev, 200)
     decision = request_retraining(dev, RetrainingRequest(check=check(dev)))
     assert not decision.requested and dev.table.get(*layout.retraining_key("churn")) is None
+
+
+def test_the_performance_metric_follows_the_spec_then_training_and_fits_the_classes() -> None:
+    from slipway.spec.monitoring import MonitoringSpec
+    from slipway.steps.compute_drift import _performance_metric
+
+    default, chosen = MonitoringSpec(), MonitoringSpec.model_validate({"performance": {"metric": "log_loss"}})
+    assert _performance_metric(default, "classification", "roc_auc", 2) == "roc_auc"
+    assert _performance_metric(default, "classification", "roc_auc", 3) == "accuracy"  # binary-only metric
+    assert _performance_metric(default, "classification", "f1_macro", 3) == "accuracy"  # not bootstrapped
+    assert _performance_metric(default, "regression", "r2", 0) == "r2"
+    assert _performance_metric(chosen, "classification", "roc_auc", 3) == "log_loss"
