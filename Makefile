@@ -80,3 +80,18 @@ $(MLFLOW_VENV)/.installed: bench/serving/requirements-mlflow.txt
 
 bench-serving: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(MLFLOW_VENV)/.installed
 	$(BIN)/python bench/serving/bench_serving.py --mlflow-venv $(MLFLOW_VENV)
+
+# bench/drift: slipway's drift check vs Evidently's DataDriftPreset. Evidently 0.7.23 does not import with pandas 3,
+# so it lives in a venv of its own outside the repository.
+EVIDENTLY_VENV ?= /tmp/evidently-venv
+
+.PHONY: bench-drift
+
+$(EVIDENTLY_VENV)/.installed: bench/drift/requirements-evidently.txt
+	@test -x $(EVIDENTLY_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-drift needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r bench/drift/requirements-evidently.txt
+	@touch '$@'
+
+bench-drift: $(STAMP) $(EVIDENTLY_VENV)/.installed
+	$(BIN)/python bench/drift/bench_drift.py --evidently-venv $(EVIDENTLY_VENV)

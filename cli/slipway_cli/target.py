@@ -31,6 +31,8 @@ class Target:
             metadata_table=self.outputs["MetadataTableName"],
             endpoint_url=self.endpoint_url,
             training_state_machine_arn=self.outputs.get("TrainingStateMachineArn", ""),
+            drift_state_machine_arn=self.outputs.get("DriftStateMachineArn", ""),
+            drift_schedule_role_arn=self.outputs.get("DriftScheduleRoleArn", ""),
         )
 
     @property

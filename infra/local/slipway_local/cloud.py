@@ -308,6 +308,26 @@ class LocalCloud:
         name = environment.functions.get(function, function)
         return self.runtime.invoke_function(environment.account_id, name, event)
 
+    # ------------------------------------------------------------------ schedules
+    def tick(self, env: str, rule: str | None = None) -> dict[str, list[str]]:
+        """Fire the environment's schedule rules now (``rule``: one of them, by name), as EventBridge does at
+        their time; returns what each started (execution ARNs)."""
+        from slipway_local.schedules import fire, schedule_rules
+
+        def client(service: str) -> Any:
+            return self.admin_client(service, env)
+
+        names = [rule] if rule else [r["Name"] for r in schedule_rules(client("events"))]
+        return {name: fire(client, name) for name in names}
+
+    def schedule_runner(self) -> Any:
+        """A started thread firing every environment's ``rate(...)`` rules at their rate (`slipway local up`)."""
+        from slipway_local.schedules import ScheduleRunner
+
+        runner = ScheduleRunner({env: functools.partial(self.admin_client, env=env) for env in self.environments})
+        runner.start()
+        return runner
+
     # ------------------------------------------------------------------ executions
     def executions(self, env: str, state_machine_output: str = "TrainingStateMachineArn") -> list[dict[str, Any]]:
         sfn = self.admin_client("stepfunctions", env)

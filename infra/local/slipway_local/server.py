@@ -111,6 +111,8 @@ def serve(console: Console, port: int, directory: Path) -> int:
             f'  curl --aws-sigv4 "aws:amz:{REGION}:execute-api" --user "{dev.access_key_id}:{dev.secret_access_key}" '
             f"{_api_url(cloud, 'dev')}/health"
         )
+    runner = cloud.schedule_runner()  # EventBridge schedule rules: rate(...) ones fire at their rate
+    console.print("schedule rules fire at their rate; `slipway local tick [RULE] --env ENV` fires one now")
     console.print("Ctrl-C stops it.", style="dim")
     sys.stdout.flush()
     stop = threading.Event()
@@ -119,4 +121,5 @@ def serve(console: Console, port: int, directory: Path) -> int:
         stop.wait()
     except KeyboardInterrupt:
         pass
+    runner.stop()
     return 0

@@ -24,7 +24,23 @@ def push_spec(deps: Deps, source: str | bytes) -> dict[str, Any]:
     fields = {"model": spec.name, "version": version, "uri": stored.uri}
     created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
     deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
-    return {**fields, "new": created, "previous": str(before["version"]) if before else None}
+    schedule = schedule_drift(deps, spec)
+    return {
+        **fields,
+        "new": created,
+        "previous": str(before["version"]) if before else None,
+        "drift_schedule": schedule,
+    }
+
+
+def schedule_drift(deps: Deps, spec: ModelSpec) -> str | None:
+    """The model's drift checks follow its current spec: scheduled by ``monitoring.schedule``, or none without a
+    monitoring section. Returns the schedule expression now in force."""
+    if spec.monitoring is None:
+        deps.schedules.remove(spec.name)
+        return None
+    deps.schedules.put(spec.name, spec.monitoring.schedule)
+    return spec.monitoring.schedule
 
 
 def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:
