@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/slipway demo
 
-test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
+test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -52,7 +52,16 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .venv-sam out .pytest_cache .ruff_cache .mypy_cache
 
-.PHONY: validate-template
+.PHONY: validate-template chromium
+
+# The drift report's browser test drives Debian's Chromium (Playwright with executable_path; no browser
+# download). A fresh machine lacks it: installed from Debian's archive where apt-get can (as root); anywhere
+# else the test is skipped and pytest -rs prints why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "installing Debian's chromium for the browser test" \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null \
+	  || echo "chromium is not installed and cannot be here: the browser test will be skipped"; }
 
 $(SAM_VENV)/.installed-$(SAM_CLI):
 	@test -x $(SAM_VENV)/bin/python || test -n "$(PYTHON)" || { echo "validate-template needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }

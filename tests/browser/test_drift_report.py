@@ -48,7 +48,7 @@ def test_the_report_renders_its_charts_with_a_clean_console(dev: Deps, tmp_path:
             ".map(s => [s.id, s.querySelector('.badge').textContent]))"
         )
         resources = browser.evaluate("performance.getEntriesByType('resource').length")
-        console = browser.console()
+        console, requests = browser.console(), browser.requests
 
     # THEN the summary comes first, each feature has its two charts drawn side by side, and nothing was logged
     assert headings == ["Summary", "Features", "Distributions"]
@@ -56,5 +56,5 @@ def test_the_report_renders_its_charts_with_a_clean_console(dev: Deps, tmp_path:
     assert all(c["width"] > 0 and c["height"] > 0 and c["bars"] >= 2 for c in charts)
     assert all(c["drawn"] == c["nonzero"] > 0 for c in charts)
     assert verdicts["f-tenure_months"] == "drift" and verdicts["f-contract_type"] == "drift"
-    assert resources == 0, "the report loads nothing from anywhere"
+    assert resources == 0 and requests == [], "the report loads nothing from anywhere"
     assert console == []
