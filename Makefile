@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/slipway demo
 
-test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
+test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -52,7 +52,16 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .venv-sam .venv-tools .tools-npm out .pytest_cache .ruff_cache .mypy_cache
 
-.PHONY: validate-template
+.PHONY: validate-template chromium
+
+# The drift report's browser test drives Debian's Chromium (Playwright with executable_path; no browser
+# download). A fresh machine lacks it: installed from Debian's archive where apt-get can (as root); anywhere
+# else the test is skipped and pytest -rs prints why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "installing Debian's chromium for the browser test" \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null \
+	  || echo "chromium is not installed and cannot be here: the browser test will be skipped"; }
 
 # sam build of every zip function (the science image too where Docker runs) and their unzipped sizes against
 # Lambda's 250 MB; the runtime's Python (3.13) must be on PATH, as `sam build` without containers needs.
@@ -123,3 +132,18 @@ $(MLFLOW_VENV)/.installed: bench/serving/requirements-mlflow.txt
 
 bench-serving: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(MLFLOW_VENV)/.installed
 	$(BIN)/python bench/serving/bench_serving.py --mlflow-venv $(MLFLOW_VENV)
+
+# bench/drift: slipway's drift check vs Evidently's DataDriftPreset. Evidently 0.7.23 does not import with pandas 3,
+# so it lives in a venv of its own outside the repository.
+EVIDENTLY_VENV ?= /tmp/evidently-venv
+
+.PHONY: bench-drift
+
+$(EVIDENTLY_VENV)/.installed: bench/drift/requirements-evidently.txt
+	@test -x $(EVIDENTLY_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-drift needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r bench/drift/requirements-evidently.txt
+	@touch '$@'
+
+bench-drift: $(STAMP) $(EVIDENTLY_VENV)/.installed
+	$(BIN)/python bench/drift/bench_drift.py --evidently-venv $(EVIDENTLY_VENV)

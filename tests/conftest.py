@@ -4,6 +4,7 @@ dev environment as an operator sees it, and helpers to upload and wait like a us
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,11 @@ def load_event(relative: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud() as local_cloud:
+    """The template's functions run in-process here (SLIPWAY_TEST_LAMBDA=processes: in worker processes, as
+    `slipway local up`, the demo and the e2e tier run them; the whole suite then takes about twice as long,
+    mostly cold starts); functions deployed with LocalCloud.deploy_function run in workers either way."""
+    processes = os.environ.get("SLIPWAY_TEST_LAMBDA", "threads") == "processes"
+    with LocalCloud(lambda_processes=processes) as local_cloud:
         yield local_cloud
 
 

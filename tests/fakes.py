@@ -267,6 +267,23 @@ class FakeCaptureSink:
 
 
 @dataclass
+class FakeSchedules:
+    """Each model's schedule expression, as the rule would hold it."""
+
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def put(self, model: str, expression: str) -> str:
+        self.rules[model] = expression
+        return f"slipway-test-drift-{model}"
+
+    def remove(self, model: str) -> None:
+        self.rules.pop(model, None)
+
+    def get(self, model: str) -> str | None:
+        return self.rules.get(model)
+
+
+@dataclass
 class ManualClock:
     """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
 
@@ -292,6 +309,7 @@ def fake_deps(settings: Settings = SETTINGS) -> Deps:
         clock=ManualClock(),
         captures=FakeCaptureSink(),
         workflows=FakeWorkflows(),
+        schedules=FakeSchedules(),
     )
 
 
@@ -316,4 +334,5 @@ def fork(deps: Deps) -> Deps:
         clock=ManualClock(clock.current, clock.step),
         captures=FakeCaptureSink(copy.deepcopy(getattr(deps.captures, "records", []))),
         workflows=FakeWorkflows(copy.deepcopy(workflows.executions)),
+        schedules=FakeSchedules(dict(getattr(deps.schedules, "rules", {}))),
     )

@@ -38,8 +38,8 @@ def main() -> None:
         dev = target_in(cloud, "dev")
         push_spec(dev.deps, SPEC.read_text())
         sfn = dev.client("stepfunctions")
-        print(f"| rows | upload → registered (s) | {' | '.join(STATES)} |")
-        print("|---:|---:|" + "---:|" * len(STATES))
+        print(f"| rows | upload → registered (s) | {' | '.join(STATES)} | largest state (KiB) |")
+        print("|---:|---:|" + "---:|" * len(STATES) + "---:|")
         for rows in args.rows:
             body = to_parquet_bytes(make_churn(n_rows=rows, seed=rows))
             known = {e["executionArn"] for e in cloud.executions("dev")}
@@ -52,15 +52,26 @@ def main() -> None:
             total = time.perf_counter() - t0
             if described["status"] != "SUCCEEDED":
                 raise SystemExit(f"{rows} rows: {described['status']} {described.get('cause')}")
-            per_state = _state_seconds(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+            events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            per_state = _state_seconds(events)
             version = json.loads(described["output"])["model"]["version"]
             cells = " | ".join(f"{per_state.get(s, 0.0):.2f}" for s in STATES)
-            print(f"| {rows:,} | {total:.2f} | {cells} |  (v{version})")
+            print(f"| {rows:,} | {total:.2f} | {cells} | {_largest_state(events) / 1024:.1f} |  (v{version})")
     finally:
         cloud.stop()
 
 
 STATES = ("Validate", "Features", "TrainCandidates", "Evaluate", "Register")
+
+
+def _largest_state(events: list[dict]) -> int:
+    """The largest state input or output of the execution, in bytes (Step Functions' limit: 256 KiB)."""
+    return max(
+        len(event.get(details, {}).get(field) or "")
+        for event in events
+        for details in ("stateEnteredEventDetails", "stateExitedEventDetails")
+        for field in ("input", "output")
+    )
 
 
 def _state_seconds(events: list[dict]) -> dict[str, float]:

@@ -68,6 +68,8 @@ def cmd_spec_push(args: argparse.Namespace) -> int:
         f"spec [bold]{escape(result['model'])}[/]: version {result['version'][:12]} is now current ({change})"
         f" → {escape(result['uri'])}"
     )
+    if result["drift_schedule"]:
+        head += f"\ndrift checks scheduled: {escape(result['drift_schedule'])}"
     value, lines = summary(spec)
     _emit(args, {**result, "current": result["version"], "spec": value}, "\n".join([head, *lines]))
     return 0
@@ -343,6 +345,40 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return serve(console, args.port, Path(args.dir))
 
 
+def cmd_local_tick(args: argparse.Namespace) -> int:
+    """Fire the environment's schedule rules now (one by name, or all), as EventBridge would at their time."""
+    try:
+        from slipway_local.schedules import fire, schedule_rules
+    except ModuleNotFoundError as e:
+        return _without_local_extra("local tick", e)
+    target = _target(args)
+    names = [args.rule] if args.rule else [r["Name"] for r in schedule_rules(target.client("events"))]
+    fired = {name: fire(target.client, name) for name in names}
+    _emit(
+        args, fired, "\n".join(f"{n}: {', '.join(s) or 'no target'}" for n, s in fired.items()) or "no schedule rules"
+    )
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from slipway_cli import drift
+
+    words = list(args.words)
+    action = words.pop(0) if len(words) == 2 and words[0] in ("history", "report") else "check"
+    if len(words) != 1:
+        raise SystemExit("usage: slipway drift MODEL | drift history MODEL | drift report MODEL")
+    model, target = words[0], _target(args)
+    if action == "history":
+        return _show(args, drift.history(target, model, args.limit))
+    if action == "report":
+        saved = drift.report(target, model, args.check, Path(args.out), args.open)
+        _emit(args, saved, f"drift report of {model} ({saved['check_id']}, {saved['at']}) saved to {saved['path']}")
+        return 0
+    with console.status(f"checking {model} in {target.env} for drift…"):
+        result = drift.check(target, model, args.window)
+    return _show(args, result)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
         from slipway_local.demo import run_demo
@@ -387,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--dir", default=".slipway-local", help="where to write config, credentials and outputs")
     up.set_defaults(func=cmd_local_up)
+    tick = local_sub.add_parser("tick", help="fire the environment's schedule rules now (one RULE, or all)")
+    tick.add_argument("rule", nargs="?", help="a rule's name, e.g. slipway-dev-drift-churn")
+    _target_args(tick)
+    tick.set_defaults(func=cmd_local_tick)
 
     sample = sub.add_parser("sample", help="write sample data, e.g. to upload to a raw bucket")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -459,6 +499,16 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--wait", action="store_true", help="follow the run to its end (exit 1 if it failed)")
     _target_args(score)
     score.set_defaults(func=cmd_score)
+
+    drift = sub.add_parser("drift", help="check a model for drift now, list its checks, or fetch a check's report")
+    drift.add_argument("words", nargs="+", metavar="[history|report] MODEL")
+    drift.add_argument("--window", help="the captures to read: the last 90s / 15m / 24h / 7d (the spec's otherwise)")
+    drift.add_argument("--limit", type=int, default=20, help="history: how many checks")
+    drift.add_argument("--check", help="report: this check (its id) instead of the latest")
+    drift.add_argument("--out", default="out/drift", help="report: where to save the HTML")
+    drift.add_argument("--open", action="store_true", help="report: open it in the browser")
+    _target_args(drift)
+    drift.set_defaults(func=cmd_drift)
 
     promote = sub.add_parser("promote", help="promote a version into staging (from dev) or prod (from staging)")
     promote.add_argument("ref", help="MODEL@VERSION or MODEL@ALIAS in the source environment")

@@ -17,8 +17,9 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
+from slipway import layout
 from slipway.errors import ConflictError, NotFound
-from slipway.promotions import claim_approval, list_promotions, pending_approvals
+from slipway.promotions import claim_approval, list_promotions, pending_approvals, withdraw_answer
 from slipway.registry import ModelRegistry, parse_ref
 from slipway.runs import get_run, update_run
 from slipway_cli.commands import public
@@ -124,11 +125,21 @@ def answer(target: Target, model: str, approve: bool, reason: str) -> dict[str, 
                 taskToken=approval["token"], error="ApprovalRejected", cause=f"rejected by {by}: {reason}"
             )
     except ClientError as e:
+        withdraw_answer(deps, claimed, e.response.get("Error", {}).get("Code", "refused"))
         raise ConflictError(
             f"the promotion {approval['execution']} no longer waits for an answer (it timed out or ended)",
             {"execution": approval["execution"], "code": e.response.get("Error", {}).get("Code")},
         ) from e
-    update_run(deps, approval["execution"], approval=decision)
+    # The record waits no longer: a poller must not see WAITING_FOR_APPROVAL again and answer twice. Only
+    # while it still waits: the machine's next step may have written its own status already.
+    try:
+        deps.table.update(
+            *layout.run_key(approval["execution"]),
+            {"approval": decision, "status": "APPROVED" if approve else "REJECTED"},
+            expect={"status": "WAITING_FOR_APPROVAL"},
+        )
+    except ConflictError:
+        update_run(deps, approval["execution"], approval=decision)
     answered = {"model": model, "env": target.env, "promotion": approval["execution"], "version": approval["version"]}
     return answered | {"execution_arn": approval.get("execution_arn")} | decision
 

@@ -33,6 +33,8 @@ class Target:
             endpoint_url=self.endpoint_url,
             training_state_machine_arn=self.outputs.get("TrainingStateMachineArn", ""),
             principal=self.principal,
+            drift_state_machine_arn=self.outputs.get("DriftStateMachineArn", ""),
+            drift_schedule_role_arn=self.outputs.get("DriftScheduleRoleArn", ""),
         )
 
     @cached_property

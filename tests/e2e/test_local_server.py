@@ -233,3 +233,35 @@ def test_team_profiles_act_as_their_role_and_are_refused_as_on_aws(server: dict[
         server, "--profile", "prod-ml-engineer", "stepfunctions", "start-execution", "--state-machine-arn", arn
     )
     assert "AccessDenied" in refused
+
+
+def test_a_monitored_spec_schedules_checks_that_tick_and_the_cli_fire(
+    server: dict[str, Any], uploaded: list[str], tmp_path: Path
+) -> None:
+    # GIVEN churn's spec with a monitoring section, pushed with the CLI
+    spec = tmp_path / "churn.yaml"
+    spec.write_text((ROOT / "specs" / "churn.yaml").read_text() + "\nmonitoring:\n  schedule: rate(6 hours)\n")
+    pushed = _slipway(server, "spec", "push", str(spec))
+    assert pushed["drift_schedule"] == "rate(6 hours)"
+    rule = _aws(server, "--profile", "dev", "events", "describe-rule", "--name", "slipway-dev-drift-churn")
+    assert rule["ScheduleExpression"] == "rate(6 hours)"
+
+    # WHEN `slipway local tick` fires it from another process THEN the drift machine runs the check
+    fired = _slipway(server, "local", "tick", "slipway-dev-drift-churn")
+    (arn,) = fired["slipway-dev-drift-churn"]
+
+    def ended() -> dict[str, Any] | None:
+        described = _aws(server, "--profile", "dev", "stepfunctions", "describe-execution", "--execution-arn", arn)
+        return described if described["status"] != "RUNNING" else None
+
+    described = poll(ended, timeout_s=60, what="the drift check is still running")
+    assert described["status"] == "SUCCEEDED", described
+    # nothing is in production in dev: the check says so
+    assert json.loads(described["output"])["check"]["result"]["status"] == "nothing_in_production"
+
+    # AND `slipway drift` runs one now: with v1 in production and no traffic, no verdict, said so
+    _slipway(server, "aliases", "set", "churn", "production", "1", "--reason", "e2e drift")
+    checked = _slipway(server, "drift", "churn", "--window", "1h")
+    assert (checked["status"], checked["rows"], checked["dataset"]) == ("checked", 0, "insufficient_data")
+    history = _slipway(server, "drift", "history", "churn")
+    assert [h["check_id"] for h in history] == [checked["check_id"]]

@@ -19,11 +19,28 @@ from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.schedules import EventBridgeSchedules
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ArtifactStore, CaptureSink, ConditionalUpdate, Counter, EventBus, MetadataTable, Workflows
-from tests.fakes import FakeArtifactStore, FakeCaptureSink, FakeEventBus, FakeMetadataTable, FakeWorkflows
+from slipway.ports import (
+    ArtifactStore,
+    CaptureSink,
+    ConditionalUpdate,
+    Counter,
+    EventBus,
+    MetadataTable,
+    Schedules,
+    Workflows,
+)
+from tests.fakes import (
+    FakeArtifactStore,
+    FakeCaptureSink,
+    FakeEventBus,
+    FakeMetadataTable,
+    FakeSchedules,
+    FakeWorkflows,
+)
 
 REGION = "us-east-1"
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
@@ -95,6 +112,16 @@ def workflows(request: pytest.FixtureRequest, bucket: str) -> tuple[Workflows, s
         name=bucket, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/contract"
     )
     return StepFunctionsWorkflows(sfn), machine["stateMachineArn"]
+
+
+@pytest.fixture(params=["fake", "aws"])
+def schedules(request: pytest.FixtureRequest, bucket: str) -> Schedules:
+    if request.param == "fake":
+        return FakeSchedules()
+    request.getfixturevalue("aws")
+    machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:slipway-{bucket}-drift"
+    role = "arn:aws:iam::123456789012:role/drift-schedule"
+    return EventBridgeSchedules(boto3.client("events", region_name=REGION), bucket, machine, role)
 
 
 @pytest.fixture
@@ -319,3 +346,33 @@ def test_workflows_a_taken_name_is_the_existing_execution(workflows: tuple[Workf
     # the same name and input: the same execution (refused once it ended; while it runs, AWS answers with it)
     again = port.start(machine, "run-1", {"raw": {"bucket": "b", "key": "m/a.csv", "version_id": "v1"}})
     assert again.execution_arn == first.execution_arn
+
+
+# ---------------------------------------------------------------- schedules
+
+
+def test_schedules_put_change_and_remove_a_models_schedule(schedules: Schedules) -> None:
+    assert schedules.get("churn") is None
+    schedules.put("churn", "rate(1 day)")
+    schedules.put("churn", "rate(6 hours)")  # a new spec changes it in place
+    schedules.put("iris", "cron(0 6 * * ? *)")
+    assert (schedules.get("churn"), schedules.get("iris")) == ("rate(6 hours)", "cron(0 6 * * ? *)")
+    schedules.remove("churn")
+    schedules.remove("churn")  # absent: nothing happens
+    assert (schedules.get("churn"), schedules.get("iris")) == (None, "cron(0 6 * * ? *)")
+
+
+def test_schedules_start_the_drift_machine_with_the_model() -> None:
+    with mock_aws():
+        events = boto3.client("events", region_name=REGION)
+        machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:slipway-dev-drift"
+        port = EventBridgeSchedules(events, "dev", machine, "arn:aws:iam::123456789012:role/drift-schedule")
+        name = port.put("churn", "rate(1 day)")
+        (target,) = events.list_targets_by_rule(Rule=name)["Targets"]
+        assert (name, target["Arn"], json.loads(target["Input"])) == (
+            "slipway-dev-drift-churn",
+            machine,
+            {"model": "churn", "window": None},
+        )
+        with pytest.raises(NotFound, match="no drift state machine"):
+            EventBridgeSchedules(events, "dev", "", "").put("churn", "rate(1 day)")

@@ -346,10 +346,20 @@ def test_promoting_the_version_already_serving_changes_nothing(
     assert len(ModelRegistry.of(targets["prod"].deps).alias_log(MODEL)) == moves
 
 
-def test_a_rejected_promotion_changes_nothing(targets: dict[str, Target], versions: dict[int, dict[str, Any]]) -> None:
+def test_a_rejected_promotion_changes_nothing(
+    cloud: LocalCloud, targets: dict[str, Target], versions: dict[int, dict[str, Any]]
+) -> None:
     before = aliases(targets, "prod")
     run, _, record = promote(targets, f"{MODEL}@2", "staging", "prod")
     assert record["status"] == "WAITING_FOR_APPROVAL"
+    # an answer Step Functions refuses never reached the promotion: it is withdrawn, the approval still pending
+    cloud.inject_fault("sfn", "SendTaskFailure", code="TaskTimedOut", status=400)
+    with pytest.raises(ConflictError, match="no longer waits for an answer"):
+        promotion.answer(targets["prod"], MODEL, False, "lost on the way")
+    approvals = targets["prod"].deps.table.query(*layout.approvals(MODEL, "prod"))
+    [pending] = [a for a in approvals if a["execution"] == run.name]
+    assert (pending["status"], "answered_by" in pending) == ("PENDING", False)
+    assert "REJECTED by" in pending["undelivered"] and "TaskTimedOut" in pending["undelivered"]
     promotion.answer(targets["prod"], MODEL, False, "not during the sale")
     described, record = finish(run)
     assert (described["status"], described["error"], record["status"]) == ("FAILED", "ApprovalRejected", "REJECTED")

@@ -122,3 +122,38 @@ def test_the_online_metric_is_judged_only_from_its_minimum_sample() -> None:
     assert "not judged: 30 challenger and 300 champion rows have feedback, 50 each are needed" in (
         unjudged.checks[-1].message
     )
+
+
+def multiclass(variant: str, n: int, seed: int, shares: tuple[float, float, float]) -> list[Served]:
+    """Rows of a three-class model whose probabilities of setosa/versicolor/virginica centre on ``shares``."""
+    rng = random.Random(seed)
+    rows = []
+    for k in range(n):
+        raw = [max(1e-3, s + rng.gauss(0, 0.05)) for s in shares]
+        total = sum(raw)
+        probabilities = dict(zip(("setosa", "versicolor", "virginica"), (r / total for r in raw), strict=True))
+        label = max(probabilities, key=lambda c: probabilities[c])
+        rows.append(
+            Served(
+                variant, 1, f"{variant}-{k}", 0, None, label, probabilities["virginica"], 2.0, None, "t", probabilities
+            )
+        )
+    return rows
+
+
+def test_a_multiclass_shift_between_two_classes_that_leaves_the_last_alone_is_caught() -> None:
+    # GIVEN a three-class champion, and a challenger that swaps the first two classes' probabilities,
+    # so P(virginica), the last class, is distributed as before
+    spec = DeploymentSpec.model_validate({"min_canary_rows": 50, "rollback": {"max_prediction_shift": 0.25}})
+    champion = variant_stats("production", multiclass("production", 400, 1, (0.7, 0.2, 0.1)))
+    swapped = variant_stats("challenger", multiclass("challenger", 400, 2, (0.2, 0.7, 0.1)))
+    alike = variant_stats("challenger", multiclass("challenger", 400, 3, (0.7, 0.2, 0.1)))
+
+    # THEN the swap is judged on each class's probability and fails, naming the class; a resample passes
+    assert psi(champion.scores, swapped.scores) < 0.25  # what P(last class) alone would have said
+    verdict = judge(spec, champion, swapped)
+    assert not verdict.healthy
+    [shift] = [c for c in verdict.checks if c.name == "prediction_shift"]
+    assert shift.value is not None and shift.value > 1.0
+    assert "PSI of P(setosa)" in shift.message or "PSI of P(versicolor)" in shift.message
+    assert judge(spec, champion, alike).healthy

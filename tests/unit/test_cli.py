@@ -48,7 +48,7 @@ def test_sample_churn_writes_the_demo_data_for_an_upload(tmp_path: Path, capsys:
     assert "500 churn rows" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [["local", "up"], ["demo"]])
+@pytest.mark.parametrize("command", [["local", "up"], ["local", "tick"], ["demo"]])
 def test_local_subcommands_without_the_local_extra_say_what_to_install(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -51,7 +51,11 @@ def test_settings_are_read_only_by_the_settings_module() -> None:
 CLI = ROOT / "cli" / "slipway_cli"
 LOCAL_ONLY = {"moto", "samtranslator", "slipway_local"}
 # The only places allowed to reach the local cloud: the subcommands that need it, importing lazily.
-LAZY_LOCAL_IMPORTS = {("cli/slipway_cli/main.py", "cmd_local_up"), ("cli/slipway_cli/main.py", "cmd_demo")}
+LAZY_LOCAL_IMPORTS = {
+    ("cli/slipway_cli/main.py", "cmd_local_up"),
+    ("cli/slipway_cli/main.py", "cmd_local_tick"),
+    ("cli/slipway_cli/main.py", "cmd_demo"),
+}
 
 
 def _local_imports(path: Path) -> set[tuple[str, str | None]]:

@@ -103,7 +103,11 @@ def test_spec_accepts_bytes_and_unquoted_dates() -> None:
         ({"data.min_rows": 10, "data.max_rows": 5}, "data.max_rows", "smaller than min_rows"),
         ({"training": {"task": "classification"}}, "training.candidates", "Field required"),
         ({"training": {"task": "forecast", "metric": "mape", "candidates": []}}, "training.task", "Input should be"),
-        ({"monitoring": {"every": "1h"}}, "monitoring", "Extra inputs"),
+        ({"monitoring": {"every": "1h"}}, "monitoring.every", "Extra inputs"),
+        ({"monitoring": {"schedule": "every 1h"}}, "monitoring.schedule", "EventBridge schedule"),
+        ({"monitoring": {"schedule": "rate(1 days)"}}, "monitoring.schedule", "singular"),
+        ({"monitoring": {"retraining": {"policy": "always"}}}, "monitoring.retraining.policy", "Input should be"),
+        ({"monitoring": {"performance": {"metric": "f1_macro"}}}, "monitoring.performance.metric", "must be one of"),
     ],
 )
 def test_each_bad_field_is_named(overrides: dict[str, Any], field: str, words: str) -> None:

@@ -4,7 +4,11 @@ gives users the clients, outputs and execution helpers they would have on AWS.""
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
+import socket
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ from slipway_local import iam, patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
-from slipway_local.lambda_runtime import LambdaRuntime
+from slipway_local.lambda_runtime import FunctionSource, LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
 from slipway_local.routing import pin_to_account
@@ -27,6 +31,21 @@ _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-adm
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TEAMS = ("data-engineer", "ml-engineer", "platform", "auditor")
 ACCOUNTS_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "template.yaml"
+# Functions that run in this process even when the others run in worker processes: the HTTP API's, whose
+# local gateway calls it directly for sub-millisecond latency (a worker adds a pipe round trip per request).
+IN_PROCESS = frozenset({"InferFunction"})
+
+
+_LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -93,26 +112,42 @@ class LocalCloud:
         template_path: Path = TEMPLATE_PATH,
         log_level: str = "INFO",
         enforce_iam: bool = False,
+        *,
+        lambda_processes: bool | None = None,
+        in_process: frozenset[str] = IN_PROCESS,
     ) -> None:
+        """``lambda_processes``: run functions in worker processes (Lambda's Timeout, MemorySize and own
+        environment; the default, unless ``SLIPWAY_LOCAL_LAMBDA=threads``) except the logical ids in
+        ``in_process``, or every function in this process (False)."""
         self.endpoint_url = endpoint_url
         self.enforce_iam = enforce_iam  # identity policies of callers with IAM/STS keys (slipway_local.iam)
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
         self._code_version = code_version()
         self.template_path = template_path
-        self.runtime = LambdaRuntime(endpoint_url, REGION)
+        if lambda_processes is None:
+            lambda_processes = os.environ.get("SLIPWAY_LOCAL_LAMBDA", "processes") != "threads"
+        self.runtime = LambdaRuntime(endpoint_url, REGION, processes=lambda_processes, in_process=in_process)
         self.environments: dict[str, Environment] = {}
         self._gateways: list[HttpApiGateway] = []
         self._mock: Any = None
+        self._server: Any = None  # the moto server worker processes reach, when moto runs in this process
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, envs: tuple[str, ...] = tuple(ACCOUNTS)) -> LocalCloud:
-        install_fault_injection()
+        install_fault_injection(client_side=self.endpoint_url is None)
         patches.install(self.runtime)
         if self.endpoint_url is None:
             from moto import mock_aws
 
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
+            # Worker processes reach this in-process moto through a server (idle until one needs it).
+            from slipway_local.moto_server import LocalMotoServer
+
+            self._server = LocalMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.runtime.worker_endpoint = f"http://{host}:{port}"
         for env in envs:
             self.environments[env] = self.deploy(env)
         if self.enforce_iam:
@@ -128,6 +163,10 @@ class LocalCloud:
         STEP_FAULTS.clear()
         if self.enforce_iam:
             iam.disable()
+        self.runtime.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -335,6 +374,26 @@ class LocalCloud:
         name = environment.functions.get(function, function)
         return self.runtime.invoke_function(environment.account_id, name, event)
 
+    # ------------------------------------------------------------------ schedules
+    def tick(self, env: str, rule: str | None = None) -> dict[str, list[str]]:
+        """Fire the environment's schedule rules now (``rule``: one of them, by name), as EventBridge does at
+        their time; returns what each started (execution ARNs)."""
+        from slipway_local.schedules import fire, schedule_rules
+
+        def client(service: str) -> Any:
+            return self.admin_client(service, env)
+
+        names = [rule] if rule else [r["Name"] for r in schedule_rules(client("events"))]
+        return {name: fire(client, name) for name in names}
+
+    def schedule_runner(self) -> Any:
+        """A started thread firing every environment's ``rate(...)`` rules at their rate (`slipway local up`)."""
+        from slipway_local.schedules import ScheduleRunner
+
+        runner = ScheduleRunner({env: functools.partial(self.admin_client, env=env) for env in self.environments})
+        runner.start()
+        return runner
+
     # ------------------------------------------------------------------ executions
     def executions(self, env: str, state_machine_output: str = "TrainingStateMachineArn") -> list[dict[str, Any]]:
         sfn = self.admin_client("stepfunctions", env)
@@ -413,3 +472,40 @@ class LocalCloud:
         with ``marker``, only invocations whose event contains that text (e.g. a model name)."""
         name = self.environments[env].functions[function]
         return STEP_FAULTS.add(StepFault(ACCOUNTS[env], name, when, error_type, times, parties, marker))
+
+    def deploy_function(
+        self,
+        env: str,
+        name: str,
+        handler_file: Path,
+        handler: str,
+        *,
+        timeout_s: int = 3,
+        memory_mb: int = 128,
+        environment: dict[str, str] | None = None,
+        in_worker: bool = True,
+    ) -> str:
+        """Create a function outside the template (through the Lambda API, as ``aws lambda create-function``
+        would) that runs ``handler`` (a function name) of ``handler_file``; returns its ARN. For probing
+        the local Lambda runtime itself (timeouts, memory, environments): ``in_worker`` runs it in worker
+        processes even when the cloud runs the template's functions in-process."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(handler_file.name, handler_file.read_bytes())
+        iam = self.admin_client("iam", env)
+        role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST))
+        created = self.admin_client("lambda", env).create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role["Role"]["Arn"],
+            Handler=f"{handler_file.stem}.{handler}",
+            Code={"ZipFile": buffer.getvalue()},
+            Timeout=timeout_s,
+            MemorySize=memory_mb,
+            Environment={"Variables": environment or {}},
+        )
+        source = FunctionSource(name, handler_file.parent, f"{handler_file.stem}.{handler}")
+        self.runtime.register(ACCOUNTS[env], name, source)
+        if in_worker:
+            self.runtime.in_workers.add((ACCOUNTS[env], name))
+        return str(created["FunctionArn"])

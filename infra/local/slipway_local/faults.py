@@ -46,48 +46,61 @@ class FaultInjector:
         with self._lock:
             self._faults.clear()
 
-    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        parts = [*event_name.split("."), "", ""]
-        service, operation = parts[1], parts[2]
+    def take(self, service: str, operation: str, account_id: str | None) -> Fault | None:
+        """The pending fault for this call, if any (counted as fired)."""
         with self._lock:
             for fault in self._faults:
                 if (
                     fault.remaining > 0
                     and fault.service == service
                     and fault.operation == operation
-                    and fault.account_id in (None, current_account())
+                    and fault.account_id in (None, account_id)
                 ):
                     fault.remaining -= 1
                     fault.fired += 1
-                    if not fault.applied:
-                        request.headers[REFUSED_HEADER] = "1"
-                    return _error_response(request, fault)
+                    return fault
         return None
 
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        """botocore's ``before-send`` hook, for calls made in this process."""
+        parts = [*event_name.split("."), "", ""]
+        fault = self.take(parts[1], parts[2], current_account())
+        if fault is None:
+            return None
+        if not fault.applied:
+            request.headers[REFUSED_HEADER] = "1"
+        from moto.core.botocore_stubber import MockRawResponse
 
-def _error_response(request: Any, fault: Fault) -> AWSResponse:
-    from moto.core.botocore_stubber import MockRawResponse
+        status, headers, body = error_response(fault)
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
+
+def error_response(fault: Fault) -> tuple[int, dict[str, str], str]:
+    """The HTTP answer AWS gives for the fault's error code: (status, headers, body)."""
     if fault.service == "s3":
         body = f"<Error><Code>{fault.code}</Code><Message>injected by the local cloud</Message></Error>"
-        headers = {"Content-Type": "application/xml"}
-    else:
-        body = json.dumps({"__type": fault.code, "message": "injected by the local cloud"})
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": fault.code}
-    return AWSResponse(request.url, fault.status, headers, MockRawResponse(body))
+        return fault.status, {"Content-Type": "application/xml"}, body
+    body = json.dumps({"__type": fault.code, "message": "injected by the local cloud"})
+    return fault.status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": fault.code}, body
 
 
 INJECTOR = FaultInjector()
 REFUSED_HEADER = "x-slipway-refused"
 
 
-def install_fault_injection() -> None:
-    """Register the injector ahead of moto's stubber so a pending fault answers first.
+def install_fault_injection(*, client_side: bool = True) -> None:
+    """Register the injector ahead of moto's stubber so a pending fault answers first (``client_side``:
+    for in-process moto; behind a server, slipway_local.moto_server applies faults to every request it
+    serves, and a client-side injector would fire a second time for the same call).
 
     botocore emits ``before-send`` to every handler and keeps the first response, so in-process moto
     would still perform a call whose answer is an injected error: its stubber skips calls the
-    injector marked refused. (Behind a moto server, the injected answer means the request is never sent.)"""
+    injector marked refused."""
     entry = ("before-send", INJECTOR)
+    if not client_side:
+        if entry in botocore.handlers.BUILTIN_HANDLERS:
+            botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+        return
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.insert(0, entry)
     from moto.core.botocore_stubber import BotocoreStubber

@@ -1,6 +1,12 @@
-"""Runs Lambda functions in-process: the real handler named in the template, with the
-function's environment, in its own account; exceptions become Lambda error payloads so that
-Step Functions Retry/Catch match on the class name, as on AWS."""
+"""Runs Lambda functions: the real handler named in the template, with the function's environment,
+in its own account — in worker processes of its own (slipway_local.lambda_workers: Timeout,
+MemorySize, own environment variables) or, for functions marked in-process (the latency-sensitive
+ones, e.g. the HTTP API's), in this process. Exceptions become Lambda error payloads so that Step
+Functions Retry/Catch match on the class name, as on AWS.
+
+``LambdaRuntime.invoke_function(account_id, function_name, event) -> (payload JSON, is_error)`` is
+the one entry point to invoke a deployed function by name (moto's Lambda hook goes through the same
+path): step faults and the invocation record apply to both."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from slipway_local.faults import OVERSIZE_BYTES, STEP_FAULTS
+from slipway_local.lambda_workers import WorkerPools, WorkerSpec
 from slipway_local.routing import acting_as
 
 
@@ -80,9 +87,24 @@ class LambdaContext:
 class LambdaRuntime:
     """Maps (account, function name) to a handler and invokes it in-process."""
 
-    def __init__(self, endpoint_url: str | None = None, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        *,
+        processes: bool = False,
+        in_process: frozenset[str] = frozenset(),
+        max_workers_per_function: int = 2,
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
+        # Worker processes (Lambda's execution environments: own environment, Timeout, MemorySize) for
+        # every function but those named (logical ids) in ``in_process``, which run in this process.
+        self.processes = processes
+        self.in_process = in_process
+        self.in_workers: set[tuple[str, str]] = set()  # (account, function) run in workers whatever the default
+        self.worker_endpoint = endpoint_url  # where workers reach AWS; set by the cloud in in-process mode
+        self.workers = WorkerPools(max_workers_per_function)
         self._sources: dict[tuple[str, str], FunctionSource] = {}
         self._modules: dict[Path, ModuleType] = {}
         self._environment = EnvironmentGate()
@@ -155,7 +177,18 @@ class LambdaRuntime:
         self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error))
         return payload, is_error
 
+    def runs_in_process(self, account_id: str, function_name: str) -> bool:
+        if (account_id, function_name) in self.in_workers:
+            return False
+        return not self.processes or self.source_for(account_id, function_name).logical_id in self.in_process
+
+    def close(self) -> None:
+        """Stop every worker process."""
+        self.workers.close()
+
     def _run(self, fn: Any, event: Any) -> tuple[str, bool]:
+        if not self.runs_in_process(fn.account_id, fn.function_name):
+            return self._run_in_worker(fn, event)
         account_id = fn.account_id
         try:
             source = self.source_for(account_id, fn.function_name)
@@ -182,6 +215,38 @@ class LambdaRuntime:
                 "stackTrace": _stack(exc),
             }
             return json.dumps(payload), True
+
+    def _run_in_worker(self, fn: Any, event: Any) -> tuple[str, bool]:
+        source = self.source_for(fn.account_id, fn.function_name)
+        environment = self._function_environment(fn)
+        if self.worker_endpoint:
+            environment["AWS_ENDPOINT_URL"] = self.worker_endpoint
+        spec = WorkerSpec(
+            account_id=fn.account_id,
+            role=fn.role or "",
+            function_name=fn.function_name,
+            code_root=source.code_root,
+            handler_file=source.module_file,
+            handler_name=source.function_name,
+            environment=tuple(sorted(environment.items())),
+            memory_mb=int(fn.memory_size or 128),
+            timeout_s=float(fn.timeout or 3),
+        )
+        if isinstance(event, (str, bytes)):
+            try:
+                event = json.loads(event or "{}")
+            except ValueError as exc:
+                return json.dumps({"errorType": "Runtime.UnmarshalError", "errorMessage": str(exc)}), True
+        context = {
+            "function_name": fn.function_name,
+            "function_version": str(fn.version),
+            "invoked_function_arn": fn.function_arn,
+            "memory_limit_in_mb": int(fn.memory_size or 128),
+            "aws_request_id": str(uuid.uuid4()),
+            "log_group_name": f"/aws/lambda/{fn.function_name}",
+            "log_stream_name": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+        }
+        return self.workers.invoke(spec, event, context)
 
     # ------------------------------------------------------------------ asynchronous invocation
     def invoke_async(self, fn: Any, event: Any) -> None:
@@ -309,5 +374,5 @@ def _stack(exc: BaseException) -> list[str]:
     cause = exc.__cause__
     if cause is not None:
         frames += traceback.format_tb(cause.__traceback__)
-        frames.append(f"{type(cause).__name__}: {cause}\n-- raised as --\n")
+        frames.append(f"{type(cause).__name__} (its message stays out: it may quote data)\n-- raised as --\n")
     return frames + traceback.format_tb(exc.__traceback__)

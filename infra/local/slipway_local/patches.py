@@ -96,7 +96,9 @@ def _patch_event_targets() -> None:
     original = Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        if not self.event_pattern.matches_event(original_event):
+        # A schedule rule has no event pattern, which moto's matcher takes as "every event": on AWS it matches
+        # none, and fires only at its time (slipway_local.schedules fires it).
+        if self.scheduled_expression or not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
         others = [t for t in self.targets if t not in ours]

@@ -38,9 +38,9 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
     logging.getLogger("moto").setLevel(logging.ERROR)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning)  # moto: "not supported by CloudFormation"
-    from moto.server import ThreadedMotoServer
+    from slipway_local.moto_server import LocalMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = LocalMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}", enforce_iam=True).start()
     return server, cloud
@@ -143,6 +143,8 @@ def serve(console: Console, port: int, directory: Path) -> int:
             f'  curl --aws-sigv4 "aws:amz:{REGION}:execute-api" --user "{dev.access_key_id}:{dev.secret_access_key}" '
             f"{_api_url(cloud, 'dev')}/health"
         )
+    runner = cloud.schedule_runner()  # EventBridge schedule rules: rate(...) ones fire at their rate
+    console.print("schedule rules fire at their rate; `slipway local tick [RULE] --env ENV` fires one now")
     console.print("Ctrl-C stops it.", style="dim")
     sys.stdout.flush()
     stop = threading.Event()
@@ -151,4 +153,5 @@ def serve(console: Console, port: int, directory: Path) -> int:
         stop.wait()
     except KeyboardInterrupt:
         pass
+    runner.stop()
     return 0

@@ -16,6 +16,7 @@ from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.lambda_errors import typed_errors
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.schedules import EventBridgeSchedules
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
 from slipway.settings import Settings
@@ -38,6 +39,9 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
         clock=SystemClock(),
         captures=FirehoseSink(client("firehose"), settings.capture_stream),
         workflows=StepFunctionsWorkflows(lambda: client("stepfunctions")),
+        schedules=EventBridgeSchedules(
+            client("events"), settings.env, settings.drift_state_machine_arn, settings.drift_schedule_role_arn
+        ),
     )
 
 

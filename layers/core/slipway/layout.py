@@ -19,6 +19,9 @@ MODEL_SKOPS = "model.skops"
 MODEL_ONNX = "model.onnx"
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_HTML = "model_card.html"
+# What drift checks compare live traffic with: the training data's profile of the model's inputs, the profile of
+# its test-split scores and its test metrics. An artifact, so a promoted version carries it into every account.
+DRIFT_REFERENCE = "drift_reference.json"
 
 # Files of a feature set, under its prefix.
 PREPROCESSOR = "preprocessor.skops"
@@ -180,6 +183,24 @@ def promoted_run_id(source_env: str, source_version: int) -> str:
     return f"promotion:{source_env}:{source_version:06d}"
 
 
+def retraining_key(model: str) -> Key:
+    """The model's last retraining asked for by a drift check (``until``: the end of its cooldown)."""
+    return model_pk(model), "RETRAINING"
+
+
+# ================================================================ DynamoDB: drift checks
+
+
+def drift_check_key(model: str, at: str, check_id: str) -> Key:
+    """One drift check of a model in this environment, by the time it ran (then its id, so two never collide)."""
+    return f"DRIFT#{model}", f"{at}#{check_id}"
+
+
+def drift_checks(model: str) -> Collection:
+    """A model's drift checks, in time order."""
+    return f"DRIFT#{model}", ""
+
+
 # ================================================================ DynamoDB: lineage
 
 
@@ -308,9 +329,24 @@ def captures_prefix(model: str, day: str) -> str:
     return f"captures/{model}/dt={day}/"
 
 
+def captures_of(model: str) -> str:
+    """Every day of a model's captured predictions."""
+    return f"captures/{model}/"
+
+
 def feedback_prefix(model: str, day: str) -> str:
     """One day of a model's feedback (ground truth), partitioned like the captures."""
     return f"feedback/{model}/dt={day}/"
+
+
+def drift_report(bucket: str, model: str, check_id: str) -> S3Object:
+    """A drift check's page for people: the summary, then each feature's distributions side by side (HTML)."""
+    return S3Object(bucket=bucket, key=f"reports/drift/{model}/{check_id}.html")
+
+
+def drift_result(bucket: str, model: str, check_id: str) -> S3Object:
+    """A drift check's full result as data: every feature's statistics and both distributions (JSON)."""
+    return S3Object(bucket=bucket, key=f"reports/drift/{model}/{check_id}.json")
 
 
 def canary_report(bucket: str, model: str, execution: str) -> S3Object:

@@ -21,6 +21,7 @@ __all__ = [
     "Deps",
     "EventBus",
     "MetadataTable",
+    "Schedules",
     "Started",
     "Workflows",
 ]
@@ -160,6 +161,23 @@ class Workflows(Protocol):
         ...
 
 
+class Schedules(Protocol):
+    """Per-model schedules (EventBridge rules with a schedule expression) that start the drift machine with
+    ``{"model": …, "window": null}``."""
+
+    def put(self, model: str, expression: str) -> str:
+        """Create or change the model's schedule (enabled); returns the rule's name."""
+        ...
+
+    def remove(self, model: str) -> None:
+        """Delete the model's schedule (absent: nothing happens)."""
+        ...
+
+    def get(self, model: str) -> str | None:
+        """The model's schedule expression, None when it has none."""
+        ...
+
+
 class CaptureSink(Protocol):
     """Where predictions and feedback go (a Firehose delivery stream): JSON records, each with ``kind``
     ("captures" or "feedback") and ``model``, which partition them in the lake."""
@@ -186,6 +204,7 @@ class Deps:
     clock: Clock
     captures: CaptureSink
     workflows: Workflows
+    schedules: Schedules
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat()

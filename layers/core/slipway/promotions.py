@@ -25,6 +25,7 @@ __all__ = [
     "record",
     "release_lock",
     "undo_alias_moves",
+    "withdraw_answer",
 ]
 
 KIND = "promotion"
@@ -125,6 +126,22 @@ def claim_approval(deps: Deps, approval: dict[str, Any], status: str, by: str, r
         details={"version": approval.get("version"), "env": approval.get("env")},
     )
     return claimed
+
+
+def withdraw_answer(deps: Deps, claimed: dict[str, Any], why: str) -> None:
+    """An answer the promotion never received (its task token was refused) goes back to PENDING, so the
+    record does not say APPROVED of a promotion that never went on; the next answer, or the machine's
+    own ending, closes it. Only this answer is withdrawn: a later one is left alone."""
+    values = {"status": "PENDING", "answered_by": None, "answer_reason": None, "answered_at": None}
+    try:
+        deps.table.update(
+            claimed["PK"],
+            claimed["SK"],
+            values | {"undelivered": f"{claimed['status']} by {claimed['answered_by']}: {why}"},
+            expect={"status": claimed["status"], "answered_at": claimed["answered_at"]},
+        )
+    except ConflictError:
+        pass  # the machine closed it meanwhile (TIMED_OUT or REJECTED on its ending)
 
 
 # ---------------------------------------------------------------- alias moves

@@ -8,8 +8,6 @@ from slipway import layout
 from slipway.errors import ConflictError, NotFound
 from slipway.ports import Deps
 
-ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-
 
 def listing(deps: Deps, run_id: str) -> dict[str, str]:
     """The run's start time and its place in the newest-first listing (GSI1): the first write wins,
@@ -35,10 +33,10 @@ def close_run_if_open(deps: Deps, run_id: str, **fields: Any) -> bool:
     """End a run that is still RUNNING (or was never recorded); False when it had already ended. For the
     endings the state machine cannot record itself: an execution stopped, timed out or failed in its own
     failure handler, reported by Step Functions' status-change event."""
-    for unless in ({"status": "RUNNING"}, {"status": None}):
+    for open_state in ({"status": "RUNNING"}, {"status": None}):
         try:
             deps.table.update(
-                *layout.run_key(run_id), {"run_id": run_id, **listing(deps, run_id), **fields}, expect=unless
+                *layout.run_key(run_id), {"run_id": run_id, **listing(deps, run_id), **fields}, expect=open_state
             )
         except ConflictError:
             continue

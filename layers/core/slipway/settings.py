@@ -31,6 +31,10 @@ class Settings:
     promotion_source_env: str | None = None
     promotion_source_bucket: str | None = None
     principal: str | None = None
+    # The drift machine each model's schedule starts, and the role EventBridge starts it as (set for the
+    # functions and tools that push specs: ``slipway spec push``, register-promoted).
+    drift_state_machine_arn: str = ""
+    drift_schedule_role_arn: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,4 +59,6 @@ class Settings:
             promotion_source_env=e.get("PROMOTION_SOURCE_ENV") or None,
             promotion_source_bucket=e.get("PROMOTION_SOURCE_BUCKET") or None,
             principal=e.get("SLIPWAY_PRINCIPAL") or None,
+            drift_state_machine_arn=e.get("DRIFT_STATE_MACHINE_ARN", ""),
+            drift_schedule_role_arn=e.get("DRIFT_SCHEDULE_ROLE_ARN", ""),
         )

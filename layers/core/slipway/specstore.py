@@ -28,7 +28,18 @@ def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
     previous = str(before["version"]) if before else None
     details = {"version": version, "previous": previous, "new": created}
     audit.record(deps, spec.name, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
-    return {**fields, "new": created, "previous": previous}
+    schedule = schedule_drift(deps, spec)
+    return {**fields, "new": created, "previous": previous, "drift_schedule": schedule}
+
+
+def schedule_drift(deps: Deps, spec: ModelSpec) -> str | None:
+    """The model's drift checks follow its current spec: scheduled by ``monitoring.schedule``, or none without a
+    monitoring section. Returns the schedule expression now in force."""
+    if spec.monitoring is None:
+        deps.schedules.remove(spec.name)
+        return None
+    deps.schedules.put(spec.name, spec.monitoring.schedule)
+    return spec.monitoring.schedule
 
 
 def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:

@@ -45,6 +45,7 @@ from tests.fakes import (
     FakeCaptureSink,
     FakeEventBus,
     FakeMetadataTable,
+    FakeSchedules,
     FakeWorkflows,
     ManualClock,
 )
@@ -105,6 +106,7 @@ class Environments:
                 clock=clock,
                 captures=FakeCaptureSink(),
                 workflows=FakeWorkflows(),
+                schedules=FakeSchedules(),
             )
         return forked
 
@@ -137,6 +139,7 @@ def environments(dev: Deps) -> Environments:
             clock=clock,
             captures=FakeCaptureSink(),
             workflows=FakeWorkflows(),
+            schedules=FakeSchedules(),
         )
     return envs
 

@@ -133,10 +133,21 @@ def test_registered_artifacts_match_their_recorded_sha256(registered: Registered
 
     # WHEN a user downloads each artifact the version lists
     # THEN every one is stored under the run's model prefix and hashes to its recorded SHA-256
-    assert set(artifacts) == {layout.MODEL_SKOPS, layout.MODEL_ONNX, layout.MODEL_CARD_JSON, layout.MODEL_CARD_HTML}
+    assert set(artifacts) == {
+        layout.MODEL_SKOPS,
+        layout.MODEL_ONNX,
+        layout.MODEL_CARD_JSON,
+        layout.MODEL_CARD_HTML,
+        layout.DRIFT_REFERENCE,
+    }
     for name, record in artifacts.items():
         assert record["uri"] == layout.model_artifact(deps.settings.artifacts_bucket, "churn", "run-1", name).uri
         assert sha256_hex(deps.store.get_bytes(S3Object.parse(record["uri"]))) == record["sha256"]
+    # AND the drift reference holds the training profile of the model's inputs and its test-split scores
+    reference = deps.store.get_json(S3Object.parse(artifacts[layout.DRIFT_REFERENCE]["uri"]))
+    assert {i["name"] for i in item["inputs"]} >= set(reference["features"]) >= {"tenure_months", "contract_type"}
+    assert reference["scores"]["count"] == reference["test_rows"] > 0
+    assert reference["test_metrics"] == item["test_metrics"]
     # AND the registered model is byte for byte the challenger that was evaluated, and its ONNX matched it
     assert artifacts[layout.MODEL_SKOPS]["sha256"] == run.evaluated.best.model_sha256
     assert item["onnx"]["status"] == "ok"

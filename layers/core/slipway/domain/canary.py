@@ -13,7 +13,18 @@ from typing import Any
 
 from slipway.spec.deployment import DeploymentSpec
 
-__all__ = ["Check", "Served", "VariantStats", "Verdict", "judge", "p99", "psi", "served_rows", "variant_stats"]
+__all__ = [
+    "Check",
+    "Served",
+    "VariantStats",
+    "Verdict",
+    "judge",
+    "p99",
+    "prediction_shift",
+    "psi",
+    "served_rows",
+    "variant_stats",
+]
 
 PSI_BINS = 10
 PSI_FLOOR = 1e-4  # an empty bin's share, so the index stays finite
@@ -33,6 +44,7 @@ class Served:
     latency_ms: float | None
     error: str | None
     at: str
+    probabilities: Mapping[str, float] | None = None  # every class's probability (classification)
 
 
 def _score(record: Mapping[str, Any]) -> float | None:
@@ -42,6 +54,13 @@ def _score(record: Mapping[str, Any]) -> float | None:
     prediction = record.get("prediction")
     if isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
         return float(prediction)
+    return None
+
+
+def _probabilities(record: Mapping[str, Any]) -> dict[str, float] | None:
+    probabilities = record.get("probabilities")
+    if isinstance(probabilities, Mapping) and probabilities:
+        return {str(k): float(v) for k, v in probabilities.items()}
     return None
 
 
@@ -73,6 +92,7 @@ def served_rows(records: Iterable[Mapping[str, Any]], start: str, end: str) -> l
                     latency_ms=_latency(r),
                     error=str(r["error"]) if r.get("error") else None,
                     at=at,
+                    probabilities=None if r.get("error") else _probabilities(r),
                 )
             )
         except (KeyError, TypeError, ValueError):
@@ -128,6 +148,7 @@ class VariantStats:
     requests: int = 0
     p99_latency_ms: float | None = None
     scores: list[float] = field(default_factory=list)
+    class_scores: dict[str, list[float]] = field(default_factory=dict)  # P(class) per class, multiclass
     labelled: int = 0  # rows with feedback
     online: float | None = None  # the online metric on the labelled rows
 
@@ -166,6 +187,9 @@ def variant_stats(
     for r in rows:
         if r.error is None and r.score is not None:
             stats.scores.append(r.score)
+        if r.error is None and r.probabilities is not None and len(r.probabilities) > 2:
+            for label, probability in r.probabilities.items():
+                stats.class_scores.setdefault(label, []).append(probability)
         if r.latency_ms is not None:
             latencies.setdefault(r.request_id, r.latency_ms)
     stats.requests = len({r.request_id for r in rows})
@@ -183,6 +207,17 @@ def variant_stats(
         stats.labelled = len(pairs)
         stats.online = _online(metric, pairs) if pairs else None
     return stats
+
+
+def prediction_shift(champion: VariantStats, challenger: VariantStats) -> tuple[float, str]:
+    """The challenger's score shift against the champion's, and what it was measured on: the score (binary
+    classification: P(last class); regression: the value), or, for more than two classes, the largest PSI
+    of any class's probability — P(last class) alone misses two other classes trading places."""
+    labels = sorted(set(champion.class_scores) & set(challenger.class_scores))
+    if not labels:
+        return psi(champion.scores, challenger.scores), ""
+    index, label = max((psi(champion.class_scores[k], challenger.class_scores[k]), k) for k in labels)
+    return index, f" of P({label})"
 
 
 @dataclass(frozen=True)
@@ -271,7 +306,7 @@ def judge(deployment: DeploymentSpec, champion: VariantStats, challenger: Varian
                 )
             )
         else:
-            index = psi(champion.scores, challenger.scores)
+            index, of = prediction_shift(champion, challenger)
             ok = index <= rules.max_prediction_shift
             checks.append(
                 Check(
@@ -279,7 +314,7 @@ def judge(deployment: DeploymentSpec, champion: VariantStats, challenger: Varian
                     ok,
                     index,
                     rules.max_prediction_shift,
-                    f"prediction shift (PSI) {index:.3f}"
+                    f"prediction shift (PSI{of}) {index:.3f}"
                     + (" within" if ok else " over")
                     + f" the ceiling {rules.max_prediction_shift:g}: mean score {challenger.mean_score:.3f}"
                     f" vs the champion's {champion.mean_score:.3f}",

@@ -10,7 +10,15 @@ import pyarrow.compute as pc
 
 from slipway.spec import ColumnSpec, DataContract
 
-__all__ = ["QUANTILES", "TOP_CATEGORIES", "bin_fractions", "category_key", "decile_edges", "profile_table"]
+__all__ = [
+    "QUANTILES",
+    "TOP_CATEGORIES",
+    "bin_fractions",
+    "category_key",
+    "decile_edges",
+    "numeric_profile",
+    "profile_table",
+]
 
 QUANTILES: dict[str, float] = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
 TOP_CATEGORIES = 50
@@ -89,6 +97,11 @@ def _numeric(col: pa.ChunkedArray) -> dict[str, Any]:
         "bins": bins,
         "bin_fractions": bin_fractions(values, bins, is_sorted=True),
     }
+
+
+def numeric_profile(values: np.ndarray) -> dict[str, Any]:
+    """The profile of one array of numbers (NaN: missing), as a numeric column's: what drift compares scores with."""
+    return _numeric(pa.chunked_array([pa.array(np.asarray(values, dtype=np.float64), from_pandas=True)]))
 
 
 def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The model spec, one YAML per model: ``data`` (the contract), ``features``, ``training``,
-``gates`` and ``deployment``. ``load_spec`` validates it and names every field at fault."""
+``gates``, ``deployment`` and ``monitoring``. ``load_spec`` validates it and names every field at fault."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from slipway.spec.deployment import ApprovalSpec, DeploymentSpec, OnlineMetricSp
 from slipway.spec.features import FeaturesSpec, SplitSpec
 from slipway.spec.missing import Constant, Missing, MissingSpec
 from slipway.spec.model import ModelSpec, TrainingSection, dump_spec_yaml, label_problems, load_spec, spec_version
+from slipway.spec.monitoring import DriftTests, MonitoringSpec, PerformanceSpec, RetrainingSpec
 from slipway.spec.training import CandidateSpec, GatesSpec, TrainingSpec, metric_direction
 
 __all__ = [
@@ -18,13 +19,17 @@ __all__ = [
     "Constant",
     "DataContract",
     "DeploymentSpec",
+    "DriftTests",
     "FeaturesSpec",
     "GatesSpec",
     "Label",
     "Missing",
     "MissingSpec",
     "ModelSpec",
+    "MonitoringSpec",
     "OnlineMetricSpec",
+    "PerformanceSpec",
+    "RetrainingSpec",
     "RollbackSpec",
     "SplitSpec",
     "TrainingSection",

@@ -1,5 +1,5 @@
 """The model spec: one pydantic-validated YAML per model (data contract, features, training,
-gates, deployment), versioned by the hash of its canonical JSON."""
+gates, deployment, monitoring), versioned by the hash of its canonical JSON."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slipway.schema import Frozen, field_errors
 from slipway.spec.data import DataContract, Label
 from slipway.spec.deployment import DeploymentSpec
 from slipway.spec.features import FeaturesSpec, SplitSpec, check_features, check_split
+from slipway.spec.monitoring import PERFORMANCE_METRICS, MonitoringSpec
 from slipway.spec.training import BINARY_ONLY_METRICS, GatesSpec, TrainingSpec
 
 __all__ = ["ModelSpec", "TrainingSection", "dump_spec_yaml", "label_problems", "load_spec", "spec_version"]
@@ -27,8 +28,8 @@ class TrainingSection(TrainingSpec):
 
 
 class ModelSpec(Frozen):
-    """One model's spec. ``deployment`` is optional (absent: the defaults of ``DeploymentSpec``), so a spec
-    written before it existed keeps its version; the monitoring section comes with drift."""
+    """One model's spec. ``deployment`` and ``monitoring`` are optional (absent: their defaults), so a spec
+    written before they existed keeps its version."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
     description: str = ""
@@ -37,10 +38,15 @@ class ModelSpec(Frozen):
     training: TrainingSection | None = None
     gates: GatesSpec = Field(default_factory=GatesSpec)
     deployment: DeploymentSpec | None = None
+    monitoring: MonitoringSpec | None = None
 
     @property
     def deployment_or_default(self) -> DeploymentSpec:
         return self.deployment or DeploymentSpec()
+
+    @property
+    def monitoring_or_default(self) -> MonitoringSpec:
+        return self.monitoring or MonitoringSpec()
 
     @model_validator(mode="after")
     def _sections_fit_the_contract(self) -> ModelSpec:
@@ -66,6 +72,14 @@ class ModelSpec(Frozen):
         online = self.deployment.rollback.online_metric if self.deployment else None
         if online is not None and self.training is not None and online.task != self.training.task:
             raise ValueError(f"deployment.rollback.online_metric {online.metric} needs a {online.task} model")
+        performance = self.monitoring.performance.metric if self.monitoring else None
+        if performance is not None:
+            if performance not in PERFORMANCE_METRICS:
+                listed = ", ".join(PERFORMANCE_METRICS)
+                raise ValueError(f"monitoring.performance.metric: must be one of {listed}, not {performance!r}")
+            needed = PERFORMANCE_METRICS[performance][0]
+            if self.training is not None and needed != self.training.task:
+                raise ValueError(f"monitoring.performance.metric: {performance} needs a {needed} model")
         if self.gates.max_fairness_gap and not self.data.sensitive:
             raise ValueError("gates.max_fairness_gap needs data.sensitive attributes to measure")
         return self
@@ -107,7 +121,9 @@ def label_problems(spec: ModelSpec, labels: list[Label]) -> list[str]:
 
 
 # A whole-spec check names its field at the start of its message: "features.missing.columns.x: ...".
-_FIELD_FIRST = re.compile(r"^((?:data|features|training|gates)\b[\w.\[\]]*)(?: \([\w ]+\))?: (.+)$", re.DOTALL)
+_FIELD_FIRST = re.compile(
+    r"^((?:data|features|training|gates|deployment|monitoring)\b[\w.\[\]]*)(?: \([\w ]+\))?: (.+)$", re.DOTALL
+)
 
 
 def _named(error: dict[str, str]) -> dict[str, str]:

@@ -92,5 +92,7 @@ def _store_spec(deps: Deps, manifest: VersionManifest) -> ModelSpec:
     now = deps.now_iso()
     fields = {"model": spec.name, "version": version, "uri": stored.uri}
     deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
-    deps.table.put_new(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
+    first = deps.table.put_new(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
+    if first and spec.monitoring is not None:  # the model's first spec here: its drift checks start with it
+        deps.schedules.put(spec.name, spec.monitoring.schedule)
     return spec

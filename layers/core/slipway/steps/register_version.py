@@ -18,6 +18,8 @@ from slipway.domain.evaluation import scalar_metrics
 from slipway.domain.features import model_input_frame
 from slipway.domain.lineage import Edge, feature_set_node, model_node, run_node, spec_node
 from slipway.domain.model_card import build_model_card, render_html
+from slipway.domain.profile import numeric_profile
+from slipway.domain.training import predict_scores
 from slipway.featurestore import holdout_rows, load_manifest
 from slipway.objects import S3Object
 from slipway.ports import Deps
@@ -132,6 +134,12 @@ def _upload_and_register(
     onnx_bytes, onnx = checked_onnx(pipeline, inputs, holdout, fs.task)
     if onnx_bytes is not None:
         artifacts[layout.MODEL_ONNX] = _put(deps, request, layout.MODEL_ONNX, onnx_bytes, "application/octet-stream")
+    reference = _drift_reference(
+        deps, request, [i.name for i in manifest.inputs], predict_scores(pipeline, holdout, fs.task)
+    )
+    artifacts[layout.DRIFT_REFERENCE] = _put(
+        deps, request, layout.DRIFT_REFERENCE, json.dumps(reference, sort_keys=True).encode(), "application/json"
+    )
     registration = registry.register(
         fs.model,
         request.run_id,
@@ -164,6 +172,26 @@ def _upload_and_register(
         spec_version=fs.spec_version,
     )
     return registration, [a["uri"] for a in artifacts.values()]
+
+
+def _drift_reference(deps: Deps, request: RegisterRequest, inputs: list[str], scores: Any) -> dict[str, Any]:
+    """What drift checks compare live traffic with: the training data's profile of the columns the model reads
+    (from validate), the profile of its scores on the test split (P(last class), or the value, as served) and its
+    test metrics."""
+    profile = deps.store.get_json(S3Object.parse(request.dataset.profile_uri))
+    features = {n: profile[n] for n in inputs if profile.get(n, {}).get("kind") in ("numeric", "categorical")}
+    served = scores[:, -1] if getattr(scores, "ndim", 1) == 2 else scores
+    fs = request.feature_set
+    return {
+        "model": fs.model,
+        "dataset_version": fs.dataset_version,
+        "task": fs.task,
+        "metric": fs.metric,
+        "features": features,
+        "scores": numeric_profile(served),
+        "test_rows": len(served),
+        "test_metrics": scalar_metrics(request.evaluation.test_metrics),
+    }
 
 
 def _model_card(

@@ -1,0 +1,70 @@
+"""Pydantic contracts of the drift machine's steps: ids, URIs, verdicts and small dicts only."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from slipway.contracts import invalid_event
+from slipway.schema import Frozen
+from slipway.spec.deployment import Seconds
+
+__all__ = ["DriftCheck", "DriftRequest", "RetrainingDecision", "RetrainingRequest"]
+
+
+class _Request(Frozen):
+    @classmethod
+    def from_event(cls, event: Any) -> Any:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as e:
+            raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
+
+
+class DriftRequest(_Request):
+    """Check one model's production version now: the schedule's rule passes ``model``; the machine adds its
+    execution name as ``check_id``; ``window`` overrides the spec's (``slipway drift --window``)."""
+
+    model: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    check_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
+    window: Seconds | None = None
+
+
+class DriftCheck(Frozen):
+    """What a check found. ``status`` "checked", or "nothing_in_production" (no verdicts, no report). ``retrain``:
+    drifted and the policy asks for a retraining."""
+
+    model: str
+    check_id: str
+    status: Literal["checked", "nothing_in_production"]
+    version: int | None = None
+    at: str
+    drifted: bool = False
+    reason: str = ""
+    rows: int = 0
+    labelled: int = 0
+    dataset: str | None = None  # the verdicts: drift, no_drift, insufficient_data
+    prediction: str | None = None
+    performance: str | None = None
+    drifted_features: list[str] = Field(default_factory=list)
+    report_uri: str | None = None
+    result_uri: str | None = None
+    policy: Literal["none", "retrain", "retrain-and-promote"] = "none"
+    cooldown: int = 0
+    retrain: bool = False
+
+
+class RetrainingRequest(_Request):
+    check: DriftCheck
+
+
+class RetrainingDecision(Frozen):
+    """Whether this check started a retraining (``DriftDetected`` sent), or the model was inside its cooldown."""
+
+    model: str
+    check_id: str
+    requested: bool
+    until: str
+    event_id: str | None = None
+    reason: str
