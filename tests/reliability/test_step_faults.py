@@ -173,6 +173,7 @@ def test_a_crash_after_register_committed_leaves_a_complete_version_named_by_the
         layout.MODEL_ONNX,
         layout.MODEL_CARD_JSON,
         layout.MODEL_CARD_HTML,
+        layout.DRIFT_REFERENCE,
     }
     for artifact in version["artifacts"].values():
         assert sha256_hex(dev.deps.store.get_bytes(S3Object.parse(artifact["uri"]))) == artifact["sha256"]

@@ -227,11 +227,28 @@ def requests_of(response: Any, service: str, action: str, resource: str) -> list
         return [_lambda_request(response, action, region, account, secure)]
     if service == "sts" and action == "AssumeRole":
         return [Request("sts:AssumeRole", str(response.querystring.get("RoleArn", ["*"])[0]), secure)]
+    if service == "events":
+        return _events_requests(_body(response), action, region, account, secure)
     if service == "cloudformation" and action.startswith("DescribeStack"):
         name = response.querystring.get("StackName", [None])[0]
         target = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*" if name else "*"
         return [Request(f"cloudformation:{action}", target.replace("/*", "/id"), secure)]
     return [Request(f"{service}:{action}", resource, secure)]
+
+
+def _events_requests(
+    body: dict[str, Any], action: str, region: str, account: str, secure: dict[str, str | list[str]]
+) -> list[Request]:
+    """A rule's calls name the rule (``Name``, or ``Rule`` for its targets); a target with a role makes the
+    caller pass that role to EventBridge (``iam:PassRole``, which moto never checks)."""
+    name = body.get("Name") or body.get("Rule")
+    resource = f"arn:aws:events:{region}:{account}:rule/{name}" if name else "*"
+    requests = [Request(f"events:{action}", resource, secure)]
+    if action == "PutTargets":
+        roles = {t["RoleArn"] for t in body.get("Targets", []) if isinstance(t, dict) and t.get("RoleArn")}
+        passed: dict[str, str | list[str]] = {**secure, "iam:PassedToService": "events.amazonaws.com"}
+        requests += [Request("iam:PassRole", str(role), passed) for role in sorted(roles)]
+    return requests
 
 
 def _lambda_request(
