@@ -12,7 +12,8 @@ machine of the local cloud (in-process moto), and set as `production`. Then, on 
       ``--requests`` one-row requests each run: requests/s, p50, p99.
   (c) cold start, fresh process → first prediction: functions/infer/app.py with its real ports
       (boto3 against the local cloud's moto endpoint), from the .venv and from the `sam build`
-      output (as shipped, no .pyc; and with .pyc), vs pandas + scikit-learn + the skops pipeline.
+      output (as shipped: the layers' Makefiles compile .pyc; and with every module compiled), vs
+      pandas + scikit-learn + the skops pipeline.
   (d) size: `sam build` of InferFunction, the function and its two layers unzipped.
 
     .venv/bin/python bench/serving/bench_serving.py                      # everything
@@ -793,7 +794,7 @@ def cold_starts(
                     ],
                     check=True,
                 )
-            for label, where in (("as built, no .pyc", build), ("+ .pyc (unchecked-hash)", compiled)):
+            for label, where in (("as built (layers with .pyc)", build), ("+ every module compiled", compiled)):
                 paths = [
                     str(where / "InferFunction"),
                     str(where / "CoreLayer" / "python"),

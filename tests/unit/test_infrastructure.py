@@ -407,3 +407,16 @@ def test_every_function_runs_on_a_supported_python_runtime() -> None:
             assert resource["Properties"]["CompatibleRuntimes"] == ["python3.13"], key
     assert "FROM public.ecr.aws/lambda/python:3.13" in (ROOT / "layers/science/Dockerfile").read_text()
     assert TEMPLATE["Globals"]["Function"]["Architectures"] == ["x86_64"]
+
+
+def test_each_layer_is_built_by_its_makefile_with_bytecode_for_its_runtime() -> None:
+    """sam build's makefile method runs `build-<LogicalId>` in the layer's ContentUri: a missing or misnamed
+    target fails the build. The target compiles .pyc (unchecked-hash) with Python 3.13, the runtime's."""
+    layers = {k: r for k, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"}
+    assert set(layers) == {"CoreLayer", "InferenceLayer"}
+    for key, resource in layers.items():
+        assert resource["Metadata"]["BuildMethod"] == "makefile", key
+        makefile = (ROOT / "infra" / resource["Properties"]["ContentUri"] / "Makefile").read_text()
+        recipe = makefile.split(f"\nbuild-{key}:\n", 1)[1].split("\n\n", 1)[0]
+        assert "python3.13" in makefile and "-r requirements.txt" in recipe, key
+        assert "compileall" in recipe and "--invalidation-mode unchecked-hash" in recipe, key
