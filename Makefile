@@ -30,7 +30,7 @@ test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(MAKE) --no-print-directory validate-template
+	$(MAKE) --no-print-directory check
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
