@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from slipway.contracts import invalid_event
+from slipway.contracts import StepRequest
 from slipway.objects import S3Object
 from slipway.schema import Frozen
 
@@ -22,16 +22,7 @@ __all__ = [
 ]
 
 
-class _Request(Frozen):
-    @classmethod
-    def from_event(cls, event: Any) -> Any:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as e:
-            raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
-
-
-class ScoreRequest(_Request):
+class ScoreRequest(StepRequest):
     """The machine's input (``slipway score``): which model and which Parquet parts."""
 
     run_id: str = Field(min_length=1, max_length=80)
@@ -70,7 +61,7 @@ class ResolvedBatch(Frozen):
     output_uri: str  # s3://lake/predictions/<model>/<version>/<run>/
 
 
-class PartRequest(_Request):
+class PartRequest(StepRequest):
     """One Distributed Map item: the resolved run and one object under its input prefix."""
 
     batch: ResolvedBatch
@@ -96,7 +87,7 @@ class PartResult(Frozen):
     output_uri: str | None = None
 
 
-class ConcludeRequest(_Request):
+class ConcludeRequest(StepRequest):
     """After the Map (``error`` None) or after any Catch (``error``: the Catch's ``{Error, Cause}``)."""
 
     run_id: str = Field(min_length=1)

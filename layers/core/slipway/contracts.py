@@ -146,7 +146,7 @@ class FailureReport(Frozen):
         return "" if cause is None else str(cause)
 
 
-class _Request(Frozen):
+class StepRequest(Frozen):
     """A step input; a malformed one raises InvalidEvent naming each field at fault."""
 
     @classmethod
@@ -189,7 +189,7 @@ class CandidateRef(Frozen):
     params: dict[str, Any]
 
 
-class FeaturesRequest(_Request):
+class FeaturesRequest(StepRequest):
     run_id: str = Field(min_length=1)
     dataset: DatasetVersion
 
@@ -199,7 +199,7 @@ class FeaturesResult(Frozen):
     candidates: list[CandidateRef]
 
 
-class TrainRequest(_Request):
+class TrainRequest(StepRequest):
     run_id: str = Field(min_length=1)
     feature_set: FeatureSetRef
     candidate: CandidateRef
@@ -215,7 +215,7 @@ class TrainResult(Frozen):
     model_sha256: str
 
 
-class EvaluateRequest(_Request):
+class EvaluateRequest(StepRequest):
     run_id: str = Field(min_length=1)
     dataset: DatasetVersion
     feature_set: FeatureSetRef
@@ -236,7 +236,7 @@ class EvaluateResult(Frozen):
     report_uri: str
 
 
-class RegisterRequest(_Request):
+class RegisterRequest(StepRequest):
     run_id: str = Field(min_length=1)
     dataset: DatasetVersion
     feature_set: FeatureSetRef

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from slipway.contracts import invalid_event
+from slipway.contracts import StepRequest
 from slipway.schema import Frozen
 from slipway.spec.deployment import Seconds
 
 __all__ = ["DriftCheck", "DriftRequest", "RetrainingDecision", "RetrainingRequest"]
 
 
-class _Request(Frozen):
-    @classmethod
-    def from_event(cls, event: Any) -> Any:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as e:
-            raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
-
-
-class DriftRequest(_Request):
+class DriftRequest(StepRequest):
     """Check one model's production version now: the schedule's rule passes ``model``; the machine adds its
     execution name as ``check_id``; ``window`` overrides the spec's (``slipway drift --window``)."""
 
@@ -55,7 +46,7 @@ class DriftCheck(Frozen):
     retrain: bool = False
 
 
-class RetrainingRequest(_Request):
+class RetrainingRequest(StepRequest):
     check: DriftCheck
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from slipway.contracts import invalid_event
+from slipway.contracts import StepRequest
 from slipway.schema import Frozen
 
 __all__ = [
@@ -34,16 +34,7 @@ SourceEnv = Literal["dev", "staging"]
 TargetEnv = Literal["staging", "prod"]
 
 
-class _Request(Frozen):
-    @classmethod
-    def from_event(cls, event: Any) -> Any:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as e:
-            raise invalid_event(e, cls.__name__.removesuffix("Request").lower()) from e
-
-
-class PromoteRequest(_Request):
+class PromoteRequest(StepRequest):
     """The machine's input (``slipway promote MODEL@VERSION --from dev --to staging``)."""
 
     ref: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}@[A-Za-z0-9_-]+$", description="MODEL@VERSION or MODEL@ALIAS")
@@ -52,7 +43,7 @@ class PromoteRequest(_Request):
     reason: str = ""
 
 
-class StartRequest(_Request):
+class StartRequest(StepRequest):
     """The first step's input: the machine's input and the execution's identity."""
 
     request: dict[str, Any]
@@ -75,7 +66,7 @@ class Promotion(Frozen):
     started_at: str
 
 
-class ExportRequest(_Request):
+class ExportRequest(StepRequest):
     promotion: Promotion
 
 
@@ -91,7 +82,7 @@ class ExportedVersion(Frozen):
     manifest_sha256: str
 
 
-class CopyRequest(_Request):
+class CopyRequest(StepRequest):
     promotion: Promotion
     exported: ExportedVersion
 
@@ -104,7 +95,7 @@ class CopiedVersion(Frozen):
     artifacts: dict[str, dict[str, str]]  # name -> {"uri", "sha256"}
 
 
-class RegisterPromotedRequest(_Request):
+class RegisterPromotedRequest(StepRequest):
     promotion: Promotion
     exported: ExportedVersion
     copied: CopiedVersion
@@ -124,13 +115,13 @@ class PromotedVersion(Frozen):
     bake_seconds: int
 
 
-class ApprovalRequest(_Request):
+class ApprovalRequest(StepRequest):
     promotion: Promotion
     promoted: PromotedVersion
     token: str = Field(min_length=1)
 
 
-class StartCanaryRequest(_Request):
+class StartCanaryRequest(StepRequest):
     promotion: Promotion
     promoted: PromotedVersion
     approval: dict[str, Any] | None = None  # the approver's answer, when one was needed
@@ -141,7 +132,7 @@ class CanaryStarted(Frozen):
     share: float
 
 
-class CheckCanaryRequest(_Request):
+class CheckCanaryRequest(StepRequest):
     promotion: Promotion
     promoted: PromotedVersion
     canary: CanaryStarted
@@ -155,7 +146,7 @@ class CanaryVerdict(Frozen):
     rows: dict[str, int]  # variant -> rows served in the window
 
 
-class ConcludeRequest(_Request):
+class ConcludeRequest(StepRequest):
     """``promote`` after a healthy canary, ``direct`` for a first deployment, ``rollback`` after an unhealthy
     one, ``none`` when the version already serves."""
 
@@ -173,7 +164,7 @@ class PromotionResult(Frozen):
     target_env: str
 
 
-class AbortRequest(_Request):
+class AbortRequest(StepRequest):
     """After any Catch: the machine's input, the execution and the caught ``{Error, Cause}``."""
 
     request: dict[str, Any]
