@@ -1,4 +1,5 @@
-"""start_training: the upload rule's target; starts one training run per uploaded object version."""
+"""start_training: the upload rule's target (one training run per uploaded object version) and the
+DriftDetected rule's (one retraining run per drift check that claimed it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
 from slipway.contracts import StartTrainingRequest
-from slipway.steps.start_training import start_training
+from slipway.drift_contracts import RetrainingOrder
+from slipway.steps.start_training import start_retraining, start_training
 
 logger = Logger()
 
@@ -16,6 +18,11 @@ logger = Logger()
 @logger.inject_lambda_context
 @typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("detail-type") == "DriftDetected":
+        order = RetrainingOrder.from_event(event)
+        retraining = start_retraining(deps(), order)
+        logger.info("retraining started", extra={"run_id": retraining.run_id, "check_id": order.check_id})
+        return retraining.model_dump(mode="json")
     request = StartTrainingRequest.from_event(event)
     started = start_training(deps(), request)
     logger.info(

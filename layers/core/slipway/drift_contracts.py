@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from slipway.contracts import StepRequest
+from slipway.contracts import StepRequest, invalid_event
+from slipway.errors import InvalidEvent
 from slipway.schema import Frozen
 from slipway.spec.deployment import Seconds
 
-__all__ = ["DriftCheck", "DriftRequest", "RetrainingDecision", "RetrainingRequest"]
+__all__ = [
+    "CurateRetrainingRequest",
+    "DriftCheck",
+    "DriftRequest",
+    "RetrainingDecision",
+    "RetrainingOrder",
+    "RetrainingRequest",
+]
 
 
 class DriftRequest(StepRequest):
@@ -59,3 +67,32 @@ class RetrainingDecision(Frozen):
     until: str
     event_id: str | None = None
     reason: str
+
+
+class RetrainingOrder(Frozen):
+    """What a ``DriftDetected`` event asks: retrain ``model`` (whose production ``version`` drifted) on its latest
+    data. The training run's input carries it as ``{"retrain": …}``."""
+
+    model: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    check_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
+    version: int
+    policy: Literal["none", "retrain", "retrain-and-promote"] = "retrain"
+    env: str = ""
+
+    @classmethod
+    def from_event(cls, event: Any) -> RetrainingOrder:
+        """An EventBridge ``DriftDetected`` event (``detail`` holds the order) or the order itself."""
+        body = event.get("detail", event) if isinstance(event, dict) else event
+        try:
+            return cls.model_validate({k: v for k, v in body.items() if k in cls.model_fields})
+        except (ValidationError, AttributeError) as e:
+            if isinstance(e, ValidationError):
+                raise invalid_event(e, "DriftDetected") from e
+            raise InvalidEvent("malformed DriftDetected event: expected a JSON object", {"errors": []}) from e
+
+
+class CurateRetrainingRequest(StepRequest):
+    """Input of the training machine's CurateRetrainingSet state: the run and the order it started from."""
+
+    run_id: str = Field(min_length=1)
+    retrain: RetrainingOrder

@@ -20,7 +20,7 @@ from slipway.domain.profile import category_key
 from slipway.objects import S3Object
 from slipway.ports import Deps
 
-__all__ = ["Window", "days_between", "read_window"]
+__all__ = ["Window", "as_type", "days_between", "field_of", "json_objects", "latest_feedback", "read_window"]
 
 
 def days_between(start: str, end: str) -> list[str]:
@@ -44,7 +44,7 @@ class Window:
     p_true: np.ndarray
 
 
-def _objects(deps: Deps, prefixes: Sequence[str]) -> Iterator[pa.Table]:
+def json_objects(deps: Deps, prefixes: Sequence[str]) -> Iterator[pa.Table]:
     bucket = deps.settings.lake_bucket
     for prefix in prefixes:
         for key in deps.store.list_keys(bucket, prefix):
@@ -53,7 +53,7 @@ def _objects(deps: Deps, prefixes: Sequence[str]) -> Iterator[pa.Table]:
                 yield pj.read_json(io.BytesIO(data))
 
 
-def _column(table: pa.Table, *path: str) -> pa.ChunkedArray | None:
+def field_of(table: pa.Table, *path: str) -> pa.ChunkedArray | None:
     """A column or a nested struct field (``inputs``, ``x``); None when absent."""
     if path[0] not in table.schema.names:
         return None
@@ -65,7 +65,7 @@ def _column(table: pa.Table, *path: str) -> pa.ChunkedArray | None:
     return column
 
 
-def _as(column: pa.ChunkedArray | None, kind: pa.DataType, rows: int) -> pa.ChunkedArray:
+def as_type(column: pa.ChunkedArray | None, kind: pa.DataType, rows: int) -> pa.ChunkedArray:
     if column is None or pa.types.is_null(column.type):
         return pa.chunked_array([pa.nulls(rows, kind)])
     if pa.types.is_boolean(column.type) and pa.types.is_string(kind):
@@ -78,46 +78,46 @@ def _normalise(
 ) -> pa.Table | None:
     """One capture object's rows in one schema (other kinds dropped), or None without captures."""
     rows = table.num_rows
-    kind = _column(table, "kind")
+    kind = field_of(table, "kind")
     if kind is not None:
         table = table.filter(pc.fill_null(pc.equal(kind, "captures"), False))
         rows = table.num_rows
-    if rows == 0 or _column(table, "at") is None:
+    if rows == 0 or field_of(table, "at") is None:
         return None
     columns: dict[str, pa.ChunkedArray] = {
-        "version": _as(_column(table, "version"), pa.int64(), rows),
-        "variant": _as(_column(table, "variant"), pa.string(), rows),
-        "request_id": _as(_column(table, "request_id"), pa.string(), rows),
-        "row": pc.fill_null(_as(_column(table, "row"), pa.int64(), rows), 0),
-        "at": _as(_column(table, "at"), pa.string(), rows),
-        "error": _as(_column(table, "error"), pa.string(), rows),
-        "prediction": _as(_column(table, "prediction"), pa.float64() if regression else pa.string(), rows),
+        "version": as_type(field_of(table, "version"), pa.int64(), rows),
+        "variant": as_type(field_of(table, "variant"), pa.string(), rows),
+        "request_id": as_type(field_of(table, "request_id"), pa.string(), rows),
+        "row": pc.fill_null(as_type(field_of(table, "row"), pa.int64(), rows), 0),
+        "at": as_type(field_of(table, "at"), pa.string(), rows),
+        "error": as_type(field_of(table, "error"), pa.string(), rows),
+        "prediction": as_type(field_of(table, "prediction"), pa.float64() if regression else pa.string(), rows),
     }
     for name, feature_kind in features.items():
-        columns[f"f:{name}"] = _as(
-            _column(table, "inputs", name), pa.float64() if feature_kind == "numeric" else pa.string(), rows
+        columns[f"f:{name}"] = as_type(
+            field_of(table, "inputs", name), pa.float64() if feature_kind == "numeric" else pa.string(), rows
         )
     for label in labels or []:
-        columns[f"p:{label}"] = _as(_column(table, "probabilities", label), pa.float64(), rows)
+        columns[f"p:{label}"] = as_type(field_of(table, "probabilities", label), pa.float64(), rows)
     return pa.table(columns)
 
 
-def _feedback(deps: Deps, prefixes: Sequence[str], regression: bool) -> pa.Table | None:
+def latest_feedback(deps: Deps, prefixes: Sequence[str], regression: bool) -> pa.Table | None:
     parts = []
-    for table in _objects(deps, prefixes):
-        kind = _column(table, "kind")
+    for table in json_objects(deps, prefixes):
+        kind = field_of(table, "kind")
         if kind is not None:
             table = table.filter(pc.fill_null(pc.equal(kind, "feedback"), False))
         rows = table.num_rows
-        if rows == 0 or _column(table, "actual") is None or _column(table, "request_id") is None:
+        if rows == 0 or field_of(table, "actual") is None or field_of(table, "request_id") is None:
             continue
         parts.append(
             pa.table(
                 {
-                    "request_id": _as(_column(table, "request_id"), pa.string(), rows),
-                    "row": pc.fill_null(_as(_column(table, "row"), pa.int64(), rows), 0),
-                    "actual": _as(_column(table, "actual"), pa.float64() if regression else pa.string(), rows),
-                    "at": _as(_column(table, "at"), pa.string(), rows),
+                    "request_id": as_type(field_of(table, "request_id"), pa.string(), rows),
+                    "row": pc.fill_null(as_type(field_of(table, "row"), pa.int64(), rows), 0),
+                    "actual": as_type(field_of(table, "actual"), pa.float64() if regression else pa.string(), rows),
+                    "at": as_type(field_of(table, "at"), pa.string(), rows),
                 }
             )
         )
@@ -153,7 +153,7 @@ def read_window(
     days = days_between(start, end)
     parts = [
         part
-        for table in _objects(deps, [layout.captures_prefix(model, d) for d in days])
+        for table in json_objects(deps, [layout.captures_prefix(model, d) for d in days])
         if (part := _normalise(table, features, keys, regression)) is not None
     ]
     if parts:
@@ -186,7 +186,7 @@ def read_window(
         scores = served[f"p:{keys[-1]}"].to_numpy().astype(np.float64) if rows else np.zeros(0)  # type: ignore[index]
     empty = np.zeros(0)
     window = Window(rows, numeric, categorical, scores, empty, empty, empty, empty)
-    feedback = _feedback(
+    feedback = latest_feedback(
         deps, [layout.feedback_prefix(model, d) for d in days_between(start, deps.now_iso())], regression
     )
     if not rows or feedback is None:

@@ -58,6 +58,11 @@ def datasets(model: str) -> Collection:
     return f"DATASET#{model}", "V#"
 
 
+def datasets_by_time(model: str) -> Collection:
+    """A model's dataset versions on GSI1 (``dataset_listing``), in the order they were made."""
+    return f"DATASETS#{model}", ""
+
+
 def feature_sets(model: str) -> Collection:
     return f"FEATURES#{model}", "V#"
 
@@ -337,6 +342,11 @@ def captures_of(model: str) -> str:
 def feedback_prefix(model: str, day: str) -> str:
     """One day of a model's feedback (ground truth), partitioned like the captures."""
     return f"feedback/{model}/dt={day}/"
+
+
+def feedback_of(model: str) -> str:
+    """Every day of a model's feedback."""
+    return f"feedback/{model}/"
 
 
 def drift_report(bucket: str, model: str, check_id: str) -> S3Object:

@@ -13,9 +13,16 @@ from slipway import layout
 # What an edge means, read upstream → downstream: a raw object is curated into a dataset version, which a
 # spec version validated; a dataset is featurised into a feature set, trained in a run, registered as a model
 # version, which a spec version specified; a model version in one environment is promoted as a version of
-# another environment.
+# another environment; a dataset version is extended into a retraining set (plus labelled captures).
 type EdgeKind = Literal[
-    "curated_into", "validated", "featurised_into", "trained_in", "registered_as", "specified", "promoted_as"
+    "curated_into",
+    "validated",
+    "extended_into",
+    "featurised_into",
+    "trained_in",
+    "registered_as",
+    "specified",
+    "promoted_as",
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["MAX_RUN_NAME", "run_name_for_object"]
+__all__ = ["MAX_RUN_NAME", "run_name_for_object", "run_name_for_retraining"]
 
 MAX_RUN_NAME = 80  # Step Functions execution names: 1-80 characters
 _HASH_CHARS = 24  # 96 bits of SHA-256: collisions between distinct objects are not a concern
@@ -30,3 +30,10 @@ def run_name_for_object(bucket: str, key: str, version_id: str | None, etag: str
     room = MAX_RUN_NAME - _HASH_CHARS - 1
     readable = readable[:room].rstrip("-_")
     return f"{readable}-{digest}" if readable else digest
+
+
+def run_name_for_retraining(model: str, check_id: str) -> str:
+    """``retrain-<model>-<24 hex of SHA-256(model, check id)>``: one run per drift check that asked for it."""
+    digest = hashlib.sha256(f"{model}\0{check_id}".encode()).hexdigest()[:_HASH_CHARS]
+    readable = _UNSAFE.sub("-", f"retrain-{model}")[: MAX_RUN_NAME - _HASH_CHARS - 1].rstrip("-_")
+    return f"{readable}-{digest}"

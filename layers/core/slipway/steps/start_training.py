@@ -1,12 +1,13 @@
-"""The start step: the upload rule's target. Starts the training run of an uploaded object version
-under a name derived from that version, so every event about it (EventBridge delivers at least once;
-a multipart upload raises two) names the same execution and Step Functions refuses the duplicates.
-A refused duplicate is a success: the run exists."""
+"""The start step: the upload rule's target (and the DriftDetected rule's: ``start_retraining``). Starts the
+training run of an uploaded object version under a name derived from that version, so every event about it
+(EventBridge delivers at least once; a multipart upload raises two) names the same execution and Step Functions
+refuses the duplicates. A refused duplicate is a success: the run exists."""
 
 from __future__ import annotations
 
 from slipway.contracts import StartedRun, StartTrainingRequest
-from slipway.domain.run_names import run_name_for_object
+from slipway.domain.run_names import run_name_for_object, run_name_for_retraining
+from slipway.drift_contracts import RetrainingOrder
 from slipway.errors import InternalError
 from slipway.ports import Deps
 
@@ -18,4 +19,15 @@ def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
     raw = request.raw
     name = run_name_for_object(raw.bucket, raw.key, raw.version_id, request.etag)
     started = deps.workflows.start(machine, name, request.execution_input())
+    return StartedRun(run_id=name, execution_arn=started.execution_arn, already_exists=started.already_exists)
+
+
+def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun:
+    """The DriftDetected rule's target: one training run per drift check that claimed the retraining (the name
+    comes from the check, so a redelivered event names the same execution), starting from curated data."""
+    machine = deps.settings.training_state_machine_arn
+    if not machine:
+        raise InternalError("TRAINING_STATE_MACHINE_ARN is not set for the start-training function")
+    name = run_name_for_retraining(order.model, order.check_id)
+    started = deps.workflows.start(machine, name, {"retrain": order.model_dump(mode="json")})
     return StartedRun(run_id=name, execution_arn=started.execution_arn, already_exists=started.already_exists)
