@@ -1,0 +1,89 @@
+"""Retraining on the fakes: a DriftDetected event starts one training run per drift check, and that run starts from
+the latest curated upload plus the labelled captures (the served inputs and the feedback as target), which go
+through features, training, gates and registration like an upload's dataset."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+
+from slipway import layout
+from slipway.artifact_io import read_parquet
+from slipway.drift_contracts import CurateRetrainingRequest, RetrainingOrder, RetrainingRequest
+from slipway.errors import DataContractViolation, InvalidEvent
+from slipway.objects import S3Object
+from slipway.ports import Deps
+from slipway.registry import ModelRegistry
+from slipway.steps.build_features import build_features
+from slipway.steps.curate_retraining_set import curate_retraining_set
+from slipway.steps.evaluate_challenger import evaluate_challenger
+from slipway.steps.register_version import register_version
+from slipway.steps.request_retraining import request_retraining
+from slipway.steps.start_training import start_retraining
+from slipway.steps.train_candidate import train_candidate
+from tests.fakes import FakeEventBus, FakeWorkflows
+from tests.unit.drift.conftest import feedback, serve
+from tests.unit.drift.test_drift_steps import check, shifted
+from tests.unit.steps.support import evaluate_request, features_request, register_request, spec_pushed, train_requests
+
+
+def drift_detected(deps: Deps) -> dict[str, object]:
+    """Shifted traffic with feedback on part of it; the check asks for a retraining: its DriftDetected event."""
+    answers = serve(deps, 300, shift=shifted)
+    feedback(deps, answers[:120], wrong=0.2)
+    assert request_retraining(deps, RetrainingRequest(check=check(deps, "c1"))).requested
+    bus = deps.events
+    assert isinstance(bus, FakeEventBus)
+    (event,) = [e for e in bus.published if e["detail-type"] == "DriftDetected"]
+    return event
+
+
+def test_drift_detected_starts_one_retraining_run_per_check(dev: Deps) -> None:
+    event = drift_detected(dev)
+    order = RetrainingOrder.from_event(event)
+    first, again = start_retraining(dev, order), start_retraining(dev, order)  # EventBridge delivers at least once
+    assert not first.already_exists and again.already_exists and again.run_id == first.run_id
+    workflows = dev.workflows
+    assert isinstance(workflows, FakeWorkflows)
+    assert workflows.executions[first.execution_arn] == {"retrain": order.model_dump(mode="json")}
+    assert first.run_id.startswith("retrain-churn-") and len(first.run_id) <= 80
+    with pytest.raises(InvalidEvent):
+        RetrainingOrder.from_event({"detail-type": "DriftDetected", "detail": {"model": "churn"}})
+
+
+def test_the_retraining_set_is_the_latest_upload_plus_labelled_captures(dev: Deps) -> None:
+    order = RetrainingOrder.from_event(drift_detected(dev))
+    base = ModelRegistry.of(dev).get_version("churn", 1)["dataset_version"]
+    dataset = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-1", retrain=order))
+    base_rows = dev.table.get(*layout.dataset_key("churn", base))["rows"]  # type: ignore[index]
+    # THEN 120 labelled captures are appended to the upload's curated rows; the unlabelled 180 are not
+    assert dataset.new and dataset.rows == base_rows + 120 and dataset.dataset_version != base
+    table = read_parquet(dev.store, S3Object.parse(dataset.curated_uri))
+    captured = table.slice(base_rows)
+    assert pc.all(pc.equal(captured["contract_type"], "two-year")).as_py()  # the served (shifted) inputs
+    assert captured["churned"].null_count == 0  # the feedback as target
+    assert captured["email"].null_count == 120  # captures hold no PII columns: null, never hashed twice
+    item = dev.table.get(*layout.dataset_key("churn", dataset.dataset_version))
+    assert item is not None and item["origin"] == "retraining" and item["base_dataset_version"] == base
+    # AND a retried step makes the same version, once
+    again = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-1", retrain=order))
+    assert again.dataset_version == dataset.dataset_version and again.new
+
+
+def test_the_retraining_set_trains_through_the_gates_into_a_new_version(dev: Deps) -> None:
+    order = RetrainingOrder.from_event(drift_detected(dev))
+    dataset = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-2", retrain=order))
+    features = build_features(dev, features_request("retrain-2", dataset))
+    trained = [train_candidate(dev, r) for r in train_requests("retrain-2", features)]
+    evaluation = evaluate_challenger(dev, evaluate_request("retrain-2", dataset, features, trained))
+    assert evaluation.gate.passed, evaluation.gate.summary
+    registered = register_version(dev, register_request("retrain-2", dataset, features, evaluation))
+    assert registered.version == 2
+    assert ModelRegistry.of(dev).get_version("churn", 2)["dataset_version"] == dataset.dataset_version
+
+
+def test_without_a_curated_upload_there_is_nothing_to_retrain_on() -> None:
+    deps = spec_pushed()  # a spec, but no upload yet
+    order = RetrainingOrder(model="churn", check_id="c1", version=1)
+    with pytest.raises(DataContractViolation, match="no curated upload"):
+        curate_retraining_set(deps, CurateRetrainingRequest(run_id="r", retrain=order))
