@@ -165,10 +165,16 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
     return check
 
 
+DYNAMODB_SMALLEST = 1e-130  # a smaller magnitude underflows DynamoDB's number type (the put fails)
+
+
 def _numbers(value: Any) -> Any:
-    """Plain JSON for the table: NaN and infinities (never stored by DynamoDB) become None."""
+    """Plain JSON for the table: NaN and infinities (never stored by DynamoDB) become None, and magnitudes below
+    DynamoDB's smallest number (1e-130; a strong shift's p-values reach 1e-300) become 0."""
     if isinstance(value, float):
-        return value if np.isfinite(value) else None
+        if not np.isfinite(value):
+            return None
+        return 0.0 if abs(value) < DYNAMODB_SMALLEST else value
     if isinstance(value, dict):
         return {k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list):
