@@ -52,6 +52,7 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
         if "stateEnteredEventDetails" in e
     ]
     assert [s for s in entered if s != "Train"] == [
+        "Source",
         "Validate",
         "AlreadyTrained",
         "Features",

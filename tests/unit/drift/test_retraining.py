@@ -4,6 +4,8 @@ through features, training, gates and registration like an upload's dataset."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow.compute as pc
 import pytest
 
@@ -42,6 +44,7 @@ def test_drift_detected_starts_one_retraining_run_per_check(dev: Deps) -> None:
     event = drift_detected(dev)
     order = RetrainingOrder.from_event(event)
     first, again = start_retraining(dev, order), start_retraining(dev, order)  # EventBridge delivers at least once
+    assert first is not None and again is not None
     assert not first.already_exists and again.already_exists and again.run_id == first.run_id
     workflows = dev.workflows
     assert isinstance(workflows, FakeWorkflows)
@@ -87,3 +90,10 @@ def test_without_a_curated_upload_there_is_nothing_to_retrain_on() -> None:
     order = RetrainingOrder(model="churn", check_id="c1", version=1)
     with pytest.raises(DataContractViolation, match="no curated upload"):
         curate_retraining_set(deps, CurateRetrainingRequest(run_id="r", retrain=order))
+
+
+def test_where_versions_come_by_promotion_drift_starts_no_training(dev: Deps) -> None:
+    prod = replace(dev, settings=replace(dev.settings, env="prod", promotion_source_env="staging"))
+    assert start_retraining(prod, RetrainingOrder(model="churn", check_id="c1", version=1)) is None
+    workflows = prod.workflows
+    assert isinstance(workflows, FakeWorkflows) and workflows.executions == {}

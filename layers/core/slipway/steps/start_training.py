@@ -22,9 +22,14 @@ def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
     return StartedRun(run_id=name, execution_arn=started.execution_arn, already_exists=started.already_exists)
 
 
-def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun:
+def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun | None:
     """The DriftDetected rule's target: one training run per drift check that claimed the retraining (the name
-    comes from the check, so a redelivered event names the same execution), starting from curated data."""
+    comes from the check, so a redelivered event names the same execution), starting from curated data.
+
+    Only an environment that trains (no promotion source: dev) retrains; in staging and prod, whose versions
+    come by promotion, nothing starts (None) — forwarding their DriftDetected to dev is not built yet."""
+    if deps.settings.promotion_source_env is not None:
+        return None
     machine = deps.settings.training_state_machine_arn
     if not machine:
         raise InternalError("TRAINING_STATE_MACHINE_ARN is not set for the start-training function")
