@@ -17,6 +17,11 @@ from tests.conftest import load_event
 STEPS: dict[str, tuple[Any, str, list[str]]] = {
     "compute_drift": (contracts.DriftRequest, "ComputeDriftFunction", ["model", "check_id", "window"]),
     "request_retraining": (contracts.RetrainingRequest, "RequestRetrainingFunction", ["check.check_id", "check.at"]),
+    "curate_retraining_set": (
+        contracts.CurateRetrainingRequest,
+        "CurateRetrainingSetFunction",
+        ["retrain.check_id", "retrain.version"],
+    ),
 }
 
 
@@ -38,3 +43,8 @@ def test_each_drift_step_refuses_its_bad_sample_naming_the_fields(cloud: LocalCl
     assert payload["errorType"] == "InvalidEvent", payload
     for field in fields:
         assert field in payload["errorMessage"], (field, payload["errorMessage"])
+
+
+def test_the_drift_detected_sample_parses_into_a_retraining_order() -> None:
+    order = contracts.RetrainingOrder.from_event(load_event("start_training/drift-detected.json"))
+    assert (order.model, order.version, order.policy) == ("churn", 3, "retrain")
