@@ -97,3 +97,15 @@ def test_where_versions_come_by_promotion_drift_starts_no_training(dev: Deps) ->
     assert start_retraining(prod, RetrainingOrder(model="churn", check_id="c1", version=1)) is None
     workflows = prod.workflows
     assert isinstance(workflows, FakeWorkflows) and workflows.executions == {}
+
+
+def test_without_labelled_captures_the_set_is_the_upload_and_there_is_nothing_to_train(dev: Deps) -> None:
+    # GIVEN drifted traffic, but no feedback yet
+    serve(dev, 300, shift=shifted)
+    assert request_retraining(dev, RetrainingRequest(check=check(dev, "c1"))).requested
+    order = RetrainingOrder(model="churn", check_id="c1", version=1)
+    # WHEN the retraining run curates its set THEN it is the dataset version 1 was trained on: nothing to train
+    dataset = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-3", retrain=order))
+    assert dataset.dataset_version == ModelRegistry.of(dev).get_version("churn", 1)["dataset_version"]
+    assert (dataset.new, dataset.trained_version) == (False, 1)
+    assert dev.table.get(*layout.run_key("retrain-3"))["outcome"] == "nothing_to_train"  # type: ignore[index]

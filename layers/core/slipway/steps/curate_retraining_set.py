@@ -83,8 +83,9 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
         created = existing.get("run_id") == run_id
     update_run(deps, run_id, dataset_version=version, spec_version=spec_version, retraining_check_id=order.check_id)
     node = dataset_node(model, version)
-    base_node = dataset_node(model, str(base["version"]))
-    edges = (Edge(base_node, node, "extended_into"), Edge(spec_node(model, spec_version), node, "validated"))
+    edges = [Edge(spec_node(model, spec_version), node, "validated")]
+    if version != base["version"]:  # no labelled capture yet: the set is the upload's own dataset version
+        edges.append(Edge(dataset_node(model, str(base["version"])), node, "extended_into"))
     for edge in edges:
         for item in edge.items(now):
             deps.table.put_new(item)
