@@ -287,7 +287,7 @@ def test_ceilings_can_be_switched_off() -> None:
             "deployment.rollback.online_metric.min_samples",
             "greater than or equal to 1",
         ),
-        ({"approval": {"dev": True}}, "deployment.approval.dev", "Extra inputs"),
+        ({"approval": {"qa": True}}, "deployment.approval.qa", "Extra inputs"),
         ({"approval": {"timeout": "soon"}}, "deployment.approval.timeout", "duration like"),
         ({"canary": 0.1}, "deployment.canary", "Extra inputs"),
     ],
@@ -302,5 +302,6 @@ def test_each_bad_deployment_field_is_named(deployment: dict[str, Any], field: s
 
 def test_approval_is_asked_only_of_promotion_targets() -> None:
     approval = _load({}).deployment_or_default.approval
-    with pytest.raises(ValueError, match="staging or prod"):
-        approval.required_for("dev")
+    assert [approval.required_for(env) for env in ("dev", "staging", "prod")] == [False, False, True]
+    with pytest.raises(ValueError, match="staging or prod, not 'sandbox'"):
+        approval.required_for("sandbox")

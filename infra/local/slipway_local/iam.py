@@ -137,11 +137,24 @@ def identity_of(access_key: Any) -> Identity:
 
     backend = access_key.backend
     if isinstance(access_key, AssumedRoleAccessKey):
-        role = backend.get_role(access_key._owner_role_name)
-        holder, arn = role, str(role.arn)
+        holder = backend.get_role(access_key._owner_role_name)
     else:
         holder = backend.get_user(access_key._owner_user_name)
-        arn = str(holder.arn)
+    return _identity(backend, holder, access_key.account_id, access_key.arn)
+
+
+def identity_of_role(role_arn: str) -> Identity:
+    """A role as a service acting as it sees it (EventBridge delivering a rule's target with its RoleArn)."""
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    backend = iam_backends[account]["aws"]
+    return _identity(backend, backend.get_role_by_arn(role_arn), account, role_arn)
+
+
+def _identity(backend: Any, holder: Any, account: str, session_arn: str) -> Identity:
+    """The holder's (a role's or user's) inline and managed policies and its permission boundary."""
+    arn = str(holder.arn)
     documents: list[Any] = list(holder.policies.values())
     documents += [_document(p) for p in holder.managed_policies.values()]
     boundary_arn = getattr(holder, "permissions_boundary_arn", None)
@@ -149,9 +162,8 @@ def identity_of(access_key: Any) -> Identity:
     if boundary_arn:
         managed = _managed(backend, boundary_arn)
         boundary = _document(managed) if managed is not None else '{"Statement": []}'  # unknown: allows nothing
-    account = access_key.account_id
-    principal = policy.Principal(account, arn, aliases=frozenset({access_key.arn}))
-    return Identity(principal, access_key.arn, documents, boundary)
+    principal = policy.Principal(account, arn, aliases=frozenset({session_arn}))
+    return Identity(principal, session_arn, documents, boundary)
 
 
 def decide(identity: Identity, request: Request) -> str | None:

@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 import uuid
 from typing import Any
 
-from slipway_local import distributed_map, dynamodb, execution_events, firehose, iam, perimeter, resources
+from slipway_local import (
+    distributed_map,
+    dynamodb,
+    event_buses,
+    execution_events,
+    firehose,
+    iam,
+    perimeter,
+    resources,
+)
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
     install_account_routing,
@@ -101,7 +111,7 @@ def _patch_event_targets() -> None:
         if self.scheduled_expression or not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
-        others = [t for t in self.targets if t not in ours]
+        others = [t for t in self.targets if t not in ours and _may_deliver(self, t, original_event)]
         if others:
             rule = copy.copy(self)
             rule.targets = others
@@ -118,6 +128,18 @@ def _patch_event_targets() -> None:
             _deliver(target["Arn"], event)
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _may_deliver(rule: Any, target: dict[str, Any], event: Any) -> bool:
+    """A target that is another account's bus takes the event only as its policy and the rule's role allow."""
+    if ":event-bus/" not in str(target["Arn"]):
+        return True
+    why = event_buses.refusal(rule.account_id, target, event)
+    if why is not None:
+        logging.getLogger("slipway_local.events").warning(
+            "rule %s did not deliver %s to %s: %s", rule.name, event.get("detail-type"), target["Arn"], why
+        )
+    return why is None
 
 
 def _deliver(arn: str, event: Any) -> None:

@@ -8,7 +8,9 @@ that ``Ref``/``Fn::GetAtt`` resolve and the resources exist in the stack's accou
 - ``AWS::KinesisFirehose::DeliveryStream``: a delivery stream in moto's firehose backend (whose
   S3 delivery slipway_local.firehose realises).
 - ``AWS::S3::BucketPolicy``: the policy put on its bucket, checked to use only what the local cloud
-  evaluates (slipway_local.perimeter evaluates it on every S3 request)."""
+  evaluates (slipway_local.perimeter evaluates it on every S3 request).
+- ``AWS::Events::EventBusPolicy``: its statement on the bus, checked likewise (slipway_local.event_buses
+  evaluates it on every delivery from another account)."""
 
 from __future__ import annotations
 
@@ -35,9 +37,11 @@ def _define_models() -> None:
 
     from moto.apigatewayv2.models import apigatewayv2_backends
     from moto.core.common_models import CloudFormationModel
+    from moto.events.models import events_backends
     from moto.firehose.models import firehose_backends
     from moto.s3.models import s3_backends
 
+    from slipway_local.event_buses import validate_statement
     from slipway_local.perimeter import validate_policy
 
     class BucketPolicyResource(CloudFormationModel):
@@ -84,6 +88,44 @@ def _define_models() -> None:
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> None:
             s3_backends[account_id]["aws"].delete_bucket_policy(cloudformation_json["Properties"]["Bucket"])
+
+        def is_created(self) -> bool:
+            return True
+
+    class EventBusPolicyResource(CloudFormationModel):
+        def __init__(self, statement_id: str) -> None:
+            self.statement_id = statement_id
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Events::EventBusPolicy"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.statement_id
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> EventBusPolicyResource:
+            props = cloudformation_json["Properties"]
+            statement = {"Sid": props["StatementId"], **props["Statement"]}
+            validate_statement(statement)
+            bus = events_backends[account_id][region_name].describe_event_bus(props.get("EventBusName") or "default")
+            bus.add_policy({"Statement": [statement]})
+            return cls(props["StatementId"])
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            props = cloudformation_json["Properties"]
+            bus = events_backends[account_id][region_name].describe_event_bus(props.get("EventBusName") or "default")
+            bus.remove_statement(props["StatementId"])
 
         def is_created(self) -> bool:
             return True

@@ -66,6 +66,7 @@ class RetrainingDecision(Frozen):
     requested: bool
     until: str
     event_id: str | None = None
+    run_id: str | None = None  # the training run DriftDetected starts (in dev: drift elsewhere is forwarded there)
     reason: str
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from slipway.contracts import StepRequest
+from slipway.drift_contracts import RetrainingOrder
 from slipway.schema import Frozen
 
 __all__ = [
@@ -26,21 +27,28 @@ __all__ = [
     "Promotion",
     "PromotionResult",
     "RegisterPromotedRequest",
+    "StageRequest",
     "StartCanaryRequest",
     "StartRequest",
 ]
 
 SourceEnv = Literal["dev", "staging"]
-TargetEnv = Literal["staging", "prod"]
+TargetEnv = Literal["dev", "staging", "prod"]
 
 
 class PromoteRequest(StepRequest):
-    """The machine's input (``slipway promote MODEL@VERSION --from dev --to staging``)."""
+    """The machine's input (``slipway promote MODEL@VERSION --from dev --to staging``). In dev, whose versions
+    are trained there, ``source_env`` dev releases a version of dev's own registry in place (a retraining's
+    release: no copy, the same approval, canary and rollback)."""
 
     ref: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}@[A-Za-z0-9_-]+$", description="MODEL@VERSION or MODEL@ALIAS")
     source_env: SourceEnv
     requested_by: str = Field(min_length=1, description="the principal (ARN) who asked")
     reason: str = ""
+    retraining: RetrainingOrder | None = Field(
+        default=None,
+        description="the drift retraining this version came from (retrain-and-promote carries it onward)",
+    )
 
 
 class StartRequest(StepRequest):
@@ -64,6 +72,8 @@ class Promotion(Frozen):
     requested_by: str
     reason: str
     started_at: str
+    in_place: bool = False  # a release of a version of this environment's own registry (dev): nothing to copy
+    retraining: RetrainingOrder | None = None
 
 
 class ExportRequest(StepRequest):
@@ -113,6 +123,12 @@ class PromotedVersion(Frozen):
     approval_timeout: int  # seconds
     canary_share: float
     bake_seconds: int
+
+
+class StageRequest(StepRequest):
+    """An in-place release's second step: the promotion, whose selector names a version of this registry."""
+
+    promotion: Promotion
 
 
 class ApprovalRequest(StepRequest):

@@ -10,14 +10,17 @@ from typing import Any
 from slipway import audit, layout
 from slipway.errors import ConflictError, NotFound, PromotionInProgress
 from slipway.ports import Deps
+from slipway.promotion_contracts import PromotedVersion
 from slipway.registry import ModelRegistry
 from slipway.runs import get_run, listing, update_run
+from slipway.spec import ModelSpec
 
 __all__ = [
     "KIND",
     "TERMINAL",
     "acquire_lock",
     "claim_approval",
+    "deployment_plan",
     "ensure_alias",
     "list_promotions",
     "pending_approvals",
@@ -35,6 +38,24 @@ TERMINAL = frozenset({"SUCCEEDED", "ROLLED_BACK", "REJECTED", "TIMED_OUT", "FAIL
 def principal(deps: Deps) -> str:
     """Who the promotion acts as: the promotion role (its ARN, set by the template)."""
     return deps.settings.principal or f"slipway-{deps.settings.env}-promotion"
+
+
+def deployment_plan(
+    deps: Deps, spec: ModelSpec, model: str, version: int, champion: int | None, *, new: bool
+) -> PromotedVersion:
+    """What the version's spec asks of its promotion into this environment: approval, canary share, bake."""
+    deployment = spec.deployment_or_default
+    return PromotedVersion(
+        model=model,
+        version=version,
+        new=new,
+        champion=champion,
+        already_serving=champion == version,
+        approval_required=deployment.approval.required_for(deps.settings.env),
+        approval_timeout=deployment.approval.timeout,
+        canary_share=deployment.canary_share,
+        bake_seconds=deployment.bake,
+    )
 
 
 def record(deps: Deps, promotion_id: str, **fields: Any) -> dict[str, Any]:

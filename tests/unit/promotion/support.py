@@ -27,6 +27,7 @@ from slipway.promotion_contracts import (
     Promotion,
     PromotionResult,
     RegisterPromotedRequest,
+    StageRequest,
     StartCanaryRequest,
     StartRequest,
 )
@@ -39,6 +40,7 @@ from slipway.steps.copy_artifacts import copy_artifacts
 from slipway.steps.export_version import export_version
 from slipway.steps.register_promoted import register_promoted
 from slipway.steps.request_approval import request_approval
+from slipway.steps.stage_release import stage_release
 from slipway.steps.start_canary import start_canary
 from tests.fakes import (
     FakeArtifactStore,
@@ -52,6 +54,7 @@ from tests.fakes import (
 
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 SOURCE = {"staging": "dev", "prod": "staging"}
+FROM = {**SOURCE, "dev": "dev"}  # what a promotion names as its source: dev releases its own versions in place
 USER = "arn:aws:iam::222222222222:user/platform-engineer"
 
 
@@ -173,8 +176,17 @@ class Run:
         return {k: roundtrip(getattr(self, k)) for k in chosen if getattr(self, k) is not None}
 
 
-def start(envs: Environments, target: str, ref: str, execution: str, reason: str = "release") -> Run:
-    run = Run(execution, {"ref": ref, "source_env": SOURCE[target], "requested_by": USER, "reason": reason})
+def start(
+    envs: Environments,
+    target: str,
+    ref: str,
+    execution: str,
+    reason: str = "release",
+    retraining: dict[str, Any] | None = None,
+) -> Run:
+    run = Run(execution, {"ref": ref, "source_env": FROM[target], "requested_by": USER, "reason": reason})
+    if retraining is not None:
+        run.input["retraining"] = retraining
     start = StartRequest.from_event({"request": run.input, "execution": execution, "execution_arn": run.arn})
     run.promotion = begin_promotion(envs[target], start)
     return run
@@ -187,6 +199,12 @@ def through_register(envs: Environments, target: str, run: Run) -> Run:
     run.copied = copy_artifacts(envs[target], CopyRequest.from_event(run.state("promotion", "exported")))
     event = run.state("promotion", "exported", "copied")
     run.promoted = register_promoted(envs[target], RegisterPromotedRequest.from_event(event))
+    return run
+
+
+def stage(envs: Environments, run: Run) -> Run:
+    """dev's release in place: the version resolved in its own registry (no export, no copy)."""
+    run.promoted = stage_release(envs["dev"], StageRequest.from_event(run.state("promotion")))
     return run
 
 

@@ -42,6 +42,7 @@ from tests.unit.promotion.support import (
     judge_canary,
     land_captures,
     promote_directly,
+    stage,
     start,
     through_register,
 )
@@ -71,8 +72,11 @@ def test_only_the_configured_source_promotes_into_an_environment(envs: Environme
     start_prod = StartRequest.from_event({"request": request, "execution": "p1", "execution_arn": "arn:p1"})
     with pytest.raises(InvalidEvent, match="prod takes versions from staging, not from dev"):
         begin_promotion(envs["prod"], start_prod)
-    with pytest.raises(InvalidEvent, match="dev takes no promotions"):
-        begin_promotion(envs["dev"], start_prod)
+    from_staging = StartRequest.from_event(
+        {"request": {**request, "source_env": "staging"}, "execution": "d1", "execution_arn": "arn:d1"}
+    )
+    with pytest.raises(InvalidEvent, match="dev takes versions from dev, not from staging"):
+        begin_promotion(envs["dev"], from_staging)
     bad = StartRequest.from_event({"request": {"ref": "churn"}, "execution": "p2", "execution_arn": "arn:p2"})
     with pytest.raises(InvalidEvent) as refused:
         begin_promotion(envs["staging"], bad)
@@ -97,6 +101,48 @@ def test_a_second_promotion_of_the_model_fails_typed_and_changes_nothing(envs: E
     # AND the first still holds the lock; a retry of its own first step keeps it
     start(envs, "staging", "churn@1", "first")
     assert staging.table.get(*layout.promotion_lock_key("churn"))["execution"] == "first"  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- dev's release in place
+
+RETRAINING = {"model": "churn", "check_id": "drift-churn-1", "version": 1, "policy": "retrain-and-promote", "env": "prod"}
+
+
+def test_dev_releases_a_retrained_version_in_place_and_says_so_onward(envs: Environments) -> None:
+    # GIVEN version 1 serving in dev and version 2 retrained after a drift check under retrain-and-promote
+    ModelRegistry.of(envs["dev"]).set_alias("churn", "production", 1, actor="op", reason="serve")
+    before = ModelRegistry.of(envs["dev"]).versions("churn")
+    # WHEN dev's promotion machine releases churn@2 from dev itself
+    run = stage(envs, start(envs, "dev", "churn@2", "r2", retraining=RETRAINING))
+    # THEN nothing is copied or registered again: the same version, behind production 1, no approval by default
+    assert run.promotion is not None and run.promotion.in_place and run.promotion.retraining is not None
+    assert run.promoted is not None
+    assert (run.promoted.version, run.promoted.champion, run.promoted.new) == (2, 1, False)
+    assert run.promoted.approval_required is False and run.promoted.bake_seconds == 600
+    assert ModelRegistry.of(envs["dev"]).versions("churn") == before
+    # AND it canaries on dev's traffic and is promoted there
+    begin_canary(envs, "dev", run)
+    serve(envs, "dev", 800)
+    envs.clock.advance(__import__("datetime").timedelta(minutes=10))
+    judge_canary(envs, "dev", run)
+    assert run.verdict is not None and run.verdict.healthy, run.verdict.reasons
+    conclude(envs, "dev", run, "promote")
+    assert aliases(envs, "dev") == {"candidate": 2, "production": 2}
+    # AND VersionPromoted carries the retraining, which the next environment's rule matches
+    event = envs.events("dev")[-1]
+    assert event["detail-type"] == "VersionPromoted"
+    assert event["detail"]["env"] == "dev" and event["detail"]["retraining"] == RETRAINING
+    assert get_run(envs["dev"], "r2")["retraining"] == RETRAINING  # type: ignore[index]
+
+
+def test_a_release_in_place_names_what_it_cannot_release(envs: Environments) -> None:
+    unexported = envs.fork()
+    with pytest.raises(NotFound, match="7"):
+        stage(envs, start(envs, "dev", "churn@7", "r7"))
+    assert layout.MODEL_ONNX in ModelRegistry.of(unexported["dev"]).get_version("churn", 2)["artifacts"]
+    unexported["dev"].table.update(*layout.version_key("churn", 2), {"artifacts": {}})
+    with pytest.raises(NotFound, match="churn@2 has no ONNX artifact to serve"):
+        stage(unexported, start(unexported, "dev", "churn@2", "r2"))
 
 
 # ---------------------------------------------------------------- export, copy, register

@@ -86,16 +86,18 @@ class RollbackSpec(Frozen):
 
 
 class ApprovalSpec(Frozen):
-    """Whether a person must approve a promotion into each environment, and how long the promotion
-    waits for the answer (no answer by then: rejected)."""
+    """Whether a person must approve a promotion into each environment (in dev: a retraining's release in
+    place, under the retrain-and-promote policy), and how long the promotion waits for the answer (no answer
+    by then: rejected)."""
 
+    dev: bool = False
     staging: bool = False
     prod: bool = True
     timeout: Seconds = 86400
 
     def required_for(self, env: str) -> bool:
-        if env not in ("staging", "prod"):
-            raise ValueError(f"promotions go into staging or prod, not {env!r}")
+        if env not in ("dev", "staging", "prod"):
+            raise ValueError(f"promotions go into dev (a release in place), staging or prod, not {env!r}")
         return bool(getattr(self, env))
 
 

@@ -1,8 +1,11 @@
 """The promotion machine's first step, in the target environment: check the request against this
 environment's configured source, record the promotion and take the model's promotion lock — a second
-promotion of the same model fails here, typed, having changed nothing."""
+promotion of the same model fails here, typed, having changed nothing. In dev, which trains its versions
+and takes none, the only source is dev itself: a release in place (a retraining's, by its policy)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from slipway.errors import InvalidEvent
 from slipway.ports import Deps
@@ -13,7 +16,9 @@ from slipway.registry import parse_ref
 
 def begin_promotion(deps: Deps, start: StartRequest) -> Promotion:
     target, source = deps.settings.env, deps.settings.promotion_source_env
-    if target not in ("staging", "prod") or source is None:
+    if target == "dev" and source is None:
+        source = "dev"  # dev releases its own versions in place
+    elif target not in ("staging", "prod") or source is None:
         raise InvalidEvent(f"{target} takes no promotions (staging takes them from dev, prod from staging)")
     request: PromoteRequest = PromoteRequest.from_event(start.request)
     if request.source_env != source:
@@ -23,7 +28,7 @@ def begin_promotion(deps: Deps, start: StartRequest) -> Promotion:
         )
     model, selector = parse_ref(request.ref)
     assert selector is not None  # the contract's pattern requires MODEL@SELECTOR
-    fields = {
+    fields: dict[str, Any] = {
         "model": model,
         "ref": request.ref,
         "source_env": request.source_env,
@@ -31,7 +36,10 @@ def begin_promotion(deps: Deps, start: StartRequest) -> Promotion:
         "requested_by": request.requested_by,
         "reason": request.reason,
         "execution_arn": start.execution_arn,
+        "in_place": source == target,
     }
+    if request.retraining is not None:
+        fields["retraining"] = request.retraining.model_dump(mode="json")
     promotion_record = record(deps, start.execution, status="RUNNING", step="Begin", **fields)
     acquire_lock(deps, model, start.execution)
     return Promotion(
@@ -45,4 +53,6 @@ def begin_promotion(deps: Deps, start: StartRequest) -> Promotion:
         requested_by=request.requested_by,
         reason=request.reason,
         started_at=str(promotion_record["started_at"]),
+        in_place=source == target,
+        retraining=request.retraining,
     )

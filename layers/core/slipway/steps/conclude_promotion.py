@@ -52,6 +52,8 @@ def conclude_promotion(deps: Deps, request: ConcludeRequest) -> PromotionResult:
         "source": f"{promotion.source_env} {promotion.ref}",
         "requested_by": promotion.requested_by,
     }
+    if promotion.retraining is not None:  # retrain-and-promote: VersionPromoted's rule takes it to the next environment
+        detail["retraining"] = promotion.retraining.model_dump(mode="json")
     if status == "ROLLED_BACK":
         assert request.verdict is not None
         detail.update(reasons=request.verdict.reasons, report=request.verdict.report_uri)

@@ -14,7 +14,7 @@ from slipway.manifest import VersionManifest
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.promotion_contracts import PromotedVersion, RegisterPromotedRequest
-from slipway.promotions import record
+from slipway.promotions import deployment_plan, record
 from slipway.registry import ModelRegistry
 from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
 
@@ -55,21 +55,10 @@ def register_promoted(deps: Deps, request: RegisterPromotedRequest) -> PromotedV
             deps.table.put_new(item)
 
     champion = registry.alias(manifest.model, "production")
-    deployment = spec.deployment_or_default
     record(
         deps, promotion.id, step="Register", target_version=version, champion=champion, source_version=manifest.version
     )
-    return PromotedVersion(
-        model=manifest.model,
-        version=version,
-        new=created,
-        champion=champion,
-        already_serving=champion == version,
-        approval_required=deployment.approval.required_for(deps.settings.env),
-        approval_timeout=deployment.approval.timeout,
-        canary_share=deployment.canary_share,
-        bake_seconds=deployment.bake,
-    )
+    return deployment_plan(deps, spec, manifest.model, version, champion, new=created)
 
 
 def _kind(edge: dict[str, str]) -> EdgeKind:

@@ -27,7 +27,7 @@ def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun | None:
     comes from the check, so a redelivered event names the same execution), starting from curated data.
 
     Only an environment that trains (no promotion source: dev) retrains; in staging and prod, whose versions
-    come by promotion, nothing starts (None) — forwarding their DriftDetected to dev is not built yet."""
+    come by promotion, nothing starts here (None): their DriftToSourceRule forwards the event towards dev."""
     if deps.settings.promotion_source_env is not None:
         return None
     machine = deps.settings.training_state_machine_arn

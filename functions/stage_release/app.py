@@ -1,0 +1,23 @@
+"""stage_release: dev's in-place release resolves the version in its own registry and reads its deployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from slipway.composition import deps, typed_errors
+from slipway.promotion_contracts import StageRequest
+from slipway.steps.stage_release import stage_release
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+@typed_errors
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = StageRequest.from_event(event)
+    logger.append_keys(promotion=request.promotion.id, model=request.promotion.model)
+    result = stage_release(deps(), request)
+    logger.info("staged")
+    return result.model_dump(mode="json")
