@@ -8,14 +8,15 @@ unique as on AWS even when two starts race, ended executions publish their statu
 machine's own account, CloudFormation creates HTTP APIs and Firehose delivery streams
 (slipway_local.resources), Firehose delivers to S3 as AWS does (slipway_local.firehose), a
 Distributed Map fails past its tolerated failures and lists every page of its S3 items
-(slipway_local.distributed_map), and bucket policies and Lambda resource policies are evaluated
+(slipway_local.distributed_map), a Task's ``states:startExecution`` names its parameters and reads its
+answer as Step Functions does, events sent to another account's bus arrive as sent, when its policy allows
+(slipway_local.event_buses), and bucket policies and Lambda resource policies are evaluated
 between accounts (slipway_local.perimeter)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
 import threading
 import uuid
 from typing import Any
@@ -55,6 +56,7 @@ def install(runtime: LambdaRuntime) -> None:
         _patch_event_targets()
         _patch_cloudformation_state_machine()
         _patch_atomic_execution_names()
+        _patch_start_execution_task()
         execution_events.install()
         dynamodb.install()
         resources.install()
@@ -111,7 +113,10 @@ def _patch_event_targets() -> None:
         if self.scheduled_expression or not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
-        others = [t for t in self.targets if t not in ours and _may_deliver(self, t, original_event)]
+        buses = [t for t in self.targets if _other_accounts_bus(t["Arn"], self.account_id)]
+        others = [t for t in self.targets if t not in ours and t not in buses]
+        for target in buses:
+            event_buses.deliver(self.account_id, self.name, target, original_event)
         if others:
             rule = copy.copy(self)
             rule.targets = others
@@ -130,16 +135,8 @@ def _patch_event_targets() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
-def _may_deliver(rule: Any, target: dict[str, Any], event: Any) -> bool:
-    """A target that is another account's bus takes the event only as its policy and the rule's role allow."""
-    if ":event-bus/" not in str(target["Arn"]):
-        return True
-    why = event_buses.refusal(rule.account_id, target, event)
-    if why is not None:
-        logging.getLogger("slipway_local.events").warning(
-            "rule %s did not deliver %s to %s: %s", rule.name, event.get("detail-type"), target["Arn"], why
-        )
-    return why is None
+def _other_accounts_bus(arn: str, account: str) -> bool:
+    return ":event-bus/" in arn and arn.split(":")[4] != account
 
 
 def _deliver(arn: str, event: Any) -> None:
@@ -174,6 +171,30 @@ def _patch_atomic_execution_names() -> None:
             return original(self, *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _patch_start_execution_task() -> None:
+    """moto's interpreter hands a ``states:startExecution`` Task's parameters to boto3 as the state names them
+    (``StateMachineArn``, ``Input``), which boto3 refuses (``stateMachineArn``), and passes boto3's answer
+    (``executionArn``) on as the state's result, where Step Functions gives ``ExecutionArn``: both renamed."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    normalise_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def parameters(self: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        normalise_parameters(self, parameters, *args, **kwargs)  # Input (an object) becomes its JSON text
+        for key in [k for k in parameters if k[:1].isupper()]:
+            parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+    def response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(response, dict):
+            for key in [k for k in response if k[:1].islower()]:
+                response[key[:1].upper() + key[1:]] = response.pop(key)
+
+    StateTaskServiceSfn._normalise_parameters = parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = response  # type: ignore[method-assign]
 
 
 def _patch_cloudformation_state_machine() -> None:

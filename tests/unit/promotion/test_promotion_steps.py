@@ -105,7 +105,13 @@ def test_a_second_promotion_of_the_model_fails_typed_and_changes_nothing(envs: E
 
 # ---------------------------------------------------------------- dev's release in place
 
-RETRAINING = {"model": "churn", "check_id": "drift-churn-1", "version": 1, "policy": "retrain-and-promote", "env": "prod"}
+RETRAINING = {
+    "model": "churn",
+    "check_id": "drift-churn-1",
+    "version": 1,
+    "policy": "retrain-and-promote",
+    "env": "prod",
+}
 
 
 def test_dev_releases_a_retrained_version_in_place_and_says_so_onward(envs: Environments) -> None:
