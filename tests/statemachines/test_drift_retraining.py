@@ -3,7 +3,7 @@ in dev puts DriftDetected on the bus; its rule starts one training run (named af
 curated upload plus the labelled captures; the new version passes the gates and is released in dev (canary on
 dev's traffic, promoted); its VersionPromoted crosses to staging, whose rule promotes it there (canary, promoted);
 then to prod, which waits for a person (the spec's approval) before its canary. A drift found in prod crosses
-back to dev, where it starts a training run named after prod's check."""
+back to dev, where it starts a training run named after prod's check, on prod's labelled captures."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from slipway import layout
 from slipway.promotions import TERMINAL
@@ -67,8 +68,8 @@ def post(cloud: LocalCloud, env: str, path: str, payload: dict[str, Any]) -> dic
         return json.loads(r.read())  # type: ignore[no-any-return]
 
 
-def landed(cloud: LocalCloud, dev: Target, kind: str) -> int:
-    s3, lake = cloud.client("s3", "dev"), dev.outputs["LakeBucketName"]
+def landed(cloud: LocalCloud, target: Target, kind: str) -> int:
+    s3, lake = cloud.client("s3", target.env), target.outputs["LakeBucketName"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=lake, Prefix=f"{kind}/{MODEL}/").get("Contents", [])]
     return sum(len(s3.get_object(Bucket=lake, Key=k)["Body"].read().splitlines()) for k in keys)
 
@@ -208,3 +209,65 @@ def test_drift_in_dev_retrains_releases_and_promotes_through_staging_to_prod(
         assert ended["status"] == "SUCCEEDED", ended
         assert ModelRegistry.of(prod.deps).aliases(MODEL) == {"production": 2}
         assert served["prod"] > 0
+
+
+def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(
+    cloud: LocalCloud, targets: dict[str, Target], in_production: int
+) -> None:
+    dev, prod = targets["dev"], targets["prod"]
+    # GIVEN prod serving the retrained version (the test above), and 400 shifted customers served there since,
+    # 150 of them with ground truth (prod's production is 2 here: the test above runs first)
+    serving = ModelRegistry.of(prod.deps).alias(MODEL, "production")
+    before = {n: landed(cloud, prod, n) for n in ("captures", "feedback")}
+    answers = [post(cloud, "prod", "predict", {"instances": shifted(50, 300 + k)}) for k in range(8)]
+    labelled = [
+        {"request_id": a["request_id"], "row": j, "actual": int(p)}
+        for a in answers[:3]
+        for j, p in enumerate(a["predictions"])
+    ]
+    assert post(cloud, "prod", "feedback", {"feedback": labelled})["accepted"] == 150
+    poll(lambda: landed(cloud, prod, "captures") >= before["captures"] + 400 or None, timeout_s=30, what="captures")
+    poll(lambda: landed(cloud, prod, "feedback") >= before["feedback"] + 150 or None, timeout_s=30, what="feedback")
+    known = {e["executionArn"] for e in cloud.executions("dev")}
+    registered = {int(v["version"]) for v in ModelRegistry.of(dev.deps).versions(MODEL)}
+
+    # WHEN prod's schedule fires and its check finds drift
+    rule = f"slipway-prod-drift-{MODEL}"
+    (arn,) = cloud.tick("prod", rule)[rule]
+    checked = cloud.wait_for_execution("prod", arn)
+    assert checked["status"] == "SUCCEEDED", checked.get("cause")
+    decision = json.loads(checked["output"])["retraining"]["decision"]
+    assert decision["requested"] is True, decision
+
+    # THEN its DriftDetected crosses prod -> staging -> dev, where the training run named after prod's check starts
+    started = cloud.wait_for_new_execution("dev", known, timeout_s=60)
+    assert started.rsplit(":", 1)[-1] == decision["run_id"]
+    assert not [e for e in cloud.executions("staging") if e["name"] == decision["run_id"]]  # staging trains nothing
+    run = cloud.wait_for_execution("dev", started, timeout_s=300)
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    output = json.loads(run["output"])
+
+    # AND it learnt from the curated upload plus prod's labelled captures, read from prod's lake
+    dataset = dev.deps.table.get(*layout.dataset_key(MODEL, output["dataset"]["dataset_version"]))
+    assert dataset is not None and dataset["captured_rows"] == 150  # prod's (dev's 200 stay dev's)
+    assert dataset["captures_from"] == f"s3://{prod.outputs['LakeBucketName']}/captures/{MODEL}/"
+    version = int(output["model"]["version"])
+    assert version not in registered and output["gate"]["passed"]
+
+    # AND its release in dev, with no traffic to judge it, is rolled back: production everywhere unchanged
+    release = promotion.Started(
+        dev, output["release"]["execution_arn"].rsplit(":", 1)[-1], output["release"]["execution_arn"]
+    )
+    described, record = promotion.follow(release, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    assert (described["status"], record["status"]) == ("FAILED", "ROLLED_BACK"), record
+    assert any("needed for a verdict" in r for r in record.get("canary_reasons", [])), record
+    assert ModelRegistry.of(dev.deps).alias(MODEL, "production") == in_production + 1
+    assert ModelRegistry.of(prod.deps).alias(MODEL, "production") == serving
+
+    # AND only dev's curate role reads prod's captures: dev's operator is refused
+    lake = prod.outputs["LakeBucketName"]
+    key = cloud.admin_client("s3", "prod").list_objects_v2(Bucket=lake, Prefix=f"captures/{MODEL}/")["Contents"][0][
+        "Key"
+    ]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        cloud.client("s3", "dev").get_object(Bucket=lake, Key=key)

@@ -20,8 +20,15 @@ CONFIG = ROOT / "infra" / "samconfig.toml"
     ("env", "promotion"),
     [
         ("dev", ["PromotionTargetAccountId=222222222222"]),
-        ("staging", ["PromotionSourceAccountId=111111111111", "PromotionTargetAccountId=333333333333"]),
-        ("prod", ["PromotionSourceAccountId=222222222222"]),
+        (
+            "staging",
+            [
+                "PromotionSourceAccountId=111111111111",
+                "PromotionTargetAccountId=333333333333",
+                "TrainingAccountId=111111111111",
+            ],
+        ),
+        ("prod", ["PromotionSourceAccountId=222222222222", "TrainingAccountId=111111111111"]),
     ],
 )
 def test_the_command_carries_the_environments_config(env: str, promotion: list[str]) -> None:

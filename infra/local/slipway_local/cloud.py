@@ -234,6 +234,7 @@ class LocalCloud:
             "CodeVersion": self._code_version,
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
+            "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
         }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(

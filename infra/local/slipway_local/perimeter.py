@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from slipway_local import policy
 from slipway_local.routing import PRINCIPAL_HEADER
@@ -54,6 +54,7 @@ CONTEXT_KEYS = frozenset(
         "aws:PrincipalArn",
         "aws:PrincipalIsAWSService",
         "aws:SourceArn",  # only service principals (CloudTrail) send it: never locally
+        "s3:prefix",  # a listing's prefix (ListObjects, ListObjectsV2)
         *S3_HEADER_KEYS.values(),
     }
 )
@@ -160,6 +161,9 @@ def _check_s3(response: Any, bucket_name: str | None, key_name: str | None) -> N
     owner, policy = found
     caller = caller_of(response.headers, response.current_account, response.uri)
     action = _s3_action(str(response.data.get("Action", "")))
+    if action == "s3:ListBucket":
+        prefix = parse_qs(urlparse(response.uri).query).get("prefix", [""])[0]
+        caller = replace(caller, extra=(*caller.extra, ("s3:prefix", prefix)))
     resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
     _refuse_if(decide(policy, action, resource, caller, owner), action, resource, caller)
     copy_source = response.headers.get("x-amz-copy-source")

@@ -78,14 +78,19 @@ class RetrainingOrder(Frozen):
     check_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
     version: int
     policy: Literal["none", "retrain", "retrain-and-promote"] = "retrain"
-    env: str = ""
+    env: str = ""  # where the drift was found
+    account: str = Field(default="", pattern=r"^([0-9]{12})?$")  # its account (EventBridge's, kept across buses)
 
     @classmethod
     def from_event(cls, event: Any) -> RetrainingOrder:
-        """An EventBridge ``DriftDetected`` event (``detail`` holds the order) or the order itself."""
+        """An EventBridge ``DriftDetected`` event (``detail`` holds the order; the envelope's ``account`` is the
+        sender's, wherever the event was forwarded) or the order itself."""
         body = event.get("detail", event) if isinstance(event, dict) else event
         try:
-            return cls.model_validate({k: v for k, v in body.items() if k in cls.model_fields})
+            fields = {k: v for k, v in body.items() if k in cls.model_fields}
+            if isinstance(event, dict) and "detail" in event and "account" in event:
+                fields.setdefault("account", event["account"])
+            return cls.model_validate(fields)
         except (ValidationError, AttributeError) as e:
             if isinstance(e, ValidationError):
                 raise invalid_event(e, "DriftDetected") from e

@@ -44,8 +44,9 @@ class Window:
     p_true: np.ndarray
 
 
-def json_objects(deps: Deps, prefixes: Sequence[str]) -> Iterator[pa.Table]:
-    bucket = deps.settings.lake_bucket
+def json_objects(deps: Deps, prefixes: Sequence[str], bucket: str | None = None) -> Iterator[pa.Table]:
+    """Each JSON-lines object under the prefixes of the lake (this environment's, or ``bucket``) as a table."""
+    bucket = bucket or deps.settings.lake_bucket
     for prefix in prefixes:
         for key in deps.store.list_keys(bucket, prefix):
             data = deps.store.get_bytes(S3Object(bucket=bucket, key=key))
@@ -102,9 +103,11 @@ def _normalise(
     return pa.table(columns)
 
 
-def latest_feedback(deps: Deps, prefixes: Sequence[str], regression: bool) -> pa.Table | None:
+def latest_feedback(
+    deps: Deps, prefixes: Sequence[str], regression: bool, bucket: str | None = None
+) -> pa.Table | None:
     parts = []
-    for table in json_objects(deps, prefixes):
+    for table in json_objects(deps, prefixes, bucket):
         kind = field_of(table, "kind")
         if kind is not None:
             table = table.filter(pc.fill_null(pc.equal(kind, "feedback"), False))

@@ -334,6 +334,12 @@ def captures_prefix(model: str, day: str) -> str:
     return f"captures/{model}/dt={day}/"
 
 
+def lake_bucket_of(account: str, env: str) -> str:
+    """Another environment's lake bucket, as the template names every environment's (``slipway-<account>-<env>-lake``):
+    where dev's retraining reads the labelled captures of a drift found in staging or prod."""
+    return f"slipway-{account}-{env}-lake"
+
+
 def captures_of(model: str) -> str:
     """Every day of a model's captured predictions."""
     return f"captures/{model}/"

@@ -111,6 +111,7 @@ RETRAINING = {
     "version": 1,
     "policy": "retrain-and-promote",
     "env": "prod",
+    "account": "333333333333",
 }
 
 

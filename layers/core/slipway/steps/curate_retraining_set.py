@@ -1,7 +1,9 @@
 """The retraining step: a drift's training run starts from data already curated, not from an upload. Its
 dataset version is the model's latest curated upload plus every labelled capture (a served row joined by
-request id and row to its latest feedback), the captured rows carrying the model's inputs and the target
-only (captures hold nothing else; the contract's other columns are null there). Nothing is validated or
+request id and row to its latest feedback) of the environment where the drift was found (this one, or
+staging's or prod's lake, whose bucket policy lets this function's role read captures/ and feedback/), the
+captured rows carrying the model's inputs and the target only (captures hold nothing else; the contract's
+other columns are null there). Nothing is validated or
 PII-hashed again: the upload's rows are already curated and model inputs are never PII (the spec refuses it)."""
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
     start_run(deps, run_id, model=model, raw_uri=base["raw_uri"], raw_version_id=base.get("raw_version_id"))
     curated = read_parquet(deps.store, S3Object.parse(str(base["curated_uri"])))
     inputs = [c.name for c in spec.data.columns if c.pii == "keep" and c.name != spec.data.target]
-    captured = labelled_captures(deps, model, curated.schema, inputs, spec.data.target)
+    lake = deps.settings.lake_bucket
+    if order.env and order.account and order.env != deps.settings.env:
+        lake = layout.lake_bucket_of(order.account, order.env)
+    captured = labelled_captures(deps, model, curated.schema, inputs, spec.data.target, lake)
     table = pa.concat_tables([curated, captured]) if captured.num_rows else curated
     body = canonical_parquet(table)
     version = sha256_hex(body)
-    lake = deps.settings.lake_bucket
-    data_obj, profile_obj = layout.curated_data(lake, model, version), layout.curated_profile(lake, model, version)
+    home = deps.settings.lake_bucket
+    data_obj, profile_obj = layout.curated_data(home, model, version), layout.curated_profile(home, model, version)
     put_if_absent(
         deps.store,
         profile_obj,
@@ -73,6 +78,7 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
             origin=ORIGIN,
             base_dataset_version=base["version"],
             captured_rows=captured.num_rows,
+            captures_from=f"s3://{lake}/{layout.captures_of(model)}",
             check_id=order.check_id,
             **recorded,
             **layout.dataset_listing(model, now),
@@ -106,11 +112,14 @@ def latest_upload(deps: Deps, model: str) -> dict[str, object]:
     )
 
 
-def labelled_captures(deps: Deps, model: str, schema: pa.Schema, inputs: list[str], target: str) -> pa.Table:
-    """Every served row of the model with feedback, in ``schema`` (the curated table's): its captured inputs,
-    the latest feedback as the target, every other column null. Rows in (request id, row) order, each once."""
+def labelled_captures(
+    deps: Deps, model: str, schema: pa.Schema, inputs: list[str], target: str, lake: str | None = None
+) -> pa.Table:
+    """Every served row of the model with feedback in ``lake`` (default: this environment's), in ``schema`` (the
+    curated table's): its captured inputs, the latest feedback as the target, every other column null. Rows in
+    (request id, row) order, each once."""
     parts = []
-    for raw in json_objects(deps, [layout.captures_of(model)]):
+    for raw in json_objects(deps, [layout.captures_of(model)], lake):
         kind = field_of(raw, "kind")
         if kind is not None:
             raw = raw.filter(pc.fill_null(pc.equal(kind, "captures"), False))
@@ -131,7 +140,7 @@ def labelled_captures(deps: Deps, model: str, schema: pa.Schema, inputs: list[st
             values = as_type(field_of(raw, "inputs", name), pa.string() if text else kind_of, rows)
             columns[name] = values
         parts.append(pa.table(columns))
-    feedback = latest_feedback(deps, [layout.feedback_of(model)], regression=False)  # answers as text
+    feedback = latest_feedback(deps, [layout.feedback_of(model)], regression=False, bucket=lake)  # answers as text
     if not parts or feedback is None:
         return schema.empty_table()
     served = pa.concat_tables(parts, promote_options="permissive")
