@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CORRUPTIONS", "corrupt", "make_churn", "to_csv_bytes", "to_parquet_bytes", "write_csv", "write_sample"]
+__all__ = [
+    "CORRUPTIONS",
+    "churn_outcomes",
+    "corrupt",
+    "make_churn",
+    "to_csv_bytes",
+    "to_parquet_bytes",
+    "write_csv",
+    "write_sample",
+]
 
 REFERENCE_DATE = pd.Timestamp("2026-11-01", tz="UTC")
 FIRST_SIGNUP = pd.Timestamp("2018-01-01", tz="UTC")
@@ -60,17 +69,8 @@ def make_churn(n_rows: int = 12_000, seed: int = 7) -> pd.DataFrame:
     discount = np.where(rng.random(n_rows) < 0.6, 0.0, np.round(rng.uniform(5, 50, n_rows), 1))
     age = np.clip(np.round(rng.normal(45, 15, n_rows)), 18, 90).astype(np.int64)
 
-    logit = (
-        -0.1
-        + 1.3 * (contract == "month-to-month")
-        - 0.035 * tenure
-        + 0.45 * support_calls
-        - 0.06 * logins
-        + 0.55 * late
-        + 0.012 * (monthly - 55.0)
-        - 0.7 * autopay
-        - 0.02 * discount
-        + rng.normal(0, 0.6, n_rows)
+    logit = _churn_logit(contract, tenure, support_calls, logins, late, monthly, autopay, discount) + rng.normal(
+        0, 0.6, n_rows
     )
     churned = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
 
@@ -98,6 +98,48 @@ def make_churn(n_rows: int = 12_000, seed: int = 7) -> pd.DataFrame:
             "churned": churned,
         }
     )
+
+
+def _churn_logit(
+    contract: np.ndarray,
+    tenure: np.ndarray,
+    support_calls: np.ndarray,
+    logins: np.ndarray,
+    late: np.ndarray,
+    monthly: np.ndarray,
+    autopay: np.ndarray,
+    discount: np.ndarray,
+) -> np.ndarray:
+    """The churn model's log-odds before its noise (make_churn adds noise, then draws)."""
+    return np.asarray(
+        -0.1
+        + 1.3 * (contract == "month-to-month")
+        - 0.035 * tenure
+        + 0.45 * support_calls
+        - 0.06 * logins
+        + 0.55 * late
+        + 0.012 * (monthly - 55.0)
+        - 0.7 * autopay
+        - 0.02 * discount
+    )
+
+
+def churn_outcomes(rows: list[dict[str, object]], seed: int) -> list[int]:
+    """Whether each customer churned, drawn from the same model as ``make_churn``'s (with its noise): the ground
+    truth that arrives later for served customers, whatever their features became (shifted ones too)."""
+    frame = pd.DataFrame(rows)
+    rng = np.random.default_rng(seed)
+    logit = _churn_logit(
+        frame["contract_type"].to_numpy(dtype=object),
+        frame["tenure_months"].to_numpy(dtype=np.int64),
+        frame["support_calls"].to_numpy(dtype=np.int64),
+        frame["num_logins_30d"].to_numpy(dtype=np.int64),
+        frame["late_payments_12m"].to_numpy(dtype=np.int64),
+        frame["monthly_charges"].to_numpy(dtype=np.float64),
+        frame["has_autopay"].to_numpy(dtype=bool),
+        frame["discount_pct"].to_numpy(dtype=np.float64),
+    ) + rng.normal(0, 0.6, len(frame))
+    return [int(x) for x in rng.random(len(frame)) < 1.0 / (1.0 + np.exp(-logit))]
 
 
 def corrupt(df: pd.DataFrame, seed: int = 7) -> pd.DataFrame:

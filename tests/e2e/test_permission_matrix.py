@@ -101,6 +101,9 @@ class World:
             elif team == "promotion-machine":  # the promotion state machine's own role
                 role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-promotion-machine"
                 self.sessions[env, team] = self.role_session(env, role)
+            elif team == "curate-retraining":  # the role dev's retraining reads labelled captures as
+                role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-curate-retraining-set"
+                self.sessions[env, team] = self.role_session(env, role)
             else:
                 self.sessions[env, team] = self.cloud.team_session(env, team)
         return self.sessions[env, team]
@@ -130,6 +133,7 @@ def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]
     objects = {
         "lake/curated": layout.curated_data(lake, MODEL, "probe"),
         "lake/captures": layout.S3Object(bucket=lake, key=layout.captures_prefix(MODEL, DAY) + "probe.jsonl"),
+        "lake/feedback": layout.S3Object(bucket=lake, key=layout.feedback_prefix(MODEL, DAY) + "probe.jsonl"),
         "lake/reports": layout.canary_report(lake, MODEL, "probe"),
         "artifacts/models": layout.model_artifact(artifacts, MODEL, "probe", "model.onnx"),
         "artifacts/specs": layout.spec_object(artifacts, MODEL, "probe"),

@@ -8,7 +8,6 @@ back to dev, where it starts a training run named after prod's check, on prod's 
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from slipway_cli.target import Target
 from slipway_local import LocalCloud
 from slipway_local.polling import poll
 from slipway_local.target import target_in
+from slipway_local.traffic import live_traffic
 from tests.conftest import spec_variant, upload_and_wait
 from tests.statemachines.test_serving_api import json_rows
 
@@ -99,27 +99,15 @@ def in_production(cloud: LocalCloud, targets: dict[str, Target]) -> int:
 
 
 @contextmanager
-def traffic(cloud: LocalCloud) -> Iterator[dict[str, int]]:
+def traffic(cloud: LocalCloud, targets: dict[str, Target]) -> Iterator[dict[str, int]]:
     """Shifted customers keep calling every environment's HTTP API (20 a request) until the block ends."""
-    stop, served = threading.Event(), {"dev": 0, "staging": 0, "prod": 0}
+    urls = {env: cloud.api_url(env) for env in targets}
 
-    def call() -> None:
-        k = 0
-        while not stop.is_set():
-            k += 1
-            for env in served:
-                rows = [{**r, "customer_id": f"C{(k * 20 + j) % 999_999:06d}"} for j, r in enumerate(shifted(20, k))]
-                post(cloud, env, "predict", {"instances": rows})
-                served[env] += 20
-            stop.wait(0.2)
+    def rows(k: int) -> list[dict[str, Any]]:
+        return [{**r, "customer_id": f"C{(k * 20 + j) % 999_999:06d}"} for j, r in enumerate(shifted(20, k))]
 
-    caller = threading.Thread(target=call, daemon=True)
-    caller.start()
-    try:
+    with live_traffic(urls, targets, MODEL, rows) as served:
         yield served
-    finally:
-        stop.set()
-        caller.join(timeout=30)
 
 
 def promotion_in(target: Target, *, source_version: int, statuses: frozenset[str]) -> dict[str, Any] | None:
@@ -155,7 +143,7 @@ def test_drift_in_dev_retrains_releases_and_promotes_through_staging_to_prod(
     claim = dev.deps.table.get(*layout.retraining_key(MODEL))
     assert claim is not None and claim["run_id"] == decision["run_id"]
 
-    with traffic(cloud) as served:  # customers keep calling every environment from now on
+    with traffic(cloud, targets) as served:  # customers keep calling every environment from now on
         # THEN DriftDetected starts the training run the claim names, which passes the gates and registers version 2
         started = cloud.wait_for_new_execution("dev", known, timeout_s=60)
         assert started.rsplit(":", 1)[-1] == decision["run_id"]
@@ -208,7 +196,7 @@ def test_drift_in_dev_retrains_releases_and_promotes_through_staging_to_prod(
         )
         assert ended["status"] == "SUCCEEDED", ended
         assert ModelRegistry.of(prod.deps).aliases(MODEL) == {"production": 2}
-        assert served["prod"] > 0
+        assert served["prod"] > 0 and not [k for k in served if k.endswith("errors")], served
 
 
 def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(

@@ -240,8 +240,9 @@ PROMOTION_ROLE = "PromotionRole"
 # DeleteItem: an alias is cleared (the challenger after a canary) and the promotion lock released only by a
 # conditional delete of their items; nothing else is ever deleted.
 DELETE_ALLOWED = {(PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): ["dynamodb:DeleteItem"]}
-# kms:Decrypt of the promotion source's key (another account's), through S3 only: its SSE-KMS artifacts.
-KMS_ALLOWED = {(PROMOTION_ROLE, "PromotionSourceKeyPolicy")}
+# kms:Decrypt of another account's key, through S3 only: the promotion source's SSE-KMS artifacts, and for dev's
+# retraining staging's and prod's labelled captures (their key policies name the curate role).
+KMS_ALLOWED = {(PROMOTION_ROLE, "PromotionSourceKeyPolicy"), ("CurateRetrainingRole", "CaptureSourcesKeyPolicy")}
 # A state machine's log delivery to CloudWatch Logs: AWS's log-delivery API names no resource ("*"), and its
 # DeleteLogDelivery deletes a delivery, not data. Only these actions, only under this Sid.
 LOG_DELIVERY = (

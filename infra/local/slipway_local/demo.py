@@ -3,9 +3,11 @@ the way an operator would watch it: upload → validated → features → candid
 registered, a second upload against the champion, a corrupted upload quarantined, then serving:
 version 1 in production over the HTTP API, and version 2 as a 20 % challenger; then promotion across
 accounts: version 1 to staging and to prod (a person approves), traffic through prod's API, version 2
-canaried and promoted, and a version trained on a skewed slice canaried and rolled back by itself; then drift:
-prod's traffic shifts on two features, prod's scheduled check fires, its report is saved, and DriftDetected
-asks for a retraining."""
+canaried and promoted; then drift: prod's traffic shifts on two features, outcomes come back for some of it,
+prod's scheduled check fires, its report is saved, and DriftDetected crosses back to dev, which retrains on
+prod's labelled traffic and releases the new version (retrain-and-promote): canaried in dev, promoted into
+staging by its rule, approved by a person and canaried in prod, customers calling all the while; last, a version
+trained on a skewed slice passes the gates and its canary rolls it back by itself."""
 
 from __future__ import annotations
 
@@ -28,21 +30,22 @@ from slipway.objects import S3Object
 from slipway.registry import ModelRegistry
 from slipway.specstore import push_spec
 from slipway_cli import drift, promotion, serving
-from slipway_cli.samples import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.samples import churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target
 from slipway_local.cloud import LocalCloud
 from slipway_local.packaging import REPO_ROOT
 from slipway_local.progress import follow_execution
 from slipway_local.target import target_in
+from slipway_local.traffic import live_traffic
 
 SPEC_PATH = REPO_ROOT / "specs" / "churn.yaml"
 DEMO_BAKE = "10s"  # the spec bakes a canary 10 minutes; the demo, 10 seconds
-# The demo's spec watches the model: a daily check (fired here by a tick), retraining on drift.
+# The demo's spec watches the model: a daily check (fired here by a tick); a drift retrains and promotes.
 MONITORING = """
 monitoring:
   schedule: rate(1 day)
   window: 1d
-  retraining: {policy: retrain, cooldown: 1d}
+  retraining: {policy: retrain-and-promote, cooldown: 1d}
 """
 SHOWN_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 
@@ -157,6 +160,9 @@ def _serve(console: Console, cloud: LocalCloud, dev: Target) -> None:
     for variant, version in (("production", 1), ("challenger", 2)):
         table.add_row(variant, str(version), str(counts.get(variant, 0)), f"{counts.get(variant, 0) / 10:.1f} %")
     console.print(table)
+    serving.aliases_set(dev, "churn", "production", 2, reason="demo: version 2 won the A/B test", expect_previous="1")
+    ModelRegistry.of(dev.deps).clear_alias("churn", "challenger", actor=serving.principal(dev), reason="demo: A/B over")
+    console.print("the A/B test ends: churn@production → version 2 in dev, the challenger cleared")
 
 
 def _skewed(rows: int, seed: int) -> bytes:
@@ -169,11 +175,23 @@ def _skewed(rows: int, seed: int) -> bytes:
 def _promote(
     console: Console, cloud: LocalCloud, targets: dict[str, Target], ref: str, source: str, to: str
 ) -> dict[str, Any]:
-    """``slipway promote REF --from SOURCE --to TO``; a person approves when asked; customers call the
-    target's HTTP API while a canary bakes. Returns the promotion's record."""
+    """``slipway promote REF --from SOURCE --to TO``, followed to its end (``_watch``)."""
     console.print(f"$ slipway promote {ref} --from {source} --to {to} --reason 'demo'")
     run = promotion.start(targets[to], ref, source, "demo")
-    model = ref.partition("@")[0]
+    return _watch(console, cloud, targets, run, ref.partition("@")[0], source, to)
+
+
+def _watch(
+    console: Console,
+    cloud: LocalCloud,
+    targets: dict[str, Target],
+    run: promotion.Started,
+    model: str,
+    source: str,
+    to: str,
+) -> dict[str, Any]:
+    """Follow a promotion to its end: a person approves when asked; customers call the target's HTTP API while
+    its canary bakes. Returns the promotion's record."""
     served: dict[str, int] = {}
     shown: set[str] = set()
     deadline = time.monotonic() + 300
@@ -205,10 +223,12 @@ def _promote(
             + ", ".join(f"{n:,} rows by {v}" for v, n in sorted(served.items(), reverse=True))
         )
     if record.get("status") == "SUCCEEDED":
-        console.print(
-            f"  [green]{model} v{record['target_version']} is production in {to}[/] "
-            f"(from {source} v{record['source_version']}, account {record.get('source_account')})"
+        where = (
+            "released in place"
+            if source == to
+            else f"from {source} v{record['source_version']}, account {record.get('source_account')}"
         )
+        console.print(f"  [green]{model} v{record['target_version']} is production in {to}[/] ({where})")
     elif record.get("status") == "ROLLED_BACK":
         console.print(f"  [red]rolled back[/]: production stays v{record.get('champion')}; reasons:")
         for reason in record.get("canary_reasons", []):
@@ -219,7 +239,7 @@ def _promote(
     return record
 
 
-def _promotions(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> int:
+def _promotions(console: Console, cloud: LocalCloud) -> int:
     targets = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
     started = time.perf_counter()
     steps = [
@@ -237,6 +257,13 @@ def _promotions(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> 
     steps.append(_promote(console, cloud, targets, "churn@production", "staging", "prod"))
     console.print(f"version 2 dev → staging → prod, each canaried {DEMO_BAKE}: {time.perf_counter() - started:.1f} s")
 
+    statuses = [step.get("status") for step in steps]
+    return 0 if statuses == ["SUCCEEDED"] * 4 else 1
+
+
+def _skewed_version(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> int:
+    """A version trained on a skewed slice passes the offline gates; its canary in staging rolls it back."""
+    targets = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
     console.print("a version trained on a skewed slice (every churner, a quarter of the others) passes the gates:")
     result = _upload(cloud, dev, "churn/2027-01-25-skewed.csv", _skewed(rows, seed=9), console)
     if result["status"] != "SUCCEEDED":
@@ -244,11 +271,11 @@ def _promotions(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> 
         return 1
     skewed = json.loads(result["output"])["model"]
     console.print(f"registered as churn v{skewed['version']} in dev (gate: passed)")
-    steps.append(_promote(console, cloud, targets, f"churn@{skewed['version']}", "dev", "staging"))
+    rolled = _promote(console, cloud, targets, f"churn@{skewed['version']}", "dev", "staging")
 
     table = Table(title="slipway promotions (newest first)")
-    listed, _ = promotion.promotions_view([targets["staging"], targets["prod"]], "churn")
-    for column in ("env", "from", "to", "status", "step"):
+    listed, _ = promotion.promotions_view([targets["dev"], targets["staging"], targets["prod"]], "churn")
+    for column in ("env", "from", "to", "status", "step", "requested by"):
         table.add_column(column)
     for r in listed:
         table.add_row(
@@ -257,12 +284,12 @@ def _promotions(console: Console, cloud: LocalCloud, dev: Target, rows: int) -> 
             f"v{r.get('target_version')}",
             r["status"],
             r["step"],
+            escape(str(r.get("requested_by", "")).rsplit(":", 1)[-1]),
         )
     console.print(table)
     _, history = serving.aliases_show(targets["staging"], "churn")
     console.print(history)
-    statuses = [s.get("status") for s in steps]
-    return 0 if statuses == ["SUCCEEDED"] * 4 + ["ROLLED_BACK"] else 1
+    return 0 if rolled.get("status") == "ROLLED_BACK" else 1
 
 
 def _captured_rows(cloud: LocalCloud, target: Target) -> int:
@@ -271,20 +298,37 @@ def _captured_rows(cloud: LocalCloud, target: Target) -> int:
     return sum(len(s3.get_object(Bucket=lake, Key=o["Key"])["Body"].read().splitlines()) for o in listed)
 
 
-def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> int:
-    """prod's traffic shifts on two features; the scheduled check fires; the report is saved; DriftDetected."""
+def _moved(n: int, seed: int) -> list[dict[str, Any]]:
+    """Customers after the shift: tenure tripled (plus two years), every contract two-year."""
+    return [
+        {**r, "tenure_months": min(int(r["tenure_months"]) * 3 + 24, 600), "contract_type": "two-year"}
+        for r in _rows(n, seed=seed)
+    ]
+
+
+def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> tuple[int, dict[str, Any] | None]:
+    """prod's traffic shifts on two features and ground truth arrives for some of it; the scheduled check fires;
+    the report is saved; DriftDetected. Returns the retraining decision."""
     prod = target_in(cloud, "prod")
     url = f"{cloud.api_url('prod')}/v1/models/churn/predict"
-    calm = _rows(600, seed=400)
-    moved = [
-        {**r, "tenure_months": min(int(r["tenure_months"]) * 3 + 24, 600), "contract_type": "two-year"}
-        for r in _rows(1_200, seed=401)
-    ]
+    calm, moved = _rows(600, seed=400), _moved(1_200, seed=401)
     before = _captured_rows(cloud, prod)
+    answers = []
     for rows in (calm, moved):
         for start in range(0, len(rows), 100):
-            serving.post_json(prod, url, {"instances": rows[start : start + 100]})
+            answers.append(serving.post_json(prod, url, {"instances": rows[start : start + 100]}))
     console.print("prod served 600 customers like the training data, then 1,200 with tenure and contract shifted")
+    truth = churn_outcomes(moved[:400], seed=402)
+    feedback = [
+        {"request_id": answer["request_id"], "row": j, "actual": truth[k * 100 + j]}
+        for k, answer in enumerate(answers[6:10])
+        for j in range(100)
+    ]
+    taken = serving.post_json(prod, url.replace("/predict", "/feedback"), {"feedback": feedback})
+    console.print(
+        f"a month later, {taken['accepted']} of the shifted customers' outcomes came back "
+        "(POST /v1/models/churn/feedback, joined to their predictions by request id)"
+    )
     deadline = time.monotonic() + 30
     while _captured_rows(cloud, prod) < before + 1_800 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -295,7 +339,7 @@ def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> int:
     described = cloud.wait_for_execution("prod", arn)
     if described["status"] != "SUCCEEDED":
         console.print(f"[red]{described['status']}[/] {described.get('error')}: {escape(described.get('cause', ''))}")
-        return 1
+        return 1, None
     output = json.loads(described["output"])
     result = output["check"]["result"]
     console.print(drift.check_view(prod, result))
@@ -304,7 +348,78 @@ def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> int:
     decision = output.get("retraining", {}).get("decision")
     if decision:
         console.print(f"retraining: {escape(decision['reason'])}")
-    return 0 if result["drifted"] and decision and decision["requested"] else 1
+    return (0 if result["drifted"] and decision and decision["requested"] else 1), decision
+
+
+def _retraining(console: Console, cloud: LocalCloud, decision: dict[str, Any], out_dir: Path) -> int:
+    """DriftDetected crosses prod → staging → dev; dev retrains on prod's labelled traffic; the version is
+    released in dev, promoted into staging by its rule, and waits for a person in prod; canaries throughout,
+    while customers keep calling every environment."""
+    targets = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
+    dev = targets["dev"]
+    urls = {env: cloud.api_url(env) for env in targets}
+    started = time.perf_counter()
+
+    def rows(k: int) -> list[dict[str, Any]]:
+        return _moved(20, seed=5_000 + k)
+
+    with live_traffic(urls, targets, "churn", rows) as served:
+        run_id = decision["run_id"]
+        console.print(f"DriftDetected went prod → staging → dev (EventBridge across accounts); dev trains: {run_id}")
+        arn = f"{dev.outputs['TrainingStateMachineArn'].replace(':stateMachine:', ':execution:')}:{run_id}"
+        deadline = time.monotonic() + 60
+        while not [e for e in cloud.executions("dev") if e["executionArn"] == arn] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        result = follow_execution(dev.client("stepfunctions"), arn, console)
+        if result["status"] != "SUCCEEDED":
+            console.print(f"[red]{result['status']}[/] {result.get('error')}: {escape(result.get('cause', ''))}")
+            return 1
+        output = json.loads(result["output"])
+        dataset = dev.deps.table.get(*layout.dataset_key("churn", output["dataset"]["dataset_version"])) or {}
+        console.print(
+            f"retraining set: the latest upload plus {dataset.get('captured_rows', 0):,} labelled rows read from "
+            f"{dataset.get('captures_from')}"
+        )
+        _show_model(console, dev, output["model"], out_dir)
+        release = output.get("release", {}).get("execution_arn")
+        if not release:
+            console.print(f"[red]no release started[/]: {escape(json.dumps(output.get('release_error')))}")
+            return 1
+        console.print("retrain-and-promote: the training run started its release in dev")
+        ends = [
+            _watch(
+                console,
+                cloud,
+                targets,
+                promotion.Started(dev, release.rsplit(":", 1)[-1], release),
+                "churn",
+                "dev",
+                "dev",
+            )
+        ]
+        for source, to in (("dev", "staging"), ("staging", "prod")):
+            if ends[-1].get("status") != "SUCCEEDED":
+                break
+            console.print(f"VersionPromoted crossed {source} → {to}; {to}'s rule started its promotion:")
+            ends.append(_watch(console, cloud, targets, _started_by_rule(targets[to], ends[-1]), "churn", source, to))
+    console.print(
+        f"the loop, drift → retrained → promoted in prod: {time.perf_counter() - started:.1f} s; traffic meanwhile: "
+        + ", ".join(f"{n:,} rows {env}" for env, n in served.items())
+    )
+    return 0 if [e.get("status") for e in ends] == ["SUCCEEDED"] * 3 else 1
+
+
+def _started_by_rule(target: Target, promoted: dict[str, Any], timeout_s: float = 60.0) -> promotion.Started:
+    """The promotion a rule started in ``target`` on the version ``promoted`` (the source's record) made."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed, _ = promotion.promotions_view([target], "churn")
+        for record in listed:
+            if record.get("ref") == f"churn@{promoted['target_version']}" and record.get("execution_arn"):
+                return promotion.Started(target, str(record["run_id"]), str(record["execution_arn"]))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no promotion of churn@{promoted['target_version']} started in {target.env}")
+        time.sleep(0.2)
 
 
 @contextmanager
@@ -379,14 +494,24 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
             _serve(console, cloud, dev)
         console.print(f"the infer function's EMF metrics and logs: {out_dir / 'function-stdout.log'}")
 
-        console.rule("5. promotion across accounts: dev → staging → prod, approval, canary, automatic rollback")
+        console.rule("5. promotion across accounts: dev → staging → prod, approval, canary")
         with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
-            promoted = _promotions(console, cloud, dev, rows)
+            promoted = _promotions(console, cloud)
 
-        console.rule("6. drift in prod: traffic shifts, the scheduled check fires, DriftDetected")
+        console.rule("6. drift in prod: traffic shifts, outcomes come back, the scheduled check fires, DriftDetected")
         with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
-            drifted = _drift(console, cloud, out_dir)
+            drifted, decision = _drift(console, cloud, out_dir)
+
+        console.rule("7. the loop closes: retrained in dev on prod's labelled traffic, canaried up to prod")
+        retrained = 1
+        if decision and decision.get("requested"):
+            with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
+                retrained = _retraining(console, cloud, decision, out_dir)
+
+        console.rule("8. a bad version passes the gates: its canary rolls it back")
+        with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
+            caught = _skewed_version(console, cloud, dev, rows)
         console.rule(f"done in {time.perf_counter() - started:.1f} s")
-        return promoted or drifted
+        return promoted or drifted or retrained or caught
     finally:
         cloud.stop()
