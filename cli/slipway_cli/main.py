@@ -510,10 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     _target_args(drift)
     drift.set_defaults(func=cmd_drift)
 
-    promote = sub.add_parser("promote", help="promote a version into staging (from dev) or prod (from staging)")
+    promote = sub.add_parser(
+        "promote", help="promote a version into staging (from dev) or prod (from staging), or release it in dev"
+    )
     promote.add_argument("ref", help="MODEL@VERSION or MODEL@ALIAS in the source environment")
     promote.add_argument("--from", dest="source", required=True, choices=["dev", "staging"])
-    promote.add_argument("--to", required=True, choices=["staging", "prod"])
+    promote.add_argument("--to", required=True, choices=["dev", "staging", "prod"])
     promote.add_argument("--reason", help="why (kept with the promotion and its alias moves)")
     promote.add_argument("--wait", action="store_true", help="follow it until it ends or waits for approval")
     promote.add_argument("--profile", help="AWS profile of the target (default: the target's name)")

@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 STATE_MACHINE_OUTPUT = "PromotionStateMachineArn"
-SOURCE_OF = {"staging": "dev", "prod": "staging"}  # a version moves dev → staging → prod
+# A version moves dev → staging → prod; dev releases its own versions in place (canary, approval if asked).
+SOURCE_OF = {"dev": "dev", "staging": "dev", "prod": "staging"}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -67,7 +68,10 @@ def start(target: Target, ref: str, source: str, reason: str) -> Started:
     """Start the target environment's promotion machine on ``ref`` of ``source``, as the caller."""
     expected = SOURCE_OF.get(target.env)
     if expected is None:
-        raise SystemExit(f"{target.env} takes no promotions: promote into staging (from dev) or prod (from staging)")
+        raise SystemExit(
+            f"{target.env} takes no promotions: release in dev (from dev), promote into staging (from dev) or prod"
+            " (from staging)"
+        )
     if source != expected:
         raise SystemExit(f"{target.env} takes versions from {expected}, not from {source}")
     model, selector = parse_ref(ref)

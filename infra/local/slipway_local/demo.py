@@ -312,6 +312,12 @@ def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> tuple[int, dic
     prod = target_in(cloud, "prod")
     url = f"{cloud.api_url('prod')}/v1/models/churn/predict"
     calm, moved = _rows(600, seed=400), _moved(1_200, seed=401)
+    serving_now = ModelRegistry.of(prod.deps).alias("churn", "production")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # warm functions trust the aliases they read for up to 5 s
+        if serving.post_json(prod, url, {"instances": calm[:1]})["version"] == serving_now:
+            break
+        time.sleep(0.5)
     before = _captured_rows(cloud, prod)
     answers = []
     for rows in (calm, moved):
