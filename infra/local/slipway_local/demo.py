@@ -315,7 +315,8 @@ def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> tuple[int, dic
     serving_now = ModelRegistry.of(prod.deps).alias("churn", "production")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # warm functions trust the aliases they read for up to 5 s
-        if serving.post_json(prod, url, {"instances": calm[:1]})["version"] == serving_now:
+        answer = serving.post_json(prod, url, {"instances": calm[:1]})
+        if (answer["variant"], answer["version"]) == ("production", serving_now):
             break
         time.sleep(0.5)
     before = _captured_rows(cloud, prod)
