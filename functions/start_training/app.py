@@ -21,12 +21,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("detail-type") == "DriftDetected":
         order = RetrainingOrder.from_event(event)
         retraining = start_retraining(deps(), order)
-        if retraining is None:
+        if isinstance(retraining, str):
             logger.warning(
-                "DriftDetected where versions come by promotion: no retraining here",
-                extra={"model": order.model, "check_id": order.check_id},
+                "DriftDetected: no retraining started here",
+                extra={"model": order.model, "check_id": order.check_id, "why": retraining},
             )
-            return {"started": False, "model": order.model, "check_id": order.check_id}
+            return {"started": False, "model": order.model, "check_id": order.check_id, "why": retraining}
         logger.info("retraining started", extra={"run_id": retraining.run_id, "check_id": order.check_id})
         return retraining.model_dump(mode="json")
     request = StartTrainingRequest.from_event(event)

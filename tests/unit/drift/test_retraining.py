@@ -11,6 +11,7 @@ import pytest
 
 from slipway import layout
 from slipway.artifact_io import read_parquet
+from slipway.contracts import StartedRun
 from slipway.drift_contracts import CurateRetrainingRequest, RetrainingOrder, RetrainingRequest
 from slipway.errors import DataContractViolation, InvalidEvent
 from slipway.objects import S3Object
@@ -44,7 +45,7 @@ def test_drift_detected_starts_one_retraining_run_per_check(dev: Deps) -> None:
     event = drift_detected(dev)
     order = RetrainingOrder.from_event(event)
     first, again = start_retraining(dev, order), start_retraining(dev, order)  # EventBridge delivers at least once
-    assert first is not None and again is not None
+    assert isinstance(first, StartedRun) and isinstance(again, StartedRun)
     assert not first.already_exists and again.already_exists and again.run_id == first.run_id
     workflows = dev.workflows
     assert isinstance(workflows, FakeWorkflows)
@@ -94,9 +95,29 @@ def test_without_a_curated_upload_there_is_nothing_to_retrain_on() -> None:
 
 def test_where_versions_come_by_promotion_drift_starts_no_training(dev: Deps) -> None:
     prod = replace(dev, settings=replace(dev.settings, env="prod", promotion_source_env="staging"))
-    assert start_retraining(prod, RetrainingOrder(model="churn", check_id="c1", version=1)) is None
+    why = start_retraining(prod, RetrainingOrder(model="churn", check_id="c1", version=1))
+    assert why == "prod takes its versions by promotion: the drift is retrained in dev"
     workflows = prod.workflows
     assert isinstance(workflows, FakeWorkflows) and workflows.executions == {}
+
+
+def test_drift_found_elsewhere_retrains_once_per_cooldown_in_dev(dev: Deps) -> None:
+    # GIVEN drift found in staging and then in prod within the cooldown, both forwarded to dev
+    in_staging = RetrainingOrder(model="churn", check_id="s1", version=1, env="staging", account="222222222222")
+    in_prod = RetrainingOrder(model="churn", check_id="p1", version=1, env="prod", account="333333333333")
+    # WHEN dev's start-training receives each (the first twice: EventBridge delivers at least once)
+    first, again, second = (
+        start_retraining(dev, in_staging),
+        start_retraining(dev, in_staging),
+        start_retraining(dev, in_prod),
+    )
+    # THEN staging's starts one run, recorded in dev's claim; prod's starts nothing, saying which check holds it
+    assert isinstance(first, StartedRun) and isinstance(again, StartedRun) and again.run_id == first.run_id
+    assert isinstance(second, str) and "inside the cooldown: check s1 (staging)" in second, second
+    held = dev.table.get(*layout.retraining_key("churn"))
+    assert held is not None and (held["check_id"], held["env"], held["run_id"]) == ("s1", "staging", first.run_id)
+    workflows = dev.workflows
+    assert isinstance(workflows, FakeWorkflows) and len(workflows.executions) == 1
 
 
 def test_without_labelled_captures_the_set_is_the_upload_and_there_is_nothing_to_train(dev: Deps) -> None:

@@ -1,11 +1,14 @@
 """A drift the policy retrains on: claim the model's retraining for its cooldown (a conditional update on the
 claim as read, so of two checks racing one wins) and announce ``DriftDetected`` on the event bus, whose rule
-starts the retraining (in dev; staging and prod forward it there). The claim records the check and the
-training run it starts. Inside the cooldown nothing is sent, however many checks find drift."""
+starts the retraining (in dev; staging and prod forward it there, and dev claims it again in its own table, so
+one retraining per model per cooldown holds across the three environments). The claim records the check, where
+it was found and the training run it starts. Inside the cooldown nothing is sent, however many checks find drift."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from slipway import layout
 from slipway.domain.run_names import run_name_for_retraining
@@ -17,56 +20,64 @@ SOURCE = "slipway.drift"
 DETAIL_TYPE = "DriftDetected"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The model's retraining claim after an attempt: ``granted`` to this check (now, or by an earlier try of
+    it: ``held`` is then its item), or refused with the reason."""
+
+    granted: bool
+    until: str
+    run_id: str | None
+    held: dict[str, Any]
+    reason: str
+
+
+def claim_retraining(deps: Deps, model: str, check_id: str, version: int, cooldown_s: int, found_in: str) -> Claim:
+    """Claim ``model``'s retraining for ``cooldown_s`` for the check ``check_id`` (found in ``found_in``)."""
+    now = deps.clock.now()
+    key = layout.retraining_key(model)
+    held = deps.table.get(*key)
+    if held is not None and held.get("check_id") == check_id:  # a retry of the check that claimed it
+        return Claim(True, str(held["until"]), held.get("run_id"), held, "already claimed by this check")
+    if held is not None and datetime.fromisoformat(str(held["until"])) > now:
+        reason = (
+            f"inside the cooldown: check {held.get('check_id')} ({held.get('env')}) asked a retraining at "
+            f"{held.get('at')} (training run {held.get('run_id')})"
+        )
+        return Claim(False, str(held["until"]), None, held, reason)
+    until = (now + timedelta(seconds=cooldown_s)).isoformat()
+    run_id = run_name_for_retraining(model, check_id)
+    claim = {"until": until, "check_id": check_id, "at": now.isoformat(), "version": version, "run_id": run_id}
+    claim["env"] = found_in
+    try:
+        deps.table.update(*key, claim, expect={"until": held.get("until") if held else None})
+    except ConflictError:
+        won = deps.table.get(*key) or {}
+        reason = f"check {won.get('check_id')} claimed the retraining first"
+        return Claim(False, str(won.get("until", "")), None, won, reason)
+    return Claim(True, until, run_id, {}, f"claimed until {until}")
+
+
 def request_retraining(deps: Deps, request: RetrainingRequest) -> RetrainingDecision:
     check = request.check
     if not check.retrain or check.version is None:
         return RetrainingDecision(
             model=check.model, check_id=check.check_id, requested=False, until="", reason="the check asks no retraining"
         )
-    now = deps.clock.now()
-    key = layout.retraining_key(check.model)
-    held = deps.table.get(*key)
-    if held is not None and held.get("check_id") == check.check_id:  # a retry of the check that claimed it
+    claim = claim_retraining(deps, check.model, check.check_id, check.version, check.cooldown, deps.settings.env)
+    if not claim.granted:
+        return RetrainingDecision(
+            model=check.model, check_id=check.check_id, requested=False, until=claim.until, reason=claim.reason
+        )
+    if claim.held:  # a retry of the check that claimed it: the event went (or goes) once
         return RetrainingDecision(
             model=check.model,
             check_id=check.check_id,
             requested=True,
-            until=str(held["until"]),
-            event_id=held.get("event_id"),
-            run_id=held.get("run_id"),
+            until=claim.until,
+            event_id=claim.held.get("event_id"),
+            run_id=claim.run_id,
             reason="already requested by this check",
-        )
-    if held is not None and datetime.fromisoformat(str(held["until"])) > now:
-        return RetrainingDecision(
-            model=check.model,
-            check_id=check.check_id,
-            requested=False,
-            until=str(held["until"]),
-            reason=(
-                f"inside the cooldown: check {held.get('check_id')} asked a retraining at {held.get('at')}"
-                f" (training run {held.get('run_id')})"
-            ),
-        )
-    until = (now + timedelta(seconds=check.cooldown)).isoformat()
-    run_id = run_name_for_retraining(check.model, check.check_id)
-    claim = {
-        "until": until,
-        "check_id": check.check_id,
-        "at": now.isoformat(),
-        "version": check.version,
-        "run_id": run_id,
-        "env": deps.settings.env,
-    }
-    try:
-        deps.table.update(*key, claim, expect={"until": held.get("until") if held else None})
-    except ConflictError:
-        won = deps.table.get(*key) or {}
-        return RetrainingDecision(
-            model=check.model,
-            check_id=check.check_id,
-            requested=False,
-            until=str(won.get("until", "")),
-            reason=f"check {won.get('check_id')} claimed the retraining first",
         )
     event_id = deps.events.put(
         SOURCE,
@@ -82,13 +93,13 @@ def request_retraining(deps: Deps, request: RetrainingRequest) -> RetrainingDeci
             "drifted_features": check.drifted_features,
         },
     )
-    deps.table.update(*key, {"event_id": event_id})
+    deps.table.update(*layout.retraining_key(check.model), {"event_id": event_id})
     return RetrainingDecision(
         model=check.model,
         check_id=check.check_id,
         requested=True,
-        until=until,
+        until=claim.until,
         event_id=event_id,
-        run_id=run_id,
-        reason=f"DriftDetected sent (training run {run_id}); no other retraining until {until}",
+        run_id=claim.run_id,
+        reason=f"DriftDetected sent (training run {claim.run_id}); no other retraining until {claim.until}",
     )

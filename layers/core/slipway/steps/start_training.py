@@ -10,6 +10,9 @@ from slipway.domain.run_names import run_name_for_object, run_name_for_retrainin
 from slipway.drift_contracts import RetrainingOrder
 from slipway.errors import InternalError
 from slipway.ports import Deps
+from slipway.spec.monitoring import RetrainingSpec
+from slipway.specstore import current_spec
+from slipway.steps.request_retraining import claim_retraining
 
 
 def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
@@ -22,14 +25,22 @@ def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
     return StartedRun(run_id=name, execution_arn=started.execution_arn, already_exists=started.already_exists)
 
 
-def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun | None:
+def start_retraining(deps: Deps, order: RetrainingOrder) -> StartedRun | str:
     """The DriftDetected rule's target: one training run per drift check that claimed the retraining (the name
     comes from the check, so a redelivered event names the same execution), starting from curated data.
 
     Only an environment that trains (no promotion source: dev) retrains; in staging and prod, whose versions
-    come by promotion, nothing starts here (None): their DriftToSourceRule forwards the event towards dev."""
+    come by promotion, nothing starts here: their DriftToSourceRule forwards the event towards dev. A drift found
+    elsewhere claims the model's retraining here too, for the cooldown of this environment's spec: of a drift in
+    staging and one in prod, the first retrains. Returns why nothing started, when nothing did."""
     if deps.settings.promotion_source_env is not None:
-        return None
+        return f"{deps.settings.env} takes its versions by promotion: the drift is retrained in dev"
+    if order.env and order.env != deps.settings.env:
+        spec, _ = current_spec(deps, order.model)
+        cooldown = spec.monitoring.retraining.cooldown if spec.monitoring else RetrainingSpec().cooldown
+        claim = claim_retraining(deps, order.model, order.check_id, order.version, cooldown, order.env)
+        if not claim.granted:
+            return claim.reason
     machine = deps.settings.training_state_machine_arn
     if not machine:
         raise InternalError("TRAINING_STATE_MACHINE_ARN is not set for the start-training function")
