@@ -218,6 +218,8 @@ def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(
     poll(lambda: landed(cloud, prod, "feedback") >= before["feedback"] + 150 or None, timeout_s=30, what="feedback")
     known = {e["executionArn"] for e in cloud.executions("dev")}
     registered = {int(v["version"]) for v in ModelRegistry.of(dev.deps).versions(MODEL)}
+    # AND dev's own retraining (the test above) claimed the model for a day: here that day is over
+    dev.deps.table.update(*layout.retraining_key(MODEL), {"until": "2026-01-01T00:00:00+00:00"})
 
     # WHEN prod's schedule fires and its check finds drift
     rule = f"slipway-prod-drift-{MODEL}"
@@ -230,6 +232,8 @@ def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(
     # THEN its DriftDetected crosses prod -> staging -> dev, where the training run named after prod's check starts
     started = cloud.wait_for_new_execution("dev", known, timeout_s=60)
     assert started.rsplit(":", 1)[-1] == decision["run_id"]
+    claimed = dev.deps.table.get(*layout.retraining_key(MODEL))  # dev claims it too: one retraining per cooldown
+    assert claimed is not None and (claimed["check_id"], claimed["env"]) == (decision["check_id"], "prod")
     assert not [e for e in cloud.executions("staging") if e["name"] == decision["run_id"]]  # staging trains nothing
     run = cloud.wait_for_execution("dev", started, timeout_s=300)
     assert run["status"] == "SUCCEEDED", run.get("cause")
