@@ -61,6 +61,7 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
         "GatesPassed",
         "Register",
         "NewVersion",
+        "Retrained?",
         "Registered",
     ]
     assert entered.count("Train") == 4  # 2 logistic + 1 forest + 1 boosting

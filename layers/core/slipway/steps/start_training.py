@@ -10,9 +10,9 @@ from slipway.domain.run_names import run_name_for_object, run_name_for_retrainin
 from slipway.drift_contracts import RetrainingOrder
 from slipway.errors import InternalError
 from slipway.ports import Deps
+from slipway.retraining import claim_retraining
 from slipway.spec.monitoring import RetrainingSpec
 from slipway.specstore import current_spec
-from slipway.steps.request_retraining import claim_retraining
 
 
 def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
