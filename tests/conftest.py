@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
@@ -72,6 +73,23 @@ def spec_variant(name: str, **replace: str) -> str:
         assert old in text, old
         text = text.replace(old, new)
     return text
+
+
+# spec_variant replacements: the churn spec's three candidates become one small forest (cheap to train; a logistic
+# regression on the unscaled signup year fails the gate at 40k rows)
+ONE_FOREST = {
+    """    - algorithm: logistic_regression
+      grid: {C: [0.1, 1.0]}
+    - algorithm: random_forest
+      grid: {n_estimators: [60], max_depth: [8]}
+    - algorithm: gradient_boosting
+      grid: {n_estimators: [60], max_depth: [3]}
+""": """    - algorithm: random_forest
+      grid: {n_estimators: [20], max_depth: [6]}
+""",
+}
+# Uploads in parts, as awscli sends a file above 8 MB; 5 MiB parts are the smallest S3 allows.
+MULTIPART = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
 
 
 @dataclass
