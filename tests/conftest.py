@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
@@ -74,6 +75,23 @@ def spec_variant(name: str, **replace: str) -> str:
     return text
 
 
+# spec_variant replacements: the churn spec's three candidates become one small forest (cheap to train; a logistic
+# regression on the unscaled signup year fails the gate at 40k rows)
+ONE_FOREST = {
+    """    - algorithm: logistic_regression
+      grid: {C: [0.1, 1.0]}
+    - algorithm: random_forest
+      grid: {n_estimators: [60], max_depth: [8]}
+    - algorithm: gradient_boosting
+      grid: {n_estimators: [60], max_depth: [3]}
+""": """    - algorithm: random_forest
+      grid: {n_estimators: [20], max_depth: [6]}
+""",
+}
+# Uploads in parts, as awscli sends a file above 8 MB; 5 MiB parts are the smallest S3 allows.
+MULTIPART = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+
+
 @dataclass
 class Upload:
     key: str
@@ -99,13 +117,74 @@ def upload_and_wait(cloud: LocalCloud, env: str, key: str, body: bytes) -> Uploa
     return Upload(key, put["VersionId"], arn, cloud.wait_for_execution(env, arn))
 
 
+# The files that take longest, slowest first (seconds measured serially with --durations=0 on a loaded 2-core
+# machine, 1,107 s in all; see pytest_collection_modifyitems). A file not listed runs after these, in collection
+# order; a stale list costs only balance, never a test.
+SLOWEST_FIRST: tuple[str, ...] = (
+    "tests/statemachines/test_promotion.py",  # 167 s
+    "tests/statemachines/test_serving_api.py",  # 145 s (schemathesis fuzz)
+    "tests/reliability/test_concurrent_uploads.py",  # 93 s
+    "tests/e2e/test_local_server.py",  # 86 s (`slipway local up` in a subprocess)
+    "tests/reliability/test_step_faults.py",  # 72 s
+    "tests/reliability/test_hostile_uploads.py",  # 61 s
+    "tests/statemachines/test_training_pipeline.py",  # 43 s
+    "tests/statemachines/test_one_run_per_object.py",  # 40 s
+    "tests/statemachines/test_batch_inference.py",  # 31 s
+    "tests/statemachines/test_sklearn_datasets.py",  # 30 s
+    "tests/statemachines/test_training_validate.py",  # 28 s
+    "tests/statemachines/test_state_limits.py",  # 24 s
+    "tests/e2e/test_permission_matrix.py",  # 24 s
+    "tests/unit/promotion/test_promotion_steps.py",  # 23 s
+    "tests/statemachines/test_drift_retraining.py",  # 23 s
+    "tests/unit/steps/test_register_version.py",  # 22 s
+    "tests/e2e/test_local_server_api.py",  # 21 s
+    "tests/unit/test_zip_function_imports.py",  # 16 s
+    "tests/statemachines/test_drift.py",  # 15 s
+    "tests/functional/test_port_contracts.py",  # 13 s
+    "tests/unit/drift/test_retraining.py",  # 12 s
+    "tests/reliability/test_lambda_limits.py",  # 12 s
+    "tests/unit/serving/test_infer_handler.py",  # 10 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slowest files first: under xdist (addopts: -n 2 --dist loadfile --no-loadscope-reorder) each file
+    goes whole to one worker, in this order, so a long file started last cannot leave the other worker idle while
+    it runs. Tests keep their order within a file."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+
+PERMISSION_MATRIX = "tests.e2e.test_permission_matrix"
+# The permission matrix's report as the xdist workers sent it (pytest_testnodedown): under xdist the matrix runs in a
+# worker process, whose module the controller, which prints the summary, never imports.
+_WORKER_REPORTS: list[dict[str, str]] = []
+
+
+def _matrix_report() -> list[dict[str, str]]:
+    """The cells this process ran (the module's REPORT: without xdist, or in a worker)."""
+    import sys
+
+    return list(getattr(sys.modules.get(PERMISSION_MATRIX), "REPORT", None) or [])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker: hand the matrix's report to the controller with the worker's output."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["permission_matrix"] = json.dumps(_matrix_report())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """In the xdist controller: keep the report a finished worker sent."""
+    _WORKER_REPORTS.extend(json.loads(getattr(node, "workeroutput", {}).get("permission_matrix", "[]")))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The permission matrix's report: which cells moto's own evaluator decides alike, and which only the
     local cloud's evaluation of the deployed policy documents decides (each named, with why)."""
-    import sys
-
-    module = sys.modules.get("tests.e2e.test_permission_matrix")
-    report = getattr(module, "REPORT", None)
+    report = _matrix_report() + _WORKER_REPORTS
     if not report:
         return
     by_moto = [r for r in report if r["decider"] == "moto"]

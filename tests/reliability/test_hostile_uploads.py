@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from slipway import layout
@@ -23,21 +22,9 @@ from slipway.specstore import push_spec
 from slipway_cli.samples import to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from tests.conftest import spec_variant
+from tests.conftest import MULTIPART, ONE_FOREST, spec_variant
 from tests.reliability import corpus
 
-ONE_FOREST = {
-    """    - algorithm: logistic_regression
-      grid: {C: [0.1, 1.0]}
-    - algorithm: random_forest
-      grid: {n_estimators: [60], max_depth: [8]}
-    - algorithm: gradient_boosting
-      grid: {n_estimators: [60], max_depth: [3]}
-""": """    - algorithm: random_forest
-      grid: {n_estimators: [20], max_depth: [6]}
-"""
-}
-MULTIPART = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
 HOSTILE = corpus.hostile()
 TOLERABLE = corpus.tolerable()
 

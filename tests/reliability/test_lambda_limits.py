@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from slipway_local import LocalCloud
+from slipway_local.polling import poll
 
 PROBE = Path(__file__).resolve().parent / "probes" / "probe.py"
 
@@ -44,20 +45,26 @@ def test_a_warm_environment_is_reused_and_keeps_its_module_state(processes: Loca
     assert first["function"] == name and first["memory_limit_in_mb"] == 128
 
 
-def test_each_function_has_its_own_environment_and_runs_while_another_does(processes: LocalCloud) -> None:
-    # GIVEN two functions whose environment variables differ, the first busy for several seconds
+def test_each_function_has_its_own_environment_and_runs_while_another_does(
+    processes: LocalCloud, tmp_path: Path
+) -> None:
+    # GIVEN two functions whose environment variables differ, the first running and held until released
     slow = _probe(processes, timeout_s=30, environment={"PROBE_FLAVOUR": "slow"})
     quick = _probe(processes, timeout_s=30, environment={"PROBE_FLAVOUR": "quick"})
+    started, release = tmp_path / "started", tmp_path / "release"
     slow_answer: list[dict[str, Any]] = []
-    running = threading.Thread(target=lambda: slow_answer.append(_invoke(processes, slow, sleep_s=3)[0]))
+    held = {"started_file": str(started), "release_file": str(release)}
+    running = threading.Thread(target=lambda: slow_answer.append(_invoke(processes, slow, **held)[0]))
     running.start()
+    poll(lambda: started.exists() or None, timeout_s=60, what="the first function never started")
 
     # WHEN the second is invoked meanwhile
     answer, error = _invoke(processes, quick)
 
     # THEN it answered with its own environment while the first was still running, in another process
     assert error is None and answer["flavour"] == "quick"
-    assert running.is_alive()
+    assert running.is_alive() and not slow_answer
+    release.touch()
     running.join(timeout=60)
     assert slow_answer[0]["flavour"] == "slow" and slow_answer[0]["pid"] != answer["pid"]
 

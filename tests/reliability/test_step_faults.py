@@ -23,8 +23,7 @@ from slipway.specstore import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from tests.conftest import spec_variant
-from tests.reliability.test_hostile_uploads import ONE_FOREST
+from tests.conftest import ONE_FOREST, spec_variant
 
 STEPS = {
     "validate": ("ValidateFunction", "Validate"),

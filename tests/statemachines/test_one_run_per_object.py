@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from boto3.s3.transfer import TransferConfig
 
 from slipway import layout
 from slipway.domain.run_names import run_name_for_object
@@ -21,28 +20,14 @@ from slipway.specstore import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
-from tests.conftest import load_event, spec_variant
+from tests.conftest import MULTIPART, ONE_FOREST, load_event, spec_variant
 
 MODEL = "churn-once"
-# one small forest: a logistic regression on the unscaled signup year fails the gate at 40k rows
-CHEAP = {
-    """    - algorithm: logistic_regression
-      grid: {C: [0.1, 1.0]}
-    - algorithm: random_forest
-      grid: {n_estimators: [60], max_depth: [8]}
-    - algorithm: gradient_boosting
-      grid: {n_estimators: [60], max_depth: [3]}
-""": """    - algorithm: random_forest
-      grid: {n_estimators: [20], max_depth: [6]}
-""",
-}
-# awscli switches to multipart above 8 MB; 5 MiB parts are the smallest S3 allows
-MULTIPART = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
 
 
 @pytest.fixture(scope="module")
 def once_spec(dev: Target) -> dict[str, Any]:
-    return push_spec(dev.deps, spec_variant(MODEL, **CHEAP))
+    return push_spec(dev.deps, spec_variant(MODEL, **ONE_FOREST))
 
 
 def _executions_named(cloud: LocalCloud, name: str) -> list[dict[str, Any]]:
@@ -147,7 +132,7 @@ def test_two_uploads_of_the_same_bytes_that_race_register_one_version(cloud: Loc
     # GIVEN a model without a regression gate, and Register holding each run until both have arrived
     # (so both were validated, featurised, trained and evaluated before either registered)
     model = "churn-race"
-    push_spec(dev.deps, spec_variant(model, **CHEAP, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
+    push_spec(dev.deps, spec_variant(model, **ONE_FOREST, **{"  max_regression: {roc_auc: 0.02}\n": ""}))
     cloud.inject_step_fault("dev", "RegisterFunction", "barrier", parties=2, times=2)
     body = to_csv_bytes(make_churn(n_rows=1_500, seed=82))
     raw_bucket = dev.outputs["RawBucketName"]

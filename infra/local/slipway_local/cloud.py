@@ -7,7 +7,6 @@ import functools
 import io
 import json
 import os
-import socket
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +39,6 @@ _LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -144,7 +137,9 @@ class LocalCloud:
             # Worker processes reach this in-process moto through a server (idle until one needs it).
             from slipway_local.moto_server import LocalMotoServer
 
-            self._server = LocalMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+            # Port 0: the server binds a free port itself (a port probed, released and bound again could be taken
+            # in between, e.g. by another test process's cloud; moto's start() then waits forever).
+            self._server = LocalMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()
             self.runtime.worker_endpoint = f"http://{host}:{port}"

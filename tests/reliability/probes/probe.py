@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 _cold = {"started": time.time()}  # module state survives between invocations of a warm environment
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("started_file"):  # say it is running, then hold until the test releases it (or the Timeout)
+        Path(event["started_file"]).touch()
+        while not Path(event["release_file"]).exists():
+            time.sleep(0.02)
     if event.get("sleep_s"):
         time.sleep(float(event["sleep_s"]))
     if event.get("allocate_mb"):
