@@ -124,6 +124,7 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/statemachines/test_promotion.py",  # 167 s
     "tests/statemachines/test_serving_api.py",  # 145 s (schemathesis fuzz)
     "tests/reliability/test_concurrent_uploads.py",  # 93 s
+    "tests/statemachines/test_drift_retraining.py",  # 91 s (the closed loop across the three accounts; load 7)
     "tests/e2e/test_local_server.py",  # 86 s (`slipway local up` in a subprocess)
     "tests/reliability/test_step_faults.py",  # 72 s
     "tests/reliability/test_hostile_uploads.py",  # 61 s
@@ -135,7 +136,6 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/statemachines/test_state_limits.py",  # 24 s
     "tests/e2e/test_permission_matrix.py",  # 24 s
     "tests/unit/promotion/test_promotion_steps.py",  # 23 s
-    "tests/statemachines/test_drift_retraining.py",  # 23 s
     "tests/unit/steps/test_register_version.py",  # 22 s
     "tests/e2e/test_local_server_api.py",  # 21 s
     "tests/unit/test_zip_function_imports.py",  # 16 s
