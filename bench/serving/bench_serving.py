@@ -319,7 +319,7 @@ def in_process(
     quiet.predict(MODEL, rows, "warm")
 
     def capture_only() -> None:
-        service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: served})
+        service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: 0.1}, {assigned[0]: served})
 
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("onnxruntime session.run (model call)", lambda: served.session.run(["probabilities"], feed)),
