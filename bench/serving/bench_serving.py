@@ -319,7 +319,7 @@ def in_process(
     quiet.predict(MODEL, rows, "warm")
 
     def capture_only() -> None:
-        service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: served})
+        service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: 0.1}, {assigned[0]: served})
 
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("onnxruntime session.run (model call)", lambda: served.session.run(["probabilities"], feed)),
@@ -338,6 +338,10 @@ def in_process(
         ("pydantic PredictBody.model_validate_json", lambda: PredictBody.model_validate_json(body)),
         ("EMF metrics: EphemeralMetrics + 3 dimensions + 4 metrics + flush", emf_block),
         ("EMF metrics: the same record as one json.dumps + print", emf_line),
+        (
+            "EMF metrics: the handler's emitter (serialize_metric_set, dimensions set once)",
+            lambda: app._emit_variant_metrics(MODEL, version, "production", (1, 1, 0.5, 0.2)),
+        ),
         ("lean handler (no resolver; bench-only sketch)", lean_handler),
         ("lambda_handler(event, context) (whole handler)", lambda: app.lambda_handler(event, context)),
     ]

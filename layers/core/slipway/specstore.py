@@ -1,20 +1,28 @@
 """Model specs in an environment: pushed to the artifacts bucket, versioned by content hash,
-with a current pointer per model in the metadata table."""
+with a current pointer per model in the metadata table. The whole spec's models (``slipway.spec.model``)
+load on first use: ``contract_at``, all that the inference function reads, needs only the data contract's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from slipway import audit, layout
 from slipway.errors import NotFound, SpecError
 from slipway.ports import Deps
-from slipway.spec import ModelSpec, dump_spec_yaml, load_spec, spec_version
+from slipway.spec.data import DataContract
+
+if TYPE_CHECKING:
+    from slipway.spec.model import ModelSpec
 
 
 def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str, Any]:
     """Validate and store a spec; make it the model's current one. Same text twice: one version. Returns the
     version (now current), whether it is new, and the version that was current before (``previous``). The push
     is audited with the caller (``deps.settings.principal``) and ``reason``."""
+    from slipway.spec.model import dump_spec_yaml, load_spec, spec_version
+
     spec = load_spec(source)
     version = spec_version(spec)
     stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
@@ -51,11 +59,26 @@ def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:
 
 
 def spec_at(deps: Deps, model: str, version: str) -> ModelSpec:
+    from slipway.spec.model import load_spec
+
+    return load_spec(_stored(deps, model, version))
+
+
+def contract_at(deps: Deps, model: str, version: str) -> DataContract:
+    """The data contract of a stored spec version, without validating the other sections again: the file
+    was validated as a whole when it was pushed, and its version is its content's hash. Read with libyaml
+    where PyYAML has it (the pure-Python reader takes milliseconds on a cold start)."""
+    raw = yaml.load(_stored(deps, model, version), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+        raise SpecError(f"spec {model}@{version[:12]} has no data contract", {"model": model})
+    return DataContract.model_validate(raw["data"])
+
+
+def _stored(deps: Deps, model: str, version: str) -> bytes:
     try:
-        text = deps.store.get_bytes(layout.spec_object(deps.settings.artifacts_bucket, model, version))
+        return deps.store.get_bytes(layout.spec_object(deps.settings.artifacts_bucket, model, version))
     except NotFound as e:
         raise SpecError(f"spec {model}@{version[:12]} is recorded but its file is missing", {"model": model}) from e
-    return load_spec(text)
 
 
 def training_spec(deps: Deps, model: str, version: str) -> ModelSpec:

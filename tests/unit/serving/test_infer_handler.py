@@ -119,3 +119,47 @@ def test_the_openapi_document_names_every_route(served: tuple[ModuleType, Infere
         "/health",
         "/openapi.json",
     }
+
+
+def test_the_openapi_document_describes_the_predict_answer_and_errors(
+    served: tuple[ModuleType, InferenceService],
+) -> None:
+    app, _ = served
+    _, document = answer(app, event("GET", "/openapi.json"))
+    responses = document["paths"]["/v1/models/{model}/predict"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PredictAnswer"}
+    assert {"400", "404", "413", "415", "422", "503"} <= set(responses)
+    answer_fields = document["components"]["schemas"]["PredictAnswer"]["properties"]
+    assert {"predictions", "probabilities", "model", "version", "variant", "request_id"} <= set(answer_fields)
+    request = document["paths"]["/v1/models/{model}/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert request["schema"] == {"$ref": "#/components/schemas/PredictBody"}
+
+
+def test_a_prediction_writes_one_emf_record_per_variant(
+    served: tuple[ModuleType, InferenceService], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, _ = served
+    status, body = answer(app, event("POST", "/v1/models/churn/predict", {"instances": rows(3)}))
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert status == 200 and len(records) == 1
+    (record,) = records
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "slipway"
+    assert directive["Dimensions"] == [["model", "version", "variant", "service"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+        "requests": "Count",
+        "rows": "Count",
+        "mean_score": "None",
+        "latency": "Milliseconds",
+    }
+    assert (record["model"], record["version"], record["variant"]) == ("churn", "1", "production")
+    assert record["requests"] == [1.0] and record["rows"] == [3.0] and record["latency"][0] > 0
+    scores = [p["1"] for p in body["probabilities"]]
+    assert record["mean_score"][0] == pytest.approx(sum(scores) / len(scores))
+
+
+def test_a_predict_body_logs_its_shape_not_its_rows() -> None:
+    from slipway.serving.http import PredictBody
+
+    body = PredictBody.model_validate({"instances": [{"email": "someone@example.com"}] * 2})
+    assert repr(body) == "PredictBody(instances: 2 rows)" and "example.com" not in f"{ {'body': body} }"

@@ -1,13 +1,17 @@
-"""The one place boto3 clients are created: lazily, cached per (service, region, endpoint)."""
+"""The one place AWS clients are created: lazily, cached per (service, region, endpoint). Inside
+Lambda they come from one botocore session, without importing boto3 (its import pulls s3transfer,
+~125 ms of a cold start, and the functions use no boto3 resource or transfer method); operator tools
+pass a boto3 Session (a profile)."""
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -37,12 +41,23 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+_creating = threading.Lock()  # a botocore session is not thread-safe; the clients it makes are
+
+
 @functools.lru_cache(maxsize=64)
 def client(service: str, region: str, endpoint_url: str | None = None, session: Any = None) -> Any:
     """A cached client; ``session`` (a boto3 Session) for operator tools, default credentials otherwise."""
-    return (session or boto3.session.Session()).client(
-        service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG
-    )
+    if session is not None:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+    with _creating:
+        return _default_session().create_client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+
+
+@functools.cache
+def _default_session() -> botocore.session.Session:
+    """One botocore session for every client of the process: its loader parses each data file once
+    (endpoints, partitions, retry config) and credentials are resolved once."""
+    return botocore.session.get_session()
 
 
 def error_code(error: ClientError) -> str:

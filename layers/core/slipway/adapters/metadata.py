@@ -3,19 +3,19 @@ conditional writes make every step idempotent; ClientErrors become ConflictError
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 from slipway.adapters.clients import aws_errors
 from slipway.errors import ConflictError
 from slipway.ports import ConditionalUpdate, Counter
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+_de = TypeDeserializer()  # Powertools' copy of boto3's: reading needs no boto3 import (cold start)
 _CONFLICT = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 _KEY_FREE = "attribute_not_exists(PK)"
 
@@ -32,7 +32,16 @@ def _drop_none(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _to_dynamo(value: Mapping[str, Any]) -> dict[str, Any]:
     plain = json.loads(json.dumps(_drop_none(value), default=str), parse_float=Decimal)
-    return {k: _ser.serialize(v) for k, v in plain.items()}
+    return {k: _serializer().serialize(v) for k, v in plain.items()}
+
+
+@functools.cache
+def _serializer() -> Any:
+    """boto3's TypeSerializer, imported on the first write: a function that only reads (infer) never
+    imports boto3."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
 
 
 def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:

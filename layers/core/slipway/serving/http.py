@@ -7,7 +7,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MAX_BODY_BYTES", "MAX_ROWS", "DataframeSplit", "FeedbackBody", "FeedbackItem", "PredictBody"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ROWS",
+    "DataframeSplit",
+    "ErrorAnswer",
+    "FeedbackBody",
+    "FeedbackItem",
+    "PredictAnswer",
+    "PredictBody",
+]
 
 MAX_ROWS = 10_000  # per request; more → 413 (use batch scoring)
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
@@ -47,6 +56,12 @@ class PredictBody(_Body):
             )
         return self
 
+    def __repr__(self) -> str:
+        """The shape, not the rows: Powertools' resolver formats its route arguments into a debug message
+        on every request (whether debug logging is on or not), and rows may hold personal data."""
+        given = [n for n in ("instances", "dataframe_records", "dataframe_split") if getattr(self, n) is not None]
+        return f"PredictBody({', '.join(given)}: {len(self.rows()) if len(given) == 1 else '?'} rows)"
+
     def rows(self) -> list[dict[str, Any]]:
         if self.instances is not None:
             return self.instances
@@ -74,3 +89,33 @@ class FeedbackItem(_Body):
 
 class FeedbackBody(_Body):
     feedback: list[FeedbackItem] = Field(min_length=1)
+
+
+class PredictAnswer(BaseModel):
+    """The predict answer, for the OpenAPI document: the route writes it as JSON itself (validating the
+    service's own answer again on every request would cost more than the model call)."""
+
+    predictions: list[Any] = Field(description="one per row: the label (classification) or the value")
+    probabilities: list[dict[str, float] | None] | None = Field(
+        default=None, description="classification: per row, each label's probability"
+    )
+    model: str
+    version: int | None = Field(description="the version that answered every row, or null when rows were split")
+    variant: str | None = Field(description="production or challenger, or null when rows were split")
+    versions: list[int] = Field(description="per row")
+    variants: list[str] = Field(description="per row")
+    request_id: str
+
+
+class ErrorFinding(BaseModel):
+    row: int | None = None
+    field: str
+    check: str | None = None
+    message: str | None = None
+
+
+class ErrorAnswer(BaseModel):
+    """Every 4xx/5xx answer: a message and, for a body or rows that do not fit, one finding per field."""
+
+    message: str
+    errors: list[ErrorFinding] | None = None

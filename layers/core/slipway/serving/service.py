@@ -20,7 +20,7 @@ from slipway.serving.models import ModelCache, ServedModel
 from slipway.serving.routing import Routing, Variant, routing_from_aliases
 from slipway.serving.rows import RowFinding, check_rows, row_json_schema, served_columns
 from slipway.spec.data import DataContract
-from slipway.specstore import spec_at
+from slipway.specstore import contract_at
 
 __all__ = ["InferenceService", "InvalidRequest", "NothingInProduction", "Prediction"]
 
@@ -76,7 +76,7 @@ class InferenceService:
         spec_version = str(item["spec_version"])
         contract = self._contracts.get((model, spec_version))
         if contract is None:
-            contract = spec_at(self.deps, model, spec_version).data
+            contract = contract_at(self.deps, model, spec_version)
             self._contracts[(model, spec_version)] = contract
         columns = served_columns(contract, [str(i["name"]) for i in item["inputs"]])
         found = self.models.get(item, contract, columns)  # raises (uncached) if the artifact is refused

@@ -1,0 +1,206 @@
+"""Before/after of the infer function on one trained model, interleaved, for changes smaller than the
+noise between two separate runs of bench_serving.py on a shared machine.
+
+  warm: both app.py files loaded in ONE process (this checkout's slipway layer, one service each, captures
+        in memory), timed in alternating blocks of 200 handler calls on the same v2 event; the "before"
+        app also gets pydantic's own PredictBody repr back. session.run and InferenceService.predict are
+        timed in the same blocks, as the machine's yardstick.
+  cold: fresh processes alternating between the two checkouts (PYTHONPATH = their layers/core, their
+        functions/infer/app.py), each through the function's own composition against one moto server
+        that serves the trained registry: spawn → first answer.
+
+    git worktree add /tmp/slipway-before main        # or: mkdir D && git archive main | tar -x -C D
+    .venv/bin/python bench/serving/ab_serving.py --before /tmp/slipway-before
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import bench_serving as bench  # noqa: E402 - the bench's helpers, after its folder is on the path
+
+
+def _load(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def warm_child(before: Path, event: dict[str, Any], blocks: int) -> dict[str, Any]:
+    """In a child process whose environment points the function at the moto server."""
+    from pydantic import BaseModel
+
+    from slipway.domain.model_input import model_input_from_records
+    from slipway.serving.captures import BackgroundCaptures
+    from slipway.serving.http import PredictBody
+
+    apps = {
+        "before": _load(before / "functions" / "infer" / "app.py", "infer_before"),
+        "after": _load(ROOT / "functions" / "infer" / "app.py", "infer_after"),
+    }
+    reprs = {"before": BaseModel.__repr__, "after": PredictBody.__repr__}
+    context = bench.Context()
+    row = json.loads(event["body"])["instances"][0]
+    calls: dict[str, Any] = {}
+    answers = {}
+    with contextlib.redirect_stdout(open(os.devnull, "w")):  # EMF lines
+        for name, app in apps.items():
+            PredictBody.__repr__ = reprs[name]  # type: ignore[method-assign]
+            answers[name] = json.loads(app.lambda_handler(event, context)["body"])["probabilities"]
+            service = app._service(app.deps())  # the instance each app's service() returns
+            service.captures = BackgroundCaptures(bench.MemorySink())
+            calls[name] = lambda app=app: app.lambda_handler(event, context)
+        served = service.served(bench.MODEL, service.routing(bench.MODEL).production)
+        feed = model_input_from_records([row], served.inputs)
+        calls["InferenceService.predict"] = lambda: service.predict(bench.MODEL, [row], "r")
+        calls["session.run"] = lambda: served.session.run(["probabilities"], feed)
+        samples: dict[str, list[int]] = {name: [] for name in calls}
+        clock = time.perf_counter_ns
+        for block in range(blocks + 1):  # block 0 warms up
+            for name, call in calls.items():
+                PredictBody.__repr__ = reprs.get(name, reprs["after"])  # type: ignore[method-assign]
+                for _ in range(200):
+                    t = clock()
+                    call()
+                    if block:
+                        samples[name].append(clock() - t)
+    if answers["before"] != answers["after"]:
+        raise SystemExit(f"the two handlers answer differently: {answers}")
+    out: dict[str, Any] = {}
+    for name, values in samples.items():
+        values.sort()
+        out[name] = {
+            "p50_us": bench.percentile(values, 0.5) / 1000,
+            "p99_us": bench.percentile(values, 0.99) / 1000,
+            "calls": len(values),
+        }
+    return out
+
+
+def cold(before: Path, env: dict[str, str], event: dict[str, Any], runs: int) -> dict[str, Any]:
+    roots = {"before": before, "after": ROOT}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in roots}
+    for _ in range(runs):
+        for name, root in roots.items():
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                json.dump({"path": [str(root / "functions" / "infer")], "event": event}, f)
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-B", str(HERE / "cold_start.py"), "slipway", f.name],
+                env={**env, "PYTHONPATH": str(root / "layers" / "core")},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            wall = time.perf_counter() - started
+            os.unlink(f.name)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                raise SystemExit(f"{name}: {done.stderr[-3000:]}")
+            result = json.loads(line[7:])
+            if result["status"] != 200:
+                raise SystemExit(f"{name} answered {result['status']}: {result['body']}")
+            results[name].append({**result, "wall_s": wall})
+    return {
+        name: {
+            **{k: statistics.median(s[k] for s in samples) * 1000 for k in ("import_s", "first_call_s", "total_s")},
+            "best_ms": min(s["total_s"] for s in samples) * 1000,
+            "modules": samples[0]["modules"],
+            "runs": len(samples),
+        }
+        for name, samples in results.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=True, help="a checkout of the code to compare against")
+    parser.add_argument("--blocks", type=int, default=25, help="warm: blocks of 200 calls per case")
+    parser.add_argument("--cold-runs", type=int, default=15, help="cold: fresh processes per checkout")
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--warm-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.warm_child:
+        event = json.loads(args.warm_child.read_text())
+        print("RESULT " + json.dumps(warm_child(args.before, event, args.blocks)))
+        return
+
+    from moto.server import ThreadedMotoServer
+
+    print(f"load average at start: {bench.load_average()}", flush=True)
+    cloud, dev, _ = bench.train(args.rows)
+    port = bench.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        environment = cloud.environments["dev"]
+        function = dev.client("lambda").get_function_configuration(FunctionName=environment.functions["InferFunction"])
+        env = {
+            "PATH": os.environ["PATH"],
+            "LANG": "C.UTF-8",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": environment.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": environment.secret_access_key,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **function.get("Environment", {}).get("Variables", {}),
+        }
+        event = bench.http_event(json.dumps({"instances": [bench.client_row()]}), request_id="ab")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(event, f)
+        print(f"warm: load {bench.load_average()}", flush=True)
+        child = [sys.executable, "-B", __file__, "--before", str(args.before), "--blocks", str(args.blocks)]
+        done = subprocess.run(
+            [*child, "--warm-child", f.name],
+            env={**env, "PYTHONPATH": str(ROOT / "layers" / "core")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(done.stderr[-3000:])
+        warm = json.loads(line[7:])
+        print(f"cold: load {bench.load_average()}", flush=True)
+        cold_starts = cold(args.before, env, event, args.cold_runs)
+    finally:
+        server.stop()
+    print(f"\nwarm, one row, p50/p99 µs ({args.blocks} alternating blocks of 200 calls per case)\n")
+    print("| case | p50 µs | p99 µs |\n|---|---:|---:|")
+    for name, figures in warm.items():
+        print(f"| {name} | {figures['p50_us']:.1f} | {figures['p99_us']:.1f} |")
+    print(f"\nafter ÷ before, handler p50: {warm['after']['p50_us'] / warm['before']['p50_us']:.2f}")
+    print(f"\ncold start, fresh process → first answer, medians of {args.cold_runs} alternating runs (ms)\n")
+    print("| checkout | imports | first call | total | best | modules |\n|---|---:|---:|---:|---:|---:|")
+    for name, c in cold_starts.items():
+        print(
+            f"| {name} | {c['import_s']:.0f} | {c['first_call_s']:.0f} | {c['total_s']:.0f} | {c['best_ms']:.0f} |"
+            f" {c['modules']} |"
+        )
+    print(f"\nload average at the end: {bench.load_average()}")
+
+
+if __name__ == "__main__":
+    main()
