@@ -109,6 +109,10 @@ class LambdaRuntime:
         self._modules: dict[Path, ModuleType] = {}
         self._environment = EnvironmentGate()
         self._loading = threading.Lock()
+        # One invocation at a time through each in-process function's module (Lambda runs one per execution
+        # environment): its handler's module state (Powertools' resolver keeps the current event and context in
+        # class attributes) is shared by every account's copy of the function here.
+        self._serial: dict[Path, threading.Lock] = {}
         self._in_flight = 0  # asynchronous invocations not finished yet
         self.invocations: collections.deque[Invocation] = collections.deque(maxlen=10_000)  # newest last
         self._idle = threading.Condition()
@@ -204,7 +208,14 @@ class LambdaRuntime:
                 log_group_name=f"/aws/lambda/{fn.function_name}",
                 log_stream_name=time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
             )
-            with self._environment.use(self._function_environment(fn)), acting_as(account_id, fn.role):
+            serial = None
+            if source.logical_id in self.in_process:
+                serial = self._serial.setdefault(source.module_file, threading.Lock())
+            with (
+                serial or contextlib.nullcontext(),
+                self._environment.use(self._function_environment(fn)),
+                acting_as(account_id, fn.role),
+            ):
                 result = self._load(source)(event, context)
             return json.dumps(result, default=str), False
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a Lambda error payload
