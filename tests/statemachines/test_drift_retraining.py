@@ -41,6 +41,9 @@ DEPLOYMENT = {
     "bake: 10m": "bake: 12s",
     "min_canary_rows: 100": "min_canary_rows: 30",
     "max_prediction_shift: 0.25": "max_prediction_shift: null",
+    # A retraining set orders its captured rows by request id (random), so its seeded split differs from run to run
+    # and the AUC against the champion moves by a few hundredths: the regression gate's margin is not this test's.
+    "max_regression: {roc_auc: 0.02}": "max_regression: {roc_auc: 0.1}",
 }
 MONITORING = """
 monitoring:
@@ -66,6 +69,11 @@ def post(cloud: LocalCloud, env: str, path: str, payload: dict[str, Any]) -> dic
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=30) as r:
         return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def answers_as_production(cloud: LocalCloud, env: str, version: int | None) -> bool | None:
+    answer = post(cloud, env, "predict", {"instances": shifted(1, 299)})
+    return (answer["variant"], answer["version"]) == ("production", version) or None
 
 
 def landed(cloud: LocalCloud, target: Target, kind: str) -> int:
@@ -206,6 +214,11 @@ def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(
     # GIVEN prod serving the retrained version (the test above), and 400 shifted customers served there since,
     # 150 of them with ground truth (prod's production is 2 here: the test above runs first)
     serving = ModelRegistry.of(prod.deps).alias(MODEL, "production")
+    poll(  # warm functions trust the aliases they read for 5 s: until then v2 may still answer as the challenger
+        lambda: answers_as_production(cloud, "prod", serving),
+        timeout_s=30,
+        what="prod never served its production version as production",
+    )
     before = {n: landed(cloud, prod, n) for n in ("captures", "feedback")}
     answers = [post(cloud, "prod", "predict", {"instances": shifted(50, 300 + k)}) for k in range(8)]
     labelled = [
