@@ -150,23 +150,7 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        environment = cloud.environments["dev"]
-        function = dev.client("lambda").get_function_configuration(FunctionName=environment.functions["InferFunction"])
-        env = {
-            "PATH": os.environ["PATH"],
-            "LANG": "C.UTF-8",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": environment.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": environment.secret_access_key,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **function.get("Environment", {}).get("Variables", {}),
-        }
+        env = bench.infer_environment(cloud, dev, port)
         event = bench.http_event(json.dumps({"instances": [bench.client_row()]}), request_id="ab")
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(event, f)

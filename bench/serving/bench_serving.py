@@ -733,6 +733,28 @@ def mlflow_http(
 
 
 # ---------------------------------------------------------------------------------------------- (c)
+def infer_environment(cloud: Any, dev: Any, port: int) -> dict[str, str]:
+    """The environment a fresh ``infer`` process runs under: the deployed function's own variables, the dev
+    operator's keys, and AWS reached through a moto server on ``port`` that serves the local cloud's backends."""
+    environment = cloud.environments["dev"]
+    function = dev.client("lambda").get_function_configuration(FunctionName=environment.functions["InferFunction"])
+    return {
+        "PATH": os.environ["PATH"],
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": environment.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": environment.secret_access_key,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **function.get("Environment", {}).get("Variables", {}),
+    }
+
+
 def cold_starts(
     cloud: Any,
     dev: Any,
@@ -751,23 +773,7 @@ def cold_starts(
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        environment = cloud.environments["dev"]
-        function = dev.client("lambda").get_function_configuration(FunctionName=environment.functions["InferFunction"])
-        env = {
-            "PATH": os.environ["PATH"],
-            "LANG": "C.UTF-8",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": environment.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": environment.secret_access_key,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"],
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **function.get("Environment", {}).get("Variables", {}),
-        }
+        env = infer_environment(cloud, dev, port)
         # the code under test when run from a snapshot (PYTHONPATH); `python -I` (sam build cases) ignores it
         passed = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
         env.update(passed)
