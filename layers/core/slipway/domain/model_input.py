@@ -68,8 +68,6 @@ def model_input_from_records(records: Sequence[Mapping[str, Any]], inputs: list[
     out: dict[str, np.ndarray] = {}
     for feature in inputs:
         values = [_record_value(feature, r.get(feature.name), n) for n, r in enumerate(records)]
-        if feature.kind == "numeric":
-            out[feature.name] = np.asarray(values, dtype=np.float64).astype(np.float32).reshape(-1, 1)
-        else:
-            out[feature.name] = np.asarray(values, dtype=input_dtype(feature)).reshape(-1, 1)
+        # Python floats (doubles) become float32 by the same rounding as float64 → float32
+        out[feature.name] = np.array(values, dtype=_DTYPES[feature.kind]).reshape(-1, 1)
     return out

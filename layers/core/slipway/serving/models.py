@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,14 +48,17 @@ class ServedModel:
         if self.task == "classification":
             probabilities = np.asarray(self.session.run(["probabilities"], feed)[0], dtype=np.float64)
             assert self.labels is not None
-            chosen = probabilities.argmax(axis=1)
-            predictions = [self.labels[i] for i in chosen]
-            per_class = [
-                {str(label): float(p) for label, p in zip(self.labels, row, strict=True)} for row in probabilities
-            ]
+            labels, keys = self.labels, self._label_keys
+            predictions = [labels[i] for i in probabilities.argmax(axis=1).tolist()]
+            per_class = [dict(zip(keys, row, strict=True)) for row in probabilities.tolist()]
             return predictions, per_class, probabilities[:, -1]
         values = np.asarray(self.session.run(None, feed)[0], dtype=np.float64).reshape(-1)
-        return [float(v) for v in values], None, values
+        return values.tolist(), None, values
+
+    @cached_property
+    def _label_keys(self) -> list[str]:
+        """The class labels as the answer's probability keys (JSON object keys are strings)."""
+        return [str(label) for label in self.labels or ()]
 
 
 class ModelCache:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["Routing", "Variant", "routing_from_aliases"]
 
 type VariantName = Literal["production", "challenger"]
 
 
-@dataclass(frozen=True)
-class Variant:
+class Variant(NamedTuple):
+    """A tuple: hashed and compared in C, as it is a dict key several times per request."""
+
     name: VariantName
     version: int
 
@@ -26,20 +28,29 @@ class Routing:
     challenger: int | None = None
     weight: float = 0.0  # the challenger's share
 
-    @property
+    @cached_property
     def salt(self) -> str:
         """Per experiment: a new challenger (or weight) reshuffles which keys it gets."""
         return f"{self.model}:{self.challenger}:{self.weight}"
 
-    def choose(self, key: str) -> Variant:
+    @cached_property
+    def champion(self) -> Variant:
         assert self.production is not None, "nothing to route to"
+        return Variant("production", self.production)
+
+    @cached_property
+    def _contender(self) -> Variant | None:
         if self.challenger is None or self.weight <= 0:
-            return Variant("production", self.production)
+            return None
+        return Variant("challenger", self.challenger)
+
+    def choose(self, key: str) -> Variant:
+        contender = self._contender
+        if contender is None:
+            return self.champion
         digest = hashlib.blake2b(f"{self.salt}:{key}".encode(), digest_size=8).digest()
         point = int.from_bytes(digest, "big") / 2**64  # uniform in [0, 1)
-        if point < self.weight:
-            return Variant("challenger", self.challenger)
-        return Variant("production", self.production)
+        return contender if point < self.weight else self.champion
 
 
 def routing_from_aliases(model: str, aliases: dict[str, dict[str, Any]]) -> Routing:
