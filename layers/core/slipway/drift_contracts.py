@@ -49,6 +49,7 @@ class DriftCheck(Frozen):
     drifted_features: list[str] = Field(default_factory=list)
     report_uri: str | None = None
     result_uri: str | None = None
+    dataset_version: str | None = None  # what the drifted version was trained on (its drift reference says)
     policy: Literal["none", "retrain", "retrain-and-promote"] = "none"
     cooldown: int = 0
     retrain: bool = False
@@ -71,8 +72,9 @@ class RetrainingDecision(Frozen):
 
 
 class RetrainingOrder(Frozen):
-    """What a ``DriftDetected`` event asks: retrain ``model`` (whose production ``version`` drifted) on its latest
-    data. The training run's input carries it as ``{"retrain": …}``."""
+    """What a ``DriftDetected`` event asks: retrain ``model`` (whose production ``version`` drifted) on the data
+    that version learned from plus the labelled captures. The training run's input carries it as
+    ``{"retrain": …}``."""
 
     model: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
     check_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
@@ -80,6 +82,9 @@ class RetrainingOrder(Frozen):
     policy: Literal["none", "retrain", "retrain-and-promote"] = "retrain"
     env: str = ""  # where the drift was found
     account: str = Field(default="", pattern=r"^([0-9]{12})?$")  # its account (EventBridge's, kept across buses)
+    # the drifted version's training data: a dataset version of dev's (versions keep it when promoted); "" from
+    # events sent before it was carried, whose retraining starts from the newest curated upload
+    dataset_version: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
 
     @classmethod
     def from_event(cls, event: Any) -> RetrainingOrder:

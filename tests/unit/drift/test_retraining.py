@@ -24,10 +24,19 @@ from slipway.steps.register_version import register_version
 from slipway.steps.request_retraining import request_retraining
 from slipway.steps.start_training import start_retraining
 from slipway.steps.train_candidate import train_candidate
+from slipway.steps.validate_dataset import validate_dataset
 from tests.fakes import FakeEventBus, FakeWorkflows
 from tests.unit.drift.conftest import feedback, serve
 from tests.unit.drift.test_drift_steps import check, shifted
-from tests.unit.steps.support import evaluate_request, features_request, register_request, spec_pushed, train_requests
+from tests.unit.steps.support import (
+    churn_csv,
+    evaluate_request,
+    features_request,
+    register_request,
+    spec_pushed,
+    train_requests,
+    upload,
+)
 
 
 def drift_detected(deps: Deps) -> dict[str, object]:
@@ -55,7 +64,7 @@ def test_drift_detected_starts_one_retraining_run_per_check(dev: Deps) -> None:
         RetrainingOrder.from_event({"detail-type": "DriftDetected", "detail": {"model": "churn"}})
 
 
-def test_the_retraining_set_is_the_latest_upload_plus_labelled_captures(dev: Deps) -> None:
+def test_the_retraining_set_is_the_upload_plus_labelled_captures(dev: Deps) -> None:
     order = RetrainingOrder.from_event(drift_detected(dev))
     base = ModelRegistry.of(dev).get_version("churn", 1)["dataset_version"]
     dataset = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-1", retrain=order))
@@ -72,6 +81,34 @@ def test_the_retraining_set_is_the_latest_upload_plus_labelled_captures(dev: Dep
     # AND a retried step makes the same version, once
     again = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-1", retrain=order))
     assert again.dataset_version == dataset.dataset_version and again.new
+
+
+def test_the_retraining_set_extends_the_upload_the_drifted_version_learned_from(dev: Deps) -> None:
+    # GIVEN v1 in production, trained on the first upload, and a newer upload curated since whose version never
+    # reached production (its gates failed, its canary rolled it back, or it waits for approval)
+    v1 = ModelRegistry.of(dev).get_version("churn", 1)
+    newer = validate_dataset(dev, upload(dev, "churn/newer.csv", churn_csv(n_rows=600, seed=11)), "run-newer")
+    assert newer.dataset_version != v1["dataset_version"]
+    # WHEN v1 drifts: the DriftDetected event says what v1 learned from
+    order = RetrainingOrder.from_event(drift_detected(dev))
+    assert order.dataset_version == v1["dataset_version"]
+    dataset = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-4", retrain=order))
+    # THEN the retraining set extends v1's upload, not the newer one
+    item = dev.table.get(*layout.dataset_key("churn", dataset.dataset_version))
+    assert item is not None and item["base_dataset_version"] == v1["dataset_version"]
+    assert dataset.raw_uri == v1["raw_uri"] and dataset.raw_uri != newer.raw_uri
+    # AND when the drifted version was itself retrained, its set's upload is the base again (no capture twice)
+    retrained = RetrainingOrder(model="churn", check_id="c2", version=2, dataset_version=dataset.dataset_version)
+    again = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-5", retrain=retrained))
+    assert again.raw_uri == v1["raw_uri"] and again.rows == dataset.rows
+    # AND an order that does not say (sent before events carried it) extends the newest curated upload
+    unsaid = order.model_copy(update={"dataset_version": "", "check_id": "c3"})
+    latest = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-6", retrain=unsaid))
+    assert latest.raw_uri == newer.raw_uri
+    with pytest.raises(InvalidEvent):  # a dataset version is a SHA-256
+        RetrainingOrder.from_event(
+            {"detail": {"model": "churn", "check_id": "c4", "version": 1, "dataset_version": "v1"}}
+        )
 
 
 def test_the_retraining_set_trains_through_the_gates_into_a_new_version(dev: Deps) -> None:

@@ -142,6 +142,7 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
         drifted_features=dataset.drifted,
         report_uri=report.uri,
         result_uri=data.uri,
+        dataset_version=reference.get("dataset_version"),
         policy=policy,
         cooldown=monitoring.retraining.cooldown,
         retrain=drifted and policy != "none",

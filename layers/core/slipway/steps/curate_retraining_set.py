@@ -1,10 +1,11 @@
 """The retraining step: a drift's training run starts from data already curated, not from an upload. Its
-dataset version is the model's latest curated upload plus every labelled capture (a served row joined by
-request id and row to its latest feedback) of the environment where the drift was found (this one, or
-staging's or prod's lake, whose bucket policy lets this function's role read captures/ and feedback/), the
-captured rows carrying the model's inputs and the target only (captures hold nothing else; the contract's
-other columns are null there). Nothing is validated or
-PII-hashed again: the upload's rows are already curated and model inputs are never PII (the spec refuses it)."""
+dataset version is the curated upload the drifted version learned from (for a version itself retrained, the
+upload its set extended; the newest curated upload when the order does not say) plus every labelled capture
+(a served row joined by request id and row to its latest feedback) of the environment where the drift was
+found (this one, or staging's or prod's lake, whose bucket policy lets this function's role read captures/ and
+feedback/), the captured rows carrying the model's inputs and the target only (captures hold nothing else; the
+contract's other columns are null there). Nothing is validated or PII-hashed again: the upload's rows are
+already curated and model inputs are never PII (the spec refuses it)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
     order, run_id = request.retrain, request.run_id
     model = order.model
     spec, spec_version = current_spec(deps, model)
-    base = latest_upload(deps, model)
+    base = retraining_base(deps, model, order.dataset_version)
     start_run(deps, run_id, model=model, raw_uri=base["raw_uri"], raw_version_id=base.get("raw_version_id"))
     curated = read_parquet(deps.store, S3Object.parse(str(base["curated_uri"])))
     inputs = [c.name for c in spec.data.columns if c.pii == "keep" and c.name != spec.data.target]
@@ -99,6 +100,21 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
     if trained is not None:  # nothing new since the last retraining: the machine ends at NothingToTrain
         update_run(deps, run_id, status="SUCCEEDED", outcome="nothing_to_train", model_version=trained, ended_at=now)
     return DatasetVersion(dataset_version=version, new=created, trained_version=trained, **recorded)
+
+
+def retraining_base(deps: Deps, model: str, learned_from: str) -> dict[str, object]:
+    """The curated upload a retraining extends: the one the drifted version learned from, so that a newer upload
+    whose version never reached production (failed its gates, rolled back by its canary, still waiting for
+    approval) does not become the base unasked. ``learned_from`` is that version's dataset version (a retraining
+    set's points to the upload it extended); when it is unknown here (an order sent before it was carried, or a
+    dataset this environment does not hold), the model's newest curated upload."""
+    if learned_from:
+        item = deps.table.get(*layout.dataset_key(model, learned_from))
+        if item is not None and item.get("origin") == ORIGIN:
+            item = deps.table.get(*layout.dataset_key(model, str(item["base_dataset_version"])))
+        if item is not None:
+            return item
+    return latest_upload(deps, model)
 
 
 def latest_upload(deps: Deps, model: str) -> dict[str, object]:

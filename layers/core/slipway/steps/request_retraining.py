@@ -48,6 +48,7 @@ def request_retraining(deps: Deps, request: RetrainingRequest) -> RetrainingDeci
             "reason": check.reason,
             "report_uri": check.report_uri,
             "drifted_features": check.drifted_features,
+            "dataset_version": check.dataset_version or "",
         },
     )
     deps.table.update(*layout.retraining_key(check.model), {"event_id": event_id})
