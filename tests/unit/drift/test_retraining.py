@@ -4,20 +4,26 @@ through features, training, gates and registration like an upload's dataset."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
 from slipway import layout
 from slipway.artifact_io import read_parquet
 from slipway.contracts import StartedRun
-from slipway.drift_contracts import CurateRetrainingRequest, RetrainingOrder, RetrainingRequest
+from slipway.drift_contracts import CurateRetrainingRequest, DriftRequest, RetrainingOrder, RetrainingRequest
 from slipway.errors import DataContractViolation, InvalidEvent
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.registry import ModelRegistry
+from slipway.serving.service import InferenceService, InvalidRequest
+from slipway.specstore import push_spec
 from slipway.steps.build_features import build_features
+from slipway.steps.compute_drift import compute_drift
 from slipway.steps.curate_retraining_set import curate_retraining_set
 from slipway.steps.evaluate_challenger import evaluate_challenger
 from slipway.steps.register_version import register_version
@@ -25,18 +31,21 @@ from slipway.steps.request_retraining import request_retraining
 from slipway.steps.start_training import start_retraining
 from slipway.steps.train_candidate import train_candidate
 from slipway.steps.validate_dataset import validate_dataset
-from tests.fakes import FakeEventBus, FakeWorkflows
-from tests.unit.drift.conftest import feedback, serve
+from tests.fakes import FakeEventBus, FakeWorkflows, fake_deps
+from tests.unit.drift.conftest import MONITORING, feedback, land, serve
 from tests.unit.drift.test_drift_steps import check, shifted
 from tests.unit.steps.support import (
+    SPECS,
     churn_csv,
     evaluate_request,
     features_request,
     register_request,
+    run_pipeline,
     spec_pushed,
     train_requests,
     upload,
 )
+from tests.unit.steps.test_labelled_targets import iris_csv
 
 
 def drift_detected(deps: Deps) -> dict[str, object]:
@@ -44,6 +53,11 @@ def drift_detected(deps: Deps) -> dict[str, object]:
     answers = serve(deps, 300, shift=shifted)
     feedback(deps, answers[:120], wrong=0.2)
     assert request_retraining(deps, RetrainingRequest(check=check(deps, "c1"))).requested
+    return drift_detected_of(deps)
+
+
+def drift_detected_of(deps: Deps) -> dict[str, object]:
+    """The one DriftDetected event published."""
     bus = deps.events
     assert isinstance(bus, FakeEventBus)
     (event,) = [e for e in bus.published if e["detail-type"] == "DriftDetected"]
@@ -167,3 +181,53 @@ def test_without_labelled_captures_the_set_is_the_upload_and_there_is_nothing_to
     assert dataset.dataset_version == ModelRegistry.of(dev).get_version("churn", 1)["dataset_version"]
     assert (dataset.new, dataset.trained_version) == (False, 1)
     assert dev.table.get(*layout.run_key("retrain-3"))["outcome"] == "nothing_to_train"  # type: ignore[index]
+
+
+def test_a_three_class_text_target_retrains_on_its_labelled_captures() -> None:
+    # GIVEN iris (three species as text) in production, its spec retraining on drift
+    deps = fake_deps()
+    push_spec(deps, (SPECS / "iris.yaml").read_text() + MONITORING)
+    assert run_pipeline(deps, "run-1", "iris/flowers.csv", iris_csv(), until="register").registered is not None
+    registry = ModelRegistry.of(deps)
+    registry.set_alias("iris", "production", 1, actor="test", reason="serve")
+    v1 = registry.get_version("iris", 1)
+    flowers = list(csv.DictReader(io.StringIO(iris_csv().decode())))
+    # WHEN 300 flowers with longer and wider petals are served, and 200 get their species as feedback
+    service = InferenceService(deps, alias_ttl_s=0)
+    rng = np.random.default_rng(0)
+    truths, answers, rows = [], [], []
+    for k in range(300):
+        flower = flowers[int(rng.integers(len(flowers)))]
+        row = {name: float(value) for name, value in flower.items() if name != "species"}
+        row["petal_length"] *= 1.3
+        row["petal_width"] *= 1.4
+        answers.append(service.predict("iris", [row], f"flower-{k}").body)
+        truths.append(flower["species"])
+        rows.append(row)
+    with pytest.raises(InvalidRequest, match="do not fit the target"):
+        service.feedback("iris", [{"request_id": "flower-0", "actual": "rose"}], "fb-0")
+    given = [{"request_id": a["request_id"], "actual": t} for a, t in zip(answers[:200], truths[:200], strict=True)]
+    assert service.feedback("iris", given, "fb-1")["accepted"] == 200
+    labelled = list(zip(rows[:200], truths[:200], strict=True))
+    assert service.captures.flush()
+    land(deps)
+    found = compute_drift(deps, DriftRequest.from_event({"model": "iris", "check_id": "c1"}))
+    # THEN the check finds the drift, judges accuracy on the 200 labelled rows, and asks for a retraining
+    assert found.drifted and found.labelled == 200 and {"petal_length", "petal_width"} <= set(found.drifted_features)
+    assert request_retraining(deps, RetrainingRequest(check=found)).requested
+    order = RetrainingOrder.from_event(drift_detected_of(deps))
+    assert order.dataset_version == v1["dataset_version"]
+    # AND the retraining set is the 150 flowers plus the 200 labelled captures, their species as sent
+    dataset = curate_retraining_set(deps, CurateRetrainingRequest(run_id="retrain-iris", retrain=order))
+    table = read_parquet(deps.store, S3Object.parse(dataset.curated_uri))
+    captured = table.slice(150).select(["sepal_length", "sepal_width", "species"]).to_pylist()
+    sent = [{"sepal_length": r["sepal_length"], "sepal_width": r["sepal_width"], "species": t} for r, t in labelled]
+    assert dataset.rows == 350 and sorted(captured, key=str) == sorted(sent, key=str)
+    # AND what it trains passes the gates into version 2, with the labels in the same class order
+    features = build_features(deps, features_request("retrain-iris", dataset))
+    trained = [train_candidate(deps, r) for r in train_requests("retrain-iris", features)]
+    evaluation = evaluate_challenger(deps, evaluate_request("retrain-iris", dataset, features, trained))
+    assert evaluation.gate.passed, evaluation.gate.summary
+    registered = register_version(deps, register_request("retrain-iris", dataset, features, evaluation))
+    v2 = registry.get_version("iris", registered.version)
+    assert registered.version == 2 and v2["labels"] == v1["labels"] == ["setosa", "versicolor", "virginica"]
