@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     local = sub.add_parser("local", help="the local cloud (local extra: pip install 'slipway[local]')")
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="serve the local cloud on 127.0.0.1 and write AWS profiles")
-    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--port", type=int, default=4566, help="0: a free port (the files and the console name it)")
     up.add_argument("--dir", default=".slipway-local", help="where to write config, credentials and outputs")
     up.set_defaults(func=cmd_local_up)
     tick = local_sub.add_parser("tick", help="fire the environment's schedule rules now (one RULE, or all)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,12 +19,6 @@ from slipway_local.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _written(path: Path, process: subprocess.Popen[str]) -> bool | None:
@@ -36,9 +30,8 @@ def _written(path: Path, process: subprocess.Popen[str]) -> bool | None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     directory = tmp_path_factory.mktemp("local")
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "slipway"), "local", "up", "--port", str(port), "--dir", str(directory)],
+    process = subprocess.Popen(  # port 0: the server binds a free one and writes it into the files
+        [str(BIN / "slipway"), "local", "up", "--port", "0", "--dir", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -59,12 +52,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "AWS_ENDPOINT_URL",
         ):
             env.pop(key, None)
-        yield {
-            "dir": directory,
-            "port": port,
-            "env": env,
-            "outputs": json.loads((directory / "outputs.json").read_text()),
-        }
+        outputs = json.loads((directory / "outputs.json").read_text())
+        port = urlsplit(outputs["dev"]["endpoint_url"]).port
+        assert port, outputs["dev"]["endpoint_url"]
+        yield {"dir": directory, "port": port, "env": env, "outputs": outputs}
     finally:
         process.terminate()
         process.wait(timeout=30)

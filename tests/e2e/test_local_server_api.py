@@ -8,7 +8,6 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,19 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     directory = tmp_path_factory.mktemp("local-api")
     log = directory / "stdout.txt"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(BIN / "slipway"), "local", "up", "--port", str(_free_port()), "--dir", str(directory)],
+            [str(BIN / "slipway"), "local", "up", "--port", "0", "--dir", str(directory)],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

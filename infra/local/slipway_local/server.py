@@ -26,9 +26,8 @@ class ServerFiles:
 
 
 def start_server(port: int) -> tuple[object, LocalCloud]:
-    """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy."""
-    # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
-    os.environ["MOTO_PORT"] = str(port)
+    """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy; port 0: a free port,
+    bound by the server itself (the files and the console name it)."""
     # A function's background thread (the infer function's capture sender) may create its boto3 client
     # after its invocation's environment was restored: give the process default keys, as mock_aws does
     # in-process. Calls still reach the right account through the thread's account (routing.py).
@@ -42,6 +41,9 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
 
     server = LocalMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    port = server.get_host_and_port()[1]
+    # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
     cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}", enforce_iam=True).start()
     return server, cloud
 
@@ -113,7 +115,8 @@ def _api_url(cloud: LocalCloud, env: str) -> str:
 
 def serve(console: Console, port: int, directory: Path) -> int:
     """Start the server, write the files, say how to use them, and serve until Ctrl-C or SIGTERM."""
-    with console.status(f"starting the local cloud on 127.0.0.1:{port} and deploying dev, staging, prod…"):
+    where = f"127.0.0.1:{port}" if port else "a free port of 127.0.0.1"
+    with console.status(f"starting the local cloud on {where} and deploying dev, staging, prod…"):
         _server, cloud = start_server(port)
         files = write_files(cloud, directory.resolve())
     console.print(
