@@ -112,6 +112,7 @@ RETRAINING = {
     "policy": "retrain-and-promote",
     "env": "prod",
     "account": "333333333333",
+    "dataset_version": "5256b2777e6a3f0d1c9b8a7e6d5c4b3a29180f7e6d5c4b3a2918f7e6d5c42c42",
 }
 
 
