@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.composition import deps, typed_errors
+from slipway.composition import promotion_step, typed_errors
 from slipway.promotion_contracts import StageRequest
 from slipway.steps.stage_release import stage_release
 
@@ -16,8 +16,4 @@ logger = Logger()
 @logger.inject_lambda_context
 @typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = StageRequest.from_event(event)
-    logger.append_keys(promotion=request.promotion.id, model=request.promotion.model)
-    result = stage_release(deps(), request)
-    logger.info("staged")
-    return result.model_dump(mode="json")
+    return promotion_step(logger, StageRequest, stage_release, event, "staged")
