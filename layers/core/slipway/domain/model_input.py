@@ -69,5 +69,5 @@ def model_input_from_records(records: Sequence[Mapping[str, Any]], inputs: list[
     for feature in inputs:
         values = [_record_value(feature, r.get(feature.name), n) for n, r in enumerate(records)]
         # Python floats (doubles) become float32 by the same rounding as float64 → float32
-        out[feature.name] = np.array(values, dtype=_DTYPES[feature.kind]).reshape(-1, 1)
+        out[feature.name] = np.array(values, dtype=input_dtype(feature)).reshape(-1, 1)
     return out
