@@ -82,6 +82,27 @@ def landed(cloud: LocalCloud, target: Target, kind: str) -> int:
     return sum(len(s3.get_object(Bucket=lake, Key=k)["Body"].read().splitlines()) for k in keys)
 
 
+def serve_shifted_with_feedback(
+    cloud: LocalCloud, target: Target, env: str, *, batches: int, rows: int, seed: int, labelled: int
+) -> None:
+    """``batches`` requests of ``rows`` shifted customers through the env's HTTP API, the first ``labelled``
+    batches given their own predictions as ground truth; returns once all of them landed in the lake."""
+    before = {kind: landed(cloud, target, kind) for kind in ("captures", "feedback")}
+    answers = [post(cloud, env, "predict", {"instances": shifted(rows, seed + k)}) for k in range(batches)]
+    truths = [
+        {"request_id": a["request_id"], "row": j, "actual": int(p)}
+        for a in answers[:labelled]
+        for j, p in enumerate(a["predictions"])
+    ]
+    assert post(cloud, env, "feedback", {"feedback": truths})["accepted"] == rows * labelled
+    for kind, count in (("captures", rows * batches), ("feedback", rows * labelled)):
+        poll(
+            lambda kind=kind, count=count: landed(cloud, target, kind) >= before[kind] + count or None,
+            timeout_s=30,
+            what=f"{kind} not landed",
+        )
+
+
 @pytest.fixture(scope="module")
 def targets(cloud: LocalCloud) -> dict[str, Target]:
     return {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
@@ -131,15 +152,7 @@ def test_drift_in_dev_retrains_releases_and_promotes_through_staging_to_prod(
 ) -> None:
     dev = targets["dev"]
     # GIVEN 600 shifted customers served in dev's production, 200 of them with ground truth
-    answers = [post(cloud, "dev", "predict", {"instances": shifted(100, 72 + k)}) for k in range(6)]
-    labelled = [
-        {"request_id": a["request_id"], "row": j, "actual": int(p)}
-        for a in answers[:2]
-        for j, p in enumerate(a["predictions"])
-    ]
-    assert post(cloud, "dev", "feedback", {"feedback": labelled})["accepted"] == 200
-    poll(lambda: landed(cloud, dev, "captures") >= 600 or None, timeout_s=30, what="captures not landed")
-    poll(lambda: landed(cloud, dev, "feedback") >= 200 or None, timeout_s=30, what="feedback not landed")
+    serve_shifted_with_feedback(cloud, dev, "dev", batches=6, rows=100, seed=72, labelled=2)
     known = {e["executionArn"] for e in cloud.executions("dev")}
 
     # WHEN the schedule fires and the check finds drift
@@ -219,16 +232,7 @@ def test_drift_found_in_prod_is_retrained_in_dev_on_prods_labelled_captures(
         timeout_s=30,
         what="prod never served its production version as production",
     )
-    before = {n: landed(cloud, prod, n) for n in ("captures", "feedback")}
-    answers = [post(cloud, "prod", "predict", {"instances": shifted(50, 300 + k)}) for k in range(8)]
-    labelled = [
-        {"request_id": a["request_id"], "row": j, "actual": int(p)}
-        for a in answers[:3]
-        for j, p in enumerate(a["predictions"])
-    ]
-    assert post(cloud, "prod", "feedback", {"feedback": labelled})["accepted"] == 150
-    poll(lambda: landed(cloud, prod, "captures") >= before["captures"] + 400 or None, timeout_s=30, what="captures")
-    poll(lambda: landed(cloud, prod, "feedback") >= before["feedback"] + 150 or None, timeout_s=30, what="feedback")
+    serve_shifted_with_feedback(cloud, prod, "prod", batches=8, rows=50, seed=300, labelled=3)
     known = {e["executionArn"] for e in cloud.executions("dev")}
     registered = {int(v["version"]) for v in ModelRegistry.of(dev.deps).versions(MODEL)}
     # AND dev's own retraining (the test above) claimed the model for a day: here that day is over
