@@ -61,7 +61,7 @@ def dev_api_url(cloud: LocalCloud) -> str:
 @pytest.fixture(scope="session")
 def churn_spec(dev: Target) -> dict[str, Any]:
     """The example churn spec, pushed to dev as `slipway spec push specs/churn.yaml --env dev` does."""
-    from slipway.specstore import push_spec
+    from slipway.stores.specs import push_spec
 
     return push_spec(dev.deps, (SPECS / "churn.yaml").read_text())
 

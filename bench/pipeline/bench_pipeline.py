@@ -16,7 +16,7 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from slipway.specstore import push_spec
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_parquet_bytes
 from slipway_local import LocalCloud
 from slipway_local.target import target_in

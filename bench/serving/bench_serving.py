@@ -176,8 +176,8 @@ def train(rows: int) -> tuple[Any, Any, int]:
     import warnings
 
     from slipway.objects import S3Object
-    from slipway.registry import ModelRegistry
-    from slipway.specstore import push_spec
+    from slipway.stores.registry import ModelRegistry
+    from slipway.stores.specs import push_spec
     from slipway_cli.samples import make_churn, to_parquet_bytes
     from slipway_local import LocalCloud
     from slipway_local.target import target_in
@@ -1033,10 +1033,10 @@ def main() -> None:
     import pandas as pd
 
     from slipway import layout
-    from slipway.artifact_io import verified_bytes
     from slipway.domain.features import model_input_frame
-    from slipway.featurestore import feature_inputs
-    from slipway.registry import ModelRegistry
+    from slipway.stores.artifacts import verified_bytes
+    from slipway.stores.features import feature_inputs
+    from slipway.stores.registry import ModelRegistry
 
     cloud, dev, version = train(args.rows)
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))

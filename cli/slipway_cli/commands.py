@@ -11,12 +11,12 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway import lineage_queries, runs
 from slipway.domain.lineage import model_node
 from slipway.errors import NotFound
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry, parse_ref
+from slipway.stores import lineage, runs
+from slipway.stores.registry import ModelRegistry, parse_ref
 
 # Storage attributes that are not part of any command's answer.
 _INTERNAL = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "params_json"})
@@ -203,7 +203,7 @@ def models_show(deps: Deps, ref: str) -> tuple[Any, Any]:
 def lineage_of(deps: Deps, ref: str) -> tuple[Any, Any]:
     item = ModelRegistry.of(deps).resolve(ref)
     node = model_node(item["model"], int(item["version"]))
-    nodes = lineage_queries.upstream(deps, node)
+    nodes = lineage.upstream(deps, node)
     value = {"node": node, "upstream": nodes, "code_version": item.get("code_version")}
     table = Table(title=f"lineage of {escape(node)} (upstream)")
     table.add_column("kind")
@@ -216,7 +216,7 @@ def lineage_of(deps: Deps, ref: str) -> tuple[Any, Any]:
 
 
 def lineage_from(deps: Deps, uri: str) -> tuple[Any, Any]:
-    models = lineage_queries.models_fed_by(deps, uri)
+    models = lineage.models_fed_by(deps, uri)
     table = Table(title=f"models fed by {escape(uri)}")
     table.add_column("model version")
     for m in models:
@@ -232,7 +232,7 @@ _VERDICT = {
 
 
 def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
-    from slipway.steps.reproduce import reproduce
+    from slipway.steps.training.reproduce import reproduce
 
     result = reproduce(deps, ModelRegistry.of(deps).resolve(ref))
     model, _ = parse_ref(ref)
@@ -254,7 +254,7 @@ def reproduce_model(deps: Deps, ref: str) -> tuple[Any, Any]:
 
 def audit_view(target: Any, model: str) -> tuple[list[dict[str, Any]], Any]:
     """`slipway audit MODEL`: the model's audit trail in the target's environment, oldest first."""
-    from slipway.audit import trail
+    from slipway.stores.audit import trail
 
     entries = [public(e) for e in trail(target.deps, model)]
     table = Table(title=f"{model} in {target.env}: audit trail (oldest first)")

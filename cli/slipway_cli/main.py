@@ -53,7 +53,7 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 def cmd_spec_push(args: argparse.Namespace) -> int:
     from slipway.spec import load_spec
-    from slipway.specstore import push_spec
+    from slipway.stores.specs import push_spec
     from slipway_cli.specs import summary
 
     text = Path(args.file).read_text()
@@ -168,7 +168,7 @@ def cmd_aliases(args: argparse.Namespace) -> int:
         return 0
     if args.alias is None or not args.reason:
         raise SystemExit("slipway aliases clear needs MODEL ALIAS --reason TEXT")
-    from slipway.registry import ModelRegistry
+    from slipway.stores.registry import ModelRegistry
 
     ModelRegistry.of(target.deps).clear_alias(
         args.model, args.alias, actor=serving.principal(target), reason=args.reason

@@ -19,9 +19,9 @@ from rich.table import Table
 
 from slipway import layout
 from slipway.errors import ConflictError, NotFound
-from slipway.promotions import claim_approval, list_promotions, pending_approvals, withdraw_answer
-from slipway.registry import ModelRegistry, parse_ref
-from slipway.runs import get_run, update_run
+from slipway.stores.promotions import claim_approval, list_promotions, pending_approvals, withdraw_answer
+from slipway.stores.registry import ModelRegistry, parse_ref
+from slipway.stores.runs import get_run, update_run
 from slipway_cli.commands import public
 from slipway_cli.serving import principal
 from slipway_cli.target import Target

@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.table import Table
 
-from slipway.batch_runs import parts_of
-from slipway.registry import parse_ref
-from slipway.runs import get_run
+from slipway.stores.batch_runs import parts_of
+from slipway.stores.registry import parse_ref
+from slipway.stores.runs import get_run
 from slipway_cli.target import Target
 
 __all__ = ["STATE_MACHINE_OUTPUT", "ScoreRun", "check_input", "execution_name", "follow", "result_view", "start"]

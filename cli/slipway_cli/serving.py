@@ -15,7 +15,7 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.registry import ANY_PREVIOUS, ModelRegistry
+from slipway.stores.registry import ANY_PREVIOUS, ModelRegistry
 from slipway_cli.target import Target
 
 __all__ = ["HttpApiError", "aliases_set", "aliases_show", "post_json", "predict", "read_rows"]

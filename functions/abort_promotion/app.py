@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.promotion_contracts import AbortRequest
-from slipway.steps.abort_promotion import abort_promotion
+from slipway.contracts.promotion import AbortRequest
+from slipway.steps.promotion.abort_promotion import abort_promotion
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.promotion_contracts import StartRequest
-from slipway.steps.begin_promotion import begin_promotion
+from slipway.contracts.promotion import StartRequest
+from slipway.steps.promotion.begin_promotion import begin_promotion
 
 logger = Logger()
 

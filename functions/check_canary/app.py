@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import CheckCanaryRequest
-from slipway.steps.check_canary import check_canary
+from slipway.contracts.promotion import CheckCanaryRequest
+from slipway.steps.promotion.check_canary import check_canary
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.drift_contracts import DriftRequest
-from slipway.steps.compute_drift import compute_drift
+from slipway.contracts.drift import DriftRequest
+from slipway.steps.drift.compute_drift import compute_drift
 
 logger = Logger()
 

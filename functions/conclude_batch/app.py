@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.batch_contracts import ConcludeRequest
 from slipway.composition import deps, typed_errors
-from slipway.steps.conclude_batch import conclude_batch
+from slipway.contracts.batch import ConcludeBatchRequest
+from slipway.steps.batch.conclude_batch import conclude_batch
 
 logger = Logger()
 
@@ -17,7 +17,7 @@ logger = Logger()
 @logger.inject_lambda_context
 @typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = ConcludeRequest.from_event(event)
+    request = ConcludeBatchRequest.from_event(event)
     logger.append_keys(run_id=request.run_id)
     result = conclude_batch(deps(), request)
     logger.info("concluded", extra={"outcome": result.model_dump(mode="json")})

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import ConcludeRequest
-from slipway.steps.conclude_promotion import conclude_promotion
+from slipway.contracts.promotion import ConcludePromotionRequest
+from slipway.steps.promotion.conclude_promotion import conclude_promotion
 
 logger = Logger()
 
@@ -16,4 +16,4 @@ logger = Logger()
 @logger.inject_lambda_context
 @typed_errors
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return promotion_step(logger, ConcludeRequest, conclude_promotion, event, "promotion concluded")
+    return promotion_step(logger, ConcludePromotionRequest, conclude_promotion, event, "promotion concluded")

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import CopyRequest
-from slipway.steps.copy_artifacts import copy_artifacts
+from slipway.contracts.promotion import CopyRequest
+from slipway.steps.promotion.copy_artifacts import copy_artifacts
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.drift_contracts import CurateRetrainingRequest
-from slipway.steps.curate_retraining_set import curate_retraining_set
+from slipway.contracts.drift import CurateRetrainingRequest
+from slipway.steps.training.curate_retraining_set import curate_retraining_set
 
 logger = Logger()
 

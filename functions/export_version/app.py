@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.promotion_contracts import ExportRequest
-from slipway.steps.export_version import export_version
+from slipway.contracts.promotion import ExportRequest
+from slipway.steps.promotion.export_version import export_version
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.contracts import FailureReport
-from slipway.steps.record_failure import record_failure
+from slipway.contracts.training import FailureReport
+from slipway.steps.training.record_failure import record_failure
 
 logger = Logger()
 

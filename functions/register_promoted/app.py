@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import RegisterPromotedRequest
-from slipway.steps.register_promoted import register_promoted
+from slipway.contracts.promotion import RegisterPromotedRequest
+from slipway.steps.promotion.register_promoted import register_promoted
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import ApprovalRequest
-from slipway.steps.request_approval import request_approval
+from slipway.contracts.promotion import ApprovalRequest
+from slipway.steps.promotion.request_approval import request_approval
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.drift_contracts import RetrainingRequest
-from slipway.steps.request_retraining import request_retraining
+from slipway.contracts.drift import RetrainingRequest
+from slipway.steps.drift.request_retraining import request_retraining
 
 logger = Logger()
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.batch_contracts import ScoreRequest
 from slipway.composition import deps, typed_errors
-from slipway.steps.resolve_batch import resolve_batch
+from slipway.contracts.batch import ScoreRequest
+from slipway.steps.batch.resolve_batch import resolve_batch
 
 logger = Logger()
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from slipway.batch_contracts import PartRequest
 from slipway.composition import deps, typed_errors
+from slipway.contracts.batch import PartRequest
 from slipway.ports import Deps
 from slipway.serving.models import ModelCache
-from slipway.steps.score_part import score_part
+from slipway.steps.batch.score_part import score_part
 
 logger = Logger()
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import StageRequest
-from slipway.steps.stage_release import stage_release
+from slipway.contracts.promotion import StageRequest
+from slipway.steps.promotion.stage_release import stage_release
 
 logger = Logger()
 

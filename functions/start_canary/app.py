@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import promotion_step, typed_errors
-from slipway.promotion_contracts import StartCanaryRequest
-from slipway.steps.start_canary import start_canary
+from slipway.contracts.promotion import StartCanaryRequest
+from slipway.steps.promotion.start_canary import start_canary
 
 logger = Logger()
 

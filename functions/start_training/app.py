@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from slipway.composition import deps, typed_errors
-from slipway.contracts import StartTrainingRequest
-from slipway.drift_contracts import RetrainingOrder
-from slipway.steps.start_training import start_retraining, start_training
+from slipway.contracts.drift import RetrainingOrder
+from slipway.contracts.training import StartTrainingRequest
+from slipway.steps.training.start_training import start_retraining, start_training
 
 logger = Logger()
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from slipway.drift_contracts import DriftRequest
+from slipway.contracts.drift import DriftRequest
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.steps.compute_drift import compute_drift
+from slipway.steps.drift.compute_drift import compute_drift
 from tests.browser.chromium import CHROMIUM, Browser, available
 from tests.unit.drift.conftest import dev, production, serve  # noqa: F401 - fixtures
 from tests.unit.drift.test_drift_steps import shifted

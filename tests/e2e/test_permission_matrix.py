@@ -18,9 +18,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from slipway import layout
-from slipway.promotions import claim_approval
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.promotions import claim_approval
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli.target import Target
 from slipway_local import LocalCloud, iam
 from slipway_local.cloud import ACCOUNTS, REGION, TEAMS

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from slipway.batch_contracts import ConcludeRequest, PartRequest, ScoreRequest
-from slipway.runs import get_run
+from slipway.contracts.batch import ConcludeBatchRequest, PartRequest, ScoreRequest
+from slipway.stores.runs import get_run
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
 from tests.conftest import load_event
@@ -18,7 +18,7 @@ from tests.conftest import load_event
 HANDLERS = {
     "resolve_batch": (ScoreRequest, "ResolveBatchFunction", ["run_id", "ref", "input"]),
     "score_part": (PartRequest, "ScorePartFunction", ["batch.version", "batch.onnx_sha256", "key"]),
-    "conclude_batch": (ConcludeRequest, "ConcludeBatchFunction", ["run_id", "error"]),
+    "conclude_batch": (ConcludeBatchRequest, "ConcludeBatchFunction", ["run_id", "error"]),
 }
 
 

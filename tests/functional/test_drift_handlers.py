@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slipway import drift_contracts as contracts
+from slipway.contracts import drift as contracts
 from slipway_local import LocalCloud
 from tests.conftest import load_event
 

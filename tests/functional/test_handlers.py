@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from slipway import layout
-from slipway.contracts import EvaluateRequest, FeaturesRequest, RegisterRequest, TrainRequest
+from slipway.contracts.training import EvaluateRequest, FeaturesRequest, RegisterRequest, TrainRequest
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
@@ -25,7 +25,7 @@ def _invoke(cloud: LocalCloud, env: str, logical_id: str, event: Any) -> tuple[d
 @pytest.fixture(scope="module")
 def uploaded_version(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any]) -> str:
     """The object the sample event names, uploaded to dev's raw bucket (versioned)."""
-    event = load_event("validate/object-created.json")
+    event = load_event("validate_dataset/object-created.json")
     s3 = cloud.client("s3", "dev")
     put = s3.put_object(
         Bucket=event["detail"]["bucket"]["name"],
@@ -35,7 +35,7 @@ def uploaded_version(cloud: LocalCloud, dev: Target, churn_spec: dict[str, Any])
     return str(put["VersionId"])
 
 
-@pytest.mark.parametrize("sample", ["validate/object-created.json", "validate/step-input.json"])
+@pytest.mark.parametrize("sample", ["validate_dataset/object-created.json", "validate_dataset/step-input.json"])
 def test_validate_accepts_the_sample_events(cloud: LocalCloud, uploaded_version: str, sample: str) -> None:
     # GIVEN a sample event, pinned to the version S3 gave our upload (the sample's id is AWS's)
     event = load_event(sample)
@@ -52,7 +52,7 @@ def test_validate_accepts_the_sample_events(cloud: LocalCloud, uploaded_version:
 
 
 def test_validate_rejects_a_malformed_event_naming_the_fields(cloud: LocalCloud) -> None:
-    payload, error = _invoke(cloud, "dev", "ValidateFunction", load_event("validate/bad-event.json"))
+    payload, error = _invoke(cloud, "dev", "ValidateFunction", load_event("validate_dataset/bad-event.json"))
     assert error == "Handled"
     assert payload["errorType"] == "InvalidEvent"
     assert "detail.bucket.name" in payload["errorMessage"]
@@ -60,7 +60,7 @@ def test_validate_rejects_a_malformed_event_naming_the_fields(cloud: LocalCloud)
 
 
 def test_validate_reports_a_missing_object_as_not_found(cloud: LocalCloud, churn_spec: dict[str, Any]) -> None:
-    event = load_event("validate/object-created.json")
+    event = load_event("validate_dataset/object-created.json")
     event["detail"]["object"]["key"] = "churn/never-uploaded.csv"
     del event["detail"]["object"]["version-id"]
     payload, error = _invoke(cloud, "dev", "ValidateFunction", event)
@@ -86,10 +86,10 @@ def test_record_failure_rejects_an_event_without_error_name(cloud: LocalCloud) -
 
 
 STEP_CONTRACTS = {
-    "features": (FeaturesRequest, "FeaturesFunction", ["run_id", "dataset.dataset_version", "dataset.rows"]),
-    "train": (TrainRequest, "TrainFunction", ["candidate.index", "candidate.params"]),
-    "evaluate": (EvaluateRequest, "EvaluateFunction", ["trained"]),
-    "register": (RegisterRequest, "RegisterFunction", ["evaluation"]),
+    "build_features": (FeaturesRequest, "FeaturesFunction", ["run_id", "dataset.dataset_version", "dataset.rows"]),
+    "train_candidate": (TrainRequest, "TrainFunction", ["candidate.index", "candidate.params"]),
+    "evaluate_challenger": (EvaluateRequest, "EvaluateFunction", ["trained"]),
+    "register_version": (RegisterRequest, "RegisterFunction", ["evaluation"]),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slipway import promotion_contracts as contracts
+from slipway.contracts import promotion as contracts
 from slipway_local import LocalCloud
 from tests.conftest import load_event
 
@@ -22,7 +22,7 @@ STEPS: dict[str, tuple[Any, str, str, list[str]]] = {
     "request_approval": (contracts.ApprovalRequest, "staging", "RequestApprovalFunction", ["token"]),
     "start_canary": (contracts.StartCanaryRequest, "staging", "StartCanaryFunction", ["promoted.version"]),
     "check_canary": (contracts.CheckCanaryRequest, "staging", "CheckCanaryFunction", ["canary.started_at"]),
-    "conclude_promotion": (contracts.ConcludeRequest, "staging", "ConcludePromotionFunction", ["action"]),
+    "conclude_promotion": (contracts.ConcludePromotionRequest, "staging", "ConcludePromotionFunction", ["action"]),
     "abort_promotion": (contracts.AbortRequest, "staging", "AbortPromotionFunction", ["error"]),
 }
 

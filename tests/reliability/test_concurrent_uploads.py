@@ -14,8 +14,8 @@ import pytest
 
 from slipway import layout
 from slipway.domain.run_names import run_name_for_object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud

@@ -18,8 +18,8 @@ from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import model_node
 from slipway.domain.run_names import run_name_for_object
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud

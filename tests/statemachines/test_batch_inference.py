@@ -16,16 +16,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model
-from slipway.batch_runs import parts_of
 from slipway.domain.features import model_input_frame
-from slipway.featurestore import feature_inputs
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.runs import get_run
 from slipway.serving.models import ModelCache, ServedModel
 from slipway.serving.rows import served_columns
-from slipway.specstore import push_spec, spec_at
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.batch_runs import parts_of
+from slipway.stores.features import feature_inputs
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import get_run
+from slipway.stores.specs import push_spec, spec_at
 from slipway_cli import main as cli
 from slipway_cli import scoring
 from slipway_cli.samples import make_churn, to_csv_bytes, to_parquet_bytes

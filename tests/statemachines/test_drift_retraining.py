@@ -17,9 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from slipway import layout
-from slipway.promotions import TERMINAL
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.promotions import TERMINAL
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli import promotion
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target

@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 from slipway import layout
 from slipway.domain.lineage import model_node
 from slipway.errors import ConflictError, NotFound
-from slipway.lineage_queries import upstream
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.lineage import upstream
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli import promotion
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target

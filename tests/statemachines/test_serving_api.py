@@ -18,11 +18,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model
 from slipway.domain.features import model_input_frame
-from slipway.featurestore import feature_inputs
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.features import feature_inputs
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli import serving
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from slipway_cli.target import Target

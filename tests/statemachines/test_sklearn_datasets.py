@@ -22,10 +22,10 @@ from slipway.domain.artifacts_codec import onnx_predict
 from slipway.domain.categories import label_predictions
 from slipway.domain.features import model_input_columns, model_input_frame
 from slipway.errors import SpecError
-from slipway.featurestore import feature_inputs
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.features import feature_inputs
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli import main as cli
 from slipway_cli.target import Target
 from slipway_local import LocalCloud

@@ -10,7 +10,7 @@ import pytest
 
 from slipway import layout
 from slipway.domain.run_names import run_name_for_object
-from slipway.specstore import push_spec
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud

@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from slipway import layout, lineage_queries, runs
-from slipway.artifact_io import load_verified_model
-from slipway.contracts import FeatureSetRef
+from slipway import layout
+from slipway.contracts.training import FeatureSetRef
 from slipway.domain.features import model_input_frame
 from slipway.domain.lineage import model_node
-from slipway.featurestore import feature_inputs, holdout_rows, load_split
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
-from slipway.steps.reproduce import reproduce
+from slipway.steps.training.reproduce import reproduce
+from slipway.stores import lineage, runs
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.features import feature_inputs, holdout_rows, load_split
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud
@@ -99,11 +100,11 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
 
     # AND lineage answers both ways
     node = model_node(MODEL, registered["version"])
-    upstream = lineage_queries.upstream(dev.deps, node)
+    upstream = lineage.upstream(dev.deps, node)
     raw = f"s3://{dev.outputs['RawBucketName']}/{MODEL}/train-2026-11-25.csv"
     assert any(n.startswith(f"raw:{raw}") for n in upstream)
     assert {n.split(":")[0] for n in upstream} >= {"run", "features", "dataset", "raw", "spec"}
-    assert lineage_queries.models_fed_by(dev.deps, raw) == [node]
+    assert lineage.models_fed_by(dev.deps, raw) == [node]
 
 
 def test_same_upload_twice_makes_no_second_version(cloud: LocalCloud, dev: Target, first_model: Upload) -> None:

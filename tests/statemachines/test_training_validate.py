@@ -11,7 +11,7 @@ import pytest
 from slipway import layout
 from slipway.domain.lineage import dataset_node, raw_node
 from slipway.objects import S3Object
-from slipway.specstore import push_spec
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target
 from slipway_local import LocalCloud

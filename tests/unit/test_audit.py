@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from slipway import audit, layout
-from slipway.promotions import claim_approval
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway import layout
+from slipway.stores import audit
+from slipway.stores.promotions import claim_approval
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from tests.fakes import SETTINGS, fake_deps
 
 SPEC = (Path(__file__).resolve().parents[2] / "specs" / "churn.yaml").read_text()

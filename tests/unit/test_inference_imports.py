@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the infer Lambda imports: its event contracts and errors, the row conversion and the runtime.
 INFERENCE_PATH = (
     "slipway.errors",
-    "slipway.contracts",
+    "slipway.contracts.training",
     "slipway.domain.model_input",
     "slipway.domain.categories",
     "slipway.serving.service",
@@ -163,7 +163,7 @@ def test_the_inference_path_loads_no_pandas_sklearn_or_onnx(lean: dict[str, Any]
     # GIVEN a fresh process that imported the inference path, converted rows and ran an ONNX model
     loaded = set(lean["modules"])
     # THEN it really loaded the runtime and the conversion module (the probe is not vacuous)
-    assert {"numpy", "onnxruntime", "pydantic", "slipway.domain.model_input", "slipway.contracts"} <= loaded
+    assert {"numpy", "onnxruntime", "pydantic", "slipway.domain.model_input", "slipway.contracts.training"} <= loaded
     # AND no forbidden package, named with the import chain that pulled it in
     heavy = sorted({m.partition(".")[0] for m in loaded} & set(FORBIDDEN))
     assert heavy == [], f"the inference path imported {heavy}; first import chains: {json.dumps(lean['culprits'])}"

@@ -1,5 +1,6 @@
-"""The layering rules of STYLE.md: the domain is pure, shipped code never imports test tools,
-and only the adapters create AWS clients."""
+"""The layering rules of ../shared/STYLE.md: the domain is pure, imports run only downward (basics < domain <
+contracts < stores < serving < steps < composition), shipped code never imports test tools, and only the
+adapters create AWS clients."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers" / "core" / "slipway"
 SHIPPED = sorted([*CORE.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
 DOMAIN = sorted(
-    [*(CORE / "domain").rglob("*.py"), *(CORE / "spec").rglob("*.py"), CORE / "errors.py", CORE / "contracts.py"]
+    [*(CORE / "domain").rglob("*.py"), *(CORE / "spec").rglob("*.py"), *(CORE / "contracts").rglob("*.py")]
+    + [CORE / "errors.py"]
 )
 
 
@@ -113,10 +115,10 @@ def _modules(path: Path) -> set[str]:
     return names
 
 
-STEPS = sorted(p for p in (CORE / "steps").glob("*.py") if p.name != "__init__.py")
+STEPS = sorted(p for p in (CORE / "steps").rglob("*.py") if p.name != "__init__.py")
 
 
-@pytest.mark.parametrize("path", STEPS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", STEPS, ids=lambda p: p.relative_to(CORE / "steps").as_posix())
 def test_steps_depend_on_ports_not_on_adapters_or_other_steps(path: Path) -> None:
     imported = _modules(path)
     assert {m for m in imported if m.startswith("slipway.steps")} == set()
@@ -132,3 +134,65 @@ def test_only_the_composition_root_wires_adapters() -> None:
         if "adapters" not in p.relative_to(CORE).parts and any(m.startswith("slipway.adapters") for m in _modules(p))
     )
     assert wiring == ["composition.py"]
+
+
+# The core's layers, lowest first; a module imports only from its own layer or below. The adapters stand apart:
+# only the composition root imports them (above), and they import only the basics.
+BASICS = ("errors", "objects", "schema", "layout", "manifest", "settings", "ports")
+LAYERS: tuple[tuple[str, ...], ...] = (
+    BASICS,
+    ("domain", "spec"),
+    ("contracts",),
+    ("stores",),
+    ("serving",),
+    ("steps",),
+    ("composition", "handler"),
+)
+ADAPTERS_MAY_IMPORT = BASICS
+
+
+def _layer(part: str) -> int | None:
+    return next((i for i, names in enumerate(LAYERS) if part in names), None)
+
+
+def _core_part(module: str) -> str | None:
+    """``slipway.stores.registry`` -> ``stores``; ``slipway`` itself (its version) and non-core modules -> None."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "slipway" and len(parts) > 1 else None
+
+
+def _imported_parts(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "slipway" and node.level == 0:
+            found.update(a.name for a in node.names if a.name != "__version__")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(_core_part(node.module) or "")
+        elif isinstance(node, ast.Import):
+            found.update(_core_part(a.name) or "" for a in node.names)
+    return found - {""}
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_imports_run_downward_through_the_core_layers(path: Path) -> None:
+    # GIVEN a module of the core and the layer it belongs to
+    own = path.relative_to(CORE).parts[0].removesuffix(".py")
+    if own == "__init__":
+        return  # the package's own version string
+    imported = _imported_parts(path) - {own}
+    # WHEN its imports of other parts of the core are listed
+    if own == "adapters":
+        # THEN adapters reach only the basics (the ports they implement and the errors they raise)
+        assert imported <= set(ADAPTERS_MAY_IMPORT)
+        return
+    level = _layer(own)
+    assert level is not None, f"{own}: a part of the core that no layer names"
+    # THEN none sits in a higher layer than the module's own
+    upward = {part for part in imported if part != "adapters" and (_layer(part) is None or _layer(part) > level)}
+    assert upward == set()
+
+
+def test_the_core_root_holds_only_the_basics() -> None:
+    root = sorted(p.stem for p in CORE.glob("*.py"))
+    assert len(root) <= 10
+    assert set(root) <= {"__init__", *BASICS, "composition", "handler"}

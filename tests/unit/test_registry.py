@@ -11,7 +11,7 @@ import pytest
 
 from slipway import layout
 from slipway.errors import NotFound
-from slipway.registry import ModelRegistry
+from slipway.stores.registry import ModelRegistry
 from tests.fakes import fake_deps
 
 

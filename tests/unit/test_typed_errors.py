@@ -105,7 +105,7 @@ def test_a_long_message_is_cut_to_a_readable_cause() -> None:
 
 def test_a_real_handler_whose_step_breaks_raises_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the train handler, with its step failing the way scikit-learn does on one class
-    spec = importlib.util.spec_from_file_location("train_app_under_test", ROOT / "functions" / "train" / "app.py")
+    spec = importlib.util.spec_from_file_location("train_app_under_test", ROOT / "functions" / "train_candidate" / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -121,7 +121,7 @@ def test_a_real_handler_whose_step_breaks_raises_internal_error(monkeypatch: pyt
 
     # WHEN it is invoked with its sample event
     with pytest.raises(InternalError) as raised:
-        module.lambda_handler(load_event("train/step-input.json"), context)
+        module.lambda_handler(load_event("train_candidate/step-input.json"), context)
 
     # THEN Step Functions would see InternalError, its cause naming ValueError
     assert type(raised.value).__name__ == "InternalError"

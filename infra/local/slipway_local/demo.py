@@ -27,8 +27,8 @@ from rich.table import Table
 
 from slipway import layout
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.specstore import push_spec
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from slipway_cli import drift, promotion, serving
 from slipway_cli.samples import churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target

@@ -14,9 +14,9 @@ from threadpoolctl import threadpool_limits
 from slipway import layout
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
 from slipway.serving.service import InferenceService
-from slipway.specstore import push_spec
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from tests.fakes import FakeCaptureSink, fake_deps, fork
 from tests.unit.serving.test_inference_service import rows
 from tests.unit.steps.support import churn_csv, run_pipeline, spec_text

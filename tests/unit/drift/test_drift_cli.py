@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from slipway.drift_contracts import DriftRequest
+from slipway.contracts.drift import DriftRequest
 from slipway.ports import Deps
-from slipway.steps.compute_drift import compute_drift
+from slipway.steps.drift.compute_drift import compute_drift
 from slipway_cli import main as cli
 from tests.unit.drift.conftest import serve
 from tests.unit.drift.test_drift_steps import shifted

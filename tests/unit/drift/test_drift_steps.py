@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from slipway import layout
-from slipway.drift_contracts import DriftCheck, DriftRequest, RetrainingRequest
+from slipway.contracts.drift import DriftCheck, DriftRequest, RetrainingRequest
 from slipway.errors import InvalidEvent, NotFound
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
-from slipway.steps.compute_drift import compute_drift
-from slipway.steps.request_retraining import request_retraining
+from slipway.steps.drift.compute_drift import compute_drift
+from slipway.steps.drift.request_retraining import request_retraining
+from slipway.stores.registry import ModelRegistry
 from tests.fakes import FakeEventBus, ManualClock
 from tests.unit.drift.conftest import feedback, serve
 
@@ -142,7 +142,7 @@ def test_a_check_without_drift_asks_nothing(dev: Deps) -> None:
 
 def test_the_performance_metric_follows_the_spec_then_training_and_fits_the_classes() -> None:
     from slipway.spec.monitoring import MonitoringSpec
-    from slipway.steps.compute_drift import _performance_metric
+    from slipway.steps.drift.compute_drift import _performance_metric
 
     default, chosen = MonitoringSpec(), MonitoringSpec.model_validate({"performance": {"metric": "log_loss"}})
     assert _performance_metric(default, "classification", "roc_auc", 2) == "roc_auc"

@@ -13,24 +13,24 @@ import pyarrow.compute as pc
 import pytest
 
 from slipway import layout
-from slipway.artifact_io import read_parquet
-from slipway.contracts import StartedRun
-from slipway.drift_contracts import CurateRetrainingRequest, DriftRequest, RetrainingOrder, RetrainingRequest
+from slipway.contracts.drift import CurateRetrainingRequest, DriftRequest, RetrainingOrder, RetrainingRequest
+from slipway.contracts.training import StartedRun
 from slipway.errors import DataContractViolation, InvalidEvent
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
 from slipway.serving.service import InferenceService, InvalidRequest
-from slipway.specstore import push_spec
-from slipway.steps.build_features import build_features
-from slipway.steps.compute_drift import compute_drift
-from slipway.steps.curate_retraining_set import curate_retraining_set
-from slipway.steps.evaluate_challenger import evaluate_challenger
-from slipway.steps.register_version import register_version
-from slipway.steps.request_retraining import request_retraining
-from slipway.steps.start_training import start_retraining
-from slipway.steps.train_candidate import train_candidate
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.drift.compute_drift import compute_drift
+from slipway.steps.drift.request_retraining import request_retraining
+from slipway.steps.training.build_features import build_features
+from slipway.steps.training.curate_retraining_set import curate_retraining_set
+from slipway.steps.training.evaluate_challenger import evaluate_challenger
+from slipway.steps.training.register_version import register_version
+from slipway.steps.training.start_training import start_retraining
+from slipway.steps.training.train_candidate import train_candidate
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.artifacts import read_parquet
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
 from tests.fakes import FakeEventBus, FakeWorkflows, fake_deps
 from tests.unit.drift.conftest import MONITORING, feedback, land, serve
 from tests.unit.drift.test_drift_steps import check, shifted

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from threadpoolctl import threadpool_limits
 
-from slipway.specstore import push_spec
+from slipway.stores.specs import push_spec
 from tests.fakes import fake_deps
 from tests.unit.promotion.support import Environments, environments
 from tests.unit.steps.support import churn_csv, run_pipeline, spec_text

@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slipway import layout
-from slipway.objects import S3Object
-from slipway.ports import Deps
-from slipway.promotion_contracts import (
+from slipway.contracts.promotion import (
     AbortRequest,
     ApprovalRequest,
     CanaryStarted,
     CanaryVerdict,
     CheckCanaryRequest,
-    ConcludeRequest,
+    ConcludePromotionRequest,
     CopiedVersion,
     CopyRequest,
     ExportedVersion,
@@ -31,17 +29,19 @@ from slipway.promotion_contracts import (
     StartCanaryRequest,
     StartRequest,
 )
+from slipway.objects import S3Object
+from slipway.ports import Deps
 from slipway.settings import Settings
-from slipway.steps.abort_promotion import abort_promotion
-from slipway.steps.begin_promotion import begin_promotion
-from slipway.steps.check_canary import check_canary
-from slipway.steps.conclude_promotion import conclude_promotion
-from slipway.steps.copy_artifacts import copy_artifacts
-from slipway.steps.export_version import export_version
-from slipway.steps.register_promoted import register_promoted
-from slipway.steps.request_approval import request_approval
-from slipway.steps.stage_release import stage_release
-from slipway.steps.start_canary import start_canary
+from slipway.steps.promotion.abort_promotion import abort_promotion
+from slipway.steps.promotion.begin_promotion import begin_promotion
+from slipway.steps.promotion.check_canary import check_canary
+from slipway.steps.promotion.conclude_promotion import conclude_promotion
+from slipway.steps.promotion.copy_artifacts import copy_artifacts
+from slipway.steps.promotion.export_version import export_version
+from slipway.steps.promotion.register_promoted import register_promoted
+from slipway.steps.promotion.request_approval import request_approval
+from slipway.steps.promotion.stage_release import stage_release
+from slipway.steps.promotion.start_canary import start_canary
 from tests.fakes import (
     FakeArtifactStore,
     FakeCaptureSink,
@@ -228,7 +228,7 @@ def judge_canary(envs: Environments, target: str, run: Run) -> Run:
 
 def conclude(envs: Environments, target: str, run: Run, action: str) -> Run:
     event = {**run.state("promotion", "promoted", "verdict"), "action": action}
-    run.result = conclude_promotion(envs[target], ConcludeRequest.from_event(event))
+    run.result = conclude_promotion(envs[target], ConcludePromotionRequest.from_event(event))
     return run
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from slipway import layout
+from slipway.contracts.promotion import CopyRequest, ExportRequest, StartRequest
 from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import model_node
 from slipway.errors import (
@@ -20,17 +21,16 @@ from slipway.errors import (
     NotFound,
     PromotionInProgress,
 )
-from slipway.lineage_queries import upstream
 from slipway.manifest import VersionManifest
 from slipway.objects import S3Object
-from slipway.promotion_contracts import CopyRequest, ExportRequest, StartRequest
-from slipway.promotions import claim_approval, pending_approvals
-from slipway.registry import ModelRegistry
-from slipway.runs import get_run
 from slipway.serving.service import InferenceService
-from slipway.steps.begin_promotion import begin_promotion
-from slipway.steps.copy_artifacts import copy_artifacts
-from slipway.steps.export_version import export_version
+from slipway.steps.promotion.begin_promotion import begin_promotion
+from slipway.steps.promotion.copy_artifacts import copy_artifacts
+from slipway.steps.promotion.export_version import export_version
+from slipway.stores.lineage import upstream
+from slipway.stores.promotions import claim_approval, pending_approvals
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import get_run
 from tests.unit.promotion.support import (
     ACCOUNTS,
     USER,
@@ -402,7 +402,7 @@ def test_a_rejected_or_timed_out_approval_ends_the_promotion_with_aliases_unchan
 
 def test_the_online_metric_is_read_from_feedback_in_the_bake_window(envs: Environments) -> None:
     # GIVEN dev's version 3, trained under a spec whose deployment judges online accuracy from 20 labelled rows
-    from slipway.specstore import push_spec
+    from slipway.stores.specs import push_spec
     from slipway_cli.samples import make_churn
     from tests.unit.steps.support import churn_csv, run_pipeline, spec_text
 

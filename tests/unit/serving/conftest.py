@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from slipway.ports import Deps
-from slipway.specstore import push_spec
+from slipway.stores.specs import push_spec
 from tests.fakes import fake_deps
 from tests.unit.steps.support import churn_csv, run_pipeline, spec_text
 

@@ -13,8 +13,8 @@ import pytest
 
 from slipway import layout
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
 from slipway.serving.service import InferenceService
+from slipway.stores.registry import ModelRegistry
 from tests.fakes import fork
 from tests.unit.serving.conftest import Registered
 from tests.unit.serving.test_inference_service import rows

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model
 from slipway.domain.features import model_input_frame
 from slipway.errors import ArtifactIntegrityError, ConflictError, NotFound
-from slipway.featurestore import feature_inputs
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
 from slipway.serving.service import InferenceService, InvalidRequest, NothingInProduction
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.features import feature_inputs
+from slipway.stores.registry import ModelRegistry
 from slipway_cli.samples import make_churn
 from tests.fakes import FakeCaptureSink, fork
 from tests.unit.serving.conftest import Registered

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slipway.contracts import (
+from slipway.contracts.training import (
     DatasetVersion,
     EvaluateRequest,
     EvaluateResult,
@@ -21,12 +21,12 @@ from slipway.contracts import (
 )
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.specstore import push_spec
-from slipway.steps.build_features import build_features
-from slipway.steps.evaluate_challenger import evaluate_challenger
-from slipway.steps.register_version import register_version
-from slipway.steps.train_candidate import train_candidate
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.training.build_features import build_features
+from slipway.steps.training.evaluate_challenger import evaluate_challenger
+from slipway.steps.training.register_version import register_version
+from slipway.steps.training.train_candidate import train_candidate
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_csv_bytes
 from tests.fakes import FakeArtifactStore, FakeMetadataTable, fake_deps
 

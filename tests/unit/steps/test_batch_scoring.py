@@ -18,31 +18,31 @@ import pyarrow.parquet as pq
 import pytest
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model
-from slipway.batch_contracts import (
+from slipway.contracts.batch import (
     BatchFailure,
     BatchSummary,
-    ConcludeRequest,
+    ConcludeBatchRequest,
     PartRequest,
     ResolvedBatch,
     ScoreRequest,
 )
-from slipway.batch_runs import parts_of
 from slipway.domain.features import model_input_columns, model_input_frame
 from slipway.domain.table_input import model_input_from_table
 from slipway.errors import ArtifactIntegrityError, InvalidEvent, NotFound, SlipwayError
-from slipway.featurestore import feature_inputs
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
-from slipway.runs import get_run
 from slipway.serving.models import ModelCache
 from slipway.serving.rows import served_columns
-from slipway.specstore import spec_at
-from slipway.steps.conclude_batch import conclude_batch
-from slipway.steps.register_version import register_version
-from slipway.steps.resolve_batch import resolve_batch
-from slipway.steps.score_part import score_part
+from slipway.steps.batch.conclude_batch import conclude_batch
+from slipway.steps.batch.resolve_batch import resolve_batch
+from slipway.steps.batch.score_part import score_part
+from slipway.steps.training.register_version import register_version
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.batch_runs import parts_of
+from slipway.stores.features import feature_inputs
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import get_run
+from slipway.stores.specs import spec_at
 from slipway_cli.samples import make_churn, to_parquet_bytes
 from tests.fakes import fork
 from tests.unit.steps.support import Pipeline, register_request, store_keys
@@ -102,9 +102,9 @@ def run_batch(deps: Deps, run_id: str, ref: str = "churn@production", prefix: st
             "Cause": "The tolerated failure threshold was exceeded",
         }
         return Outcome(
-            resolved, conclude_batch(deps, ConcludeRequest.from_event({"run_id": run_id, "error": error})), errors
+            resolved, conclude_batch(deps, ConcludeBatchRequest.from_event({"run_id": run_id, "error": error})), errors
         )
-    return Outcome(resolved, conclude_batch(deps, ConcludeRequest.from_event({"run_id": run_id})), errors)
+    return Outcome(resolved, conclude_batch(deps, ConcludeBatchRequest.from_event({"run_id": run_id})), errors)
 
 
 def read_predictions(deps: Deps, uri: str) -> pa.Table:
@@ -202,7 +202,9 @@ def test_an_unresolvable_reference_or_bucket_fails_before_any_part_is_read(
         resolve_batch(deps, ScoreRequest(run_id="score-bad", ref=ref, input=f"s3://{bucket}/scoring/"))
 
     # AND the failure, explained, is recorded on the run with its typed error
-    failure = conclude_batch(deps, ConcludeRequest(run_id="score-bad", error={"Error": error.__name__, "Cause": "x"}))
+    failure = conclude_batch(
+        deps, ConcludeBatchRequest(run_id="score-bad", error={"Error": error.__name__, "Cause": "x"})
+    )
     assert isinstance(failure, BatchFailure) and failure.error == error.__name__
     assert (get_run(deps, "score-bad") or {})["status"] == "FAILED"
 
@@ -242,7 +244,7 @@ def test_an_artifact_tampered_during_the_run_is_refused_by_the_parts_and_fails_t
     # THEN nothing was written, and the run fails with the part's typed error
     assert store_keys(deps, deps.settings.lake_bucket, "predictions/") == []
     error = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": ""}
-    failure = conclude_batch(deps, ConcludeRequest(run_id="score-mid", error=error))
+    failure = conclude_batch(deps, ConcludeBatchRequest(run_id="score-mid", error=error))
     assert isinstance(failure, BatchFailure)
     assert failure.error == "ArtifactIntegrityError" and "part-0.parquet" in failure.cause
 

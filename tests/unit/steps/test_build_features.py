@@ -8,12 +8,12 @@ import pytest
 from slipway import layout
 from slipway.domain.lineage import dataset_node, feature_set_node
 from slipway.errors import SpecError
-from slipway.featurestore import SPLITS, load_manifest
 from slipway.objects import S3Object
-from slipway.runs import get_run
-from slipway.specstore import push_spec
-from slipway.steps.build_features import build_features
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.training.build_features import build_features
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.features import SPLITS, load_manifest
+from slipway.stores.runs import get_run
+from slipway.stores.specs import push_spec
 from tests.fakes import fork
 from tests.unit.steps.support import (
     ROWS,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from slipway.ports import Deps
-from slipway.runs import start_run, update_run
-from slipway.steps.register_version import register_version
+from slipway.steps.training.register_version import register_version
+from slipway.stores.runs import start_run, update_run
 from slipway_cli import main as cli
 from tests.fakes import fork
 from tests.unit.steps.support import Pipeline, churn_csv, register_request, run_pipeline, spec_text
@@ -128,7 +128,7 @@ def test_champion_is_a_read_only_name_for_a_version(
     assert code == 0 and shown["version"] == 2 and shown["aliases"] == {"candidate": 2, "champion": 2}
     assert all(isinstance(v, float) for v in shown["params"].values() if not isinstance(v, bool))
     # AND it cannot be set as an alias
-    from slipway.registry import ModelRegistry
+    from slipway.stores.registry import ModelRegistry
 
     with pytest.raises(ValueError, match="read-only"):
         ModelRegistry.of(two_versions).set_alias("churn", "champion", 1, actor="me", reason="try")

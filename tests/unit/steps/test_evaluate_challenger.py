@@ -9,10 +9,10 @@ import pytest
 from slipway import layout
 from slipway.errors import ArtifactIntegrityError
 from slipway.objects import S3Object
-from slipway.registry import ModelRegistry
-from slipway.runs import get_run
-from slipway.specstore import push_spec
-from slipway.steps.evaluate_challenger import evaluate_challenger
+from slipway.steps.training.evaluate_challenger import evaluate_challenger
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import get_run
+from slipway.stores.specs import push_spec
 from tests.fakes import fork
 from tests.unit.steps.support import Pipeline, churn_csv, evaluate_request, item_of, run_pipeline, spec_text
 

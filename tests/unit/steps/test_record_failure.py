@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from slipway import layout
-from slipway.contracts import FailureReport
+from slipway.contracts.training import FailureReport
 from slipway.errors import DataContractViolation
 from slipway.ports import Deps
-from slipway.runs import get_run, list_runs
-from slipway.steps.record_failure import record_failure
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.training.record_failure import record_failure
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.runs import get_run, list_runs
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from tests.fakes import fake_deps
 from tests.unit.steps.support import item_of, spec_pushed, upload

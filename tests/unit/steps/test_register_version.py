@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from slipway import layout
-from slipway.contracts import RegisteredModel
+from slipway.contracts.training import RegisteredModel
 from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import dataset_node, feature_set_node, model_node, raw_node, run_node, spec_node
 from slipway.errors import TransientError
-from slipway.lineage_queries import models_fed_by, upstream
 from slipway.objects import S3Object
 from slipway.ports import ConditionalUpdate, Counter, Deps, MetadataTable
-from slipway.registry import ModelRegistry
-from slipway.runs import get_run
-from slipway.steps.register_version import register_version
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.training.register_version import register_version
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.lineage import models_fed_by, upstream
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import get_run
 from tests.fakes import ManualClock, fork
 from tests.unit.steps.support import (
     Pipeline,

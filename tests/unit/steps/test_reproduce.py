@@ -9,9 +9,9 @@ from slipway import layout
 from slipway.errors import ArtifactIntegrityError
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
-from slipway.steps.register_version import register_version
-from slipway.steps.reproduce import reproduce
+from slipway.steps.training.register_version import register_version
+from slipway.steps.training.reproduce import reproduce
+from slipway.stores.registry import ModelRegistry
 from tests.fakes import fork
 from tests.unit.steps.support import Pipeline, item_of, register_request
 

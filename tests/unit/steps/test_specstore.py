@@ -9,7 +9,7 @@ from slipway import layout
 from slipway.errors import SpecError
 from slipway.objects import S3Object
 from slipway.spec import load_spec
-from slipway.specstore import current_spec, push_spec
+from slipway.stores.specs import current_spec, push_spec
 from tests.fakes import fake_deps
 from tests.unit.steps.support import item_of, spec_text, stored_versions, table_keys
 

@@ -7,9 +7,9 @@ import copy
 
 import pytest
 
-from slipway.contracts import StartTrainingRequest
+from slipway.contracts.training import StartTrainingRequest
 from slipway.errors import InvalidEvent
-from slipway.steps.start_training import start_training
+from slipway.steps.training.start_training import start_training
 from tests.conftest import load_event
 from tests.fakes import FakeWorkflows, fake_deps
 

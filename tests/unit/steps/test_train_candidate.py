@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from slipway import layout
-from slipway.artifact_io import load_verified_model, verified_bytes
 from slipway.domain.digest import sha256_hex
 from slipway.objects import S3Object
-from slipway.runs import candidates_of
-from slipway.steps.train_candidate import train_candidate
+from slipway.steps.training.train_candidate import train_candidate
+from slipway.stores.artifacts import load_verified_model, verified_bytes
+from slipway.stores.runs import candidates_of
 from tests.fakes import FakeMetadataTable, fork
 from tests.unit.steps.support import Pipeline, item_of, store_keys, stored_versions, table_keys, train_requests
 

@@ -19,10 +19,10 @@ from slipway.domain.redaction import Redactor
 from slipway.errors import DataContractViolation, SpecError
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.runs import get_run
 from slipway.spec import load_spec
-from slipway.specstore import current_spec
-from slipway.steps.validate_dataset import validate_dataset
+from slipway.steps.training.validate_dataset import validate_dataset
+from slipway.stores.runs import get_run
+from slipway.stores.specs import current_spec
 from slipway_cli.samples import CORRUPTIONS, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from tests.fakes import fake_deps
 from tests.unit.steps.support import (

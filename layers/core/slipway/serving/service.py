@@ -14,13 +14,13 @@ import numpy as np
 
 from slipway.errors import NotFound, SlipwayError
 from slipway.ports import Deps
-from slipway.registry import ModelRegistry
 from slipway.serving.captures import BackgroundCaptures
 from slipway.serving.models import ModelCache, ServedModel
 from slipway.serving.routing import Routing, Variant, routing_from_aliases
 from slipway.serving.rows import RowFinding, check_rows, row_json_schema, served_columns
 from slipway.spec.data import DataContract
-from slipway.specstore import contract_at
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import contract_at
 
 __all__ = ["InferenceService", "InvalidRequest", "NothingInProduction", "Prediction"]
 

@@ -1,0 +1,1 @@
+"""The batch_inference machine's steps: resolve the parts, score each, conclude."""

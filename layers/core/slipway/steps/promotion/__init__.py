@@ -1,0 +1,1 @@
+"""The promotion machine's steps: a version released into an environment through approval and a canary."""

@@ -1,0 +1,1 @@
+"""The training machine's steps: upload -> validated dataset -> features -> candidates -> gates -> version."""

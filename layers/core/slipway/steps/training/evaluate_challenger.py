@@ -1,0 +1,141 @@
+"""The evaluate step: the best candidate on validation becomes the challenger; it is measured on
+the test split (metrics, fairness, importances) beside the current champion on the same rows, and
+the spec's gates decide. Writes only run-level records: the registry is untouched."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from slipway import layout
+from slipway.contracts.training import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
+from slipway.domain.evaluation import (
+    compare,
+    decide_gates,
+    fairness,
+    holdout_metrics,
+    scalar_metrics,
+    select_best,
+    top_importances,
+)
+from slipway.domain.features import encode_labels, model_input_frame
+from slipway.domain.training import predict_scores
+from slipway.ports import Deps
+from slipway.spec import ModelSpec
+from slipway.stores.artifacts import load_verified_model, put_unless_identical
+from slipway.stores.features import feature_inputs, holdout_rows, load_manifest
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.runs import update_run
+from slipway.stores.specs import training_spec
+
+
+def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
+    fs = request.feature_set
+    spec = training_spec(deps, fs.model, fs.spec_version)
+    results = [t.model_dump() for t in request.trained]
+    best = TrainResult.model_validate(select_best(results, fs.metric))
+    challenger = load_verified_model(deps.store, {"uri": best.model_uri, "sha256": best.model_sha256})
+
+    inputs = load_manifest(deps, fs).feature_inputs()
+    rows = holdout_rows(deps, fs)
+    X_test = model_input_frame(rows, inputs)
+    y_test = _truth(rows.column(spec.data.target), fs.labels)
+    scores = predict_scores(challenger, X_test, fs.task)
+    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, fs.positive or 1)
+    fairness_by_attr = _fairness(spec, fs, rows, y_test, scores)
+    importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
+    champion = _champion(deps, spec, fs, rows)
+
+    gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
+    report = {
+        "run_id": request.run_id,
+        "model": fs.model,
+        "task": fs.task,
+        "metric": fs.metric,
+        "labels": fs.labels,
+        "positive_label": fs.labels[fs.positive] if fs.labels is not None and fs.positive is not None else None,
+        "best": best.model_dump(),
+        "candidates": results,
+        "test_metrics": metrics,
+        "validation_metrics": best.metrics,
+        "fairness": fairness_by_attr,
+        "importances": importances,
+        "champion": champion,
+        "comparison": compare(champion["metrics"], metrics, _compared(metrics)) if champion else [],
+        "gate": gate.to_dict(),
+        "rows": fs.rows,
+    }
+    body = json.dumps(report, indent=2, sort_keys=True, default=str).encode()
+    ref = put_unless_identical(
+        deps.store, layout.evaluation_report(deps.settings.artifacts_bucket, request.run_id), body, "application/json"
+    )
+    update_run(
+        deps,
+        request.run_id,
+        best_candidate=best.index,
+        test_metrics=scalar_metrics(metrics),
+        gate_passed=gate.passed,
+        gate_summary=gate.summary,
+        evaluation_uri=ref.uri,
+        champion_version=champion["version"] if champion else None,
+    )
+    return EvaluateResult(
+        best=best,
+        test_metrics=metrics,
+        gate=GateResult(passed=gate.passed, summary=gate.summary, reasons=gate.reasons),
+        champion=champion,
+        report_uri=ref.uri,
+    )
+
+
+def _compared(metrics: dict[str, Any]) -> list[str]:
+    """The single-number metrics set side by side with the champion's, in the order the task lists them."""
+    return [m for m in scalar_metrics(metrics) if m != "positive_rate"]
+
+
+def _truth(column: Any, labels: list[Any] | None) -> np.ndarray:
+    """Test targets as the model sees them: label codes for classification, values for regression."""
+    if labels is not None:
+        return encode_labels(column, labels)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
+
+
+def _fairness(spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    if fs.task != "classification":
+        return {}
+    predicted = scores.argmax(axis=1)
+    return {
+        attribute: fairness(
+            y,
+            predicted,
+            rows.column(attribute).to_numpy(zero_copy_only=False),
+            spec.gates.fairness_min_group_size,
+            positive=fs.positive,
+            labels=fs.labels,
+        )
+        for attribute in spec.data.sensitive
+    }
+
+
+def _champion(deps: Deps, spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table) -> dict[str, Any] | None:
+    """The current champion's metrics on this run's test rows, or None (first model, new inputs, or a champion
+    that knows other labels: its classes would not mean the same)."""
+    item = ModelRegistry(deps.table, deps.clock).champion(spec.name)
+    if item is None:
+        return None
+    inputs = feature_inputs(item["inputs"])
+    if any(i.name not in rows.column_names for i in inputs):
+        return None
+    labels = item.get("labels", [0, 1] if fs.task == "classification" else None)  # versions before labels: 0/1
+    if labels != fs.labels:
+        return None
+    model = load_verified_model(deps.store, item["artifacts"][layout.MODEL_SKOPS])
+    scores = predict_scores(model, model_input_frame(rows, inputs), fs.task)
+    y = _truth(rows.column(spec.data.target), fs.labels)
+    return {
+        "version": int(item["version"]),
+        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, fs.positive or 1),
+    }

@@ -1,0 +1,79 @@
+"""The train step (one Map iteration): fits one candidate on the feature set's training matrix,
+scores it on the validation split and records a candidate item with everything to reproduce it."""
+
+from __future__ import annotations
+
+import json
+
+from slipway import layout
+from slipway.contracts.training import TrainRequest, TrainResult
+from slipway.domain.artifacts_codec import dump_model
+from slipway.domain.digest import sha256_hex
+from slipway.domain.training import Candidate, assemble, fit_estimator, score
+from slipway.objects import S3Object
+from slipway.ports import Deps
+from slipway.stores.features import load_preprocessor, load_split
+from slipway.stores.runs import record_candidate
+
+
+def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
+    fs = request.feature_set
+    recorded = _recorded(deps, request)
+    if recorded is not None:  # a retry after the candidate was fitted and recorded: no second fit, no second artifact
+        return recorded
+    candidate = Candidate(request.candidate.index, request.candidate.algorithm, dict(request.candidate.params))
+    X_train, y_train = load_split(deps, fs, "train")
+    X_valid, y_valid = load_split(deps, fs, "valid")
+    estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
+    metrics = score(estimator, X_valid, y_valid, fs.task, fs.positive or 1)
+
+    body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
+    sha = sha256_hex(body)
+    written = deps.store.put_bytes(
+        layout.candidate_artifact(deps.settings.artifacts_bucket, request.run_id, candidate.index, sha), body
+    )
+    record_candidate(
+        deps,
+        request.run_id,
+        candidate.index,
+        algorithm=candidate.algorithm,
+        params=candidate.params,
+        params_json=json.dumps(candidate.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
+        validation_metrics=metrics,
+        fit_seconds=round(fit_seconds, 4),
+        seed=fs.seed,
+        spec_version=fs.spec_version,
+        dataset_version=fs.dataset_version,
+        feature_set=fs.id,
+        code_version=deps.settings.code_version,
+        model_uri=written.uri,
+        model_sha256=sha,
+        trained_at=deps.now_iso(),
+    )
+    return TrainResult(
+        index=candidate.index,
+        algorithm=candidate.algorithm,
+        params=candidate.params,
+        metrics=metrics,
+        fit_seconds=round(fit_seconds, 4),
+        model_uri=written.uri,
+        model_sha256=sha,
+    )
+
+
+def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
+    """The result this run already recorded for this candidate on this feature set, if its artifact exists."""
+    item = deps.table.get(*layout.candidate_key(request.run_id, request.candidate.index))
+    if item is None or item.get("feature_set") != request.feature_set.id or "model_uri" not in item:
+        return None
+    if not deps.store.exists(S3Object.parse(item["model_uri"])):
+        return None
+    return TrainResult(
+        index=request.candidate.index,
+        algorithm=item["algorithm"],
+        params=json.loads(item["params_json"]),
+        metrics=item["validation_metrics"],
+        fit_seconds=float(item["fit_seconds"]),
+        model_uri=item["model_uri"],
+        model_sha256=item["model_sha256"],
+    )

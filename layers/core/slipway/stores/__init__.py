@@ -1,0 +1,1 @@
+"""Stores over the ports: the registry, runs, promotions, audit, specs, features, lineage, artifacts, captures."""

@@ -1,0 +1,90 @@
+"""Model specs in an environment: pushed to the artifacts bucket, versioned by content hash,
+with a current pointer per model in the metadata table. The whole spec's models (``slipway.spec.model``)
+load on first use: ``contract_at``, all that the inference function reads, needs only the data contract's."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from slipway import layout
+from slipway.errors import NotFound, SpecError
+from slipway.ports import Deps
+from slipway.spec.data import DataContract
+from slipway.stores import audit
+
+if TYPE_CHECKING:
+    from slipway.spec.model import ModelSpec
+
+
+def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str, Any]:
+    """Validate and store a spec; make it the model's current one. Same text twice: one version. Returns the
+    version (now current), whether it is new, and the version that was current before (``previous``). The push
+    is audited with the caller (``deps.settings.principal``) and ``reason``."""
+    from slipway.spec.model import dump_spec_yaml, load_spec, spec_version
+
+    spec = load_spec(source)
+    version = spec_version(spec)
+    stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
+    if not deps.store.exists(stored):  # content-addressed: the same spec is written once
+        deps.store.put_bytes(stored, dump_spec_yaml(spec).encode(), "application/yaml")
+    now = deps.now_iso()
+    before = deps.table.get(*layout.spec_pointer_key(spec.name))
+    fields = {"model": spec.name, "version": version, "uri": stored.uri}
+    created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
+    deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
+    previous = str(before["version"]) if before else None
+    details = {"version": version, "previous": previous, "new": created}
+    audit.record(deps, spec.name, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
+    schedule = schedule_drift(deps, spec)
+    return {**fields, "new": created, "previous": previous, "drift_schedule": schedule}
+
+
+def schedule_drift(deps: Deps, spec: ModelSpec) -> str | None:
+    """The model's drift checks follow its current spec: scheduled by ``monitoring.schedule``, or none without a
+    monitoring section. Returns the schedule expression now in force."""
+    if spec.monitoring is None:
+        deps.schedules.remove(spec.name)
+        return None
+    deps.schedules.put(spec.name, spec.monitoring.schedule)
+    return spec.monitoring.schedule
+
+
+def current_spec(deps: Deps, model: str) -> tuple[ModelSpec, str]:
+    """The model's current spec and its version; SpecError when none was pushed."""
+    pointer = deps.table.get(*layout.spec_pointer_key(model))
+    if pointer is None:
+        raise SpecError(f"no model spec pushed for model {model!r} in this environment", {"model": model})
+    return spec_at(deps, model, str(pointer["version"])), str(pointer["version"])
+
+
+def spec_at(deps: Deps, model: str, version: str) -> ModelSpec:
+    from slipway.spec.model import load_spec
+
+    return load_spec(_stored(deps, model, version))
+
+
+def contract_at(deps: Deps, model: str, version: str) -> DataContract:
+    """The data contract of a stored spec version, without validating the other sections again: the file
+    was validated as a whole when it was pushed, and its version is its content's hash. Read with libyaml
+    where PyYAML has it (the pure-Python reader takes milliseconds on a cold start)."""
+    raw = yaml.load(_stored(deps, model, version), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+        raise SpecError(f"spec {model}@{version[:12]} has no data contract", {"model": model})
+    return DataContract.model_validate(raw["data"])
+
+
+def _stored(deps: Deps, model: str, version: str) -> bytes:
+    try:
+        return deps.store.get_bytes(layout.spec_object(deps.settings.artifacts_bucket, model, version))
+    except NotFound as e:
+        raise SpecError(f"spec {model}@{version[:12]} is recorded but its file is missing", {"model": model}) from e
+
+
+def training_spec(deps: Deps, model: str, version: str) -> ModelSpec:
+    """A spec that can train: SpecError unless it has features and training sections."""
+    spec = spec_at(deps, model, version)
+    if spec.features is None or spec.training is None:
+        raise SpecError(f"spec {model}@{version[:12]} has no features/training sections", {"model": model})
+    return spec
