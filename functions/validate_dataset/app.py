@@ -1,4 +1,4 @@
-"""validate: an uploaded object becomes a curated dataset version, or is quarantined."""
+"""validate_dataset: an uploaded object becomes a curated dataset version, or is quarantined."""
 
 from __future__ import annotations
 

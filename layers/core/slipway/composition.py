@@ -1,6 +1,6 @@
 """Composition root: settings read once per environment, the ports wired to AWS adapters on
 cached clients. Handlers call ``deps()`` and wear ``typed_errors`` (nothing untyped leaves a step);
-operator tools call ``aws_deps(settings, session)``."""
+operator tools call ``aws_deps(settings, session)``; ``slipway.handler`` declares a step's handler on them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
 from slipway.settings import Settings
 
-__all__ = ["aws_deps", "deps", "promotion_step", "typed_errors"]
+__all__ = ["aws_deps", "deps", "typed_errors"]
 
 
 def aws_deps(settings: Settings, session: Any = None) -> Deps:
@@ -74,14 +74,3 @@ def _secure_parameter(settings: Settings, name: str) -> str:
 def deps() -> Deps:
     """The dependencies of the current function environment (one per distinct settings)."""
     return _deps_for(Settings.from_environ())
-
-
-def promotion_step(logger: Any, contract: Any, step: Callable[[Deps, Any], Any], event: Any, done: str) -> Any:
-    """The body of a promotion machine's step handler: the typed request (``contract.from_event``), the
-    promotion and model on every log line, the step on this environment's ports, what it did, its result as
-    JSON (a pydantic model dumped, or the step's own dict)."""
-    request = contract.from_event(event)
-    logger.append_keys(promotion=request.promotion.id, model=request.promotion.model)
-    result = step(deps(), request)
-    logger.info(done)
-    return result if isinstance(result, dict) else result.model_dump(mode="json")
