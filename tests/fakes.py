@@ -17,7 +17,7 @@ from slipway.adapters.metadata import as_stored
 from slipway.adapters.workflows import execution_arn
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ConditionalUpdate, Counter, Deps, Started
+from slipway.ports import ConditionalDelete, ConditionalUpdate, Counter, Deps, Started
 from slipway.settings import Settings
 
 SETTINGS = Settings(
@@ -197,6 +197,7 @@ class FakeMetadataTable:
         puts: Sequence[Mapping[str, Any]],
         counter: Counter | None = None,
         updates: Sequence[ConditionalUpdate] = (),
+        deletes: Sequence[ConditionalDelete] = (),
     ) -> bool:
         with self._lock:
             if any((i["PK"], i["SK"]) in self.items for i in puts):
@@ -207,9 +208,9 @@ class FakeMetadataTable:
                     return False
                 if found is not None and found.get("value") != counter.expected:
                     return False
-            for update in updates:
+            for condition in [*updates, *deletes]:
                 try:
-                    self._check(update.pk, update.sk, update.expect)
+                    self._check(condition.pk, condition.sk, condition.expect)
                 except ConflictError:
                     return False
             for i in puts:
@@ -222,6 +223,8 @@ class FakeMetadataTable:
                 after = {k: v for k, v in existing.items() if update.values.get(k, True) is not None}
                 after.update({k: v for k, v in update.values.items() if v is not None})
                 self.items[(update.pk, update.sk)] = as_stored(after)
+            for delete in deletes:
+                self.items.pop((delete.pk, delete.sk), None)
             return True
 
 

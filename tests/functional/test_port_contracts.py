@@ -26,6 +26,7 @@ from slipway.objects import S3Object
 from slipway.ports import (
     ArtifactStore,
     CaptureSink,
+    ConditionalDelete,
     ConditionalUpdate,
     Counter,
     EventBus,
@@ -272,6 +273,23 @@ def test_table_transaction_with_conditional_updates_is_all_or_nothing(table: Met
     assert table.get("P", "alias")["version"] == 1  # type: ignore[index]
     assert table.transact([{"PK": "P", "SK": "log-2"}], updates=[taken]) is True
     assert table.get("P", "alias")["version"] == 2  # type: ignore[index]
+
+
+def test_table_transaction_with_conditional_deletes_is_all_or_nothing(table: MetadataTable) -> None:
+    # GIVEN an alias at version 2
+    table.put({"PK": "P", "SK": "alias", "version": 2})
+    # WHEN it is cleared with a stale expectation: neither the log entry is written nor the alias removed
+    stale = ConditionalDelete("P", "alias", expect={"version": 1})
+    assert table.transact([{"PK": "P", "SK": "log-1"}], deletes=[stale]) is False
+    assert table.get("P", "log-1") is None and table.get("P", "alias") == {"PK": "P", "SK": "alias", "version": 2}
+    # WHEN the log key is taken: the alias stays
+    table.put({"PK": "P", "SK": "log-2"})
+    current = ConditionalDelete("P", "alias", expect={"version": 2})
+    assert table.transact([{"PK": "P", "SK": "log-2", "cleared": True}], deletes=[current]) is False
+    assert table.get("P", "alias") is not None and table.get("P", "log-2") == {"PK": "P", "SK": "log-2"}
+    # THEN with the right expectation and a free log key, both happen together
+    assert table.transact([{"PK": "P", "SK": "log-3", "cleared": True}], deletes=[current]) is True
+    assert table.get("P", "alias") is None and table.get("P", "log-3") == {"PK": "P", "SK": "log-3", "cleared": True}
 
 
 def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:

@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers" / "core" / "slipway"
 SHIPPED = sorted([*CORE.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
 DOMAIN = sorted(
-    [*(CORE / "domain").rglob("*.py"), *(CORE / "spec").rglob("*.py"), *(CORE / "contracts").rglob("*.py")]
-    + [CORE / "errors.py"]
+    [CORE / "errors.py", *(p for part in ("domain", "spec", "contracts") for p in (CORE / part).rglob("*.py"))]
 )
 
 

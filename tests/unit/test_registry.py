@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from slipway import layout
-from slipway.errors import NotFound
-from slipway.stores.registry import ModelRegistry
-from tests.fakes import fake_deps
+from slipway.errors import ConflictError, NotFound
+from slipway.stores.registry import MAX_ALIAS_ATTEMPTS, ModelRegistry
+from tests.fakes import ManualClock, fake_deps
 
 
 @pytest.fixture
@@ -157,3 +157,22 @@ def test_rollback_puts_production_back_where_it_was_before_its_last_move(registr
         "arn:e1",
         "arn:e2",
     ]
+
+
+def test_an_alias_is_never_cleared_without_its_log_entry() -> None:
+    # GIVEN a candidate alias, and every audit-log key the next clearing could write already taken
+    deps = fake_deps()
+    registry = ModelRegistry.of(deps)
+    registry.register("reg-z", "run-1", {})
+    registry.set_alias("reg-z", "candidate", 1, actor="test", reason="first")
+    clock = deps.clock
+    assert isinstance(clock, ManualClock)
+    for k in range(1, MAX_ALIAS_ATTEMPTS + 2):
+        at = (clock.current + k * clock.step).isoformat()
+        deps.table.put(layout.item(layout.alias_log_key("reg-z", at, "candidate"), taken=True))
+    # WHEN it is cleared
+    with pytest.raises(ConflictError, match="could not clear reg-z@candidate"):
+        registry.clear_alias("reg-z", "candidate", actor="test", reason="retire")
+    # THEN it still points where it did: no removal happened without its log entry
+    assert registry.aliases("reg-z") == {"candidate": 1}
+    assert [e["version"] for e in registry.alias_log("reg-z") if not e.get("taken")] == [1]

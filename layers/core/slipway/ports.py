@@ -80,6 +80,16 @@ class ConditionalUpdate:
     expect: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class ConditionalDelete:
+    """Inside a transaction: remove an item only if each attribute in ``expect`` holds the given value (None: must
+    be absent)."""
+
+    pk: str
+    sk: str
+    expect: Mapping[str, Any]
+
+
 class MetadataTable(Protocol):
     """The single table: items are dicts with PK/SK (and GSI1PK/GSI1SK where listed). Attributes
     that are None are not stored; numbers come back as int when integral."""
@@ -128,9 +138,10 @@ class MetadataTable(Protocol):
         puts: Sequence[Mapping[str, Any]],
         counter: Counter | None = None,
         updates: Sequence[ConditionalUpdate] = (),
+        deletes: Sequence[ConditionalDelete] = (),
     ) -> bool:
-        """Atomically write new items (each only if its key is free), move a counter and apply conditional
-        updates; False when any condition failed (then nothing was written)."""
+        """Atomically write new items (each only if its key is free), move a counter, apply conditional updates
+        and deletes; False when any condition failed (then nothing was written)."""
         ...
 
 

@@ -19,7 +19,7 @@ from slipway.domain.digest import sha256_hex
 from slipway.domain.lineage import dataset_node, feature_set_node, model_node, raw_node, run_node, spec_node
 from slipway.errors import TransientError
 from slipway.objects import S3Object
-from slipway.ports import ConditionalUpdate, Counter, Deps, MetadataTable
+from slipway.ports import ConditionalDelete, ConditionalUpdate, Counter, Deps, MetadataTable
 from slipway.steps.training.register_version import register_version
 from slipway.steps.training.validate_dataset import validate_dataset
 from slipway.stores.lineage import models_fed_by, upstream
@@ -243,12 +243,13 @@ class _ThrottledAliasMove:
         puts: Sequence[Mapping[str, Any]],
         counter: Counter | None = None,
         updates: Sequence[ConditionalUpdate] = (),
+        deletes: Sequence[ConditionalDelete] = (),
     ) -> bool:
         moves_alias = any((u.pk, u.sk) == layout.alias_key("churn", "candidate") for u in updates)
         if moves_alias and not self.throttled:
             self.throttled = True
             raise TransientError("transact write: throttled", {"code": "ProvisionedThroughputExceededException"})
-        return self._table.transact(puts, counter, updates)
+        return self._table.transact(puts, counter, updates, deletes)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)
@@ -361,12 +362,13 @@ class _LateMarker:
         puts: Sequence[Mapping[str, Any]],
         counter: Counter | None = None,
         updates: Sequence[ConditionalUpdate] = (),
+        deletes: Sequence[ConditionalDelete] = (),
     ) -> bool:
         if self.rival is not None:  # the rival registers just before this run's transaction
             rival, self.rival = self.rival, None
             rival()
             self._hidden = ("", "")
-        return self._table.transact(puts, counter, updates)
+        return self._table.transact(puts, counter, updates, deletes)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 from slipway.adapters.clients import aws_errors
 from slipway.errors import ConflictError
-from slipway.ports import ConditionalUpdate, Counter
+from slipway.ports import ConditionalDelete, ConditionalUpdate, Counter
 
 _de = TypeDeserializer()  # Powertools' copy of boto3's: reading needs no boto3 import (cold start)
 _CONFLICT = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -192,6 +192,7 @@ class DynamoMetadataTable:
         puts: Sequence[Mapping[str, Any]],
         counter: Counter | None = None,
         updates: Sequence[ConditionalUpdate] = (),
+        deletes: Sequence[ConditionalDelete] = (),
     ) -> bool:
         operations: list[dict[str, Any]] = [
             {"Put": {"TableName": self.name, "Item": _to_dynamo(i), "ConditionExpression": _KEY_FREE}} for i in puts
@@ -209,12 +210,22 @@ class DynamoMetadataTable:
                 update["ExpressionAttributeValues"][":expected"] = {"N": str(counter.expected)}
             operations.append({"Update": update})
         operations += [{"Update": self._conditional_update(u)} for u in updates]
+        operations += [{"Delete": self._conditional_delete(d)} for d in deletes]
         try:
             with aws_errors(f"transact write on {self.name}", conflict=_CONFLICT):
                 self._db.transact_write_items(TransactItems=operations)
         except ConflictError:
             return False
         return True
+
+    def _conditional_delete(self, delete: ConditionalDelete) -> dict[str, Any]:
+        names, values, condition = _expectations(delete.expect)
+        operation: dict[str, Any] = {"TableName": self.name, "Key": _key(delete.pk, delete.sk)}
+        if condition:
+            operation.update(ConditionExpression=condition, ExpressionAttributeNames=names)
+            if values:
+                operation["ExpressionAttributeValues"] = values
+        return operation
 
     def _conditional_update(self, update: ConditionalUpdate) -> dict[str, Any]:
         keep = {k: v for k, v in update.values.items() if v is not None}

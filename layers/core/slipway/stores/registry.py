@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from slipway import layout
 from slipway.errors import ConflictError, NotFound
-from slipway.ports import Clock, ConditionalUpdate, Counter, Deps, MetadataTable
+from slipway.ports import Clock, ConditionalDelete, ConditionalUpdate, Counter, Deps, MetadataTable
 from slipway.stores import audit
 
 ALIASES = ("candidate", "staging", "production", "challenger")
@@ -185,17 +185,20 @@ class ModelRegistry:
         expect_previous: int | object | None = ANY_PREVIOUS,
         execution: str | None = None,
     ) -> None:
-        """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``."""
-        previous = self._guard(model, alias, expect_previous)
-        if previous is None:
-            return
-        now = self.clock.now().isoformat()
-        self.table.delete(*layout.alias_key(model, alias), expect={"version": previous})
-        self.table.put_new(
-            self._log_item(
+        """Remove an alias (e.g. the challenger after a canary) and log it; guarded like ``set_alias``. The removal
+        and its audit-log entry are one transaction, conditional on the version read, as a move is."""
+        key = layout.alias_key(model, alias)
+        for _ in range(MAX_ALIAS_ATTEMPTS):
+            previous = self._guard(model, alias, expect_previous)
+            if previous is None:
+                return
+            now = self.clock.now().isoformat()
+            entry = self._log_item(
                 model, alias, None, previous, actor=actor, reason=reason, at=now, weight=None, execution=execution
             )
-        )
+            if self.table.transact([entry], deletes=[ConditionalDelete(*key, expect={"version": previous})]):
+                return
+        raise ConflictError(f"could not clear {model}@{alias} after {MAX_ALIAS_ATTEMPTS} attempts (contention)")
 
     def rollback_production(self, model: str, *, actor: str, reason: str) -> tuple[int, int]:
         """Production back to the version it pointed at before its last move, in one conditional move (logged).
