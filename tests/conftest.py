@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from slipway_cli.target import Target
+from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud
-from slipway_local.target import target_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS = REPO_ROOT / "events"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from slipway.stores.specs import push_spec
 from slipway_cli.samples import make_churn, to_parquet_bytes
+from slipway_cli.target import target_in
 from slipway_local import LocalCloud
-from slipway_local.target import target_in
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "churn.yaml"
 

@@ -179,8 +179,8 @@ def train(rows: int) -> tuple[Any, Any, int]:
     from slipway.stores.registry import ModelRegistry
     from slipway.stores.specs import push_spec
     from slipway_cli.samples import make_churn, to_parquet_bytes
+    from slipway_cli.target import target_in
     from slipway_local import LocalCloud
-    from slipway_local.target import target_in
 
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)

@@ -381,7 +381,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
-        from slipway_local.demo import run_demo
+        from slipway_cli.demo import run_demo
     except ModuleNotFoundError as e:
         return _without_local_extra("demo", e)
     return run_demo(console, rows=args.rows, out_dir=Path(args.out))

@@ -3,9 +3,10 @@ server's written profiles) and optional endpoint; its settings come from the sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 
@@ -63,3 +64,26 @@ def target_for(
     """A target from an AWS profile (the local server writes one per environment, named after it)."""
     session = boto3.Session(profile_name=profile, region_name=region)
     return Target(env, session, endpoint_url, stack_outputs(session, env, endpoint_url))
+
+
+class _Stack(Protocol):
+    @property
+    def outputs(self) -> Mapping[str, str]: ...
+
+
+class LocalEnvironments(Protocol):
+    """What an in-process local cloud (slipway_local.cloud.LocalCloud) offers a target: an environment's operator
+    session, its endpoint and its stack outputs (structural: the CLI does not import the local cloud)."""
+
+    @property
+    def endpoint_url(self) -> str | None: ...
+
+    @property
+    def environments(self) -> Mapping[str, _Stack]: ...
+
+    def session(self, env: str) -> boto3.Session: ...
+
+
+def target_in(cloud: LocalEnvironments, env: str) -> Target:
+    """A target inside an in-process local cloud (tests, the demo, benchmarks), with the environment's operator keys."""
+    return Target(env, cloud.session(env), cloud.endpoint_url, dict(cloud.environments[env].outputs))

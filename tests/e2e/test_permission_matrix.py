@@ -21,11 +21,10 @@ from slipway import layout
 from slipway.stores.promotions import claim_approval
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
-from slipway_cli.target import Target
+from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud, iam
 from slipway_local.cloud import ACCOUNTS, REGION, TEAMS
 from slipway_local.routing import pin_to_account
-from slipway_local.target import target_in
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = ROOT / "docs" / "permissions.md"

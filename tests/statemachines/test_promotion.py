@@ -26,12 +26,11 @@ from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import promotion
 from slipway_cli.samples import make_churn, to_csv_bytes
-from slipway_cli.target import Target
+from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud
 from slipway_local.cloud import ACCOUNTS, REGION
 from slipway_local.faults import STEP_FAULTS
 from slipway_local.polling import poll
-from slipway_local.target import target_in
 from tests.conftest import spec_variant, upload_and_wait
 from tests.statemachines.test_serving_api import json_rows
 

@@ -52,6 +52,9 @@ def test_settings_are_read_only_by_the_settings_module() -> None:
 
 CLI = ROOT / "cli" / "slipway_cli"
 LOCAL_ONLY = {"moto", "samtranslator", "slipway_local"}
+# CLI modules that run only with the local extra (the demo drives a local cloud): reached only lazily, by the
+# local subcommands, so they may import the local cloud at their top.
+LOCAL_ONLY_CLI_MODULES = {"slipway_cli.demo"}
 # The only places allowed to reach the local cloud: the subcommands that need it, importing lazily.
 LAZY_LOCAL_IMPORTS = {
     ("cli/slipway_cli/main.py", "cmd_local_up"),
@@ -75,7 +78,7 @@ def _local_imports(path: Path) -> set[tuple[str, str | None]]:
                 modules = [child.module]
             else:
                 modules = []
-            found.update((m, function) for m in modules if m.split(".")[0] in LOCAL_ONLY)
+            found.update((m, function) for m in modules if m.split(".")[0] in LOCAL_ONLY or m in LOCAL_ONLY_CLI_MODULES)
             visit(child, function)
 
     visit(ast.parse(path.read_text()), None)
@@ -83,7 +86,9 @@ def _local_imports(path: Path) -> set[tuple[str, str | None]]:
 
 
 @pytest.mark.parametrize(
-    "path", sorted([*CLI.rglob("*.py"), *CORE.rglob("*.py")]), ids=lambda p: str(p.relative_to(ROOT))
+    "path",
+    sorted(p for p in [*CLI.rglob("*.py"), *CORE.rglob("*.py")] if p != CLI / "demo.py"),
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_cli_and_core_install_without_the_local_extra(path: Path) -> None:
     # GIVEN a module of the CLI or the core, which `pip install slipway` gets without moto
@@ -98,9 +103,19 @@ def test_cli_and_core_install_without_the_local_extra(path: Path) -> None:
 
 def test_the_local_subcommands_are_the_lazy_importers() -> None:
     found = {
-        ("cli/slipway_cli/main.py", f) for m, f in _local_imports(CLI / "main.py") if m.startswith("slipway_local")
+        ("cli/slipway_cli/main.py", f)
+        for m, f in _local_imports(CLI / "main.py")
+        if m.startswith("slipway_local") or m in LOCAL_ONLY_CLI_MODULES
     }
     assert found == LAZY_LOCAL_IMPORTS
+
+
+def test_the_cli_to_local_cloud_arrow_is_the_only_one() -> None:
+    # GIVEN every module of the local cloud
+    local = ROOT / "infra" / "local" / "slipway_local"
+    # THEN none imports the CLI: the CLI drives the local cloud (local up, demo), never the other way
+    importing = sorted(p.name for p in local.rglob("*.py") if any(m.startswith("slipway_cli") for m in _modules(p)))
+    assert importing == []
 
 
 def _modules(path: Path) -> set[str]:

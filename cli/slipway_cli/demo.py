@@ -31,12 +31,11 @@ from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import drift, promotion, serving
 from slipway_cli.samples import churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
-from slipway_cli.target import Target
+from slipway_cli.target import Target, target_in
+from slipway_cli.traffic import live_traffic
 from slipway_local.cloud import LocalCloud
 from slipway_local.packaging import REPO_ROOT
 from slipway_local.progress import follow_execution
-from slipway_local.target import target_in
-from slipway_local.traffic import live_traffic
 
 SPEC_PATH = REPO_ROOT / "specs" / "churn.yaml"
 DEMO_BAKE = "10s"  # the spec bakes a canary 10 minutes; the demo, 10 seconds
