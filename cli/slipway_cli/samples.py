@@ -163,7 +163,7 @@ def corrupt(df: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """The frame as UTF-8 CSV, as a data engineer would export it."""
-    return df.to_csv(index=False).encode("utf-8")
+    return str(df.to_csv(index=False)).encode("utf-8")
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:

@@ -99,4 +99,4 @@ def _list_every_page() -> None:
             parameters["ContinuationToken"] = page["NextContinuationToken"]
         env.stack.append(contents)
 
-    ResourceEvalS3._handle_list_objects_v2 = staticmethod(_handle_list_objects_v2)  # type: ignore[method-assign,assignment]
+    ResourceEvalS3._handle_list_objects_v2 = staticmethod(_handle_list_objects_v2)  # type: ignore[method-assign]

@@ -85,12 +85,13 @@ def install() -> None:
             def deepcopy(value: Any, memo: Any = None) -> Any:
                 return snapshots[id(value)] if id(value) in snapshots else copy.deepcopy(value, memo)
 
-            real_copy = models.copy
-            models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]
+            namespace = vars(models)  # the copy module moto's transaction uses, swapped for this call
+            real_copy = namespace["copy"]
+            namespace["copy"] = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
             try:
                 transact(self, transact_items)
             finally:
-                models.copy = real_copy
+                namespace["copy"] = real_copy
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _installed["done"] = True

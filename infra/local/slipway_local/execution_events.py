@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from jsonpath_ng.ext import parse as jsonpath
+from jsonpath_ng.ext.parser import parse as jsonpath
 
 __all__ = ["install", "transform_input"]
 
@@ -40,7 +40,7 @@ def transform_input(template: str, paths: dict[str, str], event: dict[str, Any])
     a string literal, as text inside one; a path that matches nothing is null (empty text inside a string)."""
     values: dict[str, Any] = {}
     for name, path in paths.items():
-        found = jsonpath(path).find(event)  # type: ignore[no-untyped-call]
+        found = jsonpath(path).find(event)
         values[name] = found[0].value if found else None
     values.setdefault("aws.events.event.json", event)
 

@@ -75,7 +75,7 @@ def _runtime() -> LambdaRuntime:
 def _enable_state_machine_execution() -> None:
     from moto.core.config import default_user_config
 
-    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
 
 
 def _patch_send_task_failure() -> None:
@@ -209,7 +209,7 @@ def _patch_cloudformation_state_machine() -> None:
         return definition
 
     def create(
-        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
         properties = cloudformation_json["Properties"]
         backend = stepfunctions_parser_backends[account_id][region_name]
@@ -220,11 +220,12 @@ def _patch_cloudformation_state_machine() -> None:
             tags=cfn_to_api_tags(properties.get("Tags", [])),
         )
 
-    def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+    def delete(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
         stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
 
     def update(
         cls: Any,
+        /,
         original_resource: Any,
         new_resource_name: str,
         cloudformation_json: Any,

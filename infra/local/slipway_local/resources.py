@@ -61,7 +61,7 @@ def _define_models() -> None:
             return self.bucket
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> BucketPolicyResource:
             props = cloudformation_json["Properties"]
@@ -73,7 +73,7 @@ def _define_models() -> None:
             return cls(props["Bucket"])
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[misc]
+        def update_from_cloudformation_json(
             cls,
             original_resource: Any,
             new_resource_name: str,
@@ -84,7 +84,7 @@ def _define_models() -> None:
             return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
         @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[misc]
+        def delete_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> None:
             s3_backends[account_id]["aws"].delete_bucket_policy(cloudformation_json["Properties"]["Bucket"])
@@ -109,7 +109,7 @@ def _define_models() -> None:
             return self.statement_id
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> EventBusPolicyResource:
             props = cloudformation_json["Properties"]
@@ -120,7 +120,7 @@ def _define_models() -> None:
             return cls(props["StatementId"])
 
         @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[misc]
+        def delete_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> None:
             props = cloudformation_json["Properties"]
@@ -160,7 +160,7 @@ def _define_models() -> None:
             raise UnformattedGetAttTemplateException()
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> HttpApiResource:
             props = cloudformation_json.get("Properties", {})
@@ -179,7 +179,7 @@ def _define_models() -> None:
             return cls(api)
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[misc]
+        def update_from_cloudformation_json(
             cls,
             original_resource: Any,
             new_resource_name: str,
@@ -190,7 +190,7 @@ def _define_models() -> None:
             return original_resource
 
         @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[misc]
+        def delete_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> None:
             backend = apigatewayv2_backends[account_id][region_name]
@@ -228,7 +228,7 @@ def _define_models() -> None:
             raise UnformattedGetAttTemplateException()
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[misc]
+        def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> DeliveryStreamResource:
             from slipway_local.firehose import validate_destination
@@ -257,7 +257,7 @@ def _define_models() -> None:
             return cls(backend.delivery_streams[resource_name])
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[misc]
+        def update_from_cloudformation_json(
             cls,
             original_resource: Any,
             new_resource_name: str,
@@ -268,7 +268,7 @@ def _define_models() -> None:
             return original_resource
 
         @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[misc]
+        def delete_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
         ) -> None:
             backend = firehose_backends[account_id][region_name]

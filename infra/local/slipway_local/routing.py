@@ -123,4 +123,4 @@ def install_state_machine_credentials() -> None:
             continue
         if getattr(module, "boto_client_for", None) in (original, boto_client.boto_client_for):
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
-    boto_client.boto_client_for = boto_client_for  # type: ignore[assignment]
+    boto_client.boto_client_for = boto_client_for

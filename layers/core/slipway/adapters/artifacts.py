@@ -27,7 +27,7 @@ class S3ArtifactStore:
         if obj.version_id:
             kwargs["VersionId"] = obj.version_id
         with aws_errors(f"get {_where(obj)}", missing=_MISSING):
-            return self._s3.get_object(**kwargs)["Body"].read()  # type: ignore[no-any-return]
+            return bytes(self._s3.get_object(**kwargs)["Body"].read())
 
     def get_json(self, obj: S3Object) -> Any:
         return json.loads(self.get_bytes(obj))

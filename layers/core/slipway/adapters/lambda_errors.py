@@ -47,4 +47,4 @@ def typed_errors[F: Callable[..., Any]](handler: F) -> F:
         except Exception as exc:
             raise as_typed_error(exc) from exc
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the wrapped handler's signature

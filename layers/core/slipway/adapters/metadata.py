@@ -23,7 +23,7 @@ _KEY_FREE = "attribute_not_exists(PK)"
 def as_stored(item: Mapping[str, Any]) -> dict[str, Any]:
     """An item as DynamoDB gives it back: JSON-able values, top-level None attributes dropped, sets
     sorted to lists, numbers int when integral (DynamoDB does not tell 1.0 from 1)."""
-    return _plain(json.loads(json.dumps(_drop_none(item), default=str), parse_float=Decimal))  # type: ignore[no-any-return]
+    return dict(_plain(json.loads(json.dumps(_drop_none(item), default=str), parse_float=Decimal)))
 
 
 def _drop_none(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def _serializer() -> Any:
 
 
 def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    return _plain({k: _de.deserialize(v) for k, v in item.items()})  # type: ignore[no-any-return]
+    return dict(_plain({k: _de.deserialize(v) for k, v in item.items()}))
 
 
 def _plain(value: Any) -> Any:

@@ -126,14 +126,17 @@ def stored_type_fits(stored: pa.DataType, col_type: str) -> bool:
         stored = stored.value_type
     text = pa.types.is_string(stored) or pa.types.is_large_string(stored)
     number = pa.types.is_integer(stored) or pa.types.is_floating(stored)
-    return {
-        "int": pa.types.is_integer(stored),
-        "float": number,
-        "bool": pa.types.is_boolean(stored),
-        "timestamp": pa.types.is_timestamp(stored) or pa.types.is_date(stored),
-        "string": text,
-        "category": text or number,
-    }[col_type] or pa.types.is_null(stored)
+    return bool(
+        {
+            "int": pa.types.is_integer(stored),
+            "float": number,
+            "bool": pa.types.is_boolean(stored),
+            "timestamp": pa.types.is_timestamp(stored) or pa.types.is_date(stored),
+            "string": text,
+            "category": text or number,
+        }[col_type]
+        or pa.types.is_null(stored)
+    )
 
 
 def _canonical_categories(col: Column) -> Column:

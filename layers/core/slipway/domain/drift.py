@@ -117,7 +117,7 @@ def _psi(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
 
 def _shares(counts: np.ndarray) -> np.ndarray:
     totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts, dtype=float), where=totals > 0)
+    return np.asarray(np.divide(counts, totals, out=np.zeros_like(counts, dtype=float), where=totals > 0))
 
 
 def _numeric_rows(
@@ -333,7 +333,7 @@ def dataset_drift(features: Sequence[FeatureDrift], drift_share: float) -> Datas
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+    return np.asarray(np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0))
 
 
 def _metric(name: str) -> Any:

@@ -162,7 +162,7 @@ def split_rows(
 
 
 def _plain(value: Any) -> Label:
-    return value.item() if isinstance(value, np.generic) else value  # type: ignore[no-any-return]
+    return value.item() if isinstance(value, np.generic) else value  # type: ignore[no-any-return]  # numpy's item() is untyped
 
 
 def class_labels(values: np.ndarray) -> list[Label]:
@@ -171,7 +171,7 @@ def class_labels(values: np.ndarray) -> list[Label]:
     distinct = {_plain(v) for v in values.tolist()}
     if None in distinct or any(isinstance(v, float) for v in distinct):
         raise ValueError("a classification target has missing values; every row needs a label")
-    return sorted(distinct)  # type: ignore[type-var]
+    return sorted(distinct)
 
 
 def encode_labels(values: Any, labels: list[Label]) -> np.ndarray:

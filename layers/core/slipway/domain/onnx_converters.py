@@ -31,7 +31,7 @@ class _Graph:
         from onnx import helper
 
         array = np.asarray(value, dtype=dtype)
-        name = self.scope.get_unique_variable_name("c")
+        name: str = self.scope.get_unique_variable_name("c")
         proto_type = helper.np_dtype_to_tensor_dtype(array.dtype)
         self.container.add_initializer(name, proto_type, list(array.shape), array.ravel().tolist())
         return name

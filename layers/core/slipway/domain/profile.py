@@ -39,7 +39,7 @@ def _sorted_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
     position = probs * (ordered.size - 1)
     low = np.floor(position).astype(np.int64)
     high = np.minimum(low + 1, ordered.size - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return np.asarray(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
 def _edges(ordered: np.ndarray) -> list[float]:
@@ -75,7 +75,7 @@ def bin_fractions(values: np.ndarray, edges: list[float], *, is_sorted: bool = F
 
 
 def _finite(col: pa.ChunkedArray) -> np.ndarray:
-    values = col.drop_null().to_numpy().astype(np.float64, copy=False)
+    values = np.asarray(col.drop_null().to_numpy(), dtype=np.float64)
     return values[np.isfinite(values)] if pa.types.is_floating(col.type) else values
 
 

@@ -101,7 +101,7 @@ class Clip(_Transformer):
         self.max = max
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
-        return np.clip(X, self.min, self.max)
+        return np.asarray(np.clip(X, self.min, self.max))
 
 
 class Ratio(_Transformer):
@@ -157,7 +157,7 @@ class DateParts(_Transformer):
         unknown = [p for p in self.parts if p not in DATE_PARTS]
         if unknown or not self.parts:
             raise ValueError(f"DateParts parts must be a non-empty subset of {DATE_PARTS}, got {list(self.parts)}")
-        return super().fit(X, y)  # type: ignore[return-value]
+        return super().fit(X, y)
 
     def _apply(self, X: np.ndarray) -> np.ndarray:
         parts = civil_from_days(X.astype(np.int64))

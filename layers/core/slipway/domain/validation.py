@@ -222,7 +222,7 @@ def _repeated_rows(values: pa.Array) -> np.ndarray | None:
     # value exactly when its code is not above the running maximum of the codes before it.
     codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     previous_max = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
-    return (codes >= 0) & (codes <= previous_max)
+    return np.asarray((codes >= 0) & (codes <= previous_max))
 
 
 def _check_unique(spec: ColumnSpec, col: Column) -> CheckFailure | None:

@@ -279,7 +279,7 @@ class InferenceService:
         """Ground truth for earlier predictions, by request id (and row) or entity id; checked against the
         target column's type, then captured beside the predictions."""
         routing = self._live(model)
-        contract = self.served(model, routing.production).contract  # type: ignore[arg-type]
+        contract = self.served(model, routing.production).contract  # type: ignore[arg-type]  # a live routing has a production version
         target = next(c for c in contract.columns if c.name == contract.target)
         target_spec = target.model_copy(update={"nullable": False})
         findings = check_rows([{target.name: i.get("actual")} for i in items], {target.name: target_spec})

@@ -186,7 +186,7 @@ def read_window(
     if regression:
         scores = served["prediction"].to_numpy().astype(np.float64) if rows else np.zeros(0)
     else:
-        scores = served[f"p:{keys[-1]}"].to_numpy().astype(np.float64) if rows else np.zeros(0)  # type: ignore[index]
+        scores = served[f"p:{keys[-1]}"].to_numpy().astype(np.float64) if rows else np.zeros(0)  # type: ignore[index]  # classification: keys are the labels
     empty = np.zeros(0)
     window = Window(rows, numeric, categorical, scores, empty, empty, empty, empty)
     feedback = latest_feedback(

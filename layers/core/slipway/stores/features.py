@@ -124,7 +124,7 @@ def split_rows(deps: Deps, ref: FeatureSetRef, name: SplitName) -> np.ndarray:
     """Row numbers (in the curated table) of one split."""
     table = read_parquet(deps.store, _file(deps, ref.model, ref.id, layout.SPLIT))
     mask = np.asarray(table.column("split").to_numpy(zero_copy_only=False) == name)
-    return np.asarray(table.column("row").to_numpy())[mask]
+    return np.compress(mask, np.asarray(table.column("row").to_numpy()))
 
 
 def holdout_rows(deps: Deps, ref: FeatureSetRef) -> pa.Table:

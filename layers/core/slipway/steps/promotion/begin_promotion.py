@@ -49,7 +49,7 @@ def begin_promotion(deps: Deps, start: StartRequest) -> Promotion:
         ref=request.ref,
         selector=selector,
         source_env=request.source_env,
-        target_env=target,  # type: ignore[arg-type]
+        target_env=target,  # type: ignore[arg-type]  # settings.env is one of the three environments
         requested_by=request.requested_by,
         reason=request.reason,
         started_at=str(promotion_record["started_at"]),

@@ -66,7 +66,7 @@ def conclude_promotion(deps: Deps, request: ConcludePromotionRequest) -> Promoti
     )
     release_lock(deps, model, promotion.id)
     return PromotionResult(
-        status=status,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]  # one of the statuses the machine concludes with
         model=model,
         version=version,
         production=production,
