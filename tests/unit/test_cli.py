@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import builtins
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from slipway_cli.main import main
+from slipway_cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,3 +157,27 @@ def test_promote_refuses_a_source_the_target_does_not_take(
         promotion.start(NoAws(), "churn@1", argv[argv.index("--from") + 1], "")  # type: ignore[arg-type]
     with pytest.raises(SystemExit, match=message):
         cli.main(argv)
+
+
+def _leaf_options(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, set[str]]:
+    """Each command (``spec check``…) with the options it takes."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: dict[str, set[str]] = {}
+            for name, sub in action.choices.items():
+                found.update(_leaf_options(sub, f"{prefix} {name}".strip()))
+            return found
+    return {prefix: {o for a in parser._actions for o in a.option_strings}}
+
+
+def test_docs_name_every_command_without_env_or_json() -> None:
+    # GIVEN the commands and their options, from the parser
+    commands = _leaf_options(build_parser())
+    lacking = {c for c, options in commands.items() if not {"--env", "--json"} <= options}
+    # WHEN docs/cli.md's exceptions paragraph is read
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    paragraph = text[text.index("Exceptions (") : text.index("\n\n", text.index("Exceptions ("))]
+    named = set(re.findall(r"`([a-z][a-z ]*[a-z])`", paragraph))
+    # THEN every command lacking --env or --json is named there, and every command named lacks one
+    assert lacking <= named
+    assert named & set(commands) == lacking
