@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from slipway.domain.canary import Served, judge, p99, psi, served_rows, variant_stats
+from slipway.domain.canary import Served, judge, p99, served_rows, variant_stats
+from slipway.domain.stability import psi
 from slipway.spec.deployment import DeploymentSpec
 
 

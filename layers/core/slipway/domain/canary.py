@@ -6,11 +6,11 @@ the check reads thousands of captured rows, not millions."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slipway.domain.stability import psi
 from slipway.spec.deployment import DeploymentSpec
 
 __all__ = [
@@ -21,13 +21,9 @@ __all__ = [
     "judge",
     "p99",
     "prediction_shift",
-    "psi",
     "served_rows",
     "variant_stats",
 ]
-
-PSI_BINS = 10
-PSI_FLOOR = 1e-4  # an empty bin's share, so the index stays finite
 
 
 @dataclass(frozen=True)
@@ -106,23 +102,6 @@ def p99(values: Sequence[float]) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
-
-
-def psi(reference: Sequence[float], actual: Sequence[float], bins: int = PSI_BINS) -> float:
-    """Population stability index of ``actual`` against ``reference``, over the reference's quantile bins."""
-    if not reference or not actual:
-        raise ValueError("psi needs values on both sides")
-    ordered = sorted(reference)
-    edges = sorted({ordered[min(len(ordered) - 1, (k * len(ordered)) // bins)] for k in range(1, bins)})
-
-    def shares(values: Sequence[float]) -> list[float]:
-        counts = [0] * (len(edges) + 1)
-        for v in values:
-            counts[bisect_left(edges, v)] += 1
-        return [max(c / len(values), PSI_FLOOR) for c in counts]
-
-    expected, observed = shares(reference), shares(actual)
-    return sum((o - e) * math.log(o / e) for e, o in zip(expected, observed, strict=True))
 
 
 def _same(prediction: Any, actual: Any) -> bool:

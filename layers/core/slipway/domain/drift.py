@@ -21,6 +21,7 @@ from scipy import special, stats
 from scipy.spatial import distance
 
 from slipway.domain.profile import category_key
+from slipway.domain.stability import SHARE_FLOOR, psi_of_shares
 from slipway.spec.monitoring import PERFORMANCE_METRICS, DriftTests, MonitoringSpec, PerformanceSpec
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "prediction_drift",
 ]
 
-SHARE_FLOOR = 1e-4  # an empty bin's share in PSI, so the index stays finite (as the canary's PSI)
 OTHER = "(other)"  # the categories beyond the reference's listed ones
 Verdict = Literal["drift", "no_drift", "insufficient_data"]
 
@@ -110,9 +110,7 @@ def _pad(rows: list[np.ndarray]) -> np.ndarray:
 
 def _psi(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
     """Row-wise PSI of (columns × bins) shares; padded bins (zero on both sides) add nothing."""
-    used = (ref > 0) | (cur > 0)
-    r, c = np.maximum(ref, SHARE_FLOOR), np.maximum(cur, SHARE_FLOOR)
-    return np.asarray(np.where(used, (c - r) * np.log(c / r), 0.0).sum(axis=1))
+    return np.array([psi_of_shares(r, c) for r, c in zip(ref.tolist(), cur.tolist(), strict=True)])
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
