@@ -41,10 +41,12 @@ def summary(spec: ModelSpec) -> tuple[dict[str, Any], list[str]]:
             {"column": c.name, "kind": KIND_OF_TYPE[c.type], "fill": describe_fill(fills[c.name])}
             for c in input_columns(spec.data, spec.features)
         ]
+        chosen = defaults.model_fields_set  # the kinds whose fill the spec names; the others keep slipway's default
         kinds = " · ".join(
-            f"{k} {describe_fill(defaults.default_for(k))}" for k in ("numeric", "categorical", "timestamp")
+            f"{k} {describe_fill(defaults.default_for(k))} ({'spec' if k in chosen else 'default'})"
+            for k in ("numeric", "categorical", "timestamp")
         )
-        lines.append(f"  missing values: {escape(kinds)} (defaults)")
+        lines.append(f"  missing values: {escape(kinds)}")
         own = [
             f"{m['column']} {m['fill']}"
             for m in value["missing"]

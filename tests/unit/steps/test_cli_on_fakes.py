@@ -17,7 +17,7 @@ from slipway.ports import Deps
 from slipway.steps.training.register_version import register_version
 from slipway.stores.runs import start_run, update_run
 from slipway_cli import main as cli
-from tests.fakes import fork
+from tests.fakes import fake_deps, fork
 from tests.unit.steps.support import Pipeline, churn_csv, register_request, run_pipeline, spec_text
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -183,3 +183,17 @@ def test_reproduce_exits_0_and_prints_its_tolerance(
     # THEN it is identical, the tolerance for float summation order is stated, and the exit is 0
     assert code == 0
     assert "identical" in out and "1e-09" in out
+
+
+def test_spec_check_says_which_fills_the_spec_chose(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN a spec that names the numeric fill and leaves the others to slipway
+    spec = tmp_path / "churn.yaml"
+    spec.write_text(spec_text(replace={"features:\n": "features:\n  missing:\n    numeric: mean\n"}))
+    # WHEN it is checked
+    code, out = slipway(fake_deps(), monkeypatch, capsys, "spec", "check", str(spec))
+    # THEN the numeric fill is the spec's, the categorical and timestamp ones the defaults
+    said = " ".join(out.split())
+    assert code == 0
+    assert "numeric mean (spec) · categorical constant '(missing)' (default) · timestamp median (default)" in said
