@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.table import Table
 
 from slipway.errors import SlipwayError
 
@@ -94,12 +95,23 @@ def cmd_spec_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folded(renderable: Any) -> Any:
+    """Every table's cells fold onto more lines instead of ending in "…" when the terminal is narrow."""
+    if isinstance(renderable, Table):
+        for column in renderable.columns:
+            column.overflow = "fold"
+    elif isinstance(renderable, Group):
+        for part in renderable.renderables:
+            _folded(part)
+    return renderable
+
+
 def _show(args: argparse.Namespace, result: tuple[Any, Any]) -> int:
     value, renderable = result
     if args.json:
         print(json.dumps(value, indent=2, default=str))
     else:
-        console.print(renderable)
+        console.print(_folded(renderable))
     return 0
 
 

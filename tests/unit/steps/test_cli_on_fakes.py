@@ -197,3 +197,15 @@ def test_spec_check_says_which_fills_the_spec_chose(
     said = " ".join(out.split())
     assert code == 0
     assert "numeric mean (spec) · categorical constant '(missing)' (default) · timestamp median (default)" in said
+
+
+@pytest.mark.parametrize("command", [["runs"], ["models", "list"], ["models", "show", "churn@champion"]])
+def test_tables_fit_an_80_column_terminal_without_cutting_values(
+    two_versions: Deps, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # GIVEN two registered versions WHEN a listing is printed on an 80-column terminal
+    code, out = slipway(two_versions, monkeypatch, capsys, *command)
+    # THEN no line is wider than the terminal and no value is cut short with an ellipsis
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in re.sub(r"sha256 [0-9a-f]{16}…", "", " ".join(out.split()))  # a digest's prefix is meant
