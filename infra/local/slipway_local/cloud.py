@@ -230,6 +230,8 @@ class LocalCloud:
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
             "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            # names an image by digest as the workflow does; locally the image functions run from the checkout
+            "ScienceImageUri": f"{account}.dkr.ecr.{REGION}.amazonaws.com/slipway-{env}-science@sha256:{'0' * 64}",
         }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(
