@@ -109,3 +109,32 @@ def test_the_cli_refuses_a_deploy_without_the_image() -> None:
         check=False,
     )
     assert result.returncode == 2 and "--image is required" in result.stdout
+
+
+def test_ci_installs_exactly_the_project_pins_with_hashes() -> None:
+    # .github/requirements-ci.txt: what the workflow installs before taking cloud credentials (pip --require-hashes)
+    lock = (ROOT / ".github" / "requirements-ci.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9._-]+)==(\S+) \\$", lock, flags=re.MULTILINE))
+    entry = r"^[a-z0-9._-]+==\S+ \\\n(?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+"
+    hashed = re.findall(entry, lock, flags=re.MULTILINE)
+    assert len(hashed) == len(pins) > 30
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        name, version = dependency.split("==")
+        assert pins.get(name.lower()) == version, f"{dependency}: the CI lock has {pins.get(name.lower())}"
+    assert {"setuptools", "wheel"} <= set(pins)  # the build backend too (pip install --no-build-isolation .)
+
+
+@pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+def test_workflow_actions_are_pinned_and_installs_precede_credentials(workflow: Path) -> None:
+    text = workflow.read_text()
+    for action in re.findall(r"^\s*(?:- )?uses: (\S+)", text, flags=re.MULTILINE):
+        assert action.startswith("./") or re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+    for job in re.split(r"\n  (?=[\w-]+:\n)", text.split("\njobs:\n", 1)[1]):
+        installs = [m.start() for m in re.finditer(r"pip install", job)]
+        credentials = job.find("configure-aws-credentials")
+        if credentials < 0:
+            continue
+        assert installs and max(installs) < credentials, f"{workflow.name}: an install after the credentials"
+        for line in re.findall(r"pip install[^\n]*", job):
+            assert "--require-hashes" in line or line.endswith("--no-deps --no-build-isolation ."), line
