@@ -284,7 +284,11 @@ class LocalCloud:
         cfn.create_stack(
             StackName=stack_name,
             TemplateBody=ACCOUNTS_TEMPLATE_PATH.read_text(),
-            Parameters=[{"ParameterKey": "EnvName", "ParameterValue": environment.name}],
+            # the members below hold plain keys (written to a credentials file): no MFA device to sign in with
+            Parameters=[
+                {"ParameterKey": "EnvName", "ParameterValue": environment.name},
+                {"ParameterKey": "RequireMfa", "ParameterValue": "false"},
+            ],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
