@@ -21,7 +21,7 @@ CONFIG = ROOT / "infra" / "samconfig.toml"
 @pytest.mark.parametrize(
     ("env", "promotion"),
     [
-        ("dev", ["PromotionTargetAccountId=222222222222"]),
+        ("dev", ["PromotionTargetAccountId=222222222222", "CaptureSourceAccountIds=222222222222,333333333333"]),
         (
             "staging",
             [

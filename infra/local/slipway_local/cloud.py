@@ -230,6 +230,7 @@ class LocalCloud:
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
             "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            "CaptureSourceAccountIds": ",".join(ACCOUNTS[e] for e in ACCOUNTS if e != "dev") if env == "dev" else "",
             # names an image by digest as the workflow does; locally the image functions run from the checkout
             "ScienceImageUri": f"{account}.dkr.ecr.{REGION}.amazonaws.com/slipway-{env}-science@sha256:{'0' * 64}",
         }
