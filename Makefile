@@ -76,8 +76,9 @@ build: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
 # CKV_AWS_117 Lambda in a VPC: the functions reach only AWS APIs; the perimeter is IAM and bucket policies, not a network.
 # CKV_AWS_116 Lambda DLQ: the asynchronously invoked functions have on-failure destinations (start-training's queue);
 #             the others are called synchronously by Step Functions, whose Retry/Catch handle failures (a DLQ never fires).
-# CKV_AWS_115 reserved concurrency: set where an upload flood fans out (start-training, validate); elsewhere one call per
-#             execution step, and reserving on every function would carve up the account's pool.
+# CKV_AWS_115 reserved concurrency: set where an upload flood fans out (start-training, validate) and on infer (parameter
+#             InferReservedConcurrency); elsewhere one call per execution step, and reserving on every function would carve
+#             up the account's pool.
 # CKV_AWS_18  bucket access logging: prod's trail records S3 data events on the three buckets (infra/accounts/template.yaml).
 # CKV_AWS_27  SQS encryption: SqsManagedSseEnabled (SSE-SQS) is on; checkov recognises only a KMS key.
 CHECKOV_SKIPS := CKV_AWS_173 CKV_AWS_117 CKV_AWS_116 CKV_AWS_115 CKV_AWS_18 CKV_AWS_27

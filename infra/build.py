@@ -1,5 +1,6 @@
 """`make build`: `sam build` of every zip function of infra/template.yaml (one at a time, so a machine
-without Docker builds them all) and of the science image where a Docker engine runs; then each zip
+without Docker builds them all); the science image is never SAM's to build (its functions' Metadata: SkipBuild,
+the workflow builds it once with docker buildx and passes its digest as ScienceImageUri); then each zip
 function's unzipped size (its code and its layers) against Lambda's 250 MB limit, as a table. Exit 1 when
 one is over. Run with the project's venv (samtranslator parses the template); SAM from ``--sam``."""
 
@@ -57,14 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     where: dict[str, Path] = {}
     if docker:  # the deployable build: everything, into .aws-sam/build
-        print("sam build (zip functions, layers and the science image)", flush=True)
+        print("sam build (zip functions and layers; the science image is the workflow's docker build)", flush=True)
         subprocess.run(
             [args.sam, "build", "--template", str(TEMPLATE), "--build-dir", str(build_dir), *cache], check=True, env=env
         )
         where = {name: build_dir for name in zips}
     else:  # `sam build X` empties its build dir: each zip function in a dir of its own, for its size only
         print(
-            f"no Docker engine: the science image ({', '.join(images)}) is not built (make check lints its Dockerfile);"
+            f"no Docker engine ({', '.join(images)} run the workflow's science image; make check lints its Dockerfile);"
         )
         print("each zip function is built on its own for its size (not a deployable build)", flush=True)
         for name in zips:

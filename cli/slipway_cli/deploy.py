@@ -1,6 +1,6 @@
 """`slipway deploy --env ENV`: `sam deploy` of the environment stack with that environment's config-env of
-infra/samconfig.toml (stack, deployment bucket, image repositories, promotion accounts), plus the code
-version. No secret passes through it: the PII salt is an SSM SecureString the stack only names."""
+infra/samconfig.toml (stack, deployment bucket, promotion accounts), plus the code version and the science
+image by digest. No secret passes through it: the PII salt is an SSM SecureString the stack only names."""
 
 from __future__ import annotations
 
@@ -34,13 +34,17 @@ def deploy_command(
     profile: str | None = None,
     region: str | None = None,
     sam: str | None = None,
+    image: str | None = None,
 ) -> list[str]:
     """The `sam deploy` command line. ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first, then ``CodeVersion``."""
+    config's are repeated first, then ``CodeVersion`` and ``ScienceImageUri`` (``image``: the science image by
+    digest, the same in every environment)."""
     overrides = _overrides(config, env)
     version = _code_version(config.resolve().parent)
     if version:
         overrides.append(f"CodeVersion={version}")
+    if image:
+        overrides.append(f"ScienceImageUri={image}")
     command = [sam or shutil.which("sam") or "sam", "deploy", "--config-file", str(config), "--config-env", env]
     if profile:
         command += ["--profile", profile]

@@ -280,7 +280,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     from slipway_cli.deploy import deploy_command, shown
 
-    command = deploy_command(args.env, Path(args.config), profile=args.profile, region=args.region)
+    if not args.image and not args.dry_run:
+        console.print(
+            "[red]--image is required: the science image by digest (ScienceImageUri), as the workflow pushed it[/]"
+        )
+        return 2
+    command = deploy_command(args.env, Path(args.config), profile=args.profile, region=args.region, image=args.image)
     console.print(f"[dim]{escape(shown(command))}[/]")
     if args.dry_run:
         return 0
@@ -567,6 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--profile", help="AWS profile (the config-env's otherwise)")
     deploy.add_argument("--region", help="AWS region (the config-env's otherwise)")
     deploy.add_argument("--config", default="infra/samconfig.toml", help="the SAM config file")
+    deploy.add_argument(
+        "--image",
+        help="the science image by digest (ScienceImageUri): ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:…",
+    )
     deploy.add_argument("--dry-run", action="store_true", help="print the sam command (salt masked), run nothing")
     deploy.set_defaults(func=cmd_deploy)
 

@@ -1,6 +1,7 @@
 """The permission matrix of docs/permissions.md, cell by cell, against the local cloud with IAM enforcement
-on: each cell acts as the team's role of that environment (assumed with a team member's keys) through
-slipway's own code or boto3, and must be allowed or refused (AccessDenied) as the table says. The run
+on: each cell acts as the team's role of that environment (assumed with a team member's keys), or as the
+deployment role (infra/accounts/bootstrap.yaml), through slipway's own code or boto3, and must be allowed or
+refused (AccessDenied) as the table says. The run
 ends with a report (tests/conftest.py prints it) naming, for each cell, whether moto's own evaluator
 would have decided it alike or only the local cloud's evaluation of the deployed policy documents does."""
 
@@ -18,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from slipway import layout
+from slipway.stores import audit
 from slipway.stores.promotions import claim_approval
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
@@ -31,6 +33,16 @@ MATRIX = ROOT / "docs" / "permissions.md"
 MODEL = "matrix"
 DAY = "2026-11-26"
 DENIED = {"AccessDenied", "AccessDeniedException"}
+SEEDED_AUDIT_AT = "2026-11-26T00:00:00+00:00"
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+EVERYTHING = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 MOTO_RESOURCE_SERVICES = ("s3:", "sts:")  # moto checks these against the real resource ARN
 REPORT: list[dict[str, str]] = []  # read by tests/conftest.py's terminal summary
 
@@ -75,6 +87,25 @@ def matrix() -> list[Cell]:
     return cells
 
 
+@dataclass(frozen=True)
+class DeployCell:
+    action: str
+    env: str
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.env}-deployment:{self.action}"
+
+
+def deployment() -> list[DeployCell]:
+    return [
+        DeployCell(row[0], env, v)
+        for row in _rows()
+        if len(row) == 4 and row[0] in DEPLOYMENT_ACTIONS and all(v in ("allow", "deny") for v in row[1:])
+        for env, v in zip(ACCOUNTS, row[1:], strict=True)
+    ]
+
+
 def across() -> list[CrossCell]:
     return [
         CrossCell(row[0], row[1], row[2], row[3], row[4])
@@ -102,6 +133,9 @@ class World:
                 self.sessions[env, team] = self.role_session(env, role)
             elif team == "curate-retraining":  # the role dev's retraining reads labelled captures as
                 role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-curate-retraining-set"
+                self.sessions[env, team] = self.role_session(env, role)
+            elif team == "deployment":  # the deployment role, as CI holds it (its OIDC trust is not exercised)
+                role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-deployment"
                 self.sessions[env, team] = self.role_session(env, role)
             else:
                 self.sessions[env, team] = self.cloud.team_session(env, team)
@@ -150,6 +184,7 @@ def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]
         registry.set_alias(MODEL, "production", version, actor="operator", reason="matrix seed")
     for team in TEAMS:
         deps.table.put(_approval(env, team))
+    audit.add(deps.table, audit.entry(MODEL, "rollback", at=SEEDED_AUDIT_AT, principal="operator", reason="seed"))
     return {(env, what): (obj.bucket, obj.key) for what, obj in objects.items()}
 
 
@@ -235,6 +270,51 @@ def _rollback(world: World, env: str, team: str) -> None:
     ModelRegistry.of(target.deps).rollback_production(MODEL, actor=team, reason="permission matrix")
 
 
+def _overwrite_audit(world: World, env: str, team: str) -> None:
+    """A PutItem at an existing audit entry's key with an entry's attributes (a forged reason)."""
+    pk, sk = layout.audit_key(MODEL, SEEDED_AUDIT_AT, "rollback")
+    forged = audit.entry(MODEL, "rollback", at=SEEDED_AUDIT_AT, principal="operator", reason=f"forged by {team}")
+    item = {k: {"S": str(v)} for k, v in forged.items() if v is not None and not isinstance(v, dict)}
+    table = world.cloud.environments[env].outputs["MetadataTableName"]
+    world.session(env, team).client("dynamodb").put_item(
+        TableName=table, Item={**item, "PK": {"S": pk}, "SK": {"S": sk}}
+    )
+
+
+def _update_audit(world: World, env: str, team: str) -> None:
+    pk, sk = layout.audit_key(MODEL, SEEDED_AUDIT_AT, "rollback")
+    table = world.cloud.environments[env].outputs["MetadataTableName"]
+    world.session(env, team).client("dynamodb").update_item(
+        TableName=table,
+        Key={"PK": {"S": pk}, "SK": {"S": sk}},
+        UpdateExpression="SET #r = :r",
+        ExpressionAttributeNames={"#r": "reason"},
+        ExpressionAttributeValues={":r": {"S": f"rewritten by {team}"}},
+    )
+
+
+def _replace_alias(world: World, env: str, team: str) -> None:
+    """A PutItem of the whole production alias item (as it is now: an allowed call changes nothing)."""
+    table = world.cloud.environments[env].outputs["MetadataTableName"]
+    key = dict(zip(("PK", "SK"), layout.alias_key(MODEL, "production"), strict=True))
+    current = world.cloud.admin_client("dynamodb", env).get_item(
+        TableName=table, Key={k: {"S": v} for k, v in key.items()}
+    )["Item"]
+    world.session(env, team).client("dynamodb").put_item(TableName=table, Item=current)
+
+
+def _change_bucket_policy(world: World, env: str, team: str) -> None:
+    """PutBucketPolicy of the raw bucket (with its own policy: an allowed call changes nothing)."""
+    raw = world.cloud.environments[env].outputs["RawBucketName"]
+    policy = world.cloud.admin_client("s3", env).get_bucket_policy(Bucket=raw)["Policy"]
+    world.session(env, team).client("s3").put_bucket_policy(Bucket=raw, Policy=policy)
+
+
+def _assume_deployment_role(world: World, env: str, team: str) -> None:
+    role = f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-deployment"
+    world.session(env, team).client("sts").assume_role(RoleArn=role, RoleSessionName=f"{team}-deploys")
+
+
 ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "upload-raw": _upload_raw,
     "read-curated": lambda w, e, t: _get(w, e, t, "lake/curated"),
@@ -248,6 +328,79 @@ ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "approve": _approve,
     "move-alias": _move_alias,
     "rollback": _rollback,
+    "overwrite-audit": _overwrite_audit,
+    "update-audit": _update_audit,
+    "replace-alias": _replace_alias,
+    "change-bucket-policy": _change_bucket_policy,
+    "assume-deployment-role": _assume_deployment_role,
+}
+
+
+# ---------------------------------------------------------------- the deployment role's actions
+
+
+def _boundary(env: str) -> str:
+    return f"arn:aws:iam::{ACCOUNTS[env]}:policy/slipway-{env}-workload-boundary"
+
+
+def _deployer(world: World, env: str, service: str) -> Any:
+    return world.session(env, "deployment").client(service)
+
+
+def _probe_role(world: World, env: str) -> str:
+    """A role under the workload boundary, made by the account's administrator for the cells that change one."""
+    name = f"slipway-{env}-matrix-probe"
+    admin = world.cloud.admin_client("iam", env)
+    try:
+        admin.get_role(RoleName=name)
+    except ClientError:
+        admin.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST, PermissionsBoundary=_boundary(env))
+    return name
+
+
+def _stack_policy(world: World, env: str) -> str:
+    """The environment stack's own managed policy (DataKeyUsePolicy), by its ARN."""
+    policies = world.cloud.admin_client("iam", env).list_policies(Scope="Local")["Policies"]
+    return next(p["Arn"] for p in policies if "DataKeyUsePolicy" in p["PolicyName"])
+
+
+def _create_role(world: World, env: str, boundary: bool) -> None:
+    name = f"slipway-{env}-matrix-{'bounded' if boundary else 'unbounded'}"
+    extra = {"PermissionsBoundary": _boundary(env)} if boundary else {}
+    _deployer(world, env, "iam").create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST, **extra)
+
+
+def _attach(world: World, env: str, policy_arn: str) -> None:
+    _deployer(world, env, "iam").attach_role_policy(RoleName=_probe_role(world, env), PolicyArn=policy_arn)
+
+
+def _put_policy_of(bucket: Callable[[World, str], str]) -> Callable[[World, str], None]:
+    def put(world: World, env: str) -> None:
+        name = bucket(world, env)
+        try:
+            policy = world.cloud.admin_client("s3", env).get_bucket_policy(Bucket=name)["Policy"]
+        except ClientError:  # dev's and staging's accounts have no trail bucket: the call is refused all the same
+            policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+        _deployer(world, env, "s3").put_bucket_policy(Bucket=name, Policy=policy)
+
+    return put
+
+
+DEPLOYMENT_ACTIONS: dict[str, Callable[[World, str], None]] = {
+    "create-role-without-boundary": lambda w, e: _create_role(w, e, boundary=False),
+    "create-role-under-boundary": lambda w, e: _create_role(w, e, boundary=True),
+    "attach-administrator": lambda w, e: _attach(w, e, "arn:aws:iam::aws:policy/AdministratorAccess"),
+    "attach-stack-policy": lambda w, e: _attach(w, e, _stack_policy(w, e)),
+    "remove-boundary": lambda w, e: _deployer(w, e, "iam").delete_role_permissions_boundary(RoleName=_probe_role(w, e)),
+    "change-team-role": lambda w, e: _deployer(w, e, "iam").put_role_policy(
+        RoleName=f"slipway-{e}-platform", PolicyName="more", PolicyDocument=EVERYTHING
+    ),
+    "change-workload-boundary": lambda w, e: _deployer(w, e, "iam").create_policy_version(
+        PolicyArn=_boundary(e), PolicyDocument=EVERYTHING, SetAsDefault=True
+    ),
+    "touch-trail-bucket": _put_policy_of(lambda w, e: f"slipway-{ACCOUNTS[e]}-{e}-trail"),
+    "change-deployment-bucket-policy": _put_policy_of(lambda w, e: f"slipway-{ACCOUNTS[e]}-{e}-deploy"),
+    "change-data-bucket-policy": _put_policy_of(lambda w, e: w.cloud.environments[e].outputs["RawBucketName"]),
 }
 
 
@@ -289,9 +442,10 @@ def _record(cell: object, expected: str, outcome: str, message: str) -> None:
 
 def test_the_matrix_is_large_and_complete() -> None:
     cells = matrix()
-    assert len(cells) + len(across()) >= 60
+    assert len(cells) + len(across()) + len(deployment()) >= 60
     assert {c.action for c in cells} == set(ACTIONS)
     assert {(c.action, c.team) for c in cells} == {(a, t) for a in ACTIONS for t in TEAMS}
+    assert {c.action for c in deployment()} == set(DEPLOYMENT_ACTIONS)
     assert any(c.expected == "allow" for c in across()) and any(c.expected == "deny" for c in across())
 
 
@@ -304,6 +458,16 @@ def test_cell(world: World, cell: Cell) -> None:
     assert outcome == cell.expected, f"{cell}: expected {cell.expected}, got {outcome} {message}"
     if outcome == "deny":
         assert re.search(r"not authorized to perform", message), message
+
+
+@pytest.mark.parametrize("cell", deployment(), ids=str)
+def test_deployment_role(world: World, cell: DeployCell) -> None:
+    # GIVEN the environment's deployment role (as CI holds it), WHEN it tries to widen rights or touch what is not
+    # the stack's
+    outcome, message = _outcome(lambda: DEPLOYMENT_ACTIONS[cell.action](world, cell.env))
+    _record(cell, cell.expected, outcome, message)
+    # THEN it is refused, or let through where the stack needs it, as the table says
+    assert outcome == cell.expected, f"{cell}: expected {cell.expected}, got {outcome} {message}"
 
 
 @pytest.mark.parametrize("cell", across(), ids=str)

@@ -141,10 +141,13 @@ def test_dev_to_staging_to_prod_with_approval(
     assert (record["status"], record["source_version"], record["target_version"]) == ("SUCCEEDED", 1, 1)
     assert aliases(targets, "staging") == {"production": 1}
 
-    # AND from staging into prod: it waits for a person, saying who and how
+    # AND from staging into prod: it waits for a person, saying who and how, and tells the alarm topic's subscribers
+    inbox = _subscribe_to_alarms(cloud, "prod")
     run, described, record = promote(targets, f"{MODEL}@production", "staging", "prod")
     assert described["status"] == "RUNNING" and record["status"] == "WAITING_FOR_APPROVAL"
     assert f"slipway approve {MODEL} --env prod" in record["waiting_for"]
+    (told,) = [m for m in inbox() if run.name in m]
+    assert "waits for approval until" in told and f"slipway approve {MODEL} --env prod" in told
     listed, _ = promotion.promotions_view([targets["prod"]], MODEL)
     assert [(r["run_id"], r["status"], r["step"]) for r in listed][:1] == [
         (run.name, "WAITING_FOR_APPROVAL", "WaitForApproval")
@@ -163,6 +166,21 @@ def test_dev_to_staging_to_prod_with_approval(
     with pytest.raises(Exception, match="no promotion of churn-promo waits for approval"):
         promotion.answer(targets["prod"], MODEL, True, "twice")
     print(f"\ndev → staging → prod (first deployments, approval given at once): {elapsed:.1f} s")
+
+
+def _subscribe_to_alarms(cloud: LocalCloud, env: str) -> Callable[[], list[str]]:
+    """An SQS queue subscribed to the environment's alarm topic (as an operator's address would be): its messages."""
+    sqs, sns = cloud.admin_client("sqs", env), cloud.admin_client("sns", env)
+    url = sqs.create_queue(QueueName=f"alarm-inbox-{env}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = cloud.environments[env].outputs["AlarmTopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+
+    def messages() -> list[str]:
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [str(m["Body"]) for m in found]
+
+    return messages
 
 
 def test_artifacts_are_identical_by_sha256_in_all_three_accounts(
@@ -573,9 +591,18 @@ def test_only_the_next_environment_may_invoke_the_sources_export(
     with pytest.raises(ClientError) as refused:
         cloud.client("lambda", "prod").invoke(FunctionName=export, Payload=b"{}")
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
-    # nor anyone else of staging but its promotion machine: the permission names that role, not the account
-    with pytest.raises(ClientError) as refused:
-        cloud.client("lambda", "staging").invoke(FunctionName=export, Payload=b"{}")
+    # nor staging's teams: the permission names staging's account, whose IAM grants the invoke to its promotion
+    # machine's role only (the team boundary grants no Lambda call)
+    from slipway_local import iam
+
+    iam.enable()
+    try:
+        with pytest.raises(ClientError) as refused:
+            cloud.team_session("staging", "platform").client("lambda", endpoint_url=cloud.endpoint_url).invoke(
+                FunctionName=export, Payload=b"{}"
+            )
+    finally:
+        iam.disable()
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     machine_role = f"arn:aws:iam::{ACCOUNTS['staging']}:role/slipway-staging-promotion-machine"
     keys = cloud.admin_client("sts", "staging").assume_role(RoleArn=machine_role, RoleSessionName="machine")

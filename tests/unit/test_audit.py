@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from slipway import layout
+from slipway.errors import ConflictError
 from slipway.stores import audit
 from slipway.stores.promotions import claim_approval
 from slipway.stores.registry import ModelRegistry
@@ -78,3 +79,19 @@ def test_a_rejection_is_recorded_as_such() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown audit kind"):
         audit.entry("m", "deleted-everything", at="2026-11-26T00:00:00+00:00", principal=PLATFORM)
+
+
+def test_an_entry_is_never_replaced() -> None:
+    # GIVEN an audit entry
+    deps = fake_deps(dataclasses.replace(SETTINGS, principal=ML))
+    first = audit.entry("churn", "rollback", at="2026-11-26T10:00:00+00:00", principal=PLATFORM, reason="first")
+    audit.add(deps.table, first)
+
+    # WHEN another is written at its key
+    forged = audit.entry("churn", "rollback", at="2026-11-26T10:00:00+00:00", principal=ML, reason="forged")
+    with pytest.raises(ConflictError):
+        audit.add(deps.table, forged)
+
+    # THEN the first is there as it was
+    (kept,) = audit.trail(deps, "churn")
+    assert (kept["principal"], kept["reason"]) == (PLATFORM, "first")

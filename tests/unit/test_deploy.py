@@ -3,6 +3,7 @@ and the code version; no secret passes through it (the PII salt is an SSM Secure
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from slipway_cli.deploy import deploy_command, shown
+from slipway_local.packaging import load_sam_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "infra" / "samconfig.toml"
@@ -19,7 +21,7 @@ CONFIG = ROOT / "infra" / "samconfig.toml"
 @pytest.mark.parametrize(
     ("env", "promotion"),
     [
-        ("dev", ["PromotionTargetAccountId=222222222222"]),
+        ("dev", ["PromotionTargetAccountId=222222222222", "CaptureSourceAccountIds=222222222222,333333333333"]),
         (
             "staging",
             [
@@ -41,14 +43,41 @@ def test_the_command_carries_the_environments_config(env: str, promotion: list[s
     assert shown(command).startswith(f"sam deploy --config-file {CONFIG} --config-env {env}")
 
 
-def test_every_environment_deploys_its_own_stack_and_prod_asks_for_confirmation() -> None:
+def test_every_environment_deploys_its_own_stack_without_a_prompt() -> None:
     config = tomllib.loads(CONFIG.read_text())
     for env in ("dev", "staging", "prod"):
         deploy = config[env]["deploy"]["parameters"]
         assert deploy["stack_name"] == f"slipway-{env}"
-        assert deploy["s3_bucket"].endswith(f"-{env}-deploy")
-        assert len(deploy["image_repositories"]) == 6  # every image function of the template
-    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+        account = deploy["s3_bucket"].removeprefix("slipway-").removesuffix(f"-{env}-deploy")
+        assert deploy["s3_bucket"] == f"slipway-{account}-{env}-deploy"
+        # SAM CLI refuses image functions without an image repository option; the one given is the account's own
+        assert deploy["image_repository"] == f"{account}.dkr.ecr.us-east-1.amazonaws.com/slipway-{env}-science"
+        assert "image_repositories" not in deploy
+        # CI has no terminal: prod's approval is its GitHub environment's reviewers, not a prompt
+        assert deploy["confirm_changeset"] is False
+
+
+def test_every_image_function_runs_the_one_image_by_digest_and_sam_never_builds_it() -> None:
+    template = load_sam_template(ROOT / "infra" / "template.yaml")
+    images = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("PackageType") == "Image"
+    }
+    assert {"CurateRetrainingSetFunction", "ComputeDriftFunction", "ValidateFunction"} <= set(images)
+    for name, resource in images.items():
+        assert resource["Properties"]["ImageUri"] == {"Ref": "ScienceImageUri"}, name
+        assert resource["Metadata"]["SkipBuild"] is True, name
+    pattern = template["Parameters"]["ScienceImageUri"]["AllowedPattern"]
+    digest = "sha256:" + "ab" * 32
+    assert re.fullmatch(pattern, f"111111111111.dkr.ecr.us-east-1.amazonaws.com/slipway-dev-science@{digest}")
+    assert not re.fullmatch(pattern, "111111111111.dkr.ecr.us-east-1.amazonaws.com/slipway-dev-science:latest")
+
+
+def test_the_image_goes_to_sam_as_the_science_image_parameter() -> None:
+    image = "222222222222.dkr.ecr.us-east-1.amazonaws.com/slipway-staging-science@sha256:" + "0" * 64
+    command = deploy_command("staging", CONFIG, sam="sam", image=image)
+    assert command[-1] == f"ScienceImageUri={image}"
 
 
 def test_the_template_names_the_salt_and_never_holds_it() -> None:
@@ -68,3 +97,44 @@ def test_the_cli_prints_the_command_on_a_dry_run() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--config-env staging" in result.stdout
+
+
+def test_the_cli_refuses_a_deploy_without_the_image() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "slipway_cli.main", "deploy", "--env", "dev"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "--image is required" in result.stdout
+
+
+def test_ci_installs_exactly_the_project_pins_with_hashes() -> None:
+    # .github/requirements-ci.txt: what the workflow installs before taking cloud credentials (pip --require-hashes)
+    lock = (ROOT / ".github" / "requirements-ci.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9._-]+)==(\S+) \\$", lock, flags=re.MULTILINE))
+    entry = r"^[a-z0-9._-]+==\S+ \\\n(?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+"
+    hashed = re.findall(entry, lock, flags=re.MULTILINE)
+    assert len(hashed) == len(pins) > 30
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        name, version = dependency.split("==")
+        assert pins.get(name.lower()) == version, f"{dependency}: the CI lock has {pins.get(name.lower())}"
+    assert {"setuptools", "wheel"} <= set(pins)  # the build backend too (pip install --no-build-isolation .)
+
+
+@pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+def test_workflow_actions_are_pinned_and_installs_precede_credentials(workflow: Path) -> None:
+    text = workflow.read_text()
+    for action in re.findall(r"^\s*(?:- )?uses: (\S+)", text, flags=re.MULTILINE):
+        assert action.startswith("./") or re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+    for job in re.split(r"\n  (?=[\w-]+:\n)", text.split("\njobs:\n", 1)[1]):
+        installs = [m.start() for m in re.finditer(r"pip install", job)]
+        credentials = job.find("configure-aws-credentials")
+        if credentials < 0:
+            continue
+        assert installs and max(installs) < credentials, f"{workflow.name}: an install after the credentials"
+        for line in re.findall(r"pip install[^\n]*", job):
+            assert "--require-hashes" in line or line.endswith("--no-deps --no-build-isolation ."), line

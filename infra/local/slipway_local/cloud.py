@@ -30,6 +30,7 @@ _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-adm
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TEAMS = ("data-engineer", "ml-engineer", "platform", "auditor")
 ACCOUNTS_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "template.yaml"
+BOOTSTRAP_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "bootstrap.yaml"
 # Functions that run in this process even when the others run in worker processes: the HTTP API's, whose
 # local gateway calls it directly for sub-millisecond latency (a worker adds a pipe round trip per request).
 IN_PROCESS = frozenset({"InferFunction"})
@@ -218,11 +219,10 @@ class LocalCloud:
         )
         key = iam_client.create_access_key(UserName=user)["AccessKey"]
         environment.access_key_id, environment.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+        deploy_bucket = self._bootstrap(env)
         self._deploy_teams(environment, iam_client)
 
         s3 = self.admin_client("s3", env)
-        deploy_bucket = f"slipway-{account}-{env}-deploy"
-        s3.create_bucket(Bucket=deploy_bucket)
         parameters = {
             "EnvName": env,
             "LogLevel": self.log_level,
@@ -230,6 +230,9 @@ class LocalCloud:
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
             "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            "CaptureSourceAccountIds": ",".join(ACCOUNTS[e] for e in ACCOUNTS if e != "dev") if env == "dev" else "",
+            # names an image by digest as the workflow does; locally the image functions run from the checkout
+            "ScienceImageUri": f"{account}.dkr.ecr.{REGION}.amazonaws.com/slipway-{env}-science@sha256:{'0' * 64}",
         }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(
@@ -273,6 +276,27 @@ class LocalCloud:
         self._serve_http_apis(environment, packaged.http_apis, physical)
         return environment
 
+    def _bootstrap(self, env: str) -> str:
+        """The bootstrap stack (infra/accounts/bootstrap.yaml: deployment role, deployment bucket, image repository),
+        as the account's administrator deploys it first; its deployment bucket's name. (moto's CloudFormation has
+        no OIDC provider: the roles' trust names the provider's ARN, as when the account has one already.)"""
+        cfn = self.admin_client("cloudformation", env)
+        stack_name = f"slipway-{env}-bootstrap"
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=BOOTSTRAP_TEMPLATE_PATH.read_text(),
+            Parameters=[
+                {"ParameterKey": "EnvName", "ParameterValue": env},
+                {"ParameterKey": "GitHubRepository", "ParameterValue": "local/slipway"},
+                {"ParameterKey": "CreateOidcProvider", "ParameterValue": "false"},
+            ],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+        return str(next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "DeploymentBucketName"))
+
     def _deploy_teams(self, environment: Environment, iam_client: Any) -> None:
         """The accounts stack (infra/accounts/template.yaml: team roles under their boundary), deployed before
         the environment stack as on AWS, and one member per team: an IAM user whose only right is to assume
@@ -282,7 +306,11 @@ class LocalCloud:
         cfn.create_stack(
             StackName=stack_name,
             TemplateBody=ACCOUNTS_TEMPLATE_PATH.read_text(),
-            Parameters=[{"ParameterKey": "EnvName", "ParameterValue": environment.name}],
+            # the members below hold plain keys (written to a credentials file): no MFA device to sign in with
+            Parameters=[
+                {"ParameterKey": "EnvName", "ParameterValue": environment.name},
+                {"ParameterKey": "RequireMfa", "ParameterValue": "false"},
+            ],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -2,7 +2,8 @@
 authenticated by moto (the key exists, the SigV4 signature matches) and authorized here, from the
 principal's deployed policies: its identity policies (inline and managed), its permission boundary, a
 role's trust policy on ``sts:AssumeRole``, with the request's real resource ARN and condition keys
-(``dynamodb:LeadingKeys``, ``dynamodb:Attributes``, the S3 encryption headers, ``aws:PrincipalArn``…).
+(``dynamodb:LeadingKeys``, ``dynamodb:Attributes``, the S3 encryption headers, ``s3:ResourceAccount``,
+``events:TargetArn``, ``iam:PermissionsBoundary``, ``iam:PolicyARN``, ``aws:PrincipalArn``…).
 Resource policies (bucket policies, Lambda permissions) stay slipway_local.perimeter's business: a
 request passes only if both agree, as on AWS.
 
@@ -241,6 +242,8 @@ def requests_of(response: Any, service: str, action: str, resource: str) -> list
         return [Request("sts:AssumeRole", str(response.querystring.get("RoleArn", ["*"])[0]), secure)]
     if service == "events":
         return _events_requests(_body(response), action, region, account, secure)
+    if service == "iam":
+        return _iam_requests(response.querystring, action, account, secure)
     if service == "cloudformation" and action.startswith("DescribeStack"):
         name = response.querystring.get("StackName", [None])[0]
         target = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*" if name else "*"
@@ -257,10 +260,56 @@ def _events_requests(
     resource = f"arn:aws:events:{region}:{account}:rule/{name}" if name else "*"
     requests = [Request(f"events:{action}", resource, secure)]
     if action == "PutTargets":
-        roles = {t["RoleArn"] for t in body.get("Targets", []) if isinstance(t, dict) and t.get("RoleArn")}
+        targets = [t for t in body.get("Targets", []) if isinstance(t, dict)]
+        requests = [Request(f"events:{action}", resource, {**secure, "events:TargetArn": [t["Arn"] for t in targets]})]
+        roles = {t["RoleArn"] for t in targets if t.get("RoleArn")}
         passed: dict[str, str | list[str]] = {**secure, "iam:PassedToService": "events.amazonaws.com"}
         requests += [Request("iam:PassRole", str(role), passed) for role in sorted(roles)]
     return requests
+
+
+_ROLE_POLICY_ACTIONS = frozenset(
+    {
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "PutRolePermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+    }
+)
+
+
+def _iam_requests(
+    query: dict[str, list[str]], action: str, account: str, secure: dict[str, str | list[str]]
+) -> list[Request]:
+    """A role's or a policy's calls name it; ``iam:PermissionsBoundary`` is the boundary a role is created or left
+    with (the one asked for, else the role's own), ``iam:PolicyARN`` the policy attached or detached."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    def param(name: str) -> str | None:
+        return query.get(name, [None])[0]
+
+    context: dict[str, str | list[str]] = dict(secure)
+    role, policy_arn = param("RoleName"), param("PolicyArn")
+    if role:
+        boundary = param("PermissionsBoundary") if action in ("CreateRole", "PutRolePermissionsBoundary") else None
+        if boundary is None and action in _ROLE_POLICY_ACTIONS:
+            try:
+                boundary = getattr(iam_backends[account]["aws"].get_role(role), "permissions_boundary_arn", None)
+            except NotFoundException:
+                boundary = None
+        if boundary:
+            context["iam:PermissionsBoundary"] = boundary
+        if policy_arn and action in ("AttachRolePolicy", "DetachRolePolicy"):
+            context["iam:PolicyARN"] = policy_arn
+        return [Request(f"iam:{action}", f"arn:aws:iam::{account}:role/{role}", context)]
+    if policy_arn:
+        return [Request(f"iam:{action}", policy_arn, context)]
+    name = param("PolicyName") if action == "CreatePolicy" else None
+    target = f"arn:aws:iam::{account}:policy/{name}" if name else "*"
+    return [Request(f"iam:{action}", target, context)]
 
 
 def _lambda_request(
@@ -278,7 +327,7 @@ def _s3_requests(response: Any, resource: str, secure: dict[str, str | list[str]
     from slipway_local.perimeter import S3_HEADER_KEYS, _s3_action
 
     name = str(response.data.get("Action", ""))
-    context: dict[str, str | list[str]] = dict(secure)
+    context: dict[str, str | list[str]] = {**secure, **_bucket_owner(resource.removeprefix("arn:aws:s3:::"))}
     for header, key in S3_HEADER_KEYS.items():
         if response.headers.get(header) is not None:
             context[key] = str(response.headers.get(header))
@@ -287,8 +336,16 @@ def _s3_requests(response: Any, resource: str, secure: dict[str, str | list[str]
     if copy_source:
         source, _, query = unquote(copy_source).lstrip("/").partition("?")
         read = "s3:GetObjectVersion" if "versionId=" in query else "s3:GetObject"
-        found.append(Request(read, f"arn:aws:s3:::{source}", dict(secure)))
+        found.append(Request(read, f"arn:aws:s3:::{source}", {**secure, **_bucket_owner(source)}))
     return found
+
+
+def _bucket_owner(path: str) -> dict[str, str | list[str]]:
+    """``s3:ResourceAccount``: the account that owns the bucket (of ``bucket`` or ``bucket/key``), when it exists."""
+    from moto.s3.models import s3_backends
+
+    located = s3_backends.bucket_accounts.get(path.split("/", 1)[0])
+    return {"s3:ResourceAccount": located[1]} if located else {}
 
 
 def _dynamodb_requests(

@@ -1,6 +1,6 @@
 """The places where moto is extended so that it realises slipway's template:
 Lambda runs our handlers in-process, EventBridge rules deliver to Lambda (asynchronous invocation:
-retries, then the function's on-failure destination) and Step Functions, CloudFormation state
+retries, then the function's on-failure destination), Step Functions and SNS topics, CloudFormation state
 machines land in the executing backend with their substitutions applied, execution names are
 unique as on AWS even when two starts race, ended executions publish their status change
 (slipway_local.execution_events), DynamoDB requests are atomic and transactions cost what they touch
@@ -112,7 +112,7 @@ def _patch_event_targets() -> None:
         # none, and fires only at its time (slipway_local.schedules fires it).
         if self.scheduled_expression or not self.event_pattern.matches_event(original_event):
             return
-        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states", "sns")]
         buses = [t for t in self.targets if _other_accounts_bus(t["Arn"], self.account_id)]
         others = [t for t in self.targets if t not in ours and t not in buses]
         for target in buses:
@@ -140,12 +140,18 @@ def _other_accounts_bus(arn: str, account: str) -> bool:
 
 
 def _deliver(arn: str, event: Any) -> None:
-    """Deliver one event to a Lambda function (async invoke) or a state machine (new execution)."""
+    """Deliver one event to a Lambda function (async invoke), a state machine (new execution) or an SNS topic
+    (published as is: a transformed text, or the event's JSON)."""
     from moto.utilities.arns import parse_arn
 
     parsed = parse_arn(arn)
     payload = json.dumps(event, default=str)
-    if parsed.service == "states":
+    if parsed.service == "sns":
+        from moto.sns.models import sns_backends
+
+        message = event if isinstance(event, str) else payload
+        sns_backends[parsed.account][parsed.region].publish(message=message, arn=arn)
+    elif parsed.service == "states":
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         backend = stepfunctions_parser_backends[parsed.account][parsed.region]

@@ -10,7 +10,10 @@ that ``Ref``/``Fn::GetAtt`` resolve and the resources exist in the stack's accou
 - ``AWS::S3::BucketPolicy``: the policy put on its bucket, checked to use only what the local cloud
   evaluates (slipway_local.perimeter evaluates it on every S3 request).
 - ``AWS::Events::EventBusPolicy``: its statement on the bus, checked likewise (slipway_local.event_buses
-  evaluates it on every delivery from another account)."""
+  evaluates it on every delivery from another account).
+
+And one moto reads wrongly: an ``AWS::KMS::Key``'s ``Tags`` (CloudFormation's ``Key``/``Value``), which moto's
+KMS backend expects in the KMS API's form (``TagKey``/``TagValue``) and fails on."""
 
 from __future__ import annotations
 
@@ -24,11 +27,27 @@ def install() -> None:
     if _installed:
         return
     _define_models()
+    _kms_key_tags()
     from moto.cloudformation import parsing
 
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     _installed.append(True)
+
+
+def _kms_key_tags() -> None:
+    from moto.kms.models import Key
+
+    create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, name: str, cloudformation_json: Any, *args: Any, **kw: Any) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("Tags"):
+            tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t for t in properties["Tags"]]
+            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "Tags": tags}}
+        return create(cls, name, cloudformation_json, *args, **kw)
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
 
 
 def _define_models() -> None:

@@ -1,15 +1,17 @@
 """A model's audit trail in one environment: who pushed a spec, answered an approval or rolled production
 back, when, in which execution and why (``AUDIT#<model>`` items, written after the act by the code that
-acts), read together with the alias history (every alias move, logged in the move's own transaction)."""
+acts), read together with the alias history (every alias move, logged in the move's own transaction). Entries are
+only ever added, by a conditional write: none replaces another (and the team roles may not update or delete one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slipway import layout
-from slipway.ports import Deps
+from slipway.errors import ConflictError
+from slipway.ports import Deps, MetadataTable
 
-__all__ = ["KINDS", "entry", "record", "trail"]
+__all__ = ["KINDS", "add", "entry", "record", "trail"]
 
 KINDS = ("spec-push", "approved", "rejected", "approval-timed-out", "rollback", "alias-move")
 
@@ -35,8 +37,17 @@ def record(
         execution=execution,
         details=details,
     )
-    deps.table.put(item)
+    add(deps.table, item)
     return item
+
+
+def add(table: MetadataTable, item: dict[str, Any]) -> None:
+    """Write a new entry; ConflictError if one is at its key already (it stays as it was)."""
+    if not table.put_new(item):
+        raise ConflictError(
+            f"an audit entry exists at {item['PK']} {item['SK']}: entries are never replaced",
+            {"pk": item["PK"], "sk": item["SK"]},
+        )
 
 
 def entry(

@@ -217,7 +217,7 @@ class ModelRegistry:
         at = self.clock.now().isoformat()
         details = {"from": current, "to": int(previous)}
         audit_entry = audit.entry(model, "rollback", at=at, principal=actor, reason=reason, details=details)
-        self.table.put(audit_entry)
+        audit.add(self.table, audit_entry)
         return current, int(previous)
 
     def _guard(self, model: str, alias: str, expect_previous: int | object | None) -> int | None:
