@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slipway.domain.stability import psi
-from slipway.spec.deployment import DeploymentSpec
+from slipway.spec.deployment import DeploymentSpec, OnlineMetricSpec
 
 __all__ = [
     "Check",
@@ -231,103 +231,105 @@ def judge(deployment: DeploymentSpec, champion: VariantStats, challenger: Varian
     """Healthy when the challenger served enough rows and no check fails; each check says what it saw."""
     rules = deployment.rollback
     least = deployment.min_canary_rows
-    checks: list[Check] = []
-    enough = challenger.rows >= least
-    checks.append(
-        Check(
-            "traffic",
-            enough,
-            challenger.rows,
-            least,
-            f"the challenger served {challenger.rows} rows in the bake window"
-            + ("" if enough else f"; at least {least} are needed for a verdict"),
-        )
-    )
+    checks = [_traffic(challenger, least)]
     if rules.max_error_rate is not None:
-        ok = challenger.error_rate <= rules.max_error_rate
-        checks.append(
-            Check(
-                "error_rate",
-                ok,
-                challenger.error_rate,
-                rules.max_error_rate,
-                f"error rate {challenger.error_rate:.2%} ({challenger.errors} of {challenger.rows} rows failed)"
-                + (" within" if ok else " over")
-                + f" the ceiling {rules.max_error_rate:.2%}; champion {champion.error_rate:.2%}",
-            )
-        )
+        checks.append(_error_rate(champion, challenger, rules.max_error_rate))
     if rules.max_p99_latency_ms is not None:
-        value = challenger.p99_latency_ms
-        ok = value is None or value <= rules.max_p99_latency_ms
-        shown = "no requests" if value is None else f"{value:.1f} ms"
-        champion_p99 = "—" if champion.p99_latency_ms is None else f"{champion.p99_latency_ms:.1f} ms"
-        checks.append(
-            Check(
-                "p99_latency_ms",
-                ok if value is not None else None,
-                value,
-                rules.max_p99_latency_ms,
-                f"p99 latency {shown}"
-                + (" within" if ok else " over")
-                + f" the ceiling {rules.max_p99_latency_ms:g} ms; champion {champion_p99}",
-            )
-        )
+        checks.append(_p99_latency(champion, challenger, rules.max_p99_latency_ms))
     if rules.max_prediction_shift is not None:
-        if len(challenger.scores) < least or len(champion.scores) < least:
-            checks.append(
-                Check(
-                    "prediction_shift",
-                    None if not enough else False,  # too little traffic is reported once, by the traffic check
-                    None,
-                    rules.max_prediction_shift,
-                    f"prediction shift not measurable: {len(challenger.scores)} challenger and "
-                    f"{len(champion.scores)} champion scores, at least {least} each are needed",
-                )
-            )
-        else:
-            index, of = prediction_shift(champion, challenger)
-            ok = index <= rules.max_prediction_shift
-            checks.append(
-                Check(
-                    "prediction_shift",
-                    ok,
-                    index,
-                    rules.max_prediction_shift,
-                    f"prediction shift (PSI{of}) {index:.3f}"
-                    + (" within" if ok else " over")
-                    + f" the ceiling {rules.max_prediction_shift:g}: mean score {challenger.mean_score:.3f}"
-                    f" vs the champion's {champion.mean_score:.3f}",
-                )
-            )
-    online = rules.online_metric
-    if online is not None:
-        judged = min(champion.labelled, challenger.labelled) >= online.min_samples
-        if not judged or champion.online is None or challenger.online is None:
-            checks.append(
-                Check(
-                    f"online_{online.metric}",
-                    None,
-                    challenger.online,
-                    online.max_drop,
-                    f"online {online.metric} not judged: {challenger.labelled} challenger and "
-                    f"{champion.labelled} champion rows have feedback, {online.min_samples} each are needed",
-                )
-            )
-        else:
-            drop = (
-                champion.online - challenger.online if online.higher_is_better else challenger.online - champion.online
-            )
-            ok = drop <= online.max_drop
-            checks.append(
-                Check(
-                    f"online_{online.metric}",
-                    ok,
-                    challenger.online,
-                    online.max_drop,
-                    f"online {online.metric} {challenger.online:.4f} vs the champion's {champion.online:.4f}"
-                    f" on feedback ({challenger.labelled} and {champion.labelled} rows): worse by {max(drop, 0):.4f},"
-                    + (" within" if ok else " over")
-                    + f" the allowed {online.max_drop:g}",
-                )
-            )
+        checks.append(_prediction_shift(champion, challenger, rules.max_prediction_shift, least))
+    if rules.online_metric is not None:
+        checks.append(_online_metric(champion, challenger, rules.online_metric))
     return Verdict(healthy=all(c.passed is not False for c in checks), checks=checks)
+
+
+def _within(ok: bool) -> str:
+    return " within" if ok else " over"
+
+
+def _traffic(challenger: VariantStats, least: int) -> Check:
+    enough = challenger.rows >= least
+    return Check(
+        "traffic",
+        enough,
+        challenger.rows,
+        least,
+        f"the challenger served {challenger.rows} rows in the bake window"
+        + ("" if enough else f"; at least {least} are needed for a verdict"),
+    )
+
+
+def _error_rate(champion: VariantStats, challenger: VariantStats, ceiling: float) -> Check:
+    ok = challenger.error_rate <= ceiling
+    return Check(
+        "error_rate",
+        ok,
+        challenger.error_rate,
+        ceiling,
+        f"error rate {challenger.error_rate:.2%} ({challenger.errors} of {challenger.rows} rows failed)"
+        + _within(ok)
+        + f" the ceiling {ceiling:.2%}; champion {champion.error_rate:.2%}",
+    )
+
+
+def _p99_latency(champion: VariantStats, challenger: VariantStats, ceiling: float) -> Check:
+    value = challenger.p99_latency_ms
+    ok = value is None or value <= ceiling
+    shown = "no requests" if value is None else f"{value:.1f} ms"
+    champion_p99 = "—" if champion.p99_latency_ms is None else f"{champion.p99_latency_ms:.1f} ms"
+    return Check(
+        "p99_latency_ms",
+        ok if value is not None else None,
+        value,
+        ceiling,
+        f"p99 latency {shown}" + _within(ok) + f" the ceiling {ceiling:g} ms; champion {champion_p99}",
+    )
+
+
+def _prediction_shift(champion: VariantStats, challenger: VariantStats, ceiling: float, least: int) -> Check:
+    if len(challenger.scores) < least or len(champion.scores) < least:
+        return Check(
+            "prediction_shift",
+            None if challenger.rows < least else False,  # too little traffic is reported once, by the traffic check
+            None,
+            ceiling,
+            f"prediction shift not measurable: {len(challenger.scores)} challenger and "
+            f"{len(champion.scores)} champion scores, at least {least} each are needed",
+        )
+    index, of = prediction_shift(champion, challenger)
+    ok = index <= ceiling
+    return Check(
+        "prediction_shift",
+        ok,
+        index,
+        ceiling,
+        f"prediction shift (PSI{of}) {index:.3f}"
+        + _within(ok)
+        + f" the ceiling {ceiling:g}: mean score {challenger.mean_score:.3f}"
+        f" vs the champion's {champion.mean_score:.3f}",
+    )
+
+
+def _online_metric(champion: VariantStats, challenger: VariantStats, online: OnlineMetricSpec) -> Check:
+    judged = min(champion.labelled, challenger.labelled) >= online.min_samples
+    if not judged or champion.online is None or challenger.online is None:
+        return Check(
+            f"online_{online.metric}",
+            None,
+            challenger.online,
+            online.max_drop,
+            f"online {online.metric} not judged: {challenger.labelled} challenger and "
+            f"{champion.labelled} champion rows have feedback, {online.min_samples} each are needed",
+        )
+    drop = champion.online - challenger.online if online.higher_is_better else challenger.online - champion.online
+    ok = drop <= online.max_drop
+    return Check(
+        f"online_{online.metric}",
+        ok,
+        challenger.online,
+        online.max_drop,
+        f"online {online.metric} {challenger.online:.4f} vs the champion's {champion.online:.4f}"
+        f" on feedback ({challenger.labelled} and {champion.labelled} rows): worse by {max(drop, 0):.4f},"
+        + _within(ok)
+        + f" the allowed {online.max_drop:g}",
+    )
