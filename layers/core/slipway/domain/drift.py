@@ -31,6 +31,7 @@ __all__ = [
     "FeatureDrift",
     "PerformanceDrift",
     "dataset_drift",
+    "drift_verdict",
     "feature_drift",
     "performance_drift",
     "prediction_drift",
@@ -444,3 +445,25 @@ def prediction_drift(reference: Mapping[str, Any], scores: np.ndarray, monitorin
     registration, judged like a numeric feature (one test: nothing to correct)."""
     single = monitoring.model_copy(update={"tests": monitoring.tests.model_copy(update={"correction": "none"})})
     return feature_drift({"score": reference}, {"score": np.asarray(scores, dtype=np.float64)}, {}, single)[0]
+
+
+def drift_verdict(
+    dataset: DatasetDrift, prediction: FeatureDrift | None, performance: PerformanceDrift
+) -> tuple[bool, str]:
+    """Whether the check found drift (the dataset's, the scores' or the metric's), and why, in one sentence."""
+    reasons = []
+    if dataset.verdict == "drift":
+        reasons.append(f"{len(dataset.drifted)} of {dataset.judged} features drifted ({', '.join(dataset.drifted)})")
+    elif dataset.drifted:  # some features moved, fewer than the share that makes the dataset drift
+        reasons.append(
+            f"{', '.join(dataset.drifted)} moved ({len(dataset.drifted)} of {dataset.judged} features, under the "
+            f"drift share {dataset.threshold:g})"
+        )
+    if prediction is not None and prediction.verdict == "drift":
+        reasons.append(f"scores drifted ({prediction.test} {prediction.statistic:.3g})")
+    if performance.verdict == "drift":
+        reasons.append(performance.message)
+    drifted = dataset.verdict == "drift" or any(v.verdict == "drift" for v in (prediction, performance) if v)
+    if not reasons:
+        reasons.append("no drift" if dataset.verdict != "insufficient_data" else "insufficient data for a verdict")
+    return drifted, "; ".join(reasons)

@@ -12,7 +12,13 @@ import numpy as np
 
 from slipway import layout
 from slipway.contracts.drift import DriftCheck, DriftRequest
-from slipway.domain.drift import dataset_drift, feature_drift, performance_drift, prediction_drift
+from slipway.domain.drift import (
+    dataset_drift,
+    drift_verdict,
+    feature_drift,
+    performance_drift,
+    prediction_drift,
+)
 from slipway.domain.drift_report import render_drift_html
 from slipway.errors import NotFound
 from slipway.ports import Deps
@@ -76,22 +82,7 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
     registered = reference.get("test_metrics", {}).get(metric)
     performance = performance_drift(metric, truth, predicted, score, current.p_true, registered, monitoring.performance)
 
-    reasons = []
-    if dataset.verdict == "drift":
-        reasons.append(f"{len(dataset.drifted)} of {dataset.judged} features drifted ({', '.join(dataset.drifted)})")
-    elif dataset.drifted:  # some features moved, fewer than the share that makes the dataset drift
-        reasons.append(
-            f"{', '.join(dataset.drifted)} moved ({len(dataset.drifted)} of {dataset.judged} features, under the "
-            f"drift share {dataset.threshold:g})"
-        )
-    if prediction is not None and prediction.verdict == "drift":
-        reasons.append(f"scores drifted ({prediction.test} {prediction.statistic:.3g})")
-    if performance.verdict == "drift":
-        reasons.append(performance.message)
-    drifted = dataset.verdict == "drift" or any(v.verdict == "drift" for v in (prediction, performance) if v)
-    if not reasons:
-        reasons.append("no drift" if dataset.verdict != "insufficient_data" else "insufficient data for a verdict")
-    reason = "; ".join(reasons)
+    drifted, reason = drift_verdict(dataset, prediction, performance)
     policy = monitoring.retraining.policy
 
     result: dict[str, Any] = {
