@@ -20,9 +20,14 @@ from slipway_local.policy import Principal, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+# Accounts of their own: a local cloud of the same test process may hold moto open (mock_aws then does not reset),
+# and its accounts already hold an accounts stack.
+ACCOUNTS = {"dev": "100000000001", "staging": "100000000002", "prod": "100000000003"}
 PARAMETERS = {
-    "dev": {"PromotionTargetAccountId": ACCOUNTS["staging"], "CaptureSourceAccountIds": "222222222222,333333333333"},
+    "dev": {
+        "PromotionTargetAccountId": ACCOUNTS["staging"],
+        "CaptureSourceAccountIds": f"{ACCOUNTS['staging']},{ACCOUNTS['prod']}",
+    },
     "staging": {
         "PromotionSourceAccountId": ACCOUNTS["dev"],
         "PromotionTargetAccountId": ACCOUNTS["prod"],
@@ -249,13 +254,13 @@ def test_every_stack_role_wears_the_workload_boundary_and_every_grant_is_within_
 
 def test_a_grant_outside_the_boundary_is_found(boundaries: dict[str, dict[str, Any]]) -> None:
     # The check above can fail: IAM, the trail bucket and another environment's table are outside the boundary
-    boundary = boundaries["prod"]["boundary"]
+    boundary, prod = boundaries["prod"]["boundary"], ACCOUNTS["prod"]
     for action, resource in (
-        ("iam:CreateRole", "arn:aws:iam::333333333333:role/x"),
-        ("s3:PutObject", "arn:aws:s3:::slipway-333333333333-prod-trail/AWSLogs/x"),
-        ("s3:PutBucketPolicy", "arn:aws:s3:::slipway-333333333333-prod-raw"),
-        ("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:333333333333:table/slipway-dev-metadata"),
-        ("kms:Decrypt", "arn:aws:kms:us-east-1:333333333333:key/k"),
+        ("iam:CreateRole", f"arn:aws:iam::{prod}:role/x"),
+        ("s3:PutObject", f"arn:aws:s3:::slipway-{prod}-prod-trail/AWSLogs/x"),
+        ("s3:PutBucketPolicy", f"arn:aws:s3:::slipway-{prod}-prod-raw"),
+        ("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{prod}:table/slipway-dev-metadata"),
+        ("kms:Decrypt", f"arn:aws:kms:us-east-1:{prod}:key/k"),
     ):
         assert not evaluate([boundary], action, resource, {}).allowed, action
 

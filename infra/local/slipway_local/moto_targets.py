@@ -57,6 +57,12 @@ TARGETS: tuple[Target, ...] = (
         "CloudFormation state machines land in the non-executing backend, Definition/Substitutions ignored",
     ),
     Target(
+        "moto.kms.models:Key.create_from_cloudformation_json",
+        ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
+        "resources",
+        "a key's CloudFormation Tags ({Key, Value}) go to KMS's tagger, which reads only {TagKey, TagValue}",
+    ),
+    Target(
         "moto.stepfunctions.models:StateMachine.update_from_cloudformation_json",
         ("original_resource", "new_resource_name", "cloudformation_json", "account_id", "region_name"),
         "patches",
