@@ -9,7 +9,7 @@ from slipway import layout
 from slipway.contracts.training import TrainRequest, TrainResult
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
-from slipway.domain.training import Candidate, assemble, fit_estimator, score
+from slipway.domain.training import Candidate, assemble, fit_estimator, positive_code, score
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.stores.features import load_preprocessor, load_split
@@ -25,7 +25,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     X_train, y_train = load_split(deps, fs, "train")
     X_valid, y_valid = load_split(deps, fs, "valid")
     estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
-    metrics = score(estimator, X_valid, y_valid, fs.task, fs.positive or 1)
+    metrics = score(estimator, X_valid, y_valid, fs.task, positive_code(fs.labels, fs.positive_label))
 
     body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
     sha = sha256_hex(body)
