@@ -12,8 +12,19 @@ from slipway.objects import S3Object
 from slipway.steps.training.train_candidate import train_candidate
 from slipway.stores.artifacts import load_verified_model, verified_bytes
 from slipway.stores.runs import candidates_of
-from tests.fakes import FakeMetadataTable, fork
-from tests.unit.steps.support import Pipeline, item_of, store_keys, stored_versions, table_keys, train_requests
+from slipway.stores.specs import push_spec
+from tests.fakes import FakeMetadataTable, fake_deps, fork
+from tests.unit.steps.support import (
+    SPECS,
+    Pipeline,
+    churn_csv,
+    item_of,
+    run_pipeline,
+    store_keys,
+    stored_versions,
+    table_keys,
+    train_requests,
+)
 
 
 def test_each_candidate_is_recorded_with_its_metrics_and_a_verifiable_artifact(evaluated: Pipeline) -> None:
@@ -85,3 +96,20 @@ def test_a_fit_lost_before_its_record_is_redone_and_the_first_artifact_stays_ver
     item = item_of(deps, layout.candidate_key(run.run_id, 0))
     assert (item["model_uri"], item["model_sha256"]) == (retried.model_uri, retried.model_sha256)
     assert retried.metrics == pytest.approx(first.metrics)
+
+
+def test_every_candidate_of_the_demo_beats_chance_on_its_csv_upload() -> None:
+    # GIVEN specs/churn.yaml, as `slipway demo` pushes it, and the demo's first upload: 12,000 rows of CSV
+    deps = fake_deps()
+    push_spec(deps, (SPECS / "churn.yaml").read_text())
+
+    # WHEN every candidate is trained (logistic regressions on date parts and one-hot columns, forest, boosting)
+    run = run_pipeline(deps, "run-1", "churn/2026-11-25.csv", churn_csv(12_000, seed=7), until="train")
+
+    # THEN every candidate ranks customers better than chance on the validation split, linear ones included
+    scores = {f"{t.index} {t.algorithm}": t.metrics["roc_auc"] for t in run.trained}
+    assert len(scores) == 4 and all(auc is not None and auc > 0.5 for auc in scores.values()), scores
+    # AND the logistic regressions rank about as well as the trees, not merely above chance
+    best = max(a for a in scores.values() if a is not None)
+    linear = [t.metrics["roc_auc"] for t in run.trained if t.algorithm == "logistic_regression"]
+    assert all(auc is not None and auc > best - 0.03 for auc in linear), scores
