@@ -19,5 +19,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = TrainRequest.from_event(event)
     logger.append_keys(run_id=request.run_id, candidate=request.candidate.index)
     result = train_candidate(deps(), request)
-    logger.info("candidate trained", extra={"metrics": result.metrics, "fit_seconds": result.fit_seconds})
+    logger.info(
+        "candidate trained", extra={"metrics": result.metrics, "fit_seconds": result.fit_seconds, "flags": result.flags}
+    )
     return result.model_dump(mode="json")

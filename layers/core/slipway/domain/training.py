@@ -16,6 +16,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import (
     accuracy_score,
@@ -30,12 +31,14 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from slipway.domain.fit_warnings import CaughtWarning
 from slipway.domain.transforms import Standardize
 from slipway.spec.training import TrainingSpec
 
 __all__ = [
     "Candidate",
     "assemble",
+    "candidate_flags",
     "classification_metrics",
     "expand_candidates",
     "fit_estimator",
@@ -217,3 +220,20 @@ def metrics_from_scores(y_true: Any, y_score: Any, task: str, positive: int = 1)
 def score(model: Any, X: Any, y: Any, task: str, positive: int = 1) -> dict[str, float | None]:
     """Validation metrics of a fitted pipeline (or estimator) on ``X``/``y``: every metric of the task."""
     return metrics_from_scores(y, predict_scores(model, X, task), task, positive)
+
+
+def candidate_flags(task: str, metrics: dict[str, float | None], caught: list[CaughtWarning]) -> list[str]:
+    """What to know before trusting a candidate's score, from its validation metrics and the warnings it raised:
+    ``not_converged`` (its solver stopped before converging: a ConvergenceWarning), ``numerical_warning``
+    (overflow, division by zero, an ill-conditioned system: a RuntimeWarning) and ``below_chance`` (validation
+    ROC AUC under 0.5; for regression r² under 0, worse than predicting the mean)."""
+    flags = []
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        flags.append("not_converged")
+    if any(issubclass(w.category, RuntimeWarning) for w in caught):
+        flags.append("numerical_warning")
+    chance_metric, chance = ("roc_auc", 0.5) if task == "classification" else ("r2", 0.0)
+    value = metrics.get(chance_metric)
+    if value is not None and value < chance:
+        flags.append("below_chance")
+    return flags
