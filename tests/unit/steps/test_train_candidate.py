@@ -116,6 +116,8 @@ def test_every_candidate_of_the_demo_beats_chance_on_its_csv_upload() -> None:
     best = max(a for a in scores.values() if a is not None)
     linear = [t.metrics["roc_auc"] for t in run.trained if t.algorithm == "logistic_regression"]
     assert all(auc is not None and auc > best - 0.03 for auc in linear), scores
+    # AND none is flagged (converged, no numerical warning, above chance)
+    assert [t.flags for t in run.trained] == [[], [], [], []]
 
 
 def test_a_candidate_stopped_before_converging_is_flagged_with_its_warning_on_its_record() -> None:
