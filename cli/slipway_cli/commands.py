@@ -113,14 +113,23 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
         value = item[key]
         head.add_row(key, _metrics_text(value) if key == "test_metrics" else _fmt(value))
     board = Table(title="candidates (validation split)")
-    for column in ("#", "algorithm", "params", "metrics", "fit s"):
+    for column in ("#", "algorithm", "params", "metrics", "fit s", "flags"):
         board.add_column(column)
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
             _metrics_text(k["validation_metrics"]), _fmt(k.get("fit_seconds")),
+            escape(", ".join(k.get("flags") or [])) or "—",
         )  # fmt: skip
     parts: list[Any] = [head, board]
+    raised = [(k["index"], text) for k in candidates for text in k.get("warnings") or []]
+    if raised:
+        warned = Table(title="warnings raised while training (the candidate's own)")
+        for column in ("#", "warning"):
+            warned.add_column(column)
+        for index, text in raised:
+            warned.add_row(str(index), escape(text))
+        parts.append(warned)
     if champion is not None:
         versus = Table(title=f"challenger vs champion v{champion['version']} (test split of this run)")
         for column in ("metric", "champion", "challenger", "delta", "better"):

@@ -11,5 +11,9 @@ lambda_handler = step_handler(
     train_candidate,
     keys=lambda request: {"run_id": request.run_id, "candidate": request.candidate.index},
     done="candidate trained",
-    details=lambda request, result: {"metrics": result.metrics, "fit_seconds": result.fit_seconds},
+    details=lambda request, result: {
+        "metrics": result.metrics,
+        "fit_seconds": result.fit_seconds,
+        "flags": result.flags,
+    },
 )

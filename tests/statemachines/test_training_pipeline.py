@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,8 +37,34 @@ def _history(cloud: LocalCloud, arn: str) -> list[dict[str, Any]]:
 MODEL = "churn-train"  # the churn spec under its own name: other tests' uploads do not become its champion
 
 
+class InterpreterLog(logging.Handler):
+    """moto's ASL interpreter logs each exception it evaluates at ERROR, those a Choice recovers from included
+    (what `slipway local up` prints to its console)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def first_model(cloud: LocalCloud, dev: Target) -> Upload:
+def interpreter_log() -> Iterator[InterpreterLog]:
+    """What moto's interpreter logs at ERROR while this module's runs execute, from the first one on."""
+    handler, logger = InterpreterLog(), logging.getLogger("moto.stepfunctions")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.ERROR)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def first_model(cloud: LocalCloud, dev: Target, interpreter_log: InterpreterLog) -> Upload:
     """Version 1, trained from a clean upload."""
     push_spec(dev.deps, spec_variant(MODEL))
     return upload_and_wait(cloud, "dev", f"{MODEL}/train-2026-11-25.csv", to_csv_bytes(make_churn(3_000, seed=41)))
@@ -53,6 +81,8 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
         if "stateEnteredEventDetails" in e
     ]
     assert [s for s in entered if s != "Train"] == [
+        "Defaults",
+        "ApplyDefaults",
         "Source",
         "Validate",
         "AlreadyTrained",
@@ -105,6 +135,13 @@ def test_an_upload_ends_as_a_registered_version_with_artifacts_and_lineage(
     assert any(n.startswith(f"raw:{raw}") for n in upstream)
     assert {n.split(":")[0] for n in upstream} >= {"run", "features", "dataset", "raw", "spec"}
     assert lineage.models_fed_by(dev.deps, raw) == [node]
+
+
+def test_an_upload_s_run_reads_no_missing_path(first_model: Upload, interpreter_log: InterpreterLog) -> None:
+    # GIVEN an upload's run (its input has no retraining order) WHEN it has ended
+    assert first_model.status == "SUCCEEDED"
+    # THEN no state read a path its input lacks (moto logged `NoSuchJsonPathError '$.retrain'` on every run)
+    assert [m for m in interpreter_log.messages if "NoSuchJsonPath" in m] == []
 
 
 def test_same_upload_twice_makes_no_second_version(cloud: LocalCloud, dev: Target, first_model: Upload) -> None:

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from slipway.domain.artifacts_codec import (
     TARGET_OPSET,
+    Task,
     checked_onnx,
     dump_model,
     load_model,
@@ -32,6 +33,7 @@ from slipway.domain.features import (
     model_input_from_records,
 )
 from slipway.domain.onnx_converters import register_onnx_converters
+from slipway.domain.training import Candidate, assemble, fit_estimator
 from slipway.domain.transforms import Clip, DateParts, Log1p, OneHotTop, Ratio, Standardize
 from slipway.errors import ArtifactIntegrityError
 from slipway.spec.features import SplitSpec
@@ -138,6 +140,24 @@ def test_regressor_onnx_matches_sklearn(fitted: FittedFeatures, scoring_frame: p
     # THEN predicted values agree to 1e-5 and look like charges
     assert parity(pipeline, onnx_bytes, scoring_frame, fitted.inputs, "regression") <= PARITY_LIMIT
     assert 10 < onnx_predict(onnx_bytes, model_input_columns(scoring_frame, fitted.inputs)).mean() < 120
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "task"), [("logistic_regression", "classification"), ("linear_regression", "regression")]
+)
+def test_linear_candidates_export_their_standardisation_with_them(
+    fitted: FittedFeatures, scoring_frame: pd.DataFrame, algorithm: str, task: Task
+) -> None:
+    # GIVEN a linear candidate as the train step fits it (every column standardised, float64 into the solver)
+    y = fitted.target["train"]
+    if task == "regression":
+        y = churn_table(400).column("monthly_charges").to_numpy()[fitted.split["train"]]
+    estimator, _ = fit_estimator(fitted.transformed["train"], y, task, Candidate(0, algorithm, {}), 5)
+    pipeline = assemble(fitted.preprocessor_, estimator)
+    # WHEN exported to ONNX THEN the served graph standardises too and agrees with scikit-learn to 1e-5
+    onnx_bytes = to_onnx(pipeline, fitted.inputs)
+    assert parity(pipeline, onnx_bytes, scoring_frame, fitted.inputs, task) <= PARITY_LIMIT
+    assert list(pipeline.named_steps) == ["features", "standardize", "model"]
 
 
 def test_onnx_has_one_typed_input_per_column_and_plain_outputs(fitted: FittedFeatures) -> None:

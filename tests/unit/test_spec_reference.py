@@ -1,6 +1,6 @@
 """The spec reference stays whole: the committed JSON Schema is the one the pydantic models generate, and
 docs/spec.md names every field of it and every task, metric, transform, algorithm, gate and fill, with
-examples that load."""
+examples that load, and the training steps' limits as the template sets them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from slipway.spec.training import (
     REGRESSION_METRICS,
     Task,
 )
+from slipway_local.packaging import load_sam_template
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "spec.md"
@@ -103,3 +104,35 @@ def test_the_examples_in_the_reference_and_in_specs_load() -> None:
     assert blocks and len(specs) >= 5
     names = [load_spec(text).name for text in [*blocks, *specs]]
     assert {"penguins", "iris", "breast-cancer-diagnosis"} <= set(names)
+
+
+def _lambda_steps(states: dict[str, Any]) -> dict[str, str]:
+    """Each Lambda Task of a machine, nested ones (a Map's) included, with the logical id of its function."""
+    found: dict[str, str] = {}
+    for name, state in states.items():
+        function = state.get("Parameters", {}).get("FunctionName", "")
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke" and function.startswith("${"):
+            found[name] = function.removeprefix("${").removesuffix("Arn}")
+        for nested in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+            if nested:
+                found.update(_lambda_steps(nested["States"]))
+    return found
+
+
+def test_the_limits_of_the_training_steps_are_the_templates() -> None:
+    # GIVEN the training machine's Lambda steps and the memory and timeout the template gives their functions
+    template = load_sam_template(ROOT / "infra" / "template.yaml")
+    defaults = template["Globals"]["Function"]
+    steps = _lambda_steps(json.loads((ROOT / "statemachines" / "training.asl.json").read_text())["States"])
+    expected = {}
+    for step, function in steps.items():
+        properties = template["Resources"][function]["Properties"]
+        memory = properties.get("MemorySize", defaults["MemorySize"])
+        expected[step] = (f"{memory} MB", f"{properties.get('Timeout', defaults['Timeout'])} s")
+    assert expected["Train"] == ("3008 MB", "900 s")
+
+    # WHEN docs/spec.md's table of limits is read
+    rows = re.findall(r"^\| `(\w+)` \| `slipway-ENV-[\w-]+` \| (\d+ MB) \| (\d+ s) \|$", DOC.read_text(), re.MULTILINE)
+
+    # THEN it names every step with its function's limits
+    assert {step: (memory, timeout) for step, memory, timeout in rows} == expected

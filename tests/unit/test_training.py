@@ -236,7 +236,10 @@ def test_regression_candidates_score_rmse_mae_r2() -> None:
     # THEN the regression metrics are reported and the fit is near perfect (the target is linear in inputs)
     assert set(metrics) == {"rmse", "mae", "r2"}
     assert metrics["r2"] > 0.99
-    assert isinstance(make_estimator("regression", Candidate(0, "linear_regression", {}), 3), Ridge)
+    # AND a linear model is served with every column standardised before it (fitted with it, exported with it)
+    assert isinstance(pipeline.named_steps["model"], Ridge)
+    assert list(pipeline.named_steps) == ["features", "standardize", "model"]
+    assert isinstance(make_estimator("regression", Candidate(0, "linear_regression", {}), 3)[-1], Ridge)
 
 
 def test_make_estimator_refuses_a_task_mismatch() -> None:

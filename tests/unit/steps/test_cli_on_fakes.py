@@ -16,6 +16,7 @@ import pytest
 from slipway.ports import Deps
 from slipway.steps.training.register_version import register_version
 from slipway.stores.runs import start_run, update_run
+from slipway.stores.specs import push_spec
 from slipway_cli import main as cli
 from tests.fakes import fake_deps, fork
 from tests.unit.steps.support import Pipeline, churn_csv, register_request, run_pipeline, spec_text
@@ -209,3 +210,26 @@ def test_tables_fit_an_80_column_terminal_without_cutting_values(
     assert code == 0
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "…" not in re.sub(r"sha256 [0-9a-f]{16}…", "", " ".join(out.split()))  # a digest's prefix is meant
+
+
+def test_runs_show_names_each_candidates_flags_and_the_warnings_it_raised(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a run whose first logistic regression stopped after 3 solver iterations
+    deps = fake_deps()
+    push_spec(deps, spec_text(replace={"grid: {C: [0.1, 1.0]}": "grid: {C: [1.0], max_iter: [3, 1000]}"}))
+    run_pipeline(deps, "run-flagged", "churn/customers.csv", churn_csv(), until="train")
+
+    # WHEN it is shown
+    code, out = slipway(deps, monkeypatch, capsys, "runs", "show", "run-flagged")
+
+    # THEN the candidates' table flags it, and the warning it raised is listed under its index
+    assert code == 0
+    assert "not_converged" in out and "warnings raised while training" in out
+    assert "lbfgs failed to converge" in " ".join(out.replace("│", " ").split())
+    # AND the JSON carries both, as documented fields
+    code, out = slipway(deps, monkeypatch, capsys, "runs", "show", "run-flagged", "--json")
+    candidates = json.loads(out)["candidates"]
+    assert [c["flags"] for c in candidates] == [["not_converged"], []]
+    assert candidates[0]["warnings"][0].startswith("ConvergenceWarning: lbfgs failed to converge after 3")
+    assert _keys(json.loads(out)) <= DOCUMENTED

@@ -4,17 +4,20 @@ export answers with those labels; a spec whose metrics the data's labels cannot 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.metrics import f1_score, precision_score, recall_score
 
 from slipway import layout
 from slipway.domain.artifacts_codec import onnx_predict
 from slipway.domain.categories import label_predictions
-from slipway.domain.features import model_input_columns, model_input_frame
+from slipway.domain.features import encode_labels, model_input_columns, model_input_frame
 from slipway.errors import SpecError
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.stores.features import feature_inputs
+from slipway.stores.artifacts import load_verified_model
+from slipway.stores.features import feature_inputs, holdout_rows, load_manifest, load_split
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from tests.fakes import fake_deps
@@ -104,3 +107,43 @@ def test_labels_known_only_from_the_data_are_checked_before_training() -> None:
         run_pipeline(deps, "run-1", "iris/sklearn.csv", iris_csv(), until="features")
     assert raised.value.details["labels"] == ["setosa", "versicolor", "virginica"]
     assert deps.table.query(*layout.candidates("run-1")) == []
+
+
+def test_a_positive_label_that_sorts_first_is_the_class_the_metrics_measure() -> None:
+    # GIVEN the diagnosis spec with positive_label "benign", the label that sorts first (class code 0)
+    text = (SPECS / "breast-cancer-diagnosis.yaml").read_text()
+    text = text.replace("positive_label: malignant", "positive_label: benign").replace(", recall: 0.85", "")
+    deps = fake_deps()
+    push_spec(deps, text)
+
+    # WHEN the data runs through training and evaluation
+    run = run_pipeline(deps, "run-1", "breast-cancer-diagnosis/sklearn.csv", diagnosis_csv())
+
+    # THEN every candidate's validation f1/precision/recall are benign's, as scikit-learn computes them
+    fs = run.features.feature_set
+    assert fs.labels == ["benign", "malignant"] and fs.positive == 0
+    X_valid, y_valid = load_split(deps, fs, "valid")
+    for trained in run.trained:
+        model = load_verified_model(deps.store, {"uri": trained.model_uri, "sha256": trained.model_sha256})
+        predicted = model[1:].predict(X_valid)  # the fitted estimator after the feature transforms
+        expected = {
+            "f1": f1_score(y_valid, predicted, pos_label=0),
+            "precision": precision_score(y_valid, predicted, pos_label=0),
+            "recall": recall_score(y_valid, predicted, pos_label=0),
+        }
+        assert expected["recall"] != pytest.approx(recall_score(y_valid, predicted, pos_label=1))  # a class apart
+        assert {m: trained.metrics[m] for m in expected} == pytest.approx(expected)
+
+    # AND the challenger's test metrics and predicted-positive rate are benign's too
+    evaluation = run.evaluated
+    challenger = load_verified_model(
+        deps.store, {"uri": evaluation.best.model_uri, "sha256": evaluation.best.model_sha256}
+    )
+    rows = holdout_rows(deps, fs)
+    truth = encode_labels(rows.column("diagnosis"), fs.labels)
+    predicted = challenger.predict(model_input_frame(rows, load_manifest(deps, fs).feature_inputs()))
+    metrics = evaluation.test_metrics
+    assert metrics["recall"] == pytest.approx(recall_score(truth, predicted, pos_label=0))
+    assert metrics["precision"] == pytest.approx(precision_score(truth, predicted, pos_label=0))
+    assert metrics["recall"] == pytest.approx(metrics["per_class"]["benign"]["recall"])
+    assert metrics["positive_rate"] == pytest.approx(float(np.mean(predicted == 0)))

@@ -4,6 +4,8 @@ fit redone after a lost record never overwrites an artifact a result points to."
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from slipway import layout
@@ -12,8 +14,20 @@ from slipway.objects import S3Object
 from slipway.steps.training.train_candidate import train_candidate
 from slipway.stores.artifacts import load_verified_model, verified_bytes
 from slipway.stores.runs import candidates_of
-from tests.fakes import FakeMetadataTable, fork
-from tests.unit.steps.support import Pipeline, item_of, store_keys, stored_versions, table_keys, train_requests
+from slipway.stores.specs import push_spec
+from tests.fakes import FakeMetadataTable, fake_deps, fork
+from tests.unit.steps.support import (
+    SPECS,
+    Pipeline,
+    churn_csv,
+    item_of,
+    run_pipeline,
+    spec_text,
+    store_keys,
+    stored_versions,
+    table_keys,
+    train_requests,
+)
 
 
 def test_each_candidate_is_recorded_with_its_metrics_and_a_verifiable_artifact(evaluated: Pipeline) -> None:
@@ -85,3 +99,82 @@ def test_a_fit_lost_before_its_record_is_redone_and_the_first_artifact_stays_ver
     item = item_of(deps, layout.candidate_key(run.run_id, 0))
     assert (item["model_uri"], item["model_sha256"]) == (retried.model_uri, retried.model_sha256)
     assert retried.metrics == pytest.approx(first.metrics)
+
+
+def test_every_candidate_of_the_demo_beats_chance_on_its_csv_upload() -> None:
+    # GIVEN specs/churn.yaml, as `slipway demo` pushes it, and the demo's first upload: 12,000 rows of CSV
+    deps = fake_deps()
+    push_spec(deps, (SPECS / "churn.yaml").read_text())
+
+    # WHEN every candidate is trained (logistic regressions on date parts and one-hot columns, forest, boosting)
+    run = run_pipeline(deps, "run-1", "churn/2026-11-25.csv", churn_csv(12_000, seed=7), until="train")
+
+    # THEN every candidate ranks customers better than chance on the validation split, linear ones included
+    scores = {f"{t.index} {t.algorithm}": t.metrics["roc_auc"] for t in run.trained}
+    assert len(scores) == 4 and all(auc is not None and auc > 0.5 for auc in scores.values()), scores
+    # AND the logistic regressions rank about as well as the trees, not merely above chance
+    best = max(a for a in scores.values() if a is not None)
+    linear = [t.metrics["roc_auc"] for t in run.trained if t.algorithm == "logistic_regression"]
+    assert all(auc is not None and auc > best - 0.03 for auc in linear), scores
+    # AND none is flagged (converged, no numerical warning, above chance)
+    assert [t.flags for t in run.trained] == [[], [], [], []]
+
+
+def test_a_candidate_stopped_before_converging_is_flagged_with_its_warning_on_its_record() -> None:
+    # GIVEN a churn spec whose first logistic regression may take only 3 solver iterations
+    deps = fake_deps()
+    push_spec(deps, spec_text(replace={"grid: {C: [0.1, 1.0]}": "grid: {C: [1.0], max_iter: [3, 1000]}"}))
+
+    # WHEN both candidates train
+    run = run_pipeline(deps, "run-1", "churn/customers.csv", churn_csv(), until="train")
+
+    # THEN the first is flagged not converged, on its result and its record, with scikit-learn's warning text
+    assert [t.flags for t in run.trained] == [["not_converged"], []]
+    stopped, converged = (item_of(deps, layout.candidate_key("run-1", i)) for i in (0, 1))
+    assert stopped["flags"] == ["not_converged"]
+    assert len(stopped["warnings"]) == 1
+    assert stopped["warnings"][0].startswith("ConvergenceWarning: lbfgs failed to converge after 3 iteration(s)")
+    assert (converged["flags"], converged["warnings"]) == ([], [])
+
+
+def test_a_candidate_that_scores_below_chance_is_flagged() -> None:
+    # GIVEN customers whose behaviour flips over time: older rows churn when x is high, newer ones when it is low
+    rng = np.random.default_rng(3)
+    n = 400
+    x = rng.normal(size=n)
+    flipped = np.arange(n) >= int(n * 0.6)  # the time split's valid and test rows
+    label = np.where(flipped, x < 0, x > 0).astype(int)
+    frame = pd.DataFrame(
+        {"signed_up": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"), "x": x, "churned": label}
+    )
+    deps = fake_deps()
+    push_spec(deps, FLIPPING_SPEC)
+
+    # WHEN a logistic regression trains on the older rows and is scored on the newer
+    run = run_pipeline(deps, "run-1", "flipping/rows.csv", frame.to_csv(index=False).encode(), until="train")
+
+    # THEN it ranks worse than chance, and its record says so
+    (trained,) = run.trained
+    assert trained.metrics["roc_auc"] is not None and trained.metrics["roc_auc"] < 0.5
+    assert trained.flags == ["below_chance"]
+    assert item_of(deps, layout.candidate_key("run-1", 0))["flags"] == ["below_chance"]
+
+
+FLIPPING_SPEC = """
+name: flipping
+data:
+  target: churned
+  min_rows: 100
+  columns:
+    - {name: signed_up, type: timestamp}
+    - {name: x, type: float}
+    - {name: churned, type: int, allowed: [0, 1]}
+features:
+  exclude: [signed_up]
+training:
+  task: classification
+  metric: roc_auc
+  split: {method: time, column: signed_up, valid: 0.2, test: 0.2}
+  candidates:
+    - algorithm: logistic_regression
+"""

@@ -193,6 +193,7 @@ class TrainResult(Frozen):
     algorithm: str
     params: dict[str, Any]
     metrics: dict[str, float | None]  # on the validation split
+    flags: list[str] = Field(default_factory=list)  # not_converged, numerical_warning, below_chance
     fit_seconds: float
     model_uri: str
     model_sha256: str

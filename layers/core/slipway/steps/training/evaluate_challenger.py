@@ -22,7 +22,7 @@ from slipway.domain.evaluation import (
     top_importances,
 )
 from slipway.domain.features import encode_labels, model_input_frame
-from slipway.domain.training import predict_scores
+from slipway.domain.training import positive_code, predict_scores
 from slipway.ports import Deps
 from slipway.spec import ModelSpec
 from slipway.stores.artifacts import load_verified_model, put_unless_identical
@@ -44,7 +44,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     X_test = model_input_frame(rows, inputs)
     y_test = _truth(rows.column(spec.data.target), fs.labels)
     scores = predict_scores(challenger, X_test, fs.task)
-    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, fs.positive or 1)
+    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, positive_code(fs.labels, fs.positive_label))
     fairness_by_attr = _fairness(spec, fs, rows, y_test, scores)
     importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
     champion = _champion(deps, spec, fs, rows)
@@ -137,5 +137,5 @@ def _champion(deps: Deps, spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table) ->
     y = _truth(rows.column(spec.data.target), fs.labels)
     return {
         "version": int(item["version"]),
-        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, fs.positive or 1),
+        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, positive_code(fs.labels, fs.positive_label)),
     }

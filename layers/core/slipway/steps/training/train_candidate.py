@@ -1,5 +1,6 @@
 """The train step (one Map iteration): fits one candidate on the feature set's training matrix,
-scores it on the validation split and records a candidate item with everything to reproduce it."""
+scores it on the validation split and records a candidate item with everything to reproduce it, the warnings it
+raised and what they and its score flag (not converged, numerical trouble, below chance)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from slipway import layout
 from slipway.contracts.training import TrainRequest, TrainResult
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
-from slipway.domain.training import Candidate, assemble, fit_estimator, score
+from slipway.domain.fit_warnings import caught_warnings, warning_texts
+from slipway.domain.training import Candidate, assemble, candidate_flags, fit_estimator, positive_code, score
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.stores.features import load_preprocessor, load_split
@@ -24,8 +26,10 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     candidate = Candidate(request.candidate.index, request.candidate.algorithm, dict(request.candidate.params))
     X_train, y_train = load_split(deps, fs, "train")
     X_valid, y_valid = load_split(deps, fs, "valid")
-    estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
-    metrics = score(estimator, X_valid, y_valid, fs.task, fs.positive or 1)
+    with caught_warnings() as caught:  # onto the candidate's record, not only the function's log
+        estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
+        metrics = score(estimator, X_valid, y_valid, fs.task, positive_code(fs.labels, fs.positive_label))
+    flags = candidate_flags(fs.task, metrics, caught)
 
     body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
     sha = sha256_hex(body)
@@ -40,6 +44,8 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         params=candidate.params,
         params_json=json.dumps(candidate.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
         validation_metrics=metrics,
+        flags=flags,
+        warnings=warning_texts(caught),
         fit_seconds=round(fit_seconds, 4),
         seed=fs.seed,
         spec_version=fs.spec_version,
@@ -55,6 +61,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         algorithm=candidate.algorithm,
         params=candidate.params,
         metrics=metrics,
+        flags=flags,
         fit_seconds=round(fit_seconds, 4),
         model_uri=written.uri,
         model_sha256=sha,
@@ -73,6 +80,7 @@ def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
         algorithm=item["algorithm"],
         params=json.loads(item["params_json"]),
         metrics=item["validation_metrics"],
+        flags=item.get("flags", []),
         fit_seconds=float(item["fit_seconds"]),
         model_uri=item["model_uri"],
         model_sha256=item["model_sha256"],
