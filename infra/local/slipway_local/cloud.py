@@ -18,6 +18,7 @@ from slipway_local import iam, patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
+from slipway_local.images import science_image
 from slipway_local.lambda_runtime import FunctionSource, LambdaRuntime
 from slipway_local.packaging import TEMPLATE_PATH, code_version, package
 from slipway_local.polling import poll
@@ -230,6 +231,7 @@ class LocalCloud:
             "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
             "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
             "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            "ScienceImageDigest": science_image().digest,
         }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(
