@@ -268,7 +268,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     from slipway_cli.deploy import deploy_command, shown
 
-    command = deploy_command(args.env, Path(args.config), profile=args.profile, region=args.region)
+    command = deploy_command(
+        args.env, Path(args.config), profile=args.profile, region=args.region, image_digest=args.image_digest
+    )
     console.print(f"[dim]{escape(shown(command))}[/]")
     if args.dry_run:
         return 0
@@ -555,6 +557,11 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--profile", help="AWS profile (the config-env's otherwise)")
     deploy.add_argument("--region", help="AWS region (the config-env's otherwise)")
     deploy.add_argument("--config", default="infra/samconfig.toml", help="the SAM config file")
+    deploy.add_argument(
+        "--image-digest",
+        help="the science image's digest (sha256:…) in the account's slipway-ENV-science repository: the image built "
+        "and pushed once, the same in every account (the stack's ScienceImageDigest; required by a first deploy)",
+    )
     deploy.add_argument("--dry-run", action="store_true", help="print the sam command (salt masked), run nothing")
     deploy.set_defaults(func=cmd_deploy)
 

@@ -20,8 +20,9 @@ from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
 from slipway_local.images import science_image
 from slipway_local.lambda_runtime import FunctionSource, LambdaRuntime
-from slipway_local.packaging import TEMPLATE_PATH, code_version, package
+from slipway_local.packaging import TEMPLATE_PATH, PackagedTemplate, code_version, package, sources
 from slipway_local.polling import poll
+from slipway_local.rehearsal import Rehearsed
 from slipway_local.routing import pin_to_account
 
 REGION = "us-east-1"
@@ -109,10 +110,13 @@ class LocalCloud:
         *,
         lambda_processes: bool | None = None,
         in_process: frozenset[str] = IN_PROCESS,
+        rehearse: bool = False,
     ) -> None:
         """``lambda_processes``: run functions in worker processes (Lambda's Timeout, MemorySize and own
         environment; the default, unless ``SLIPWAY_LOCAL_LAMBDA=threads``) except the logical ids in
-        ``in_process``, or every function in this process (False)."""
+        ``in_process``, or every function in this process (False). ``rehearse``: deploy each account the way
+        docs/deploying.md tells a user (slipway_local.rehearsal: the bootstrap stack, then the environment stack
+        through the deployment role and `slipway deploy`) instead of creating the stack as the account's root."""
         self.endpoint_url = endpoint_url
         self.enforce_iam = enforce_iam  # identity policies of callers with IAM/STS keys (slipway_local.iam)
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
@@ -122,6 +126,8 @@ class LocalCloud:
             lambda_processes = os.environ.get("SLIPWAY_LOCAL_LAMBDA", "processes") != "threads"
         self.runtime = LambdaRuntime(endpoint_url, REGION, processes=lambda_processes, in_process=in_process)
         self.environments: dict[str, Environment] = {}
+        self.rehearse = rehearse
+        self.rehearsals: dict[str, Rehearsed] = {}  # env -> how its stack was deployed, when rehearsed
         self._gateways: list[HttpApiGateway] = []
         self._mock: Any = None
         self._server: Any = None  # the moto server worker processes reach, when moto runs in this process
@@ -219,43 +225,20 @@ class LocalCloud:
         )
         key = iam_client.create_access_key(UserName=user)["AccessKey"]
         environment.access_key_id, environment.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+        bootstrapped = self._bootstrap(env) if self.rehearse else None  # the bootstrap stack goes first
         self._deploy_teams(environment, iam_client)
-
-        s3 = self.admin_client("s3", env)
-        deploy_bucket = f"slipway-{account}-{env}-deploy"
-        s3.create_bucket(Bucket=deploy_bucket)
-        parameters = {
-            "EnvName": env,
-            "LogLevel": self.log_level,
-            "CodeVersion": self._code_version,
-            "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
-            "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
-            "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
-            "ScienceImageDigest": science_image().digest,
-        }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(
             Name=f"/slipway/{env}/pii-salt", Type="SecureString", Value=f"local-{env}-pii-salt-0001"
         )
-        packaged = package(
-            parameters,
-            account_id=account,
-            region=REGION,
-            deploy_bucket=deploy_bucket,
-            template_path=self.template_path,
-        )
-        for archive_key, body in packaged.archives.items():
-            s3.put_object(Bucket=deploy_bucket, Key=archive_key, Body=body)
-
         cfn = self.admin_client("cloudformation", env)
-        cfn.create_stack(
-            StackName=environment.stack_name,
-            TemplateBody=json.dumps(packaged.cloudformation),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
+        if bootstrapped is not None:
+            sources, cloudformation = self._deploy_as_user(environment, bootstrapped["DeploymentRoleArn"])
+        else:
+            sources = self._deploy_as_root(environment)
+            cloudformation = sources.cloudformation
         stack = cfn.describe_stacks(StackName=environment.stack_name)["Stacks"][0]
-        if stack["StackStatus"] != "CREATE_COMPLETE":
+        if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise RuntimeError(
                 f"stack {environment.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}"
             )
@@ -265,15 +248,72 @@ class LocalCloud:
             for r in cfn.describe_stack_resources(StackName=environment.stack_name)["StackResources"]
             if "PhysicalResourceId" in r  # moto lists resources it does not support without one
         }
-        for logical_id, props in packaged.buckets.items():
+        s3 = self.admin_client("s3", env)
+        for logical_id, props in sources.buckets.items():
             _realise_bucket(s3, physical[logical_id], props)
-        for logical_id, source in packaged.functions.items():
+        for logical_id, source in sources.functions.items():
             name = physical[logical_id]
             environment.functions[logical_id] = name
             self.runtime.register(account, name, source)
-        _realise_event_invoke_configs(self, env, packaged.cloudformation, physical)
-        self._serve_http_apis(environment, packaged.http_apis, physical)
+        _realise_event_invoke_configs(self, env, cloudformation, physical)
+        self._serve_http_apis(environment, sources.http_apis, physical)
         return environment
+
+    def _parameters(self, env: str) -> dict[str, str]:
+        return {
+            "EnvName": env,
+            "LogLevel": self.log_level,
+            "CodeVersion": self._code_version,
+            "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
+            "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
+            "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            "ScienceImageDigest": science_image().digest,
+        }
+
+    def _deploy_as_root(self, environment: Environment) -> PackagedTemplate:
+        """The fast path: the stack created by the account's root, packaged by the local cloud itself."""
+        env, account = environment.name, environment.account_id
+        s3 = self.admin_client("s3", env)
+        deploy_bucket = f"slipway-{account}-{env}-deploy"
+        s3.create_bucket(Bucket=deploy_bucket)
+        parameters = self._parameters(env)
+        packaged = package(
+            parameters,
+            account_id=account,
+            region=REGION,
+            deploy_bucket=deploy_bucket,
+            template_path=self.template_path,
+        )
+        for archive_key, body in packaged.archives.items():
+            s3.put_object(Bucket=deploy_bucket, Key=archive_key, Body=body)
+        self.admin_client("cloudformation", env).create_stack(
+            StackName=environment.stack_name,
+            TemplateBody=json.dumps(packaged.cloudformation),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        return packaged
+
+    def _bootstrap(self, env: str) -> dict[str, str]:
+        """infra/accounts/bootstrap.yaml, as the account's administrator (docs/deploying.md, step 1)."""
+        from slipway_local.rehearsal import bootstrap
+
+        return bootstrap(self.admin_client("cloudformation", env), env)
+
+    def _deploy_as_user(self, environment: Environment, role_arn: str) -> tuple[PackagedTemplate, dict[str, Any]]:
+        """The environment stack as CI deploys it (slipway_local.rehearsal); returns where the handlers live and the
+        template CloudFormation processed."""
+        from slipway_local.rehearsal import deploy_as_ci
+
+        env = environment.name
+        endpoint = self.endpoint_url or self.runtime.worker_endpoint
+        assert endpoint, "the local cloud serves no endpoint for SAM CLI"
+        self.rehearsals[env] = deploy_as_ci(
+            endpoint, env, environment.account_id, role_arn, ACCOUNTS, template_path=self.template_path
+        )
+        body = self.admin_client("cloudformation", env).get_template(StackName=environment.stack_name)["TemplateBody"]
+        processed = body if isinstance(body, dict) else json.loads(body)
+        return sources(account_id=environment.account_id, region=REGION, template_path=self.template_path), processed
 
     def _deploy_teams(self, environment: Environment, iam_client: Any) -> None:
         """The accounts stack (infra/accounts/template.yaml: team roles under their boundary), deployed before

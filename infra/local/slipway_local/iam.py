@@ -241,10 +241,14 @@ def requests_of(response: Any, service: str, action: str, resource: str) -> list
         return [Request("sts:AssumeRole", str(response.querystring.get("RoleArn", ["*"])[0]), secure)]
     if service == "events":
         return _events_requests(_body(response), action, region, account, secure)
-    if service == "cloudformation" and action.startswith("DescribeStack"):
-        name = response.querystring.get("StackName", [None])[0]
-        target = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*" if name else "*"
-        return [Request(f"cloudformation:{action}", target.replace("/*", "/id"), secure)]
+    if service == "cloudformation":  # the stack (and a declared transform) the call names
+        from slipway_local.deploy_requests import cloudformation_requests
+
+        return [Request(a, r, secure) for a, r in cloudformation_requests(response, action)]
+    if service == "ecr":
+        from slipway_local.deploy_requests import ecr_requests
+
+        return [Request(a, r, secure) for a, r in ecr_requests(_body(response), action, region, account)]
     return [Request(f"{service}:{action}", resource, secure)]
 
 

@@ -11,7 +11,9 @@ Distributed Map fails past its tolerated failures and lists every page of its S3
 (slipway_local.distributed_map), a Task's ``states:startExecution`` names its parameters and reads its
 answer as Step Functions does, events sent to another account's bus arrive as sent, when its policy allows
 (slipway_local.event_buses), and bucket policies and Lambda resource policies are evaluated
-between accounts (slipway_local.perimeter)."""
+between accounts (slipway_local.perimeter), OIDC federation (slipway_local.web_identity) and what `sam deploy` needs of
+CloudFormation: its TemplateURL, the SAM transform, change sets, and the deploying principal's rights
+(slipway_local.cfn_deploy)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import uuid
 from typing import Any
 
 from slipway_local import (
+    cfn_deploy,
     distributed_map,
     dynamodb,
     event_buses,
@@ -30,6 +33,7 @@ from slipway_local import (
     iam,
     perimeter,
     resources,
+    web_identity,
 )
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
@@ -64,6 +68,8 @@ def install(runtime: LambdaRuntime) -> None:
         distributed_map.install()
         perimeter.install()
         iam.install()  # enforcement itself is off until iam.enable()
+        web_identity.install()  # after iam: it lets the unsigned federation calls through
+        cfn_deploy.install()
         _patch_send_task_failure()
         _installed["done"] = True
 
