@@ -208,8 +208,14 @@ def _patch_cloudformation_state_machine() -> None:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.stepfunctions.utils import cfn_to_api_tags
 
-    def _definition(properties: dict[str, Any]) -> str:
+    def _definition(properties: dict[str, Any], account_id: str) -> str:
         definition = properties.get("DefinitionString") or json.dumps(properties.get("Definition", {}))
+        location = properties.get("DefinitionS3Location")  # where `sam deploy` uploaded a DefinitionUri file
+        if location:
+            from moto.s3.models import s3_backends
+
+            stored = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"])
+            definition = stored.value.decode()  # type: ignore[union-attr]
         for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         return definition
@@ -221,7 +227,7 @@ def _patch_cloudformation_state_machine() -> None:
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.create_state_machine(
             properties.get("StateMachineName", resource_name),
-            _definition(properties),
+            _definition(properties, account_id),
             properties.get("RoleArn", ""),
             tags=cfn_to_api_tags(properties.get("Tags", [])),
         )
@@ -240,7 +246,7 @@ def _patch_cloudformation_state_machine() -> None:
         properties = cloudformation_json.get("Properties", {})
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.update_state_machine(
-            original_resource.arn, definition=_definition(properties), role_arn=properties.get("RoleArn")
+            original_resource.arn, definition=_definition(properties, account_id), role_arn=properties.get("RoleArn")
         )
 
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]

@@ -209,6 +209,22 @@ def _deploy_environment(session: boto3.Session, endpoint_url: str) -> dict[str, 
     return environment
 
 
+def _failures(cloudformation: Any, stack_name: str) -> str:
+    """The failed events' reasons of the stack's last operation (what the console shows), or why there are none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+    except ClientError as error:
+        return f"(no stack events: {error})"
+    failed = [
+        f"{e['LogicalResourceId']} {e['ResourceStatus']}: {e['ResourceStatusReason']}"
+        for e in events
+        if e.get("ResourceStatusReason") and ("FAILED" in e["ResourceStatus"] or "ROLLBACK" in e["ResourceStatus"])
+    ]
+    return "; ".join(failed) or "(no failed stack event)"
+
+
 def deploy_as_ci(
     endpoint_url: str,
     env: str,
@@ -241,10 +257,11 @@ def deploy_as_ci(
             check=False,
             timeout=600,
         )
-    output = result.stdout + result.stderr
-    refusal = REFUSALS.get((account_id, f"slipway-{env}"))
-    if refusal is not None:
-        raise DeployPermissionError(env, refusal)
-    if result.returncode != 0:
-        raise DeployFailed(f"{env}: slipway deploy exited {result.returncode}:\n{output[-6000:]}")
+        output = result.stdout + result.stderr
+        refusal = REFUSALS.get((account_id, f"slipway-{env}"))
+        if refusal is not None:
+            raise DeployPermissionError(env, refusal)
+        if result.returncode != 0:
+            failed = _failures(session.client("cloudformation", endpoint_url=endpoint_url), f"slipway-{env}")
+            raise DeployFailed(f"{env}: slipway deploy exited {result.returncode}: {failed}\n{output[-4000:]}")
     return Rehearsed(env, account_id, role_arn, digest, output, time.monotonic() - started)
