@@ -36,15 +36,17 @@ def deploy_command(
     region: str | None = None,
     sam: str | None = None,
     image_digest: str | None = None,
+    parameters: tuple[str, ...] = (),
 ) -> list[str]:
     """The `sam deploy` command line. ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first, then ``CodeVersion`` and ``ScienceImageDigest``."""
+    config's are repeated first, then ``CodeVersion``, ``ScienceImageDigest`` and ``parameters`` (``KEY=VALUE``)."""
     overrides = _overrides(config, env)
     version = _code_version(config.resolve().parent)
     if version:
         overrides.append(f"CodeVersion={version}")
     if image_digest:
         overrides.append(f"ScienceImageDigest={image_digest}")
+    overrides += [p for p in parameters if "=" in p]
     command = [sam or shutil.which("sam") or "sam", "deploy", "--config-file", str(config), "--config-env", env]
     if profile:
         command += ["--profile", profile]

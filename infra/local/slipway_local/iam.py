@@ -47,6 +47,9 @@ class Decision:
 
 
 DECISIONS: deque[Decision] = deque(maxlen=20000)
+# Principals (role or user ARNs) whose refusals are recorded in DECISIONS but not raised: to learn everything a job
+# would be refused in one run (slipway_local.ci_job) instead of its first refusal.
+AUDITED: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -376,7 +379,7 @@ def _authorize(response: Any, iam_request: Any, resource: str) -> None:
             DECISIONS.append(
                 Decision(identity.principal.arn, request.action, request.resource, why is None, moto_allowed, why or "")
             )
-        if why is not None:
+        if why is not None and identity.principal.arn not in AUDITED:
             _refuse(service, identity.arn, request, why)
 
 

@@ -234,9 +234,11 @@ def deploy_as_ci(
     *,
     repository: str = REPOSITORY,
     template_path: Path = TEMPLATE_PATH,
+    parameters: tuple[str, ...] = (),
 ) -> Rehearsed:
     """What deploy-environment.yml does in ``env``'s account: assume the deployment role, push the science image,
-    `slipway deploy`. Raises DeployPermissionError when CloudFormation refuses a resource, DeployFailed otherwise."""
+    `slipway deploy` (``parameters``: its ``--parameter KEY=VALUE`` options). Raises DeployPermissionError when
+    CloudFormation refuses a resource, DeployFailed otherwise."""
     started = time.monotonic()
     with _enforced(), tempfile.TemporaryDirectory(prefix=f"slipway-{env}-deploy-") as scratch:
         session = ci_session(endpoint_url, role_arn, env, repository)
@@ -247,8 +249,9 @@ def deploy_as_ci(
         config = _samconfig(directory, accounts)
         REFUSALS.pop((account_id, f"slipway-{env}"), None)
         command = [sys.executable, "-m", "slipway_cli.main", "deploy", "--env", env, "--config", str(config)]
+        command += ["--image-digest", digest, *(f"--parameter={p}" for p in parameters)]
         result = subprocess.run(
-            [*command, "--image-digest", digest],
+            command,
             cwd=directory,
             env=_deploy_environment(session, endpoint_url),
             stdin=subprocess.DEVNULL,  # a CI runner has no terminal
