@@ -7,7 +7,10 @@ The schemas list the union over all properties (a function's create lists ``ec2:
 ``kms:CreateGrant`` for a KmsKeyArn…). An action is required unless WHEN names the properties that make the handler
 call it and none of them is set; tagging actions are required when the resource carries tags, its own or the stack's
 (CloudFormation propagates stack tags to every type with a Tags property). UNCLEAR lists the schema actions whose
-trigger the local cloud cannot tell from the properties: they are reported, never required. DOCUMENTED adds what a
+trigger the local cloud cannot tell from the properties, and a schema entry that is no IAM action (cfn-lint's list:
+``s3:REST.PUT.OBJECT``, ``apigateway:TagResource``…) is unclear too: they are reported, never required. An entry
+naming an API operation that IAM authorizes as another action (``s3:DeleteBucketEncryption``) is checked as that
+action (IAM_ACTION_OF). DOCUMENTED adds what a
 service's guide requires of the caller beyond the schema. The delete phase is skipped for a resource whose
 DeletionPolicy retains it (CloudFormation never calls its delete handler).
 
@@ -272,22 +275,57 @@ class Need:
     unclear: bool = False
 
 
+# Schema entries that name an API operation IAM authorizes as another action (S3's Delete* configuration calls are
+# authorized as the matching Put*, per the S3 actions reference)
+IAM_ACTION_OF = {
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucketCors": "s3:PutBucketCORS",
+    "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
+    "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "s3:GetObjectMetadata": "s3:GetObject",
+}
+
+
 @functools.cache
 def handler_permissions(resource_type: str, region: str = "us-east-1") -> dict[str, tuple[str, ...]]:
-    """phase -> the schema's actions (cfn-lint's copy of the CloudFormation registry schema)."""
+    """phase -> the schema's actions (cfn-lint's copy of the CloudFormation registry schema), as IAM names them."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
     handlers = schema.get("handlers") or {}
-    found = {phase: tuple(_canonical(a) for a in handlers.get(phase, {}).get("permissions", [])) for phase in PHASES}
+    found = {
+        phase: tuple(dict.fromkeys(iam_action(a) for a in handlers.get(phase, {}).get("permissions", [])))
+        for phase in PHASES
+    }
     found["<tags>"] = ("Tags",) if "Tags" in (schema.get("properties") or {}) else ()
     return found
 
 
-def _canonical(action: str) -> str:
-    """``s3:getObject`` -> ``s3:GetObject`` (IAM actions are case-insensitive; policies spell them capitalised)."""
+def iam_action(action: str) -> str:
+    """``s3:getObject`` -> ``s3:GetObject`` (IAM actions are case-insensitive; policies spell them capitalised), and
+    an operation IAM authorizes as another action -> that action."""
     service, _, operation = action.partition(":")
-    return f"{service}:{operation[:1].upper()}{operation[1:]}"
+    canonical = f"{service}:{operation[:1].upper()}{operation[1:]}"
+    return IAM_ACTION_OF.get(canonical, canonical)
+
+
+@functools.cache
+def _iam_actions() -> dict[str, frozenset[str]]:
+    """service -> its IAM actions, lower-cased (cfn-lint's list, which its W3037 checks policies against)."""
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    services = load_resource(AdditionalSpecs, "Policies.json")
+    return {name: frozenset(a.lower() for a in spec.get("Actions", {})) for name, spec in services.items()}
+
+
+def is_iam_action(action: str) -> bool:
+    service, _, operation = action.lower().partition(":")
+    return operation in _iam_actions().get(service, frozenset())
 
 
 def _present(props: dict[str, Any], path: str) -> bool:
@@ -332,8 +370,11 @@ def _resource_needs(
             continue
         if action not in when and _is_tagging(action) and not tagged:
             continue
+        not_iam = not is_iam_action(action)  # a schema entry IAM knows no action for: reported, never required
         for target, context in targets(names, logical_id, resource, action):
-            yield Need(logical_id, kind, tuple(action_phases), action, target, context, unclear=action in unclear)
+            yield Need(
+                logical_id, kind, tuple(action_phases), action, target, context, unclear=action in unclear or not_iam
+            )
     for required_by, actions, on in DOCUMENTED.get(kind, []):
         if not any(_present(props, p) for p in required_by):
             continue
