@@ -23,7 +23,7 @@ from slipway_local.cfn_permissions import Refusal, check
 from slipway_local.ci_job import JOB_COMMANDS, WORKFLOW, run_integration_job
 from slipway_local.cloud import ACCOUNTS
 from slipway_local.images import science_image
-from slipway_local.rehearsal import DeployPermissionError, bootstrap, ci_session, deploy_as_ci
+from slipway_local.rehearsal import DeployCallRefused, DeployPermissionError, bootstrap, ci_session, deploy_as_ci
 from slipway_local.routing import pin_to_account
 from tests.conftest import ONE_FOREST, spec_variant, upload_and_wait
 
@@ -164,6 +164,26 @@ def test_taking_a_permission_from_the_deployment_role_fails_the_rehearsal(
     events = pin_to_account(_admin("cloudformation"), account).describe_stack_events(StackName="slipway-dev")
     failed = [e for e in events["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
     assert any(e["LogicalResourceId"] == sorted(named)[0][0] and action in e["ResourceStatusReason"] for e in failed)
+
+
+def test_taking_a_permission_of_the_deploys_own_calls_fails_the_rehearsal_naming_the_call(cloud: LocalCloud) -> None:
+    # GIVEN a new account whose deployment role may not upload to its deployment bucket (what sam deploy does first)
+    account = "444444444403"
+    endpoint = cloud.endpoint_url or cloud.runtime.worker_endpoint
+    assert endpoint
+    bootstrap(pin_to_account(_admin("cloudformation"), account), "dev")
+    policy = without(_deployment_policy(account, "dev"), "s3:PutObject")
+    pin_to_account(_admin("iam"), account).put_role_policy(
+        RoleName="slipway-dev-deployment", PolicyName="deploy", PolicyDocument=json.dumps(policy)
+    )
+
+    # WHEN CI deploys dev there THEN the rehearsal fails naming the refused call, its resource and the role
+    role = f"arn:aws:iam::{account}:role/slipway-dev-deployment"
+    with pytest.raises(DeployCallRefused) as refused:
+        deploy_as_ci(endpoint, "dev", account, role, {**ACCOUNTS, "dev": account})
+    calls = {(d.action, d.resource.split("/")[0]) for d in refused.value.refused}
+    assert calls == {("s3:PutObject", f"arn:aws:s3:::slipway-{account}-dev-deploy")}
+    assert "infra/accounts/bootstrap.yaml" in str(refused.value) and role in str(refused.value)
 
 
 def _dev_check(cloud: LocalCloud, document: dict[str, Any]) -> Refusal | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from slipway_local import iam, images
 from slipway_local.cfn_permissions import REFUSALS, Refusal
@@ -38,6 +39,7 @@ from slipway_local.packaging import REPO_ROOT, TEMPLATE_PATH, load_sam_template
 __all__ = [
     "GITHUB_ISSUER",
     "REPOSITORY",
+    "DeployCallRefused",
     "DeployFailed",
     "DeployPermissionError",
     "Rehearsed",
@@ -69,6 +71,18 @@ class DeployPermissionError(DeployFailed):
             f"{env}: CloudFormation cannot deploy slipway-{env} as {refusal.principal}: {len(refusal.missing)} "
             f"missing permission(s); change {refusal.where()} in infra/accounts/bootstrap.yaml (DeploymentRole):\n"
             f"{lines}"
+        )
+
+
+class DeployCallRefused(DeployFailed):
+    """IAM refused one of the deploy's own calls (SAM CLI's uploads and CloudFormation calls, the image push)."""
+
+    def __init__(self, env: str, role_arn: str, refused: list[Any]) -> None:
+        self.env, self.refused = env, refused
+        lines = "\n".join(f"  {d.action} on {d.resource} - {d.why}" for d in refused)
+        super().__init__(
+            f"{env}: IAM refused {len(refused)} call(s) of the deploy itself to {role_arn}; change its policy in "
+            f"infra/accounts/bootstrap.yaml (DeploymentRole):\n{lines}"
         )
 
 
@@ -209,10 +223,19 @@ def _deploy_environment(session: boto3.Session, endpoint_url: str) -> dict[str, 
     return environment
 
 
+def _refused_since(before: Any, role_arn: str) -> list[Any]:
+    """The role's refused IAM decisions recorded after ``before`` (slipway_local.iam.DECISIONS), oldest first."""
+    newer = []
+    for decision in reversed(iam.DECISIONS):
+        if decision is before:
+            break
+        if decision.principal == role_arn and not decision.allowed:
+            newer.append(decision)
+    return newer[::-1]
+
+
 def _failures(cloudformation: Any, stack_name: str) -> str:
     """The failed events' reasons of the stack's last operation (what the console shows), or why there are none."""
-    from botocore.exceptions import ClientError
-
     try:
         events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
     except ClientError as error:
@@ -241,10 +264,14 @@ def deploy_as_ci(
     CloudFormation refuses a resource, DeployFailed otherwise."""
     started = time.monotonic()
     with _enforced(), tempfile.TemporaryDirectory(prefix=f"slipway-{env}-deploy-") as scratch:
+        before = iam.DECISIONS[-1] if iam.DECISIONS else None
         session = ci_session(endpoint_url, role_arn, env, repository)
         image = images.science_image()
         ecr = session.client("ecr", endpoint_url=endpoint_url)
-        digest = images.push(ecr, f"slipway-{env}-science", image, tag=image.digest.removeprefix("sha256:")[:12])
+        try:
+            digest = images.push(ecr, f"slipway-{env}-science", image, tag=image.digest.removeprefix("sha256:")[:12])
+        except ClientError as error:
+            raise DeployCallRefused(env, role_arn, _refused_since(before, role_arn)) from error
         directory = lay_out_build(Path(scratch), template_path)
         config = _samconfig(directory, accounts)
         REFUSALS.pop((account_id, f"slipway-{env}"), None)
@@ -265,6 +292,9 @@ def deploy_as_ci(
         if refusal is not None:
             raise DeployPermissionError(env, refusal)
         if result.returncode != 0:
+            refused = _refused_since(before, role_arn)
+            if refused:
+                raise DeployCallRefused(env, role_arn, refused)
             failed = _failures(session.client("cloudformation", endpoint_url=endpoint_url), f"slipway-{env}")
             raise DeployFailed(f"{env}: slipway deploy exited {result.returncode}: {failed}\n{output[-4000:]}")
     return Rehearsed(env, account_id, role_arn, digest, output, time.monotonic() - started)

@@ -138,6 +138,7 @@ def serve(console: Console, port: int, directory: Path, *, rehearse: bool | None
             f"{env}: deployed by {rehearsed.deployment_role_arn} through slipway deploy (SAM CLI) in "
             f"{rehearsed.seconds:.1f} s, science image {rehearsed.image_digest[:19]}…",
             style="dim",
+            soft_wrap=True,  # one line per account, however narrow the terminal (tests read it)
         )
     if not cloud.rehearsals:
         console.print("stacks created as each account's root (--fast): the deploy path was not rehearsed", style="dim")
