@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -165,7 +165,7 @@ def _patch_execute_change_set() -> None:
     CloudFormationResponse.execute_change_set = respond  # type: ignore[method-assign]
 
 
-def fail_stack(stack: Any, change_set: Any, reason: str, resource_events: list[tuple[str, str, str]] = ()) -> None:  # type: ignore[assignment]
+def fail_stack(stack: Any, change_set: Any, reason: str, resource_events: Sequence[tuple[str, str, str]] = ()) -> None:
     """Leave the stack as CloudFormation does after a failed create or update: each failed resource's event
     (logical id, type, reason), then the stack's rollback events and status."""
     from moto.cloudformation.models import Event

@@ -251,15 +251,6 @@ DOCUMENTED: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], str]]] = {
     # Lambda developer guide, "Amazon ECR permissions": the creator of an image function reads the image
     "AWS::Lambda::Function": [(("Code.ImageUri",), ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), "image")],
 }
-# The service principal a passed role is passed to (iam:PassedToService)
-PASSED_TO = {
-    "AWS::Lambda::Function": "lambda.amazonaws.com",
-    "AWS::StepFunctions::StateMachine": "states.amazonaws.com",
-    "AWS::Events::Rule": "events.amazonaws.com",
-    "AWS::KinesisFirehose::DeliveryStream": "firehose.amazonaws.com",
-    "AWS::S3::Bucket": "s3.amazonaws.com",
-    "AWS::SNS::Topic": "sns.amazonaws.com",
-}
 
 
 @dataclass(frozen=True)
