@@ -105,7 +105,11 @@ check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed $(NPM
 	  -f infra/template.yaml -f infra/accounts/template.yaml -f infra/accounts/bootstrap.yaml \
 	  --skip-check $(subst $(space),$(comma),$(CHECKOV_SKIPS))
 
-.PHONY: build check
+.PHONY: build check sam-cli
+
+# SAM CLI's venv by a name make can take on its command line (`make .venv-sam/.installed-aws-sam-cli==1.170.0` is read as
+# a variable assignment, because of the `=`): `make sam-cli`.
+sam-cli: $(SAM_VENV)/.installed-$(SAM_CLI)
 
 $(SAM_VENV)/.installed-$(SAM_CLI):
 	@test -x $(SAM_VENV)/bin/python || test -n "$(PYTHON)" || { echo "validate-template needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }
