@@ -9,8 +9,9 @@ endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# `sam validate --lint` in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and
-# click==8.1.8), while slipway pins boto3==1.44.8, so pip cannot put both in .venv.
+# SAM CLI in a venv of its own: aws-sam-cli 1.170.0 pins boto3[crt]==1.43.108 (and click==8.1.8), while slipway pins
+# boto3==1.44.8, so pip cannot put both in .venv. `sam validate --lint` runs it, and so does the local cloud's rehearsal
+# of the deploy path (`slipway local up`, the demo and the tests deploy each account through `slipway deploy`).
 SAM_VENV := .venv-sam
 SAM_CLI  := aws-sam-cli==1.170.0
 
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
 	$(BIN)/slipway demo
 
 test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) chromium
@@ -43,7 +44,7 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
 
-up: $(STAMP)
+up: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
 	$(BIN)/slipway local up
 
 bench: $(STAMP)
@@ -105,7 +106,11 @@ check: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(TOOLS_VENV)/.installed $(NPM
 	  -f infra/template.yaml -f infra/accounts/template.yaml -f infra/accounts/bootstrap.yaml \
 	  --skip-check $(subst $(space),$(comma),$(CHECKOV_SKIPS))
 
-.PHONY: build check
+.PHONY: build check sam-cli
+
+# SAM CLI's venv by a name make can take on its command line (`make .venv-sam/.installed-aws-sam-cli==1.170.0` is read as
+# a variable assignment, because of the `=`): `make sam-cli`.
+sam-cli: $(SAM_VENV)/.installed-$(SAM_CLI)
 
 $(SAM_VENV)/.installed-$(SAM_CLI):
 	@test -x $(SAM_VENV)/bin/python || test -n "$(PYTHON)" || { echo "validate-template needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }

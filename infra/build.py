@@ -1,7 +1,7 @@
 """`make build`: `sam build` of every zip function of infra/template.yaml (one at a time, so a machine
-without Docker builds them all); the science image is never SAM's to build (its functions' Metadata: SkipBuild,
-the workflow builds it once with docker buildx and passes its digest as ScienceImageUri); then each zip
-function's unzipped size (its code and its layers) against Lambda's 250 MB limit, as a table. Exit 1 when
+without Docker builds them all) and `docker build` of the science image where a Docker engine runs (the image
+functions are SkipBuild: one image for all of them, pushed once and deployed by its digest, docs/deploying.md);
+then each zip function's unzipped size (its code and its layers) against Lambda's 250 MB limit, as a table. Exit 1 when
 one is over. Run with the project's venv (samtranslator parses the template); SAM from ``--sam``."""
 
 from __future__ import annotations
@@ -57,12 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.which("docker") is not None and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
     )
     where: dict[str, Path] = {}
-    if docker:  # the deployable build: everything, into .aws-sam/build
-        print("sam build (zip functions and layers; the science image is the workflow's docker build)", flush=True)
+    if docker:  # the deployable build: the zip functions and layers into .aws-sam/build, the science image once
+        print("sam build (zip functions and layers; the image functions are SkipBuild)", flush=True)
         subprocess.run(
             [args.sam, "build", "--template", str(TEMPLATE), "--build-dir", str(build_dir), *cache], check=True, env=env
         )
         where = {name: build_dir for name in zips}
+        print(f"docker build of the science image ({', '.join(images)}): push it, deploy its digest", flush=True)
+        subprocess.run(["docker", "build", "-f", "layers/science/Dockerfile", "-t", "slipway-science", "."], cwd=ROOT,
+                       check=True)  # fmt: skip
     else:  # `sam build X` empties its build dir: each zip function in a dir of its own, for its size only
         print(
             f"no Docker engine ({', '.join(images)} run the workflow's science image; make check lints its Dockerfile);"

@@ -1,6 +1,7 @@
-"""`slipway deploy --env ENV`: `sam deploy` of the environment stack with that environment's config-env of
-infra/samconfig.toml (stack, deployment bucket, promotion accounts), plus the code version and the science
-image by digest. No secret passes through it: the PII salt is an SSM SecureString the stack only names."""
+"""`slipway deploy --env ENV --image-digest sha256:…`: `sam deploy` of the environment stack with that environment's
+config-env of infra/samconfig.toml (stack, deployment bucket, image repositories, promotion accounts), plus the code
+version and the science image's digest (built and pushed once, the same digest in every account). No secret passes
+through it: the PII salt is an SSM SecureString the stack only names."""
 
 from __future__ import annotations
 
@@ -34,17 +35,18 @@ def deploy_command(
     profile: str | None = None,
     region: str | None = None,
     sam: str | None = None,
-    image: str | None = None,
+    image_digest: str | None = None,
+    parameters: tuple[str, ...] = (),
 ) -> list[str]:
     """The `sam deploy` command line. ``--parameter-overrides`` on the command line replaces the config's, so the
-    config's are repeated first, then ``CodeVersion`` and ``ScienceImageUri`` (``image``: the science image by
-    digest, the same in every environment)."""
+    config's are repeated first, then ``CodeVersion``, ``ScienceImageDigest`` and ``parameters`` (``KEY=VALUE``)."""
     overrides = _overrides(config, env)
     version = _code_version(config.resolve().parent)
     if version:
         overrides.append(f"CodeVersion={version}")
-    if image:
-        overrides.append(f"ScienceImageUri={image}")
+    if image_digest:
+        overrides.append(f"ScienceImageDigest={image_digest}")
+    overrides += [p for p in parameters if "=" in p]
     command = [sam or shutil.which("sam") or "sam", "deploy", "--config-file", str(config), "--config-env", env]
     if profile:
         command += ["--profile", profile]

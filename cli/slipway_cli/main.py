@@ -280,12 +280,19 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     from slipway_cli.deploy import deploy_command, shown
 
-    if not args.image and not args.dry_run:
+    if not args.image_digest and not args.dry_run:
         console.print(
-            "[red]--image is required: the science image by digest (ScienceImageUri), as the workflow pushed it[/]"
+            "[red]--image-digest is required: the science image's digest (ScienceImageDigest) the workflow pushed[/]"
         )
         return 2
-    command = deploy_command(args.env, Path(args.config), profile=args.profile, region=args.region, image=args.image)
+    command = deploy_command(
+        args.env,
+        Path(args.config),
+        profile=args.profile,
+        region=args.region,
+        image_digest=args.image_digest,
+        parameters=tuple(args.parameter),
+    )
     console.print(f"[dim]{escape(shown(command))}[/]")
     if args.dry_run:
         return 0
@@ -359,7 +366,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         from slipway_local.server import serve
     except ModuleNotFoundError as e:
         return _without_local_extra("local up", e)
-    return serve(console, args.port, Path(args.dir))
+    return serve(console, args.port, Path(args.dir), rehearse=not args.fast)
 
 
 def cmd_local_tick(args: argparse.Namespace) -> int:
@@ -439,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = local_sub.add_parser("up", help="serve the local cloud on 127.0.0.1 and write AWS profiles")
     up.add_argument("--port", type=int, default=4566, help="0: a free port (the files and the console name it)")
     up.add_argument("--dir", default=".slipway-local", help="where to write config, credentials and outputs")
+    up.add_argument(
+        "--fast",
+        action="store_true",
+        help="create each stack as the account's root instead of rehearsing the user's deploy path (bootstrap "
+        "stack, deployment role, slipway deploy through SAM CLI): about 4 s an account instead of 12-15 s",
+    )
     up.set_defaults(func=cmd_local_up)
     tick = local_sub.add_parser("tick", help="fire the environment's schedule rules now (one RULE, or all)")
     tick.add_argument("rule", nargs="?", help="a rule's name, e.g. slipway-dev-drift-churn")
@@ -573,8 +586,16 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--region", help="AWS region (the config-env's otherwise)")
     deploy.add_argument("--config", default="infra/samconfig.toml", help="the SAM config file")
     deploy.add_argument(
-        "--image",
-        help="the science image by digest (ScienceImageUri): ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:…",
+        "--image-digest",
+        help="the science image's digest (sha256:…) in the account's slipway-ENV-science repository: the image built "
+        "and pushed once, the same in every account (the stack's ScienceImageDigest)",
+    )
+    deploy.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another parameter override after the config's (e.g. LogLevel=DEBUG); repeatable",
     )
     deploy.add_argument("--dry-run", action="store_true", help="print the sam command (salt masked), run nothing")
     deploy.set_defaults(func=cmd_deploy)

@@ -38,7 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         cwd=ROOT,
     )
     try:
-        poll(lambda: _written(directory / "outputs.json", process), timeout_s=90, what="no outputs.json")
+        # 90 s for the three accounts' rehearsed deploys (about 47 s on an idle 2-core machine), more under load
+        poll(lambda: _written(directory / "outputs.json", process), timeout_s=240, what="no outputs.json")
         env = {
             **os.environ,
             "AWS_CONFIG_FILE": str(directory / "aws-config"),
@@ -74,6 +75,9 @@ def test_server_listens_on_loopback_and_writes_profiles(server: dict[str, Any]) 
         assert f"[profile {env}]" in config
         assert _aws(server, "--profile", env, "sts", "get-caller-identity")["Account"] == account
         assert server["outputs"][env]["account_id"] == account
+        # each account deployed as a user deploys it: by its bootstrap's deployment role, the one image's digest
+        assert server["outputs"][env]["deployed_by"] == f"arn:aws:iam::{account}:role/slipway-{env}-deployment"
+        assert server["outputs"][env]["image_digest"] == server["outputs"]["dev"]["image_digest"]
 
 
 @pytest.fixture(scope="module")

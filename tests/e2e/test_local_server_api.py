@@ -43,7 +43,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         return text if "Ctrl-C stops it" in text else None
 
     try:
-        printed = poll(ready, timeout_s=120, what="slipway local up is not serving")
+        # the three accounts' rehearsed deploys take about 47 s on an idle 2-core machine, more under load
+        printed = poll(ready, timeout_s=240, what="slipway local up is not serving")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["AWS_CONFIG_FILE"] = str(directory / "aws-config")
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(directory / "aws-credentials")
@@ -75,6 +76,8 @@ def test_each_environment_has_its_api_url_printed_and_written(served: dict[str, 
         assert outputs["api_url"] == outputs["HttpApiUrl"]
         assert outputs["api_url"].startswith("http://127.0.0.1:")
         assert f"HTTP API {env}:" in served["printed"] and outputs["api_url"] in served["printed"]
+        # AND how the account was deployed: by its deployment role, through slipway deploy
+        assert f"{env}: deployed by {outputs['deployed_by']} through slipway deploy (SAM CLI)" in served["printed"]
         urls.add(outputs["api_url"])
     assert len(urls) == 3
 

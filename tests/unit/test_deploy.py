@@ -43,17 +43,23 @@ def test_the_command_carries_the_environments_config(env: str, promotion: list[s
     assert shown(command).startswith(f"sam deploy --config-file {CONFIG} --config-env {env}")
 
 
-def test_every_environment_deploys_its_own_stack_without_a_prompt() -> None:
+def test_every_environment_deploys_its_own_stack_with_every_image_function_and_no_prompt() -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
     config = tomllib.loads(CONFIG.read_text())
+    template = yaml_parse((ROOT / "infra" / "template.yaml").read_text())
+    images = {
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("PackageType") == "Image"
+    }
     for env in ("dev", "staging", "prod"):
         deploy = config[env]["deploy"]["parameters"]
         assert deploy["stack_name"] == f"slipway-{env}"
-        account = deploy["s3_bucket"].removeprefix("slipway-").removesuffix(f"-{env}-deploy")
-        assert deploy["s3_bucket"] == f"slipway-{account}-{env}-deploy"
-        # SAM CLI refuses image functions without an image repository option; the one given is the account's own
-        assert deploy["image_repository"] == f"{account}.dkr.ecr.us-east-1.amazonaws.com/slipway-{env}-science"
-        assert "image_repositories" not in deploy
-        # CI has no terminal: prod's approval is its GitHub environment's reviewers, not a prompt
+        assert deploy["s3_bucket"].endswith(f"-{env}-deploy")
+        # sam deploy refuses a list that misses one image function ("Incomplete list of function logical ids")
+        assert {entry.split("=")[0] for entry in deploy["image_repositories"]} == images
+        # a CI runner has no terminal: a confirmation prompt aborts the deploy (the approval is the environment's)
         assert deploy["confirm_changeset"] is False
 
 
@@ -66,18 +72,19 @@ def test_every_image_function_runs_the_one_image_by_digest_and_sam_never_builds_
     }
     assert {"CurateRetrainingSetFunction", "ComputeDriftFunction", "ValidateFunction"} <= set(images)
     for name, resource in images.items():
-        assert resource["Properties"]["ImageUri"] == {"Ref": "ScienceImageUri"}, name
+        uri = resource["Properties"]["ImageUri"]["Fn::Sub"]
+        assert uri.endswith("/slipway-${EnvName}-science@${ScienceImageDigest}"), name
+        assert uri.startswith("${AWS::AccountId}.dkr.ecr."), name  # the account's own repository, never another's
         assert resource["Metadata"]["SkipBuild"] is True, name
-    pattern = template["Parameters"]["ScienceImageUri"]["AllowedPattern"]
-    digest = "sha256:" + "ab" * 32
-    assert re.fullmatch(pattern, f"111111111111.dkr.ecr.us-east-1.amazonaws.com/slipway-dev-science@{digest}")
-    assert not re.fullmatch(pattern, "111111111111.dkr.ecr.us-east-1.amazonaws.com/slipway-dev-science:latest")
+    pattern = template["Parameters"]["ScienceImageDigest"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "sha256:" + "ab" * 32)
+    assert not re.fullmatch(pattern, "latest")
 
 
 def test_the_image_goes_to_sam_as_the_science_image_parameter() -> None:
-    image = "222222222222.dkr.ecr.us-east-1.amazonaws.com/slipway-staging-science@sha256:" + "0" * 64
-    command = deploy_command("staging", CONFIG, sam="sam", image=image)
-    assert command[-1] == f"ScienceImageUri={image}"
+    digest = "sha256:" + "0" * 64
+    command = deploy_command("staging", CONFIG, sam="sam", image_digest=digest)
+    assert command[-1] == f"ScienceImageDigest={digest}"
 
 
 def test_the_template_names_the_salt_and_never_holds_it() -> None:
@@ -108,7 +115,7 @@ def test_the_cli_refuses_a_deploy_without_the_image() -> None:
         text=True,
         check=False,
     )
-    assert result.returncode == 2 and "--image is required" in result.stdout
+    assert result.returncode == 2 and "--image-digest is required" in result.stdout
 
 
 def test_ci_installs_exactly_the_project_pins_with_hashes() -> None:

@@ -18,9 +18,11 @@ from slipway_local import iam, patches
 from slipway_local.faults import INJECTOR, STEP_FAULTS, Fault, StepFault, install_fault_injection
 from slipway_local.gateway import HttpApiGateway
 from slipway_local.httpapi import Route
+from slipway_local.images import science_image
 from slipway_local.lambda_runtime import FunctionSource, LambdaRuntime
-from slipway_local.packaging import TEMPLATE_PATH, code_version, package
+from slipway_local.packaging import TEMPLATE_PATH, PackagedTemplate, code_version, package, sources
 from slipway_local.polling import poll
+from slipway_local.rehearsal import Rehearsed
 from slipway_local.routing import pin_to_account
 
 REGION = "us-east-1"
@@ -30,7 +32,6 @@ _FAKE = {"aws_access_key_id": "local-admin", "aws_secret_access_key": "local-adm
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TEAMS = ("data-engineer", "ml-engineer", "platform", "auditor")
 ACCOUNTS_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "template.yaml"
-BOOTSTRAP_TEMPLATE_PATH = TEMPLATE_PATH.parent / "accounts" / "bootstrap.yaml"
 # Functions that run in this process even when the others run in worker processes: the HTTP API's, whose
 # local gateway calls it directly for sub-millisecond latency (a worker adds a pipe round trip per request).
 IN_PROCESS = frozenset({"InferFunction"})
@@ -109,10 +110,15 @@ class LocalCloud:
         *,
         lambda_processes: bool | None = None,
         in_process: frozenset[str] = IN_PROCESS,
+        rehearse: bool | None = None,
     ) -> None:
         """``lambda_processes``: run functions in worker processes (Lambda's Timeout, MemorySize and own
         environment; the default, unless ``SLIPWAY_LOCAL_LAMBDA=threads``) except the logical ids in
-        ``in_process``, or every function in this process (False)."""
+        ``in_process``, or every function in this process (False). ``rehearse``: deploy each account the way
+        docs/deploying.md tells a user (slipway_local.rehearsal: the bootstrap stack, then the environment stack
+        through the deployment role and `slipway deploy`), the default unless ``SLIPWAY_LOCAL_DEPLOY=fast``; False:
+        the stack created as the account's root from the local cloud's own packaging (about 4 s an account instead
+        of 12-15 s)."""
         self.endpoint_url = endpoint_url
         self.enforce_iam = enforce_iam  # identity policies of callers with IAM/STS keys (slipway_local.iam)
         self.log_level = log_level  # the stack's LogLevel parameter (functions' Powertools level)
@@ -122,6 +128,10 @@ class LocalCloud:
             lambda_processes = os.environ.get("SLIPWAY_LOCAL_LAMBDA", "processes") != "threads"
         self.runtime = LambdaRuntime(endpoint_url, REGION, processes=lambda_processes, in_process=in_process)
         self.environments: dict[str, Environment] = {}
+        if rehearse is None:
+            rehearse = os.environ.get("SLIPWAY_LOCAL_DEPLOY", "rehearsal") != "fast"
+        self.rehearse = rehearse
+        self.rehearsals: dict[str, Rehearsed] = {}  # env -> how its stack was deployed, when rehearsed
         self._gateways: list[HttpApiGateway] = []
         self._mock: Any = None
         self._server: Any = None  # the moto server worker processes reach, when moto runs in this process
@@ -219,44 +229,20 @@ class LocalCloud:
         )
         key = iam_client.create_access_key(UserName=user)["AccessKey"]
         environment.access_key_id, environment.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
-        deploy_bucket = self._bootstrap(env)
+        bootstrapped = self._bootstrap(env)  # the bootstrap stack goes first (deployment role, bucket, repository)
         self._deploy_teams(environment, iam_client)
-
-        s3 = self.admin_client("s3", env)
-        parameters = {
-            "EnvName": env,
-            "LogLevel": self.log_level,
-            "CodeVersion": self._code_version,
-            "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
-            "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
-            "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
-            "CaptureSourceAccountIds": ",".join(ACCOUNTS[e] for e in ACCOUNTS if e != "dev") if env == "dev" else "",
-            # names an image by digest as the workflow does; locally the image functions run from the checkout
-            "ScienceImageUri": f"{account}.dkr.ecr.{REGION}.amazonaws.com/slipway-{env}-science@sha256:{'0' * 64}",
-        }
         # the PII salt, as the account's administrator keeps it (the stack names it, never holds it)
         self.admin_client("ssm", env).put_parameter(
             Name=f"/slipway/{env}/pii-salt", Type="SecureString", Value=f"local-{env}-pii-salt-0001"
         )
-        packaged = package(
-            parameters,
-            account_id=account,
-            region=REGION,
-            deploy_bucket=deploy_bucket,
-            template_path=self.template_path,
-        )
-        for archive_key, body in packaged.archives.items():
-            s3.put_object(Bucket=deploy_bucket, Key=archive_key, Body=body)
-
         cfn = self.admin_client("cloudformation", env)
-        cfn.create_stack(
-            StackName=environment.stack_name,
-            TemplateBody=json.dumps(packaged.cloudformation),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
+        if self.rehearse:
+            sources, cloudformation = self._deploy_as_user(environment, bootstrapped["DeploymentRoleArn"])
+        else:
+            sources = self._deploy_as_root(environment, bootstrapped["DeploymentBucketName"])
+            cloudformation = sources.cloudformation
         stack = cfn.describe_stacks(StackName=environment.stack_name)["Stacks"][0]
-        if stack["StackStatus"] != "CREATE_COMPLETE":
+        if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             raise RuntimeError(
                 f"stack {environment.stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}"
             )
@@ -266,36 +252,78 @@ class LocalCloud:
             for r in cfn.describe_stack_resources(StackName=environment.stack_name)["StackResources"]
             if "PhysicalResourceId" in r  # moto lists resources it does not support without one
         }
-        for logical_id, props in packaged.buckets.items():
+        s3 = self.admin_client("s3", env)
+        for logical_id, props in sources.buckets.items():
             _realise_bucket(s3, physical[logical_id], props)
-        for logical_id, source in packaged.functions.items():
+        for logical_id, source in sources.functions.items():
             name = physical[logical_id]
             environment.functions[logical_id] = name
             self.runtime.register(account, name, source)
-        _realise_event_invoke_configs(self, env, packaged.cloudformation, physical)
-        self._serve_http_apis(environment, packaged.http_apis, physical)
+        _realise_event_invoke_configs(self, env, cloudformation, physical)
+        self._serve_http_apis(environment, sources.http_apis, physical)
         return environment
 
-    def _bootstrap(self, env: str) -> str:
-        """The bootstrap stack (infra/accounts/bootstrap.yaml: deployment role, deployment bucket, image repository),
-        as the account's administrator deploys it first; its deployment bucket's name. (moto's CloudFormation has
-        no OIDC provider: the roles' trust names the provider's ARN, as when the account has one already.)"""
-        cfn = self.admin_client("cloudformation", env)
-        stack_name = f"slipway-{env}-bootstrap"
-        cfn.create_stack(
-            StackName=stack_name,
-            TemplateBody=BOOTSTRAP_TEMPLATE_PATH.read_text(),
-            Parameters=[
-                {"ParameterKey": "EnvName", "ParameterValue": env},
-                {"ParameterKey": "GitHubRepository", "ParameterValue": "local/slipway"},
-                {"ParameterKey": "CreateOidcProvider", "ParameterValue": "false"},
-            ],
-            Capabilities=["CAPABILITY_NAMED_IAM"],
+    def _parameters(self, env: str) -> dict[str, str]:
+        return {
+            "EnvName": env,
+            "LogLevel": self.log_level,
+            "CodeVersion": self._code_version,
+            "PromotionSourceAccountId": next((ACCOUNTS[s] for s, t in PROMOTES_TO.items() if t == env), ""),
+            "PromotionTargetAccountId": ACCOUNTS[PROMOTES_TO[env]] if env in PROMOTES_TO else "",
+            "TrainingAccountId": ACCOUNTS["dev"] if env != "dev" else "",
+            "CaptureSourceAccountIds": ",".join(ACCOUNTS[e] for e in ACCOUNTS if e != "dev") if env == "dev" else "",
+            "ScienceImageDigest": science_image().digest,
+        }
+
+    def _deploy_as_root(self, environment: Environment, deploy_bucket: str) -> PackagedTemplate:
+        """The fast path: the stack created by the account's root, packaged by the local cloud itself into the
+        bootstrap's deployment bucket."""
+        env, account = environment.name, environment.account_id
+        s3 = self.admin_client("s3", env)
+        parameters = self._parameters(env)
+        packaged = package(
+            parameters,
+            account_id=account,
+            region=REGION,
+            deploy_bucket=deploy_bucket,
+            template_path=self.template_path,
         )
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-        if stack["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
-        return str(next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "DeploymentBucketName"))
+        for archive_key, body in packaged.archives.items():
+            s3.put_object(Bucket=deploy_bucket, Key=archive_key, Body=body)
+        self.admin_client("cloudformation", env).create_stack(
+            StackName=environment.stack_name,
+            TemplateBody=json.dumps(packaged.cloudformation),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        return packaged
+
+    def _bootstrap(self, env: str) -> dict[str, str]:
+        """infra/accounts/bootstrap.yaml, as the account's administrator (docs/deploying.md, step 1)."""
+        from slipway_local.rehearsal import bootstrap
+
+        return bootstrap(self.admin_client("cloudformation", env), env)
+
+    def _deploy_as_user(self, environment: Environment, role_arn: str) -> tuple[PackagedTemplate, dict[str, Any]]:
+        """The environment stack as CI deploys it (slipway_local.rehearsal); returns where the handlers live and the
+        template CloudFormation processed."""
+        from slipway_local.rehearsal import deploy_as_ci
+
+        env = environment.name
+        endpoint = self.endpoint_url or self.runtime.worker_endpoint
+        assert endpoint, "the local cloud serves no endpoint for SAM CLI"
+        self.rehearsals[env] = deploy_as_ci(
+            endpoint,
+            env,
+            environment.account_id,
+            role_arn,
+            ACCOUNTS,
+            template_path=self.template_path,
+            parameters=(f"LogLevel={self.log_level}",),
+        )
+        body = self.admin_client("cloudformation", env).get_template(StackName=environment.stack_name)["TemplateBody"]
+        processed = body if isinstance(body, dict) else json.loads(body)
+        return sources(account_id=environment.account_id, region=REGION, template_path=self.template_path), processed
 
     def _deploy_teams(self, environment: Environment, iam_client: Any) -> None:
         """The accounts stack (infra/accounts/template.yaml: team roles under their boundary), deployed before

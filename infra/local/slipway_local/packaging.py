@@ -77,7 +77,25 @@ def package(
     from samtranslator.translator.transform import transform
 
     template = load_sam_template(template_path)
-    base = template_path.parent
+    packaged = _walk(template, template_path.parent, account_id=account_id, region=region, deploy_bucket=deploy_bucket)
+    # The translator reads the region from the environment for pseudo parameters.
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    packaged.cloudformation = transform(template, dict(parameters), _NoManagedPolicies())
+    return packaged
+
+
+def sources(*, account_id: str, region: str, template_path: Path = TEMPLATE_PATH) -> PackagedTemplate:
+    """What the local cloud realises after a stack is deployed by other means (`sam deploy` in the rehearsal):
+    each function's handler in the checkout, the buckets' properties and the HTTP API routes; no archives, no
+    transform (``cloudformation`` is left empty)."""
+    return _walk(load_sam_template(template_path), template_path.parent, account_id=account_id, region=region)
+
+
+def _walk(
+    template: dict[str, Any], base: Path, *, account_id: str, region: str, deploy_bucket: str | None = None
+) -> PackagedTemplate:
+    """One pass over the SAM template's resources; with a deploy bucket, also resolve the local code paths as
+    `sam package` does (zip archives, inline definitions, the science image's name)."""
     packaged = PackagedTemplate(cloudformation={}, http_apis=http_api_routes(template))
     for logical_id, resource in template.get("Resources", {}).items():
         props = resource.get("Properties", {})
@@ -87,24 +105,24 @@ def package(
                 context = (base / resource.get("Metadata", {}).get("DockerContext", ".")).resolve()
                 handler = props["ImageConfig"]["Command"][0]
                 tag = resource.get("Metadata", {}).get("DockerTag", "latest")
-                props["ImageUri"] = f"{account_id}.dkr.ecr.{region}.amazonaws.com/{SCIENCE_IMAGE_REPOSITORY}:{tag}"
+                if deploy_bucket is not None:
+                    image = f"{account_id}.dkr.ecr.{region}.amazonaws.com/{SCIENCE_IMAGE_REPOSITORY}:{tag}"
+                    props["ImageUri"] = image
                 packaged.functions[logical_id] = FunctionSource(logical_id, context, handler)
             else:
                 code_root = (base / props["CodeUri"]).resolve()
-                key = f"code/{logical_id}.zip"
-                packaged.archives[key] = _zip_dir(code_root)
-                props["CodeUri"] = {"Bucket": deploy_bucket, "Key": key}
                 packaged.functions[logical_id] = FunctionSource(logical_id, code_root, props["Handler"])
-        elif kind == "AWS::Serverless::LayerVersion":
+                if deploy_bucket is not None:
+                    key = f"code/{logical_id}.zip"
+                    packaged.archives[key] = _zip_dir(code_root)
+                    props["CodeUri"] = {"Bucket": deploy_bucket, "Key": key}
+        elif kind == "AWS::Serverless::LayerVersion" and deploy_bucket is not None:
             key = f"layers/{logical_id}.zip"
             packaged.archives[key] = _zip_dir((base / props["ContentUri"]).resolve())
             props["ContentUri"] = {"Bucket": deploy_bucket, "Key": key}
         elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
-            props["Definition"] = json.loads((base / props.pop("DefinitionUri")).read_text())
+            if deploy_bucket is not None:
+                props["Definition"] = json.loads((base / props.pop("DefinitionUri")).read_text())
         elif kind == "AWS::S3::Bucket":
             packaged.buckets[logical_id] = props
-
-    # The translator reads the region from the environment for pseudo parameters.
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    packaged.cloudformation = transform(template, dict(parameters), _NoManagedPolicies())
     return packaged

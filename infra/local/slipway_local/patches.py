@@ -11,7 +11,9 @@ Distributed Map fails past its tolerated failures and lists every page of its S3
 (slipway_local.distributed_map), a Task's ``states:startExecution`` names its parameters and reads its
 answer as Step Functions does, events sent to another account's bus arrive as sent, when its policy allows
 (slipway_local.event_buses), and bucket policies and Lambda resource policies are evaluated
-between accounts (slipway_local.perimeter)."""
+between accounts (slipway_local.perimeter), OIDC federation (slipway_local.web_identity) and what `sam deploy` needs of
+CloudFormation: its TemplateURL, the SAM transform, change sets, and the deploying principal's rights
+(slipway_local.cfn_deploy)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import uuid
 from typing import Any
 
 from slipway_local import (
+    cfn_deploy,
     distributed_map,
     dynamodb,
     event_buses,
@@ -30,6 +33,7 @@ from slipway_local import (
     iam,
     perimeter,
     resources,
+    web_identity,
 )
 from slipway_local.lambda_runtime import LambdaRuntime
 from slipway_local.routing import (
@@ -64,6 +68,8 @@ def install(runtime: LambdaRuntime) -> None:
         distributed_map.install()
         perimeter.install()
         iam.install()  # enforcement itself is off until iam.enable()
+        web_identity.install()  # after iam: it lets the unsigned federation calls through
+        cfn_deploy.install()
         _patch_send_task_failure()
         _installed["done"] = True
 
@@ -208,8 +214,14 @@ def _patch_cloudformation_state_machine() -> None:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.stepfunctions.utils import cfn_to_api_tags
 
-    def _definition(properties: dict[str, Any]) -> str:
+    def _definition(properties: dict[str, Any], account_id: str) -> str:
         definition = properties.get("DefinitionString") or json.dumps(properties.get("Definition", {}))
+        location = properties.get("DefinitionS3Location")  # where `sam deploy` uploaded a DefinitionUri file
+        if location:
+            from moto.s3.models import s3_backends
+
+            stored = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"])
+            definition = stored.value.decode()  # type: ignore[union-attr]
         for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         return definition
@@ -221,7 +233,7 @@ def _patch_cloudformation_state_machine() -> None:
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.create_state_machine(
             properties.get("StateMachineName", resource_name),
-            _definition(properties),
+            _definition(properties, account_id),
             properties.get("RoleArn", ""),
             tags=cfn_to_api_tags(properties.get("Tags", [])),
         )
@@ -241,7 +253,7 @@ def _patch_cloudformation_state_machine() -> None:
         properties = cloudformation_json.get("Properties", {})
         backend = stepfunctions_parser_backends[account_id][region_name]
         return backend.update_state_machine(
-            original_resource.arn, definition=_definition(properties), role_arn=properties.get("RoleArn")
+            original_resource.arn, definition=_definition(properties, account_id), role_arn=properties.get("RoleArn")
         )
 
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]

@@ -8,7 +8,7 @@ applies); it ignores permission boundaries. No maintained PyPI package evaluates
 policies offline (policyuniverse parses and expands, parliament and cloudsplaining lint), so this module does,
 for the operators below; any other operator is refused when a policy is checked (``check``), never ignored.
 
-Supported: Effect, Principal (``*``, ``{"AWS": …}``, ``{"Service": …}``), NotPrincipal is refused,
+Supported: Effect, Principal (``*``, ``{"AWS": …}``, ``{"Service": …}``, ``{"Federated": …}``), NotPrincipal is refused,
 Action/NotAction, Resource/NotResource with ``*`` and ``?`` wildcards, the condition operators in
 OPERATORS with the ``IfExists`` suffix and the ``ForAllValues:``/``ForAnyValue:`` set prefixes, and
 policy variables are refused. A key missing from the request: a positive operator is false, a negated
@@ -56,12 +56,14 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Principal:
     """Who asks: ``arn`` is aws:PrincipalArn (a role, not its session), ``account`` its account;
-    ``service`` a service principal (``lambda.amazonaws.com``) instead."""
+    ``service`` a service principal (``lambda.amazonaws.com``) instead; ``federated`` an identity provider
+    (an OIDC provider's ARN) vouching for a web identity."""
 
     account: str
     arn: str
     service: str | None = None
     aliases: frozenset[str] = field(default_factory=frozenset)  # other ARNs naming it (the session's)
+    federated: str | None = None
 
 
 def listed(value: Any) -> list[str]:
@@ -131,6 +133,8 @@ def principal_matches(principal: Any, who: Principal) -> bool:
         return False
     if who.service is not None:
         return who.service in listed(principal.get("Service"))
+    if who.federated is not None:
+        return who.federated in listed(principal.get("Federated"))
     for wanted in listed(principal.get("AWS")):
         if wanted in ("*", who.account, f"arn:aws:iam::{who.account}:root", who.arn) or wanted in who.aliases:
             return True

@@ -25,9 +25,10 @@ class ServerFiles:
     outputs: Path
 
 
-def start_server(port: int) -> tuple[object, LocalCloud]:
-    """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy; port 0: a free port,
-    bound by the server itself (the files and the console name it)."""
+def start_server(port: int, rehearse: bool | None = None) -> tuple[object, LocalCloud]:
+    """Start moto on 127.0.0.1:port in this process (our patches live here) and deploy (``rehearse``: the user's
+    deploy path, LocalCloud's default); port 0: a free port, bound by the server itself (the files and the console
+    name it)."""
     # A function's background thread (the infer function's capture sender) may create its boto3 client
     # after its invocation's environment was restored: give the process default keys, as mock_aws does
     # in-process. Calls still reach the right account through the thread's account (routing.py).
@@ -44,7 +45,7 @@ def start_server(port: int) -> tuple[object, LocalCloud]:
     port = server.get_host_and_port()[1]
     # The Step Functions interpreter calls back into the server at localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)
-    cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}", enforce_iam=True).start()
+    cloud = LocalCloud(endpoint_url=f"http://127.0.0.1:{port}", enforce_iam=True, rehearse=rehearse).start()
     return server, cloud
 
 
@@ -100,6 +101,14 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
             "account_id": ACCOUNTS[env],
             "endpoint_url": cloud.endpoint_url,
             **({"api_url": _api_url(cloud, env)} if environment.api_urls else {}),
+            **(
+                {
+                    "deployed_by": cloud.rehearsals[env].deployment_role_arn,
+                    "image_digest": cloud.rehearsals[env].image_digest,
+                }
+                if env in cloud.rehearsals
+                else {}
+            ),
             **environment.outputs,
         }
         for env, environment in cloud.environments.items()
@@ -113,17 +122,26 @@ def _api_url(cloud: LocalCloud, env: str) -> str:
     return next(iter(cloud.environments[env].api_urls.values()))
 
 
-def serve(console: Console, port: int, directory: Path) -> int:
+def serve(console: Console, port: int, directory: Path, *, rehearse: bool | None = None) -> int:
     """Start the server, write the files, say how to use them, and serve until Ctrl-C or SIGTERM."""
     where = f"127.0.0.1:{port}" if port else "a free port of 127.0.0.1"
     with console.status(f"starting the local cloud on {where} and deploying dev, staging, prod…"):
-        _server, cloud = start_server(port)
+        _server, cloud = start_server(port, rehearse)
         files = write_files(cloud, directory.resolve())
     console.print(
         f"local cloud up at [bold]{cloud.endpoint_url}[/] (accounts: "
         + ", ".join(f"{e}={env.account_id}" for e, env in cloud.environments.items())
         + ")"
     )
+    for env, rehearsed in cloud.rehearsals.items():
+        console.print(
+            f"{env}: deployed by {rehearsed.deployment_role_arn} through slipway deploy (SAM CLI) in "
+            f"{rehearsed.seconds:.1f} s, science image {rehearsed.image_digest[:19]}…",
+            style="dim",
+            soft_wrap=True,  # one line per account, however narrow the terminal (tests read it)
+        )
+    if not cloud.rehearsals:
+        console.print("stacks created as each account's root (--fast): the deploy path was not rehearsed", style="dim")
     console.print(f"AWS config:      {files.config}")
     console.print(f"AWS credentials: {files.credentials}")
     console.print(f"stack outputs:   {files.outputs}")
