@@ -94,8 +94,9 @@ def test_an_upload_to_the_rehearsed_dev_registers_a_model(cloud: LocalCloud) -> 
 
 
 def without(document: dict[str, Any], action: str) -> dict[str, Any]:
-    """The policy without ``action``: dropped where a statement lists it; where a wildcard grants it (``lambda:*``),
-    denied by a statement of its own (IAM has no "all of lambda but one")."""
+    """The policy without ``action``: dropped where a statement lists it (the statement too, when it was its only
+    action); where a wildcard grants it (``lambda:*``), denied by a statement of its own (IAM has no "all of lambda but
+    one")."""
     changed = copy.deepcopy(document)
     granted_by_wildcard = False
     for statement in changed["Statement"]:
@@ -106,6 +107,7 @@ def without(document: dict[str, Any], action: str) -> dict[str, Any]:
             statement["Action"] = [a for a in actions if a != action]
         elif any(fnmatch.fnmatchcase(action, a) for a in actions):
             granted_by_wildcard = True
+    changed["Statement"] = [s for s in changed["Statement"] if s["Action"]]
     if granted_by_wildcard:
         changed["Statement"].append({"Sid": "TakenAway", "Effect": "Deny", "Action": action, "Resource": "*"})
     return changed
