@@ -27,6 +27,7 @@ from slipway_local.polling import poll
 __all__ = ["JOB_COMMANDS", "JobRun", "Refused", "run_integration_job"]
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "deploy.yml"
+SPEC = REPO_ROOT / "specs" / "churn.yaml"  # the example spec the job pushes (a file of the checkout)
 # The job's commands as the workflow's script spells them (a test keeps them in step with deploy.yml)
 JOB_COMMANDS = (
     'slipway spec push specs/churn.yaml --env dev --profile "" --reason "CI ${GITHUB_SHA}"',
@@ -100,7 +101,7 @@ def run_integration_job(
 
             slipway = (sys.executable, "-m", "slipway_cli.main")
             aws = (sys.executable, "-m", "awscli")
-            step(JOB_COMMANDS[0], *slipway, "spec", "push", "specs/churn.yaml", "--env", "dev", "--profile", "",
+            step(JOB_COMMANDS[0], *slipway, "spec", "push", str(SPEC), "--env", "dev", "--profile", "",
                  "--reason", f"CI {environment['GITHUB_SHA']}")  # fmt: skip
             step(JOB_COMMANDS[1], *slipway, "sample", "churn", "--rows", str(rows), "--out", str(csv))
             outputs = json.loads(step(JOB_COMMANDS[2], *aws, "cloudformation", "describe-stacks", "--stack-name",
