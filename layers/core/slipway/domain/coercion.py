@@ -168,14 +168,14 @@ def _canonical_dictionary(values: pa.Array) -> pa.Array:
     return pa.array([None if v is None else canonical_category(v) for v in values.to_pylist()], pa.string())
 
 
-def _coded(chunk: pa.Array) -> pa.DictionaryArray:
+def _coded(chunk: pa.Array, index_type: pa.DataType) -> pa.DictionaryArray:
     """A chunk as a dictionary of canonical category text; rows whose value is missing are null codes."""
     encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
     dictionary = _canonical_dictionary(encoded.dictionary)
-    indices = encoded.indices.cast(pa.int32())
+    indices = encoded.indices if encoded.indices.type == index_type else encoded.indices.cast(index_type)
     if dictionary.null_count:  # NaN in a float dictionary: the rows coded for it are missing values
-        missing = pa.array(np.flatnonzero(to_numpy_mask(pc.is_null(dictionary))), pa.int32())
-        indices = pc.if_else(pc.is_in(indices, value_set=missing), pa.scalar(None, pa.int32()), indices)
+        missing = pa.array(np.flatnonzero(to_numpy_mask(pc.is_null(dictionary))), index_type)
+        indices = pc.if_else(pc.is_in(indices, value_set=missing), pa.scalar(None, index_type), indices)
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
@@ -184,7 +184,9 @@ def canonical_categories(col: Column) -> Column:
     1.0 (Parquet) and its CSV text "1.0" are both "1". The rule runs over each chunk's distinct values (the
     dictionary a Parquet file already holds, or one built here), never row by row; checks on the codes judge
     each distinct value once, and ``cast(pa.string())`` gives the text of every row."""
-    return pa.chunked_array([_coded(chunk) for chunk in col.chunks], pa.dictionary(pa.int32(), pa.string()))
+    kinds = {c.type.index_type if pa.types.is_dictionary(c.type) else pa.int32() for c in col.chunks}
+    index_type = kinds.pop() if len(kinds) == 1 else pa.int32()  # a Parquet file's own codes are kept as they are
+    return pa.chunked_array([_coded(c, index_type) for c in col.chunks], pa.dictionary(index_type, pa.string()))
 
 
 def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
@@ -213,7 +215,8 @@ def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None
         return _to_int(col)
     if col_type == "bool" and numeric:
         failed = to_numpy_mask(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=pa.array([0, 1], source)))))
-        return pc.if_else(pa.array(failed), pa.scalar(None, pa.bool_()), pc.not_equal(col, 0)), failed
+        truth = pc.not_equal(col, pa.scalar(0, source))  # a bare 0 would be cast to int64, which uint64 overflows
+        return pc.if_else(pa.array(failed), pa.scalar(None, pa.bool_()), truth), failed
     if col_type == "timestamp" and (pa.types.is_timestamp(source) or pa.types.is_date(source)):
         if pa.types.is_date(source) or source.tz is None:
             col = col.cast(pa.timestamp("us"), safe=False)  # naive instants are taken as UTC

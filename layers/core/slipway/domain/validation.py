@@ -126,6 +126,18 @@ def _codes(chunk: pa.DictionaryArray) -> np.ndarray:
     return np.frombuffer(indices.buffers()[1], dtype)[indices.offset : indices.offset + len(indices)]
 
 
+def _coded_as(codes: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
+    """Positions whose code is one of ``wanted`` (codes into a dictionary of ``size`` values)."""
+    if wanted.size <= 4:  # a compare per code over small integers beats any lookup
+        found = codes == wanted[0]
+        for code in wanted[1:]:
+            found |= codes == code
+        return np.flatnonzero(found)
+    table = np.zeros(size, dtype=bool)
+    table[wanted] = True
+    return np.flatnonzero(table[codes])
+
+
 def _null_positions(chunk: pa.Array) -> np.ndarray:
     """Positions in ``chunk`` that hold no value, ascending: only the bytes of its validity bitmap that are not
     all ones are unpacked (a few nulls among a million rows cost a scan of 125 KB)."""
@@ -168,13 +180,7 @@ def _text_failures(col: Column, predicate: Callable[[pa.Array], pa.Array]) -> np
             bad_codes = np.flatnonzero(
                 _failed(predicate(dictionary.cast(pa.string()))) & to_numpy_mask(dictionary.is_valid())
             )
-            codes = _codes(chunk) if bad_codes.size else None
-            if codes is None:
-                rows = bad_codes
-            elif bad_codes.size == 1:
-                rows = np.flatnonzero(codes == bad_codes[0])
-            else:
-                rows = np.flatnonzero(np.isin(codes, bad_codes))
+            rows = _coded_as(_codes(chunk), bad_codes, len(dictionary)) if bad_codes.size else bad_codes
         if rows.size:
             parts.append(rows[_valid_at(chunk, rows)] + start)
         start += len(chunk)

@@ -37,13 +37,15 @@ _DATE, _TIME, _ZONE = r"\d{4}-\d{2}-\d{2}", r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?
 NAIVE_TIMESTAMP_PATTERN, ZONED_TIMESTAMP_PATTERN = f"^{_DATE}({_TIME})?$", f"^{_DATE}{_TIME}{_ZONE}$"
 # Text read as a bool (compared lower-cased).
 TRUE_WORDS, FALSE_WORDS = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
+# What Arrow's CSV reader infers as a timestamp column: the patterns above, and times of an hour alone.
+_CSV_TIMESTAMP_PATTERN = rf"^{_DATE}([T ]\d{{2}}(:\d{{2}}(:\d{{2}}(\.\d{{1,9}})?)?)?{_ZONE}?)?$"
 # What Arrow's CSV reader infers as a boolean column (then read as 1/0 by a number column).
 _CSV_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 # RE2's \d is ASCII; so is ours.
 _INT = re.compile(INT_PATTERN, re.ASCII)
 _FLOAT = re.compile(FLOAT_PATTERN, re.ASCII)
-_TIMESTAMP = re.compile(f"{NAIVE_TIMESTAMP_PATTERN}|{ZONED_TIMESTAMP_PATTERN}", re.ASCII)
+_TIMESTAMP = re.compile(_CSV_TIMESTAMP_PATTERN, re.ASCII)  # covers NAIVE_ and ZONED_TIMESTAMP_PATTERN
 _TRUTH = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 _INT64 = 2**63
 _NOUNS = {
