@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from slipway.domain.categories import canonical_category
@@ -28,6 +29,7 @@ __all__ = [
     "ZONED_TIMESTAMP_PATTERN",
     "Unreadable",
     "canonical_value",
+    "value_reader",
 ]
 
 # Text read as an int, a float, a timestamp (RE2-compatible: Arrow's regex kernels use them too).
@@ -80,6 +82,8 @@ def _int_of(number: float | int) -> int | None:
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int and -_INT64 <= value < _INT64:
+        return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
@@ -107,6 +111,8 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
+    if type(value) is float:
+        return None if math.isnan(value) else value
     if isinstance(value, (bool, int, float)):
         try:
             number = float(value)
@@ -174,14 +180,38 @@ _READERS = {
 }
 
 
+def value_reader(col_type: str, null_values: Collection[str] = ("",)) -> Callable[[Any], Any]:
+    """``canonical_value`` for one column type and null values, prepared once (serving reads every value of
+    every request with it)."""
+    read = _READERS[col_type]
+    nulls = frozenset(null_values)
+
+    def canonical(value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return None if value in nulls else read(value)
+        if kind is float:
+            return None if value != value else read(value)  # NaN is missing
+        if kind is int or kind is bool:
+            return read(value)
+        if value is None:
+            return None
+        # subclasses (numpy's float64 is a float) as their plain value; lists and objects are never values
+        for plain in (bool, int, float, str):
+            if isinstance(value, plain):
+                return canonical(plain(value))
+        raise Unreadable(value, col_type)
+
+    return canonical
+
+
+@lru_cache(maxsize=64)
+def _reader(col_type: str, null_values: frozenset[str]) -> Callable[[Any], Any]:
+    return value_reader(col_type, null_values)
+
+
 def canonical_value(value: Any, col_type: str, null_values: Collection[str] = ("",)) -> Any:
     """``value`` (a JSON value: text, number, boolean or null) as validation reads it into a column of contract
     type ``col_type``: an int, float, bool, ``datetime`` (aware, UTC), or text (a category's canonical text);
     None when it is missing (null, NaN, or a text in ``null_values``). ``Unreadable`` when it cannot be read."""
-    if value is None or (isinstance(value, str) and value in null_values):
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if not isinstance(value, (str, int, float)):  # bool is an int; lists and objects are never values
-        raise Unreadable(value, col_type)
-    return _READERS[col_type](value)
+    return _reader(col_type, frozenset(null_values))(value)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from slipway.domain.timestamps import parse_timestamp
-from slipway.domain.values import Unreadable, canonical_value
+from slipway.domain.values import Unreadable, value_reader
 from slipway.spec.data import ColumnSpec, DataContract
 
 __all__ = ["RowFinding", "RowReader", "check_rows", "ignored_columns", "row_json_schema", "served_columns"]
@@ -45,18 +45,21 @@ def _pattern(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Rule:
-    """One column's checks, prepared once per served version."""
+    """One column's reader and checks, prepared once per served version."""
 
     spec: ColumnSpec
+    read: Callable[[Any], Any]
     low: float | datetime | None
     high: float | datetime | None
     allowed: frozenset[Any] | None
     regex: re.Pattern[str] | None
+    checked: bool  # whether a read value has anything to break (bounds, allowed, regex, a float's finiteness)
+    iso: bool  # a timestamp: the read row holds its ISO text
 
     @classmethod
-    def of(cls, spec: ColumnSpec) -> _Rule:
+    def of(cls, spec: ColumnSpec, null_values: Collection[str]) -> _Rule:
         low: float | datetime | None
         high: float | datetime | None
         if spec.type == "timestamp":  # bounds of a timestamp column are ISO text
@@ -66,7 +69,10 @@ class _Rule:
             low = spec.min if isinstance(spec.min, (int, float)) else None
             high = spec.max if isinstance(spec.max, (int, float)) else None
         allowed = None if spec.allowed is None else frozenset(spec.allowed)
-        return cls(spec, low, high, allowed, None if spec.regex is None else _pattern(spec.regex))
+        regex = None if spec.regex is None else _pattern(spec.regex)
+        checked = spec.type == "float" or any(c is not None for c in (low, high, allowed, regex))
+        read = value_reader(spec.type, null_values)
+        return cls(spec, read, low, high, allowed, regex, checked, spec.type == "timestamp")
 
     def broken(self, sent: Any, value: Any) -> tuple[str, str] | None:
         """(check, message) for the first rule a read value breaks (as validation judges the typed column: a
@@ -108,7 +114,7 @@ class RowReader:
         self.columns = columns
         self.ignored = ignored
         self.null_values = frozenset(null_values)
-        self._rules = [(name, _Rule.of(spec)) for name, spec in columns.items()]
+        self._rules = [(name, _Rule.of(spec, self.null_values)) for name, spec in columns.items()]
 
     def read(self, rows: Sequence[Any], limit: int = 50) -> tuple[list[dict[str, Any]], list[RowFinding]]:
         """The rows as read, and every rule they break (at most ``limit`` findings): fields the contract does not
@@ -130,7 +136,7 @@ class RowReader:
             for name, rule in self._rules:
                 sent = row.get(name)
                 try:
-                    value = canonical_value(sent, rule.spec.type, self.null_values)
+                    value = rule.read(sent)
                 except Unreadable as e:
                     findings.append(RowFinding(n, name, "type", str(e)))
                     value = None
@@ -140,10 +146,10 @@ class RowReader:
                             check = "missing" if name not in row else "not_null"
                             message = f"{name!r} is required (the contract has no nulls)"
                             findings.append(RowFinding(n, name, check, message))
-                    elif (broken := rule.broken(sent, value)) is not None:
+                    elif rule.checked and (broken := rule.broken(sent, value)) is not None:
                         findings.append(RowFinding(n, name, *broken))
                         value = None
-                    elif isinstance(value, datetime):
+                    elif rule.iso:
                         value = value.isoformat()
                 values[name] = value
             if len(findings) >= limit:
