@@ -157,9 +157,9 @@ def _timestamp(value: Any) -> datetime:
         raise Unreadable(value, "timestamp")
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:  # 2024-02-30
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # 2024-02-30; 9999-12-31T23:00-05:00 is past the last datetime
         raise Unreadable(value, "timestamp") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _string(value: Any) -> str:
