@@ -232,7 +232,6 @@ def in_process(
     from slipway.domain.model_input import model_input_from_records
     from slipway.serving.http import PredictBody
     from slipway.serving.routing import Variant
-    from slipway.serving.rows import check_rows
     from slipway.serving.service import InferenceService
 
     app = load_app()
@@ -318,13 +317,17 @@ def in_process(
     quiet.captures = NoHandOff()  # type: ignore[assignment]
     quiet.predict(MODEL, rows, "warm")
 
+    read = served.reader.read(rows)[0]
+
     def capture_only() -> None:
-        service._capture(MODEL, rows, assigned, [0], per_class, "r", 0.2, {assigned[0]: 0.1}, {assigned[0]: served})
+        service._capture(
+            MODEL, rows, read, assigned, [0], per_class, "r", 0.2, {assigned[0]: 0.1}, {assigned[0]: served}
+        )
 
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("onnxruntime session.run (model call)", lambda: served.session.run(["probabilities"], feed)),
         ("ServedModel.predict (row → arrays + session.run)", lambda: served.predict(rows)),
-        ("contract checks (check_rows)", lambda: check_rows(rows, served.columns, served.ignored)),
+        ("contract checks: rows read as validation reads (RowReader.read)", lambda: served.reader.read(rows)),
         (
             "InferenceService.predict (routing, checks, model, capture hand-off)",
             lambda: service.predict(MODEL, rows, "r"),

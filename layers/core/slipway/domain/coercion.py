@@ -7,8 +7,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.domain.categories import DECIMAL_PATTERN, canonical_category
+from slipway.domain.values import (
+    FALSE_WORDS,
+    FLOAT_PATTERN,
+    INT_PATTERN,
+    NAIVE_TIMESTAMP_PATTERN,
+    TRUE_WORDS,
+    ZONED_TIMESTAMP_PATTERN,
+)
 
-__all__ = ["ARROW_TYPES", "coerce_column", "nan_to_null", "stored_type_fits", "to_numpy_mask"]
+__all__ = [
+    "ARROW_TYPES",
+    "canonical_categories",
+    "coerce_column",
+    "nan_to_null",
+    "stored_type_fits",
+    "to_numpy_mask",
+    "values_view",
+]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "int": pa.int64(),
@@ -19,11 +35,8 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 
-_INT_RE = r"^[+-]?\d{1,19}$"
-_FLOAT_RE = r"(?i)^[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$"
-_DATE, _TIME, _ZONE = r"\d{4}-\d{2}-\d{2}", r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?", r"(Z|[+-]\d{2}(:?\d{2})?)"
-_NAIVE_TS_RE, _ZONED_TS_RE = f"^{_DATE}({_TIME})?$", f"^{_DATE}{_TIME}{_ZONE}$"
-_TRUE, _FALSE = pa.array(["true", "t", "1", "yes", "y"]), pa.array(["false", "f", "0", "no", "n"])
+# The patterns and words are slipway.domain.values', the rule serving applies to one JSON value at a time.
+_TRUE, _FALSE = pa.array(TRUE_WORDS), pa.array(FALSE_WORDS)
 
 type Column = pa.ChunkedArray
 
@@ -31,6 +44,12 @@ type Column = pa.ChunkedArray
 def to_numpy_mask(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """An Arrow boolean array as a numpy bool array, nulls as False."""
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def values_view(chunk: pa.Array) -> np.ndarray:
+    """A fixed-width chunk's values as a zero-copy numpy view, null rows included (their slots hold anything)."""
+    dtype = np.dtype(chunk.type.to_pandas_dtype())
+    return np.frombuffer(chunk.buffers()[1], dtype)[chunk.offset : chunk.offset + len(chunk)]
 
 
 def _null_where(failed: np.ndarray, col: Column) -> Column:
@@ -41,10 +60,9 @@ def nan_to_null(col: Column) -> Column:
     """Float NaN means missing, as in pandas; make it an Arrow null so that every check agrees."""
     if not pa.types.is_floating(col.type):
         return col
-    if col.null_count == 0:
-        has_nan = any(np.isnan(c.to_numpy()).any() for c in col.chunks if len(c))
-    else:
-        has_nan = pc.any(pc.is_nan(col)).as_py() is True
+    # np.min propagates NaN: one vectorised pass over zero-copy views of the data (a null row's slot may hold
+    # anything, so a NaN there only costs the conversion below, which leaves nulls null)
+    has_nan = any(np.isnan(np.min(values_view(c))) for c in col.chunks if len(c) > c.null_count)
     return pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col) if has_nan else col
 
 
@@ -72,9 +90,9 @@ def _cast_parsed(strings: Column, pattern: str, target: pa.DataType) -> tuple[Co
 
 def _text_to_timestamp(strings: Column) -> tuple[Column, np.ndarray]:
     # Arrow parses zoned text only into a zoned type and naive text only into a naive one.
-    zoned = to_numpy_mask(pc.match_substring_regex(strings, _ZONED_TS_RE))
-    naive, naive_failed = _cast_parsed(_null_where(zoned, strings), _NAIVE_TS_RE, pa.timestamp("us"))
-    aware, aware_failed = _cast_parsed(_null_where(~zoned, strings), _ZONED_TS_RE, ARROW_TYPES["timestamp"])
+    zoned = to_numpy_mask(pc.match_substring_regex(strings, ZONED_TIMESTAMP_PATTERN))
+    naive, naive_failed = _cast_parsed(_null_where(zoned, strings), NAIVE_TIMESTAMP_PATTERN, pa.timestamp("us"))
+    aware, aware_failed = _cast_parsed(_null_where(~zoned, strings), ZONED_TIMESTAMP_PATTERN, ARROW_TYPES["timestamp"])
     return pc.coalesce(aware, naive.cast(ARROW_TYPES["timestamp"])), naive_failed | aware_failed
 
 
@@ -93,9 +111,9 @@ def _from_text(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
         return col.cast(target), None
     strings = pc.utf8_trim_whitespace(col)
     if col_type == "int":
-        return _cast_parsed(pc.replace_substring_regex(strings, r"^\+", ""), _INT_RE, target)
+        return _cast_parsed(pc.replace_substring_regex(strings, r"^\+", ""), INT_PATTERN, target)
     if col_type == "float":
-        parsed, failed = _cast_parsed(strings, _FLOAT_RE, target)
+        parsed, failed = _cast_parsed(strings, FLOAT_PATTERN, target)
         return nan_to_null(parsed), failed
     if col_type == "timestamp":
         return _text_to_timestamp(strings)
@@ -139,16 +157,39 @@ def stored_type_fits(stored: pa.DataType, col_type: str) -> bool:
     )
 
 
-def _canonical_categories(col: Column) -> Column:
-    """Category text as ``canonical_category`` writes it, so that a float column's 1.0 (Parquet) and its CSV
-    text "1.0" are both "1". Mapped over the distinct values only; text with no decimal number is kept as is."""
-    if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not pc.any(
-        pc.match_substring_regex(col, DECIMAL_PATTERN)
-    ).as_py():
-        return col.cast(pa.string())
-    distinct = pc.unique(col).drop_null()
-    mapped = pa.array([canonical_category(v) for v in distinct.to_pylist()], pa.string())
-    return pc.take(mapped, pc.index_in(col, value_set=distinct))
+def _canonical_dictionary(values: pa.Array) -> pa.Array:
+    """``canonical_category`` of each distinct value (a dictionary's few): text is kept unless it is a decimal
+    number, numbers and booleans become their canonical text, NaN is null."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        decimal = pc.fill_null(pc.match_substring_regex(values, DECIMAL_PATTERN), False)
+        values = values.cast(pa.string())
+        if not pc.any(decimal).as_py():
+            return values
+        canonical = [canonical_category(v) for v in pc.filter(values, decimal).to_pylist()]
+        return pc.replace_with_mask(values, decimal, pa.array(canonical, pa.string()))
+    values = nan_to_null(pa.chunked_array([values])).combine_chunks()
+    return pa.array([None if v is None else canonical_category(v) for v in values.to_pylist()], pa.string())
+
+
+def _coded(chunk: pa.Array, index_type: pa.DataType) -> pa.DictionaryArray:
+    """A chunk as a dictionary of canonical category text; rows whose value is missing are null codes."""
+    encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+    dictionary = _canonical_dictionary(encoded.dictionary)
+    indices = encoded.indices if encoded.indices.type == index_type else encoded.indices.cast(index_type)
+    if dictionary.null_count:  # NaN in a float dictionary: the rows coded for it are missing values
+        missing = pa.array(np.flatnonzero(to_numpy_mask(pc.is_null(dictionary))), index_type)
+        indices = pc.if_else(pc.is_in(indices, value_set=missing), pa.scalar(None, index_type), indices)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def canonical_categories(col: Column) -> Column:
+    """A category column as dictionary-encoded canonical text (``canonical_category``), so that a float column's
+    1.0 (Parquet) and its CSV text "1.0" are both "1". The rule runs over each chunk's distinct values (the
+    dictionary a Parquet file already holds, or one built here), never row by row; checks on the codes judge
+    each distinct value once, and ``cast(pa.string())`` gives the text of every row."""
+    kinds = {c.type.index_type if pa.types.is_dictionary(c.type) else pa.int32() for c in col.chunks}
+    index_type = kinds.pop() if len(kinds) == 1 else pa.int32()  # a Parquet file's own codes are kept as they are
+    return pa.chunked_array([_coded(c, index_type) for c in col.chunks], pa.dictionary(index_type, pa.string()))
 
 
 def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
@@ -159,11 +200,11 @@ def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None
     are canonical text (numbers in their shortest form: 1.0 and "1.0" are "1").
     """
     target, source = ARROW_TYPES[col_type], col.type
+    if col_type == "category" and not pa.types.is_nested(source):
+        return canonical_categories(col).cast(target), None
     if pa.types.is_dictionary(source):
         col, source = col.cast(source.value_type), source.value_type
     col = nan_to_null(col)
-    if col_type == "category" and not pa.types.is_nested(source):
-        return _canonical_categories(col), None
     if source == target:
         return col, None
     if pa.types.is_string(source) or pa.types.is_large_string(source):
@@ -177,7 +218,8 @@ def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None
         return _to_int(col)
     if col_type == "bool" and numeric:
         failed = to_numpy_mask(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=pa.array([0, 1], source)))))
-        return pc.if_else(pa.array(failed), pa.scalar(None, pa.bool_()), pc.not_equal(col, 0)), failed
+        truth = pc.not_equal(col, pa.scalar(0, source))  # a bare 0 would be cast to int64, which uint64 overflows
+        return pc.if_else(pa.array(failed), pa.scalar(None, pa.bool_()), truth), failed
     if col_type == "timestamp" and (pa.types.is_timestamp(source) or pa.types.is_date(source)):
         if pa.types.is_date(source) or source.tz is None:
             col = col.cast(pa.timestamp("us"), safe=False)  # naive instants are taken as UTC

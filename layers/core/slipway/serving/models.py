@@ -18,7 +18,7 @@ from slipway.domain.model_input import FeatureInput, model_input_from_records
 from slipway.errors import NotFound
 from slipway.objects import S3Object
 from slipway.ports import ArtifactStore
-from slipway.serving.rows import ignored_columns
+from slipway.serving.rows import RowReader, ignored_columns
 from slipway.spec.data import ColumnSpec, DataContract
 
 __all__ = ["ModelCache", "NotServable", "ServedModel"]
@@ -42,8 +42,14 @@ class ServedModel:
     ignored: frozenset[str]  # contract columns a row may carry that the model does not read
     session: Any  # onnxruntime.InferenceSession
 
+    @cached_property
+    def reader(self) -> RowReader:
+        """Reads request rows as validation read the data this version was trained on."""
+        return RowReader(self.columns, self.ignored, self.contract.null_values)
+
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[dict[str, float]] | None, np.ndarray]:
-        """(predictions, probabilities per class or None, the score per row: P(last class) or the value)."""
+        """(predictions, probabilities per class or None, the score per row: P(last class) or the value) of rows
+        as ``reader`` reads them."""
         feed = model_input_from_records(rows, self.inputs)
         if self.task == "classification":
             probabilities = np.asarray(self.session.run(["probabilities"], feed)[0], dtype=np.float64)

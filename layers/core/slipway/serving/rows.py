@@ -1,20 +1,23 @@
-"""Request rows checked against the model's data contract, one finding per row, field and check, the
-same rules validation applies to an upload (types, nulls, ranges, allowed values, regex); and the
-contract as the JSON Schema of one row."""
+"""Request rows read and checked against the model's data contract, one finding per row, field and check: each
+JSON value read by validation's own per-value rule (``slipway.domain.values``: numbers, booleans, category
+codes, timestamps and nulls as an upload's CSV cell or Parquet value is read), then the rules validation applies
+to an upload (nulls, ranges, allowed values, regex); and the contract as the JSON Schema of one row."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from slipway.domain.timestamps import parse_timestamp
+from slipway.domain.values import Unreadable, value_reader
 from slipway.spec.data import ColumnSpec, DataContract
 
-__all__ = ["RowFinding", "check_rows", "ignored_columns", "row_json_schema", "served_columns"]
+__all__ = ["RowFinding", "RowReader", "check_rows", "ignored_columns", "row_json_schema", "served_columns"]
 
 
 @dataclass(frozen=True)
@@ -42,48 +45,116 @@ def _pattern(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """One column's reader and checks, prepared once per served version."""
 
+    spec: ColumnSpec
+    read: Callable[[Any], Any]
+    low: float | datetime | None
+    high: float | datetime | None
+    allowed: frozenset[Any] | None
+    regex: re.Pattern[str] | None
+    checked: bool  # whether a read value has anything to break (bounds, allowed, regex, a float's finiteness)
+    iso: bool  # a timestamp: the read row holds its ISO text
 
-def _check_value(spec: ColumnSpec, value: Any) -> tuple[str, str] | None:
-    """(check, message) for the first rule a non-null value breaks, or None."""
-    kind = spec.type
-    if kind == "int":
-        if not _is_number(value) or (isinstance(value, float) and not value.is_integer()):
-            return "type", f"expected an integer, got {value!r}"
-    elif kind == "float":
-        if not _is_number(value):
-            return "type", f"expected a number, got {value!r}"
-        if not math.isfinite(value):
-            return "type", f"expected a finite number, got {value!r}"
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            return "type", f"expected true or false, got {value!r}"
-    elif kind == "timestamp":
-        try:
-            moment = parse_timestamp(value)
-        except (TypeError, ValueError, OverflowError, OSError):
-            return "type", f"expected an ISO-8601 timestamp, got {value!r}"
-        if isinstance(spec.min, str) and moment < parse_timestamp(spec.min):
-            return "min", f"{value!r} is before min {spec.min}"
-        if isinstance(spec.max, str) and moment > parse_timestamp(spec.max):
-            return "max", f"{value!r} is after max {spec.max}"
+    @classmethod
+    def of(cls, spec: ColumnSpec, null_values: Collection[str]) -> _Rule:
+        low: float | datetime | None
+        high: float | datetime | None
+        if spec.type == "timestamp":  # bounds of a timestamp column are ISO text
+            low = parse_timestamp(spec.min) if isinstance(spec.min, str) else None
+            high = parse_timestamp(spec.max) if isinstance(spec.max, str) else None
+        else:
+            low = spec.min if isinstance(spec.min, (int, float)) else None
+            high = spec.max if isinstance(spec.max, (int, float)) else None
+        allowed = None if spec.allowed is None else frozenset(spec.allowed)
+        regex = None if spec.regex is None else _pattern(spec.regex)
+        checked = spec.type == "float" or any(c is not None for c in (low, high, allowed, regex))
+        read = value_reader(spec.type, null_values)
+        return cls(spec, read, low, high, allowed, regex, checked, spec.type == "timestamp")
+
+    def broken(self, sent: Any, value: Any) -> tuple[str, str] | None:
+        """(check, message) for the first rule a read value breaks (as validation judges the typed column: a
+        category by its canonical text), or None; ``sent`` is the value as the request wrote it."""
+        spec = self.spec
+        if isinstance(value, float) and not math.isfinite(value):
+            # validation reads "inf" as a float; a request may not send it: JSON has no infinity, and a model's
+            # answer to one is undefined
+            return "type", f"expected a finite number, got {sent!r}"
+        if self.low is not None and value < self.low:
+            word = "before" if spec.type == "timestamp" else "below"
+            return "min", f"{sent!r} is {word} min {_shown(spec.min)}"
+        if self.high is not None and value > self.high:
+            word = "after" if spec.type == "timestamp" else "above"
+            return "max", f"{sent!r} is {word} max {_shown(spec.max)}"
+        if self.allowed is not None and value not in self.allowed:
+            return "allowed", f"{sent!r} is not one of {spec.allowed}"
+        if self.regex is not None and not self.regex.fullmatch(value):
+            return "regex", f"{sent!r} does not match {spec.regex!r}"
         return None
-    elif not isinstance(value, str) and not (kind == "category" and _is_number(value)):
-        return "type", f"expected a string, got {value!r}"
-    if isinstance(spec.min, (int, float)) and _is_number(value) and value < spec.min:
-        return "min", f"{value!r} is below min {spec.min:g}"
-    if isinstance(spec.max, (int, float)) and _is_number(value) and value > spec.max:
-        return "max", f"{value!r} is above max {spec.max:g}"
-    if spec.allowed is not None:
-        allowed = {str(v) for v in spec.allowed} if kind in ("string", "category") else set(spec.allowed)
-        probe = str(value) if kind in ("string", "category") else value
-        if probe not in allowed:
-            return "allowed", f"{value!r} is not one of {spec.allowed}"
-    if spec.regex is not None and not _pattern(spec.regex).fullmatch(str(value)):
-        return "regex", f"{value!r} does not match {spec.regex!r}"
-    return None
+
+
+def _shown(bound: float | str | None) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+class RowReader:
+    """Reads request rows as validation reads an upload: each value of the served columns as its column's type
+    (``canonical_value``, with the contract's ``null_values``), then checked against the column's rules. A read
+    row holds the served columns only: ints, floats, bools, canonical text, timestamps as ISO text (UTC), None
+    for missing values."""
+
+    def __init__(
+        self,
+        columns: Mapping[str, ColumnSpec],
+        ignored: frozenset[str] = frozenset(),
+        null_values: Collection[str] = ("",),
+    ) -> None:
+        self.columns = columns
+        self.ignored = ignored
+        self.null_values = frozenset(null_values)
+        self._rules = [(name, _Rule.of(spec, self.null_values)) for name, spec in columns.items()]
+
+    def read(self, rows: Sequence[Any], limit: int = 50) -> tuple[list[dict[str, Any]], list[RowFinding]]:
+        """The rows as read, and every rule they break (at most ``limit`` findings): fields the contract does not
+        know, missing or null values of non-nullable columns, then the column's type and value rules. A value
+        that breaks a rule is None in its read row."""
+        findings: list[RowFinding] = []
+        read: list[dict[str, Any]] = []
+        for n, row in enumerate(rows):
+            values: dict[str, Any] = {}
+            read.append(values)
+            if not isinstance(row, Mapping):
+                message = f"a row must be a JSON object, got {type(row).__name__}"
+                findings.append(RowFinding(n, "<row>", "type", message))
+                continue
+            for name in row:
+                if name not in self.columns and name not in self.ignored:
+                    message = f"{name!r} is not a column of the contract"
+                    findings.append(RowFinding(n, str(name), "unknown_field", message))
+            for name, rule in self._rules:
+                sent = row.get(name)
+                try:
+                    value = rule.read(sent)
+                except Unreadable as e:
+                    findings.append(RowFinding(n, name, "type", str(e)))
+                    value = None
+                else:
+                    if value is None:
+                        if not rule.spec.nullable:
+                            check = "missing" if name not in row else "not_null"
+                            message = f"{name!r} is required (the contract has no nulls)"
+                            findings.append(RowFinding(n, name, check, message))
+                    elif rule.checked and (broken := rule.broken(sent, value)) is not None:
+                        findings.append(RowFinding(n, name, *broken))
+                        value = None
+                    elif rule.iso:
+                        value = value.isoformat()
+                values[name] = value
+            if len(findings) >= limit:
+                return read, findings[:limit]
+        return read, findings
 
 
 def ignored_columns(contract: DataContract, columns: Mapping[str, ColumnSpec]) -> frozenset[str]:
@@ -97,30 +168,10 @@ def check_rows(
     columns: Mapping[str, ColumnSpec],
     ignored: frozenset[str] = frozenset(),
     limit: int = 50,
+    null_values: Collection[str] = ("",),
 ) -> list[RowFinding]:
-    """Every rule each row breaks (at most ``limit`` findings): fields the contract does not know, missing
-    or null values of non-nullable columns, then the column's type and value rules."""
-    findings: list[RowFinding] = []
-    for n, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            findings.append(RowFinding(n, "<row>", "type", f"a row must be a JSON object, got {type(row).__name__}"))
-            continue
-        for name in row:
-            if name not in columns and name not in ignored:
-                findings.append(RowFinding(n, str(name), "unknown_field", f"{name!r} is not a column of the contract"))
-        for name, spec in columns.items():
-            value = row.get(name)
-            if value is None:
-                if not spec.nullable:
-                    check = "missing" if name not in row else "not_null"
-                    findings.append(RowFinding(n, name, check, f"{name!r} is required (the contract has no nulls)"))
-                continue
-            broken = _check_value(spec, value)
-            if broken is not None:
-                findings.append(RowFinding(n, name, *broken))
-        if len(findings) >= limit:
-            return findings[:limit]
-    return findings
+    """Every rule each row breaks (at most ``limit`` findings), as ``RowReader.read`` finds them."""
+    return RowReader(columns, ignored, null_values).read(rows, limit)[1]
 
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {
@@ -129,7 +180,7 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
     "bool": {"type": "boolean"},
     "string": {"type": "string"},
     "category": {"type": ["string", "number"]},
-    "timestamp": {"type": ["string", "number"], "format": "date-time"},
+    "timestamp": {"type": "string", "format": "date-time"},
 }
 
 

@@ -17,7 +17,7 @@ from slipway.ports import Deps
 from slipway.serving.captures import BackgroundCaptures
 from slipway.serving.models import ModelCache, ServedModel
 from slipway.serving.routing import Routing, Variant, routing_from_aliases
-from slipway.serving.rows import RowFinding, check_rows, row_json_schema, served_columns
+from slipway.serving.rows import RowFinding, RowReader, row_json_schema, served_columns
 from slipway.spec.data import DataContract
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import contract_at
@@ -119,20 +119,15 @@ class InferenceService:
             except Exception as e:  # noqa: BLE001 - a failing challenger is captured, production answers
                 self._fall_back(model, rows, groups, assigned, variant, production, request_id, e, started)
 
-        findings: list[RowFinding] = []
+        # each row read by its variant's contract, as validation read that version's training data
+        read: dict[Variant, dict[int, dict[str, Any]]] = {}
         spent: dict[Variant, float] = {}  # each variant's own time: its rows' contract check and model call
+        findings: list[RowFinding] = []
         for variant, indexes in groups.items():
-            model_of = served[variant]
             checking = time.perf_counter()
-            for finding in check_rows([rows[n] for n in indexes], model_of.columns, model_of.ignored):
-                findings.append(RowFinding(indexes[finding.row], finding.field, finding.check, finding.message))
+            findings.extend(self._read(served[variant], rows, indexes, read.setdefault(variant, {})))
             spent[variant] = time.perf_counter() - checking
-        if findings:
-            findings.sort(key=lambda f: f.row)
-            raise InvalidRequest(
-                f"{len(findings)} value(s) break the data contract of {model!r}",
-                {"errors": [f.to_dict() for f in findings[:50]]},
-            )
+        self._refuse(model, findings)
 
         predictions: list[Any] = [None] * len(rows)
         probabilities: list[dict[str, float] | None] = [None] * len(rows)
@@ -142,8 +137,12 @@ class InferenceService:
             if variant not in groups:
                 continue
             calling = time.perf_counter()
+            seen = read.setdefault(variant, {})
+            inherited = [n for n in groups[variant] if n not in seen]  # rows of a challenger that failed
+            if inherited:
+                self._refuse(model, self._read(served[variant], rows, inherited, seen))
             try:
-                outputs[variant] = served[variant].predict([rows[n] for n in groups[variant]])
+                outputs[variant] = served[variant].predict([seen[n] for n in groups[variant]])
                 spent[variant] = spent.get(variant, 0.0) + time.perf_counter() - calling
             except Exception as e:
                 if variant == production:
@@ -175,8 +174,28 @@ class InferenceService:
         )
         result.body = body
         own_ms = {v: round(t * 1000, 3) for v, t in spent.items()}
-        self._capture(model, rows, assigned, predictions, probabilities, request_id, latency_ms, own_ms, served)
+        inputs = [read[v][n] for n, v in enumerate(assigned)]
+        self._capture(model, rows, inputs, assigned, predictions, probabilities, request_id, latency_ms, own_ms, served)
         return result
+
+    @staticmethod
+    def _read(
+        served: ServedModel, rows: Sequence[Mapping[str, Any]], indexes: list[int], into: dict[int, dict[str, Any]]
+    ) -> list[RowFinding]:
+        """Read the rows at ``indexes`` with ``served``'s reader into ``into`` (by row number); the findings,
+        numbered as the request's rows."""
+        values, findings = served.reader.read([rows[n] for n in indexes])
+        into.update(zip(indexes, values, strict=True))
+        return [RowFinding(indexes[f.row], f.field, f.check, f.message) for f in findings]
+
+    @staticmethod
+    def _refuse(model: str, findings: list[RowFinding]) -> None:
+        if findings:
+            findings.sort(key=lambda f: f.row)
+            raise InvalidRequest(
+                f"{len(findings)} value(s) break the data contract of {model!r}",
+                {"errors": [f.to_dict() for f in findings[:50]]},
+            )
 
     @staticmethod
     def _groups(assigned: list[Variant]) -> dict[Variant, list[int]]:
@@ -242,6 +261,7 @@ class InferenceService:
         self,
         model: str,
         rows: Sequence[Mapping[str, Any]],
+        inputs: list[dict[str, Any]],
         assigned: list[Variant],
         predictions: list[Any],
         probabilities: list[dict[str, float] | None],
@@ -250,7 +270,8 @@ class InferenceService:
         own_ms: dict[Variant, float],
         served: dict[Variant, ServedModel],
     ) -> None:
-        """``latency_ms``: the request's (loads included); ``model_ms``: the row's variant's own time in it."""
+        """``inputs``: each row as its variant read it (what the model saw); ``latency_ms``: the request's (loads
+        included); ``model_ms``: the row's variant's own time in it."""
         at = self.deps.now_iso()
         records: list[Mapping[str, Any]] = []
         for n, (row, variant) in enumerate(zip(rows, assigned, strict=True)):
@@ -264,7 +285,7 @@ class InferenceService:
                     "request_id": request_id,
                     "row": n,
                     "entity_id": row.get(entity_column) if entity_column else None,
-                    "inputs": {k: row.get(k) for k in served[variant].columns},
+                    "inputs": inputs[n],
                     "prediction": predictions[n],
                     "probabilities": probabilities[n],
                     "latency_ms": round(latency_ms, 3),
@@ -282,7 +303,8 @@ class InferenceService:
         contract = self.served(model, routing.production).contract  # type: ignore[arg-type]  # a live routing has a production version
         target = next(c for c in contract.columns if c.name == contract.target)
         target_spec = target.model_copy(update={"nullable": False})
-        findings = check_rows([{target.name: i.get("actual")} for i in items], {target.name: target_spec})
+        reader = RowReader({target.name: target_spec}, null_values=contract.null_values)
+        actual, findings = reader.read([{target.name: i.get("actual")} for i in items])
         if findings:
             errors = [{**f.to_dict(), "field": "actual"} for f in findings]
             raise InvalidRequest(
@@ -297,11 +319,11 @@ class InferenceService:
                     "request_id": i.get("request_id"),
                     "row": i.get("row", 0),
                     "entity_id": i.get("entity_id"),
-                    "actual": i["actual"],
+                    "actual": read[target.name],  # as the training data holds it (a category's canonical text)
                     "feedback_id": request_id,
                     "at": at,
                 }
-                for i in items
+                for i, read in zip(items, actual, strict=True)
             ]
         )
         return {"model": model, "accepted": len(items), "request_id": request_id}
