@@ -102,29 +102,29 @@ def _role_arns(names: Names, resource_type: str, props: dict[str, Any]) -> list[
     return [names.value(r) or "*" for r in found if r is not None]
 
 
-def _key_arn(names: Names, key: Any) -> str | None:
-    value = names.value(key)
-    if value is None or value.startswith("alias/"):
-        return "*"
-    if value.startswith("arn:"):
-        return value
-    return f"arn:{names.partition}:kms:{names.region}:{names.account}:key/{value}"
-
-
-def _function_arn(names: Names, value: Any) -> str:
+def _arn(names: Names, value: Any, of_name: str) -> str:
+    """A property that names a resource by name or by ARN, as an ARN (``of_name``: the ARN of a bare ``{name}``);
+    ``*`` when it cannot be known before the stack exists."""
     name = names.value(value)
     if name is None:
         return "*"
     if name.startswith("arn:"):
         return name
-    return f"arn:{names.partition}:lambda:{names.region}:{names.account}:function:{name}"
+    return of_name.format(p=names.partition, r=names.region, a=names.account, name=name)
+
+
+def _key_arn(names: Names, key: Any) -> str:
+    if (names.value(key) or "").startswith("alias/"):
+        return "*"
+    return _arn(names, key, "arn:{p}:kms:{r}:{a}:key/{name}")
+
+
+def _function_arn(names: Names, value: Any) -> str:
+    return _arn(names, value, "arn:{p}:lambda:{r}:{a}:function:{name}")
 
 
 def _role_arn(names: Names, value: Any) -> str:
-    name = names.value(value)
-    if name is None:
-        return "*"
-    return name if name.startswith("arn:") else f"arn:{names.partition}:iam::{names.account}:role/{name}"
+    return _arn(names, value, "arn:{p}:iam::{a}:role/{name}")
 
 
 def _referenced(value: Any) -> str | None:
@@ -197,7 +197,7 @@ def targets(
         key = _get(props, _KEY[kind]) if kind in _KEY else None
         via: Context = (("kms:ViaService", f"{_service(kind)}.{r}.amazonaws.com"),)
         via += _tags(names, _referenced(key), "aws:ResourceTag")
-        return [] if key is None else [(_key_arn(names, key) or "*", via)]
+        return [] if key is None else [(_key_arn(names, key), via)]
     if action == "lambda:GetLayerVersion" and kind == "AWS::Lambda::Function":
         return [(layer, ()) for layer in names.values(props.get("Layers"))]
     if service != _service(kind):

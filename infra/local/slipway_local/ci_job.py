@@ -10,7 +10,6 @@ training run succeeded and what was refused, each with the command that made the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -57,20 +56,9 @@ class JobRun:
 
 
 def _environment(session: boto3.Session, endpoint_url: str) -> dict[str, str]:
-    credentials = session.get_credentials().get_frozen_credentials()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update(
-        AWS_ACCESS_KEY_ID=credentials.access_key,
-        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
-        AWS_SESSION_TOKEN=credentials.token or "",
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_REGION="us-east-1",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        GITHUB_SHA="0" * 40,
-    )
-    return environment
+    from slipway_local.rehearsal import job_environment
+
+    return {**job_environment(session, endpoint_url), "GITHUB_SHA": "0" * 40}
 
 
 def run_integration_job(

@@ -46,6 +46,7 @@ __all__ = [
     "bootstrap",
     "ci_session",
     "deploy_as_ci",
+    "job_environment",
     "sam_cli",
 ]
 
@@ -206,7 +207,9 @@ def _enforced() -> Iterator[None]:
             os.environ["MOTO_LAMBDA_STUB_ECR"] = stub
 
 
-def _deploy_environment(session: boto3.Session, endpoint_url: str) -> dict[str, str]:
+def job_environment(session: boto3.Session, endpoint_url: str) -> dict[str, str]:
+    """A CI job's process environment: this process's, with the session's keys as the only AWS credentials (no
+    profile, no config file) and every AWS call sent to ``endpoint_url``."""
     credentials = session.get_credentials().get_frozen_credentials()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment.update(
@@ -218,6 +221,13 @@ def _deploy_environment(session: boto3.Session, endpoint_url: str) -> dict[str, 
         AWS_DEFAULT_REGION="us-east-1",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return environment
+
+
+def _deploy_environment(session: boto3.Session, endpoint_url: str) -> dict[str, str]:
+    environment = job_environment(session, endpoint_url)
+    environment.update(
         SAM_CLI_TELEMETRY="0",
         SAM_CLI_POLL_DELAY="0.1",  # SAM's pause between its CloudFormation polls (5 s by default)
         PATH=str(Path(sam_cli()).parent) + os.pathsep + os.environ.get("PATH", ""),
