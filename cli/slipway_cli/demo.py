@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from slipway.objects import S3Object
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import drift, promotion, serving
-from slipway_cli.samples import churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
+from slipway_cli.samples import REFERENCE_DATE, churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target, target_in
 from slipway_cli.traffic import live_traffic
 from slipway_local.cloud import LocalCloud
@@ -298,11 +299,15 @@ def _captured_rows(cloud: LocalCloud, target: Target) -> int:
 
 
 def _moved(n: int, seed: int) -> list[dict[str, Any]]:
-    """Customers after the shift: tenure tripled (plus two years), every contract two-year."""
-    return [
-        {**r, "tenure_months": min(int(r["tenure_months"]) * 3 + 24, 600), "contract_type": "two-year"}
-        for r in _rows(n, seed=seed)
-    ]
+    """Customers after the shift: tenure tripled (plus two years), every contract two-year. Their signup dates move
+    back with their tenure (as make_churn derives one from the other; a model may read either), no earlier than the
+    contract's 2015-01-01."""
+    moved = []
+    for r in _rows(n, seed=seed):
+        tenure = min(int(r["tenure_months"]) * 3 + 24, 600)
+        signup = max(REFERENCE_DATE.date() - timedelta(days=30 * tenure), date(2015, 1, 1))
+        moved.append({**r, "tenure_months": tenure, "contract_type": "two-year", "signup_date": signup.isoformat()})
+    return moved
 
 
 def _drift(console: Console, cloud: LocalCloud, out_dir: Path) -> tuple[int, dict[str, Any] | None]:
