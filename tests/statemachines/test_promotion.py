@@ -146,7 +146,8 @@ def test_dev_to_staging_to_prod_with_approval(
     run, described, record = promote(targets, f"{MODEL}@production", "staging", "prod")
     assert described["status"] == "RUNNING" and record["status"] == "WAITING_FOR_APPROVAL"
     assert f"slipway approve {MODEL} --env prod" in record["waiting_for"]
-    (told,) = [m for m in inbox() if run.name in m]
+    # (the record says WAITING_FOR_APPROVAL a moment before the event reaches the topic: the inbox is polled)
+    told = poll(lambda: next((m for m in inbox() if run.name in m), None), timeout_s=30, what="no one was told")
     assert "waits for approval until" in told and f"slipway approve {MODEL} --env prod" in told
     listed, _ = promotion.promotions_view([targets["prod"]], MODEL)
     assert [(r["run_id"], r["status"], r["step"]) for r in listed][:1] == [
