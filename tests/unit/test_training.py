@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from lightgbm import LGBMClassifier, LGBMRegressor
 from pydantic import ValidationError
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -19,6 +20,7 @@ from slipway.domain.training import Candidate, assemble, expand_candidates, fit_
 from slipway.spec.training import (
     CLASSIFICATION_METRICS,
     HYPERPARAMETERS,
+    LIGHTGBM_EXTRA,
     CandidateSpec,
     GatesSpec,
     TrainingSpec,
@@ -165,6 +167,10 @@ def test_hyperparameter_table_matches_scikit_learn() -> None:
     reserved = {"random_state", "init", "monotonic_cst", "penalty"}
     for key, cls in estimators.items():
         assert set(cls().get_params()) - reserved == HYPERPARAMETERS[key], key
+    # AND LightGBM's estimators take their own parameters beside scikit-learn's, two of which a grid may set
+    for key, cls in {("lightgbm", "classification"): LGBMClassifier, ("lightgbm", "regression"): LGBMRegressor}.items():
+        assert set(cls().get_params()) - reserved == HYPERPARAMETERS[key] - set(LIGHTGBM_EXTRA), key
+        assert {"early_stopping_round", "max_bin"} <= set(cls(early_stopping_round=5, max_bin=63).get_params())
 
 
 def test_metric_directions_and_gate_placement() -> None:

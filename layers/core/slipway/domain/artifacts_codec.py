@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from slipway.domain.model_input import FeatureInput
 
 __all__ = [
+    "ALLOWED_TYPES",
     "ALLOWED_TYPE_PREFIXES",
     "TARGET_OPSET",
     "dump_model",
@@ -27,6 +28,16 @@ __all__ = [
 
 # Types a skops artifact may contain. numpy entries that touch files are refused even though they match.
 ALLOWED_TYPE_PREFIXES = ("sklearn.", "numpy.", "slipway.domain.transforms.")
+# And these types by their exact names: the `lightgbm` algorithm's estimators, the Booster they hold (kept as
+# LightGBM's text model and rebuilt by parsing it) and the ordered dict of its fit state; nothing else of LightGBM's.
+ALLOWED_TYPES = frozenset(
+    {
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
+    }
+)
 _REFUSED_NUMPY = ("numpy.memmap", "numpy.load", "numpy.save", "numpy.fromfile", "numpy.lib.npyio", "numpy.lib.format")
 # Default ONNX domain opset 21 and ai.onnx.ml 3: the newest that skl2onnx 1.20 tests and onnxruntime 1.32 runs.
 TARGET_OPSET: dict[str, int] = {"": 21, "ai.onnx.ml": 3}
@@ -43,7 +54,7 @@ def dump_model(obj: Any) -> bytes:
 def _allowed(type_name: str) -> bool:
     if type_name.startswith(_REFUSED_NUMPY):
         return False
-    return type_name.startswith(ALLOWED_TYPE_PREFIXES)
+    return type_name in ALLOWED_TYPES or type_name.startswith(ALLOWED_TYPE_PREFIXES)
 
 
 def load_model(data: bytes) -> Any:
@@ -75,9 +86,10 @@ def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
     from sklearn.base import is_classifier
 
-    from slipway.domain.onnx_converters import register_onnx_converters
+    from slipway.domain.onnx_converters import for_onnx, register_onnx_converters
 
     register_onnx_converters()
+    pipeline = for_onnx(pipeline)
     types = {"numeric": FloatTensorType, "categorical": StringTensorType, "timestamp": Int64TensorType}
     initial_types = [(i.name, types[i.kind]([None, 1])) for i in inputs]
     estimator = pipeline.steps[-1][1]

@@ -15,6 +15,7 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "FAIRNESS_METRICS",
     "HYPERPARAMETERS",
+    "LIGHTGBM_EXTRA",
     "REGRESSION_METRICS",
     "Algorithm",
     "CandidateSpec",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 Task = Literal["classification", "regression"]
-Algorithm = Literal["logistic_regression", "linear_regression", "random_forest", "gradient_boosting"]
+Algorithm = Literal["logistic_regression", "linear_regression", "random_forest", "gradient_boosting", "lightgbm"]
 FairnessMetric = Literal["demographic_parity_difference", "equal_opportunity_difference"]
 GridValue = int | float | str | bool | None
 
@@ -48,6 +49,7 @@ ALGORITHM_TASKS: dict[str, tuple[str, ...]] = {
     "linear_regression": ("regression",),
     "random_forest": ("classification", "regression"),
     "gradient_boosting": ("classification", "regression"),
+    "lightgbm": ("classification", "regression"),
 }
 
 # Grid-settable constructor parameters of the estimator behind each (algorithm, task), as in
@@ -63,6 +65,15 @@ _TREE = (
 )  # fmt: skip
 _FOREST = (*_TREE, "bootstrap", "max_samples", "n_jobs", "oob_score")
 _BOOSTING = (*_TREE, "learning_rate", "loss", "n_iter_no_change", "subsample", "tol", "validation_fraction")
+# LightGBM's scikit-learn estimators (LGBMClassifier/LGBMRegressor ``get_params()``), plus two of its own parameters
+# a grid may set: ``early_stopping_round`` (rounds without improvement on the validation split before it stops) and
+# ``max_bin`` (histogram bins per feature).
+LIGHTGBM_EXTRA = ("early_stopping_round", "max_bin")
+_LIGHTGBM = (
+    "boosting_type", "class_weight", "colsample_bytree", "importance_type", "learning_rate", "max_depth",
+    "min_child_samples", "min_child_weight", "min_split_gain", "n_estimators", "n_jobs", "num_leaves", "objective",
+    "reg_alpha", "reg_lambda", "subsample", "subsample_for_bin", "subsample_freq", *LIGHTGBM_EXTRA,
+)  # fmt: skip
 HYPERPARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     ("logistic_regression", "classification"): frozenset(_LOGISTIC),
     ("linear_regression", "regression"): frozenset(
@@ -72,6 +83,8 @@ HYPERPARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     ("random_forest", "regression"): frozenset(_FOREST),
     ("gradient_boosting", "classification"): frozenset(_BOOSTING),
     ("gradient_boosting", "regression"): frozenset({*_BOOSTING, "alpha"}),
+    ("lightgbm", "classification"): frozenset(_LIGHTGBM),
+    ("lightgbm", "regression"): frozenset(_LIGHTGBM),
 }
 _RESERVED: dict[str, str] = {
     "random_state": "the seed comes from training.seed",

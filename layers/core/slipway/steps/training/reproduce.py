@@ -52,7 +52,8 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     fs_id = feature_set_id(version_item["dataset_version"], spec.features, spec.training.split, fitted.inputs)
     candidate = Candidate(-1, version_item["algorithm"], json.loads(version_item["params_json"]))
     X_train, y_train = split_arrays(split_table(fitted, "train"))  # as the train step reads the feature store
-    estimator, _ = fit_estimator(X_train, y_train, task, candidate, int(version_item["seed"]))
+    validation = split_arrays(split_table(fitted, "valid"))  # where an early-stopping estimator watched its loss
+    estimator, _ = fit_estimator(X_train, y_train, task, candidate, int(version_item["seed"]), validation)
     pipeline = assemble(fitted.preprocessor_, estimator)
     test = table.take(fitted.split["test"])
     scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), task)

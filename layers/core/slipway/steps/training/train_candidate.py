@@ -27,7 +27,9 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     X_train, y_train = load_split(deps, fs, "train")
     X_valid, y_valid = load_split(deps, fs, "valid")
     with caught_warnings() as caught:  # onto the candidate's record, not only the function's log
-        estimator, fit_seconds = fit_estimator(X_train, y_train, fs.task, candidate, fs.seed)
+        estimator, fit_seconds = fit_estimator(
+            X_train, y_train, fs.task, candidate, fs.seed, validation=(X_valid, y_valid)
+        )
         metrics = score(estimator, X_valid, y_valid, fs.task, positive_code(fs.labels, fs.positive_label))
     flags = candidate_flags(fs.task, metrics, caught)
 
