@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
 from slipway import layout
@@ -204,3 +205,38 @@ def test_one_spec_takes_the_csv_and_the_parquet_of_a_float_coded_category(cloud:
     assert parquet_run.status == "SUCCEEDED", parquet_run.execution.get("cause")
     assert parquet_run.output["dataset"]["dataset_version"] == csv_run.output["dataset"]["dataset_version"]
     assert parquet_run.output["dataset"]["trained_version"] == csv_run.output["model"]["version"]
+
+
+@pytest.mark.parametrize(("model", "metric", "bound"), [("breast-cancer", "roc_auc", 0.95), ("diabetes", "r2", 0.3)])
+def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
+    cloud: LocalCloud,
+    dev: Target,
+    model: str,
+    metric: str,
+    bound: float,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the dataset's spec with LightGBM as its only algorithm (a small grid), pushed as MODEL-lightgbm
+    spec = yaml.safe_load((SPECS / f"{model}.yaml").read_text())
+    spec["name"] = name = f"{model}-lightgbm"
+    spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [7, 31]}}]
+    push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
+
+    # WHEN the public dataset is uploaded
+    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", DATASETS[model]().to_csv(index=False).encode())
+
+    # THEN both candidates trained in the account, each stopped early on the validation split, and the winner is
+    # registered past its gates with an ONNX export that matches LightGBM within 1e-5
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
+    assert item["algorithm"] == "lightgbm" and item["test_metrics"][metric] >= bound
+    assert item["onnx"]["status"] == "ok" and item["onnx"]["max_diff"] <= 1e-5, item["onnx"]
+
+    # AND `slipway reproduce` refits the same trees here (the same validation split stops it at the same round)
+    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    capsys.readouterr()  # the run's function logs
+    code = cli.main(["reproduce", f"{name}@{item['version']}", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["status"] == "identical", result
