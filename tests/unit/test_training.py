@@ -17,6 +17,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from slipway.domain.training import Candidate, assemble, expand_candidates, fit_estimator, make_estimator, score
+from slipway.spec import load_spec
+from slipway.spec.model import dump_spec_yaml, spec_version
 from slipway.spec.training import (
     CLASSIFICATION_METRICS,
     HYPERPARAMETERS,
@@ -26,6 +28,7 @@ from slipway.spec.training import (
     TrainingSpec,
     metric_direction,
 )
+from tests.conftest import SPECS
 
 NUMERIC = ["tenure_months", "monthly_charges", "support_calls"]
 CATEGORICAL = ["contract"]
@@ -253,3 +256,27 @@ def test_make_estimator_refuses_a_task_mismatch() -> None:
     with pytest.raises(ValueError, match="linear_regression cannot be trained for classification"):
         make_estimator("classification", Candidate(0, "linear_regression", {}), 1)
     assert clone(make_estimator("classification", Candidate(0, "random_forest", {}), 5)).random_state == 5
+
+
+@pytest.mark.parametrize(
+    ("task", "metric", "linear"),
+    [("classification", "f1_macro", "logistic_regression"), ("regression", "rmse", "linear_regression")],
+)
+def test_candidates_auto_is_written_out_as_the_default_grids(task: str, metric: str, linear: str) -> None:
+    # GIVEN the iris spec with `candidates: auto` (and a regression spec the same way)
+    text = (SPECS / "iris.yaml").read_text()
+    if task == "regression":
+        text = (SPECS / "diabetes.yaml").read_text()
+    head, _, _ = text.partition("  candidates:")
+    auto = load_spec(head + "  candidates: auto\n")
+    assert auto.training is not None and auto.training.metric == metric
+
+    # WHEN parsed THEN it searches the task's linear model at two strengths and LightGBM at three tree sizes
+    assert [(c.algorithm, c.grid) for c in auto.training.candidates] == [
+        (linear, {"C": [0.1, 1.0]} if task == "classification" else {"alpha": [1.0, 10.0]}),
+        ("lightgbm", {"num_leaves": [7, 31, 127]}),
+    ]
+    assert [c.algorithm for c in expand_candidates(auto.training)] == [linear] * 2 + ["lightgbm"] * 3
+    # AND the stored spec names those grids: the same version as the spec that lists them itself
+    assert "auto" not in dump_spec_yaml(auto) and "num_leaves" in dump_spec_yaml(auto)
+    assert spec_version(load_spec(dump_spec_yaml(auto))) == spec_version(auto)

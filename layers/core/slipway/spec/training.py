@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -11,6 +11,7 @@ from slipway.schema import Frozen
 
 __all__ = [
     "ALGORITHM_TASKS",
+    "AUTO_CANDIDATES",
     "BINARY_ONLY_METRICS",
     "CLASSIFICATION_METRICS",
     "FAIRNESS_METRICS",
@@ -143,17 +144,50 @@ class CandidateSpec(Frozen):
         return grid_size(self.grid)
 
 
+# `candidates: auto`: the grids slipway searches when a spec does not choose, written into the stored spec at push
+# (so its version names the concrete grids, and a later slipway with another portfolio makes another version).
+# LightGBM at three tree sizes (each stopped early on the validation split) beside the task's linear model at two
+# strengths; bench/automl measures it against FLAML on public tables.
+AUTO_CANDIDATES: dict[str, list[dict[str, object]]] = {
+    "classification": [
+        {"algorithm": "logistic_regression", "grid": {"C": [0.1, 1.0]}},
+        {"algorithm": "lightgbm", "grid": {"num_leaves": [7, 31, 127]}},
+    ],
+    "regression": [
+        {"algorithm": "linear_regression", "grid": {"alpha": [1.0, 10.0]}},
+        {"algorithm": "lightgbm", "grid": {"num_leaves": [7, 31, 127]}},
+    ],
+}
+
+
+def _list_or_auto(schema: dict[str, Any]) -> None:
+    """The JSON schema of ``candidates``: the list of grids, or the word ``auto``."""
+    listed = {k: schema.pop(k) for k in list(schema) if k not in ("title", "description")}
+    schema["anyOf"] = [listed, {"const": "auto", "type": "string"}]
+
+
 class TrainingSpec(Frozen):
     """What to train: the task, the selection metric, the seed and the candidate grid (a small AutoML)."""
 
     task: Task
     metric: str
     seed: int = 42
-    candidates: list[CandidateSpec] = Field(min_length=1)
+    # A list of grids, or "auto" for AUTO_CANDIDATES of the task.
+    candidates: list[CandidateSpec] = Field(min_length=1, json_schema_extra=_list_or_auto)
     max_candidates: int = Field(default=50, ge=1)
     # Binary classification: the label whose precision, recall, f1 and fairness rates are reported (the
     # greater of the two labels otherwise: 1, true, or the later text in sorting order).
     positive_label: bool | int | str | None = None
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _auto_is_the_default_portfolio(cls, value: object, info: ValidationInfo) -> object:
+        if value != "auto":
+            return value
+        task = info.data.get("task")
+        if task is None:
+            raise ValueError("candidates: auto needs a valid task")
+        return [dict(c) for c in AUTO_CANDIDATES[task]]
 
     @field_validator("metric")
     @classmethod
