@@ -43,6 +43,8 @@ def test_a_warm_environment_is_reused_and_keeps_its_module_state(processes: Loca
     assert error is None, first
     assert (again["pid"], again["module_loaded_at"]) == (first["pid"], first["module_loaded_at"])
     assert first["function"] == name and first["memory_limit_in_mb"] == 128
+    # AND its imports find the installed packages, not the local cloud's own modules of the same name
+    assert first["packaging_from"].endswith("site-packages/packaging/version.py"), first["packaging_from"]
 
 
 def test_each_function_has_its_own_environment_and_runs_while_another_does(

@@ -20,6 +20,12 @@ import time
 import traceback
 from typing import Any
 
+# Run by its path, this file's folder (slipway_local) comes first on sys.path, where its modules shadow top-level
+# packages a handler imports: slipway_local/packaging.py hid `packaging` from onnxmltools, so every ONNX export in a
+# worker failed. A Lambda environment's path holds the function's code and layers, not the local cloud's folder.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
+
 
 class _Context:
     """The Lambda context object a handler receives."""

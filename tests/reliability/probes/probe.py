@@ -29,4 +29,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "memory_limit_in_mb": context.memory_limit_in_mb,
         "module_loaded_at": _cold["started"],
         "remaining_ms": context.get_remaining_time_in_millis(),
+        "packaging_from": _module_file("packaging.version"),  # the real package, as on Lambda
     }
+
+
+def _module_file(name: str) -> str:
+    import importlib
+
+    return str(importlib.import_module(name).__file__)
