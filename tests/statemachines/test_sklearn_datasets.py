@@ -207,20 +207,25 @@ def test_one_spec_takes_the_csv_and_the_parquet_of_a_float_coded_category(cloud:
     assert parquet_run.output["dataset"]["trained_version"] == csv_run.output["model"]["version"]
 
 
-@pytest.mark.parametrize(("model", "metric", "bound"), [("breast-cancer", "roc_auc", 0.95), ("diabetes", "r2", 0.3)])
+@pytest.mark.parametrize(
+    ("model", "metric", "bound", "refit"), [("breast-cancer", "roc_auc", 0.95, False), ("diabetes", "r2", 0.3, True)]
+)
 def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     cloud: LocalCloud,
     dev: Target,
     model: str,
     metric: str,
     bound: float,
+    refit: bool,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN the dataset's spec with LightGBM as its only algorithm (a small grid), pushed as MODEL-lightgbm
+    # GIVEN the dataset's spec with LightGBM as its only algorithm (a small grid), pushed as MODEL-lightgbm;
+    # diabetes's winner is fitted again on train + validation before it is tested and served (training.refit)
     spec = yaml.safe_load((SPECS / f"{model}.yaml").read_text())
     spec["name"] = name = f"{model}-lightgbm"
     spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [7, 31]}}]
+    spec["training"]["refit"] = refit
     push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
 
     # WHEN the public dataset is uploaded
@@ -232,6 +237,19 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
     assert item["algorithm"] == "lightgbm" and item["test_metrics"][metric] >= bound
     assert item["onnx"]["status"] == "ok" and item["onnx"]["max_diff"] <= 1e-5, item["onnx"]
+
+    # AND with refit, the served model learnt from the training and validation rows (80 % of them), for as many
+    # rounds as early stopping chose, and is not the candidate's artifact
+    report_key = layout.evaluation_report(dev.outputs["ArtifactsBucketName"], run.execution_arn.rsplit(":", 1)[-1])
+    report = json.loads(dev.deps.store.get_bytes(report_key))
+    winner = next(c for c in report["candidates"] if c["index"] == report["best"]["index"])
+    if refit:
+        total = len(DATASETS[model]())
+        assert report["refit"]["rows"] == pytest.approx(0.8 * total, abs=2)
+        assert report["refit"]["params"]["n_estimators"] < 1000
+        assert item["artifacts"][layout.MODEL_SKOPS]["sha256"] != winner["model_sha256"]
+    else:
+        assert report["refit"] is None
 
     # AND `slipway reproduce` refits the same trees here (the same validation split stops it at the same round)
     monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))

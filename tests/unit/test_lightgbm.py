@@ -14,7 +14,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from slipway.domain.artifacts_codec import checked_onnx, dump_model, load_model
 from slipway.domain.features import fit_features, model_input_frame
 from slipway.domain.onnx_converters import float32_thresholds
-from slipway.domain.training import Candidate, assemble, fit_estimator
+from slipway.domain.training import Candidate, assemble, fit_estimator, refit_candidate, refit_estimator
 from slipway.spec import load_spec
 from tests.conftest import SPECS
 from tests.statemachines.test_sklearn_datasets import DATASETS
@@ -109,3 +109,24 @@ def test_float32_thresholds_lower_each_split_to_a_float32_value_below_it() -> No
 
     again = lightgbm.Booster(model_str=lowered)
     np.testing.assert_array_equal(again.predict(X_test), model.booster_.predict(X_test))
+
+
+def test_refit_keeps_the_rounds_early_stopping_chose_and_learns_from_train_and_validation() -> None:
+    # GIVEN a lightgbm winner fitted on the training rows, stopped early on the validation rows
+    task, train, valid, _ = _split("wine")
+    candidate = Candidate(2, "lightgbm", {"num_leaves": 7})
+    fitted, _ = fit_estimator(*train, task, candidate, seed=4, validation=valid)
+
+    # WHEN it is fitted again for training.refit
+    again = refit_candidate(candidate, fitted)
+    refitted, _ = refit_estimator(train, valid, task, candidate, fitted, seed=4)
+
+    # THEN it runs exactly the rounds the first fit stopped at, on the rows of both splits
+    assert again.params == {"num_leaves": 7, "n_estimators": fitted.best_iteration_}
+    assert refitted.booster_.current_iteration() == fitted.best_iteration_
+    assert refitted.n_features_in_ == train[0].shape[1]
+    X_both, y_both = np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
+    direct = fit_estimator(X_both, y_both, task, Candidate(2, "lightgbm", again.params), seed=4)[0]
+    assert refitted.booster_.model_to_string() == direct.booster_.model_to_string()
+    # AND a model that does not stop early is refitted as it was specified
+    assert refit_candidate(Candidate(0, "logistic_regression", {"C": 1.0}), object()).params == {"C": 1.0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -165,6 +167,27 @@ def test_spec_version_is_a_content_hash() -> None:
     raw["data"]["columns"][3]["max"] = 95
     assert spec_version(load_spec(yaml.safe_dump(raw))) != version
     assert spec_version(spec.model_copy(update={"description": "other"})) != version
+
+
+def test_a_field_slipway_adds_later_leaves_existing_spec_versions_alone() -> None:
+    # GIVEN the churn spec's version, hashed as a slipway without training.refit did (the field left out)
+    spec = load_spec(CHURN_SPEC.read_text())
+    raw = spec.model_dump(mode="json", exclude_defaults=True)
+    assert "refit" not in raw["training"]
+    before = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    # WHEN this slipway, which knows the field (default false), hashes the same spec THEN the version is the same,
+    # so promoting a version trained before the upgrade still finds its manifest's spec hash
+    assert spec_version(spec) == before
+    # AND setting the new field is a change of content: a new version
+    assert (
+        spec_version(
+            load_spec(
+                CHURN_SPEC.read_text().replace("  task: classification", "  refit: true\n  task: classification", 1)
+            )
+        )
+        != before
+    )
 
 
 def test_dump_spec_yaml_round_trips() -> None:

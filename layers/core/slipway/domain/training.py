@@ -47,6 +47,8 @@ __all__ = [
     "metrics_from_scores",
     "positive_code",
     "predict_scores",
+    "refit_candidate",
+    "refit_estimator",
     "score",
 ]
 
@@ -151,6 +153,25 @@ def fit_estimator(
     started = time.perf_counter()
     estimator.fit(features, np.asarray(y), **fit_params)
     return estimator, time.perf_counter() - started
+
+
+def refit_candidate(candidate: Candidate, fitted: Any) -> Candidate:
+    """The candidate to fit again on train + validation (``training.refit``): the same one, except that an
+    estimator that stopped early keeps the rounds it stopped at (nothing is left to watch)."""
+    rounds = getattr(fitted, "best_iteration_", None)
+    if candidate.algorithm == "lightgbm" and isinstance(rounds, int) and rounds > 0:
+        return Candidate(candidate.index, candidate.algorithm, {**candidate.params, "n_estimators": rounds})
+    return candidate
+
+
+def refit_estimator(
+    train: tuple[Any, Any], valid: tuple[Any, Any], task: str, candidate: Candidate, fitted: Any, seed: int
+) -> tuple[BaseEstimator, float]:
+    """``training.refit``: the winner (``fitted`` on ``train``) fitted again on the training and validation rows
+    together; returns it and its fit seconds."""
+    X = np.concatenate([np.asarray(train[0]), np.asarray(valid[0])])
+    y = np.concatenate([np.asarray(train[1]), np.asarray(valid[1])])
+    return fit_estimator(X, y, task, refit_candidate(candidate, fitted), seed)
 
 
 def assemble(preprocessor: Any, estimator: Any) -> Pipeline:

@@ -154,8 +154,12 @@ def load_spec(source: str | bytes) -> ModelSpec:
 
 
 def spec_version(spec: ModelSpec) -> str:
-    """SHA-256 hex of the spec's canonical JSON: same content, same version, whatever the YAML layout."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 hex of the spec's canonical JSON: same content, same version, whatever the YAML layout.
+
+    Values equal to their defaults are left out, as in the stored YAML: a field a later slipway adds (with a default
+    that keeps today's behaviour, as ``training.refit``) leaves every existing spec's version as it was. Without
+    that, an upgrade rehashed every stored spec differently and promotions refused their manifests."""
+    canonical = json.dumps(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

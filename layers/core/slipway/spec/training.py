@@ -175,6 +175,9 @@ class TrainingSpec(Frozen):
     # A list of grids, or "auto" for AUTO_CANDIDATES of the task.
     candidates: list[CandidateSpec] = Field(min_length=1, json_schema_extra=_list_or_auto)
     max_candidates: int = Field(default=50, ge=1)
+    # Fit the winner again on the training and validation rows before it is measured on the test rows and served
+    # (LightGBM with the number of rounds early stopping chose); False: it is served as fitted on the training rows.
+    refit: bool = False
     # Binary classification: the label whose precision, recall, f1 and fairness rates are reported (the
     # greater of the two labels otherwise: 1, true, or the later text in sorting order).
     positive_label: bool | int | str | None = None

@@ -12,6 +12,8 @@ import pyarrow as pa
 
 from slipway import layout
 from slipway.contracts.training import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
+from slipway.domain.artifacts_codec import dump_model
+from slipway.domain.digest import sha256_hex
 from slipway.domain.evaluation import (
     compare,
     decide_gates,
@@ -22,11 +24,18 @@ from slipway.domain.evaluation import (
     top_importances,
 )
 from slipway.domain.features import encode_labels, model_input_frame
-from slipway.domain.training import positive_code, predict_scores
+from slipway.domain.training import (
+    Candidate,
+    assemble,
+    positive_code,
+    predict_scores,
+    refit_candidate,
+    refit_estimator,
+)
 from slipway.ports import Deps
 from slipway.spec import ModelSpec
 from slipway.stores.artifacts import load_verified_model, put_unless_identical
-from slipway.stores.features import feature_inputs, holdout_rows, load_manifest
+from slipway.stores.features import feature_inputs, holdout_rows, load_manifest, load_preprocessor, load_split
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.runs import update_run
 from slipway.stores.specs import training_spec
@@ -38,6 +47,9 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     results = [t.model_dump() for t in request.trained]
     best = TrainResult.model_validate(select_best(results, fs.metric))
     challenger = load_verified_model(deps.store, {"uri": best.model_uri, "sha256": best.model_sha256})
+    refit = None
+    if spec.training is not None and spec.training.refit:
+        challenger, best, refit = _refit(deps, request.run_id, fs, best, challenger)
 
     inputs = load_manifest(deps, fs).feature_inputs()
     rows = holdout_rows(deps, fs)
@@ -61,6 +73,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "candidates": results,
         "test_metrics": metrics,
         "validation_metrics": best.metrics,
+        "refit": refit,
         "fairness": fairness_by_attr,
         "importances": importances,
         "champion": champion,
@@ -89,6 +102,26 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         champion=champion,
         report_uri=ref.uri,
     )
+
+
+def _refit(
+    deps: Deps, run_id: str, fs: FeatureSetRef, best: TrainResult, fitted: Any
+) -> tuple[Any, TrainResult, dict[str, Any]]:
+    """``training.refit``: the winner fitted again on the training and validation rows, behind the same feature
+    transforms, stored beside its candidate artifact; the challenger from here on (test metrics, registration)."""
+    candidate = Candidate(best.index, best.algorithm, dict(best.params))
+    estimator = fitted.steps[-1][1]
+    train, valid = load_split(deps, fs, "train"), load_split(deps, fs, "valid")
+    refitted, seconds = refit_estimator(train, valid, fs.task, candidate, estimator, fs.seed)
+    pipeline = assemble(load_preprocessor(deps, fs), refitted)
+    body = dump_model(pipeline)
+    sha = sha256_hex(body)
+    written = deps.store.put_bytes(
+        layout.candidate_artifact(deps.settings.artifacts_bucket, run_id, best.index, sha), body
+    )
+    params = refit_candidate(candidate, estimator).params
+    details = {"rows": int(len(train[1]) + len(valid[1])), "params": params, "fit_seconds": round(seconds, 4)}
+    return pipeline, best.model_copy(update={"model_uri": written.uri, "model_sha256": sha}), details
 
 
 def _compared(metrics: dict[str, Any]) -> list[str]:

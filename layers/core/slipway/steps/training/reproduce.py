@@ -16,7 +16,14 @@ import pyarrow.parquet as pq
 from slipway import layout
 from slipway.domain.evaluation import holdout_metrics
 from slipway.domain.features import encode_labels, feature_set_id, fit_features, model_input_frame
-from slipway.domain.training import Candidate, assemble, fit_estimator, positive_code, predict_scores
+from slipway.domain.training import (
+    Candidate,
+    assemble,
+    fit_estimator,
+    positive_code,
+    predict_scores,
+    refit_estimator,
+)
 from slipway.errors import NotFound
 from slipway.ports import Deps
 from slipway.stores.artifacts import verified_bytes
@@ -53,7 +60,10 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     candidate = Candidate(-1, version_item["algorithm"], json.loads(version_item["params_json"]))
     X_train, y_train = split_arrays(split_table(fitted, "train"))  # as the train step reads the feature store
     validation = split_arrays(split_table(fitted, "valid"))  # where an early-stopping estimator watched its loss
-    estimator, _ = fit_estimator(X_train, y_train, task, candidate, int(version_item["seed"]), validation)
+    seed = int(version_item["seed"])
+    estimator, _ = fit_estimator(X_train, y_train, task, candidate, seed, validation)
+    if spec.training.refit:  # then fitted again on train + validation, as the evaluate step did
+        estimator, _ = refit_estimator((X_train, y_train), validation, task, candidate, estimator, seed)
     pipeline = assemble(fitted.preprocessor_, estimator)
     test = table.take(fitted.split["test"])
     scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), task)
