@@ -7,7 +7,7 @@ account and the training CSV uploaded; the time is upload → registered, and th
 model scoring the same holdout.
 
     make bench-automl                     # sets up both venvs, then runs this
-    .venv/bin/python bench/automl/bench_automl.py --automl-venv /tmp/automl-venv [--budget 60] [--tables a b]
+    .venv/bin/python bench/automl/bench_automl.py --automl-venv /tmp/automl-venv [--budget 60] [--tables a b] [--refit]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from slipway_local import LocalCloud
 HERE = Path(__file__).resolve().parent
 
 
-def spec_for(name: str, info: dict[str, Any]) -> str:
+def spec_for(name: str, info: dict[str, Any], refit: bool = False) -> str:
     """The spec a user would write for the table: every column with its type, nothing chosen for the model."""
     columns = []
     for column, entry in info["columns"].items():
@@ -55,7 +55,7 @@ def spec_for(name: str, info: dict[str, Any]) -> str:
         "name": name,
         "data": {"target": info["target"], "min_rows": 100, "columns": columns},
         "features": {"transforms": []},
-        "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto"},
+        "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto", "refit": refit},
     }
     return yaml.safe_dump(document, sort_keys=False)
 
@@ -73,12 +73,14 @@ def score(info: dict[str, Any], item: dict[str, Any], onnx: bytes, holdout: pd.D
     return float(accuracy_score(truth.astype(str), np.asarray(labels)[predicted.argmax(axis=1)]))
 
 
-def run_slipway(cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+def run_slipway(
+    cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str], refit: bool
+) -> dict[str, dict[str, Any]]:
     dev = target_in(cloud, "dev")
     results = {}
     for name in names:
         info = meta[name]
-        push_spec(dev.deps, spec_for(name, info))
+        push_spec(dev.deps, spec_for(name, info, refit))
         known = {e["executionArn"] for e in cloud.executions("dev")}
         body = (tables / f"{name}.train.csv").read_bytes()
         started = time.perf_counter()
@@ -90,6 +92,7 @@ def run_slipway(cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: li
             results[name] = {"error": f"{described['status']}: {described.get('cause', '')[:300]}"}
             continue
         output = json.loads(described["output"])
+        history = dev.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
         item = ModelRegistry.of(dev.deps).get_version(name, output["model"]["version"])
         if layout.MODEL_ONNX not in item["artifacts"]:
             results[name] = {"error": f"registered without ONNX: {item.get('onnx')} ({item['algorithm']})"}
@@ -101,9 +104,24 @@ def run_slipway(cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: li
             "value": score(info, item, onnx, holdout),
             "wall_s": round(wall, 2),
             "best": f"{item['algorithm']}({json.loads(item['params_json'])})",
+            "states_s": _state_seconds(history),
         }
         print(f"  slipway {name}: {results[name]}", flush=True)
     return results
+
+
+def _state_seconds(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds in each of the training machine's main states, from the execution history."""
+    entered: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"].timestamp()
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            if name in ("Validate", "Features", "TrainCandidates", "Evaluate", "Register"):
+                seconds[name] = round(event["timestamp"].timestamp() - entered.get(name, 0.0), 2)
+    return seconds
 
 
 def main() -> None:
@@ -111,6 +129,7 @@ def main() -> None:
     parser.add_argument("--automl-venv", type=Path, required=True)
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--tables", nargs="*", default=[])
+    parser.add_argument("--refit", action="store_true", help="training.refit: true in every spec")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -131,10 +150,10 @@ def main() -> None:
             shown = f"{entry['value']:.4f} in {entry['wall_s']} s ({entry['best']})"
             print(f"  flaml {entry['table']}: {shown}", flush=True)
 
-        print("slipway (local cloud, candidates: auto):", flush=True)
+        print(f"slipway (local cloud, candidates: auto, refit: {str(args.refit).lower()}):", flush=True)
         cloud = LocalCloud(log_level="ERROR").start()
         try:
-            ours = run_slipway(cloud, tables, meta, names)
+            ours = run_slipway(cloud, tables, meta, names, args.refit)
         finally:
             cloud.stop()
 
