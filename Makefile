@@ -130,11 +130,16 @@ MLFLOW_VENV ?= /tmp/mlflow-venv
 
 .PHONY: bench-serving
 
-$(MLFLOW_VENV)/.installed: bench/serving/requirements-mlflow.txt
-	@test -x $(MLFLOW_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-serving needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
-	@test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
-	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r bench/serving/requirements-mlflow.txt
+# A peer's venv for a bench, outside the repository: $(1) the venv, $(2) its requirements file.
+define peer_venv
+	@test -x $(1)/bin/python || test -n "$(PYTHON)" || { echo "$(1) needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet -r $(2)
 	@touch '$@'
+endef
+
+$(MLFLOW_VENV)/.installed: bench/serving/requirements-mlflow.txt
+	$(call peer_venv,$(MLFLOW_VENV),$<)
 
 bench-serving: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(MLFLOW_VENV)/.installed
 	$(BIN)/python bench/serving/bench_serving.py --mlflow-venv $(MLFLOW_VENV)
@@ -161,10 +166,7 @@ AUTOML_VENV ?= /tmp/automl-venv
 .PHONY: bench-automl
 
 $(AUTOML_VENV)/.installed: bench/automl/requirements-automl.txt
-	@test -x $(AUTOML_VENV)/bin/python || test -n "$(PYTHON)" || { echo "bench-automl needs Python 3.13: run make PYTHON=/path/to/python3.13"; exit 1; }
-	@test -x $(AUTOML_VENV)/bin/python || $(PYTHON) -m venv $(AUTOML_VENV)
-	$(AUTOML_VENV)/bin/python -m pip install --quiet -r bench/automl/requirements-automl.txt
-	@touch '$@'
+	$(call peer_venv,$(AUTOML_VENV),$<)
 
 bench-automl: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(AUTOML_VENV)/.installed
 	$(BIN)/python bench/automl/bench_automl.py --automl-venv $(AUTOML_VENV)
