@@ -103,6 +103,12 @@ def _champion_comparison(deps: Deps, run: dict[str, Any]) -> dict[str, Any] | No
     return {"version": run["champion_version"], "comparison": report.get("comparison", [])}
 
 
+def _failure_text(candidate: dict[str, Any]) -> str:
+    """A candidate that failed to train: its error, and the start of its cause."""
+    cause = str(candidate.get("cause") or "")
+    return escape(f"FAILED {candidate.get('error', '')}" + (f": {cause[:120]}" if cause else ""))
+
+
 def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     item = public(runs.find_run(deps, ref))
     run_id = str(item["run_id"])
@@ -118,7 +124,8 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
-            _metrics_text(k["validation_metrics"]), _fmt(k.get("fit_seconds")),
+            _metrics_text(k["validation_metrics"]) if "validation_metrics" in k else _failure_text(k),
+            _fmt(k.get("fit_seconds")),
             escape(", ".join(k.get("flags") or [])) or "—",
         )  # fmt: skip
     parts: list[Any] = [head, board]

@@ -258,3 +258,52 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["status"] == "identical", result
+
+
+def test_a_candidate_that_fails_to_train_fails_alone(
+    cloud: LocalCloud, dev: Target, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the breast cancer spec whose grid holds a LightGBM candidate LightGBM refuses (num_leaves 1)
+    spec = yaml.safe_load((SPECS / "breast-cancer.yaml").read_text())
+    spec["name"] = name = "breast-cancer-one-fails"
+    spec["training"]["candidates"] = [
+        {"algorithm": "lightgbm", "grid": {"num_leaves": [1]}},
+        {"algorithm": "logistic_regression", "grid": {"C": [1.0]}},
+    ]
+    push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
+
+    # WHEN the dataset is uploaded
+    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _breast_cancer().to_csv(index=False).encode())
+
+    # THEN the run goes on without it and registers the candidate that trained
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
+    assert item["algorithm"] == "logistic_regression"
+    # AND the failed candidate's record says what failed and why, and `slipway runs show` prints it
+    run_id = run.execution_arn.rsplit(":", 1)[-1]
+    failed = dev.deps.table.get(*layout.candidate_key(run_id, 0))
+    assert failed is not None and (failed["status"], failed["algorithm"]) == ("FAILED", "lightgbm")
+    assert failed["error"] == "InternalError" and "num_leaves" in failed["cause"], failed
+    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    capsys.readouterr()
+    assert cli.main(["runs", "show", run_id, "--json"]) == 0
+    shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
+    assert (shown[0]["status"], shown[0]["error"]) == ("FAILED", "InternalError") and "validation_metrics" in shown[1]
+    assert cli.main(["runs", "show", run_id]) == 0
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_a_run_whose_every_candidate_fails_registers_nothing(cloud: LocalCloud, dev: Target) -> None:
+    # GIVEN a spec whose only candidate cannot train
+    spec = yaml.safe_load((SPECS / "breast-cancer.yaml").read_text())
+    spec["name"] = name = "breast-cancer-all-fail"
+    spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [1]}}]
+    push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
+
+    # WHEN the dataset is uploaded
+    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _breast_cancer().to_csv(index=False).encode())
+
+    # THEN the run fails naming NoCandidateTrained and the candidate, and the registry holds no version
+    assert run.status == "FAILED"
+    assert "NoCandidateTrained" in json.dumps(run.execution, default=str), run.execution.get("cause")
+    assert ModelRegistry.of(dev.deps).versions(name) == []

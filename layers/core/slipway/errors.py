@@ -16,6 +16,7 @@ __all__ = [
     "DataContractViolation",
     "InternalError",
     "InvalidEvent",
+    "NoCandidateTrained",
     "NotFound",
     "PromotionInProgress",
     "QualityGateFailed",
@@ -88,6 +89,10 @@ class QualityGateFailed(SlipwayError):
     """A challenger failed the spec's gates; ``details['reasons']`` lists why."""
 
 
+class NoCandidateTrained(SlipwayError):
+    """Every candidate of a run failed to train; ``details['failed']`` names each with its error."""
+
+
 class InternalError(SlipwayError):
     """Anything a step raised that is not one of ours (a bug, a library's ValueError, an unmapped AWS
     error): ``details['type']`` names the original exception class, so Step Functions still sees one
@@ -106,6 +111,7 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         ConflictError,
         ArtifactIntegrityError,
         QualityGateFailed,
+        NoCandidateTrained,
         InternalError,
         PromotionInProgress,
         ApprovalRejected,

@@ -199,11 +199,25 @@ class TrainResult(Frozen):
     model_sha256: str
 
 
+class CandidateFailure(Frozen):
+    error: str  # the Lambda or Step Functions error name: Runtime.OutOfMemory, Sandbox.Timedout, States.Timeout, …
+    cause: str | None = None
+
+
+class FailedCandidate(Frozen):
+    """A candidate whose train step failed: the Map's iteration answers with this instead of a TrainResult."""
+
+    index: int
+    algorithm: str
+    params: dict[str, Any]
+    failed: CandidateFailure
+
+
 class EvaluateRequest(StepRequest):
     run_id: str = Field(min_length=1)
     dataset: DatasetVersion
     feature_set: FeatureSetRef
-    trained: list[TrainResult] = Field(min_length=1)
+    trained: list[TrainResult | FailedCandidate] = Field(min_length=1)
 
 
 class GateResult(Frozen):

@@ -11,7 +11,14 @@ import numpy as np
 import pyarrow as pa
 
 from slipway import layout
-from slipway.contracts.training import EvaluateRequest, EvaluateResult, FeatureSetRef, GateResult, TrainResult
+from slipway.contracts.training import (
+    EvaluateRequest,
+    EvaluateResult,
+    FailedCandidate,
+    FeatureSetRef,
+    GateResult,
+    TrainResult,
+)
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
 from slipway.domain.evaluation import (
@@ -32,19 +39,28 @@ from slipway.domain.training import (
     refit_candidate,
     refit_estimator,
 )
+from slipway.errors import NoCandidateTrained
 from slipway.ports import Deps
 from slipway.spec import ModelSpec
 from slipway.stores.artifacts import load_verified_model, put_unless_identical
 from slipway.stores.features import feature_inputs, holdout_rows, load_manifest, load_preprocessor, load_split
 from slipway.stores.registry import ModelRegistry
-from slipway.stores.runs import update_run
+from slipway.stores.runs import record_candidate, update_run
 from slipway.stores.specs import training_spec
 
 
 def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     fs = request.feature_set
     spec = training_spec(deps, fs.model, fs.spec_version)
-    results = [t.model_dump() for t in request.trained]
+    trained = [t for t in request.trained if isinstance(t, TrainResult)]
+    failed = [t for t in request.trained if isinstance(t, FailedCandidate)]
+    _record_failures(deps, request.run_id, fs, failed)
+    if not trained:
+        raise NoCandidateTrained(
+            f"all {len(failed)} candidates failed to train",
+            {"failed": [{"index": f.index, "algorithm": f.algorithm, "error": f.failed.error} for f in failed]},
+        )
+    results = [t.model_dump() for t in trained]
     best = TrainResult.model_validate(select_best(results, fs.metric))
     challenger = load_verified_model(deps.store, {"uri": best.model_uri, "sha256": best.model_sha256})
     refit = None
@@ -71,6 +87,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "positive_label": fs.labels[fs.positive] if fs.labels is not None and fs.positive is not None else None,
         "best": best.model_dump(),
         "candidates": results,
+        "failed_candidates": [f.model_dump() for f in failed],
         "test_metrics": metrics,
         "validation_metrics": best.metrics,
         "refit": refit,
@@ -102,6 +119,37 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         champion=champion,
         report_uri=ref.uri,
     )
+
+
+def _record_failures(deps: Deps, run_id: str, fs: FeatureSetRef, failed: list[FailedCandidate]) -> None:
+    """Each failed candidate's record says what it was and why it failed (the Lambda error and the first of its
+    cause: Runtime.OutOfMemory, Sandbox.Timedout, a refused parameter), beside the candidates that trained."""
+    for f in failed:
+        record_candidate(
+            deps,
+            run_id,
+            f.index,
+            algorithm=f.algorithm,
+            params=f.params,
+            params_json=json.dumps(f.params, sort_keys=True),
+            status="FAILED",
+            error=f.failed.error,
+            cause=_cause(f.failed.cause),
+            feature_set=fs.id,
+            spec_version=fs.spec_version,
+            failed_at=deps.now_iso(),
+        )
+
+
+def _cause(cause: str | None) -> str | None:
+    """The cause's message (a Lambda error's JSON carries a stack trace too), at most 1,000 characters."""
+    if cause is None:
+        return None
+    try:
+        message = str(json.loads(cause).get("errorMessage", cause))
+    except (ValueError, AttributeError):
+        message = cause
+    return message[:1000]
 
 
 def _refit(
