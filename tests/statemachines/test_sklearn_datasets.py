@@ -220,27 +220,41 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN the dataset's spec with LightGBM as its only algorithm (a small grid), pushed as MODEL-lightgbm;
-    # diabetes's winner is fitted again on train + validation before it is tested and served (training.refit)
+    # GIVEN the dataset's spec with LightGBM as its only algorithm, pushed as MODEL-lightgbm: a grid whose first
+    # value LightGBM refuses (num_leaves 1: that candidate fails alone), then two it takes; diabetes's winner is
+    # fitted again on train + validation before it is tested and served (training.refit)
     spec = yaml.safe_load((SPECS / f"{model}.yaml").read_text())
     spec["name"] = name = f"{model}-lightgbm"
-    spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [7, 31]}}]
+    spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [1, 7, 31]}}]
     spec["training"]["refit"] = refit
     push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
 
     # WHEN the public dataset is uploaded
     run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", DATASETS[model]().to_csv(index=False).encode())
 
-    # THEN both candidates trained in the account, each stopped early on the validation split, and the winner is
-    # registered past its gates with an ONNX export that matches LightGBM within 1e-5
+    # THEN the two candidates LightGBM takes trained in the account, each stopped early on the validation split,
+    # and the winner is registered past its gates with an ONNX export that matches LightGBM within 1e-5
     assert run.status == "SUCCEEDED", run.execution.get("cause")
     item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
     assert item["algorithm"] == "lightgbm" and item["test_metrics"][metric] >= bound
     assert item["onnx"]["status"] == "ok" and item["onnx"]["max_diff"] <= 1e-5, item["onnx"]
 
+    # AND the refused candidate failed alone: its record says what failed and why, and `slipway runs show` says so
+    run_id = run.execution_arn.rsplit(":", 1)[-1]
+    failed = dev.deps.table.get(*layout.candidate_key(run_id, 0))
+    assert failed is not None and (failed["status"], failed["algorithm"]) == ("FAILED", "lightgbm")
+    assert failed["error"] == "InternalError" and "num_leaves" in failed["cause"], failed
+    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    capsys.readouterr()  # the run's function logs
+    assert cli.main(["runs", "show", run_id, "--json"]) == 0
+    shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
+    assert (shown[0]["status"], shown[0]["error"]) == ("FAILED", "InternalError") and "validation_metrics" in shown[1]
+    assert cli.main(["runs", "show", run_id]) == 0
+    assert "FAILED" in capsys.readouterr().out
+
     # AND with refit, the served model learnt from the training and validation rows (80 % of them), for as many
     # rounds as early stopping chose, and is not the candidate's artifact
-    report_key = layout.evaluation_report(dev.outputs["ArtifactsBucketName"], run.execution_arn.rsplit(":", 1)[-1])
+    report_key = layout.evaluation_report(dev.outputs["ArtifactsBucketName"], run_id)
     report = json.loads(dev.deps.store.get_bytes(report_key))
     winner = next(c for c in report["candidates"] if c["index"] == report["best"]["index"])
     if refit:
@@ -252,56 +266,21 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
         assert report["refit"] is None
 
     # AND `slipway reproduce` refits the same trees here (the same validation split stops it at the same round)
-    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
-    capsys.readouterr()  # the run's function logs
     code = cli.main(["reproduce", f"{name}@{item['version']}", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["status"] == "identical", result
 
 
-def test_a_candidate_that_fails_to_train_fails_alone(
-    cloud: LocalCloud, dev: Target, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # GIVEN the breast cancer spec whose grid holds a LightGBM candidate LightGBM refuses (num_leaves 1)
-    spec = yaml.safe_load((SPECS / "breast-cancer.yaml").read_text())
-    spec["name"] = name = "breast-cancer-one-fails"
-    spec["training"]["candidates"] = [
-        {"algorithm": "lightgbm", "grid": {"num_leaves": [1]}},
-        {"algorithm": "logistic_regression", "grid": {"C": [1.0]}},
-    ]
-    push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
-
-    # WHEN the dataset is uploaded
-    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _breast_cancer().to_csv(index=False).encode())
-
-    # THEN the run goes on without it and registers the candidate that trained
-    assert run.status == "SUCCEEDED", run.execution.get("cause")
-    item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
-    assert item["algorithm"] == "logistic_regression"
-    # AND the failed candidate's record says what failed and why, and `slipway runs show` prints it
-    run_id = run.execution_arn.rsplit(":", 1)[-1]
-    failed = dev.deps.table.get(*layout.candidate_key(run_id, 0))
-    assert failed is not None and (failed["status"], failed["algorithm"]) == ("FAILED", "lightgbm")
-    assert failed["error"] == "InternalError" and "num_leaves" in failed["cause"], failed
-    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
-    capsys.readouterr()
-    assert cli.main(["runs", "show", run_id, "--json"]) == 0
-    shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
-    assert (shown[0]["status"], shown[0]["error"]) == ("FAILED", "InternalError") and "validation_metrics" in shown[1]
-    assert cli.main(["runs", "show", run_id]) == 0
-    assert "FAILED" in capsys.readouterr().out
-
-
 def test_a_run_whose_every_candidate_fails_registers_nothing(cloud: LocalCloud, dev: Target) -> None:
     # GIVEN a spec whose only candidate cannot train
-    spec = yaml.safe_load((SPECS / "breast-cancer.yaml").read_text())
-    spec["name"] = name = "breast-cancer-all-fail"
+    spec = yaml.safe_load((SPECS / "iris.yaml").read_text())
+    spec["name"] = name = "iris-all-fail"
     spec["training"]["candidates"] = [{"algorithm": "lightgbm", "grid": {"num_leaves": [1]}}]
     push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
 
     # WHEN the dataset is uploaded
-    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _breast_cancer().to_csv(index=False).encode())
+    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _iris().to_csv(index=False).encode())
 
     # THEN the run fails naming NoCandidateTrained and the candidate, and the registry holds no version
     assert run.status == "FAILED"
