@@ -141,14 +141,20 @@ def test_a_permanent_fault_is_caught_recorded_and_registers_nothing(
 ) -> None:
     f = faulted[(step, "permanent")]
 
-    # THEN the run failed with the step's typed error, not retried, recorded on the run
-    assert f.execution["status"] == "FAILED"
-    assert (f.execution["error"], _failed_tasks(cloud, f.execution["executionArn"])) == (
-        "InternalError",
-        ["InternalError"],
+    # THEN the run failed with the step's typed error, not retried, recorded on the run; a train fault fails its
+    # candidate alone, and with the spec's only candidate gone, Evaluate fails the run as NoCandidateTrained
+    failed_with, tasks = (
+        ("NoCandidateTrained", ["InternalError", "NoCandidateTrained"])
+        if step == "train"
+        else (
+            "InternalError",
+            ["InternalError"],
+        )
     )
+    assert f.execution["status"] == "FAILED"
+    assert (f.execution["error"], _failed_tasks(cloud, f.execution["executionArn"])) == (failed_with, tasks)
     run = dev.deps.table.get(*layout.run_key(f.run_id))
-    assert run is not None and (run["status"], run["error_type"]) == ("FAILED", "InternalError")
+    assert run is not None and (run["status"], run["error_type"]) == ("FAILED", failed_with)
     # AND nothing is registered: no version, alias, (dataset, spec) marker or model artifact
     registry = ModelRegistry.of(dev.deps)
     assert registry.versions(f.model) == [] and registry.aliases(f.model) == {}

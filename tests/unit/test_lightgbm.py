@@ -119,7 +119,7 @@ def test_refit_keeps_the_rounds_early_stopping_chose_and_learns_from_train_and_v
 
     # WHEN it is fitted again for training.refit
     again = refit_candidate(candidate, fitted)
-    refitted, _ = refit_estimator(train, valid, task, candidate, fitted, seed=4)
+    refitted, _ = refit_estimator(train, valid, task, again, seed=4)
 
     # THEN it runs exactly the rounds the first fit stopped at, on the rows of both splits
     assert again.params == {"num_leaves": 7, "n_estimators": fitted.best_iteration_}

@@ -165,13 +165,13 @@ def refit_candidate(candidate: Candidate, fitted: Any) -> Candidate:
 
 
 def refit_estimator(
-    train: tuple[Any, Any], valid: tuple[Any, Any], task: str, candidate: Candidate, fitted: Any, seed: int
+    train: tuple[Any, Any], valid: tuple[Any, Any], task: str, candidate: Candidate, seed: int
 ) -> tuple[BaseEstimator, float]:
-    """``training.refit``: the winner (``fitted`` on ``train``) fitted again on the training and validation rows
-    together; returns it and its fit seconds."""
+    """``training.refit``: ``candidate`` (the winner's ``refit_candidate``) fitted on the training and validation
+    rows together; returns it and its fit seconds."""
     X = np.concatenate([np.asarray(train[0]), np.asarray(valid[0])])
     y = np.concatenate([np.asarray(train[1]), np.asarray(valid[1])])
-    return fit_estimator(X, y, task, refit_candidate(candidate, fitted), seed)
+    return fit_estimator(X, y, task, candidate, seed)
 
 
 def assemble(preprocessor: Any, estimator: Any) -> Pipeline:

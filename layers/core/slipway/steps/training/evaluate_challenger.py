@@ -157,18 +157,16 @@ def _refit(
 ) -> tuple[Any, TrainResult, dict[str, Any]]:
     """``training.refit``: the winner fitted again on the training and validation rows, behind the same feature
     transforms, stored beside its candidate artifact; the challenger from here on (test metrics, registration)."""
-    candidate = Candidate(best.index, best.algorithm, dict(best.params))
-    estimator = fitted.steps[-1][1]
+    again = refit_candidate(Candidate(best.index, best.algorithm, dict(best.params)), fitted.steps[-1][1])
     train, valid = load_split(deps, fs, "train"), load_split(deps, fs, "valid")
-    refitted, seconds = refit_estimator(train, valid, fs.task, candidate, estimator, fs.seed)
+    refitted, seconds = refit_estimator(train, valid, fs.task, again, fs.seed)
     pipeline = assemble(load_preprocessor(deps, fs), refitted)
     body = dump_model(pipeline)
     sha = sha256_hex(body)
     written = deps.store.put_bytes(
         layout.candidate_artifact(deps.settings.artifacts_bucket, run_id, best.index, sha), body
     )
-    params = refit_candidate(candidate, estimator).params
-    details = {"rows": int(len(train[1]) + len(valid[1])), "params": params, "fit_seconds": round(seconds, 4)}
+    details = {"rows": int(len(train[1]) + len(valid[1])), "params": again.params, "fit_seconds": round(seconds, 4)}
     return pipeline, best.model_copy(update={"model_uri": written.uri, "model_sha256": sha}), details
 
 

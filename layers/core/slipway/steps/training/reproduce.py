@@ -22,6 +22,7 @@ from slipway.domain.training import (
     fit_estimator,
     positive_code,
     predict_scores,
+    refit_candidate,
     refit_estimator,
 )
 from slipway.errors import NotFound
@@ -63,7 +64,8 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     seed = int(version_item["seed"])
     estimator, _ = fit_estimator(X_train, y_train, task, candidate, seed, validation)
     if spec.training.refit:  # then fitted again on train + validation, as the evaluate step did
-        estimator, _ = refit_estimator((X_train, y_train), validation, task, candidate, estimator, seed)
+        winner = refit_candidate(candidate, estimator)
+        estimator, _ = refit_estimator((X_train, y_train), validation, task, winner, seed)
     pipeline = assemble(fitted.preprocessor_, estimator)
     test = table.take(fitted.split["test"])
     scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), task)
