@@ -39,6 +39,8 @@ from slipway_cli.target import target_in
 from slipway_local import LocalCloud
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "pipeline"))  # bench/pipeline's reading of an execution history
+from bench_pipeline import STATES, state_seconds  # noqa: E402
 
 
 def spec_for(name: str, info: dict[str, Any], refit: bool = False) -> str:
@@ -104,24 +106,10 @@ def run_slipway(
             "value": score(info, item, onnx, holdout),
             "wall_s": round(wall, 2),
             "best": f"{item['algorithm']}({json.loads(item['params_json'])})",
-            "states_s": _state_seconds(history),
+            "states_s": {k: round(v, 2) for k, v in state_seconds(history).items() if k in STATES},
         }
         print(f"  slipway {name}: {results[name]}", flush=True)
     return results
-
-
-def _state_seconds(events: list[dict[str, Any]]) -> dict[str, float]:
-    """Seconds in each of the training machine's main states, from the execution history."""
-    entered: dict[str, float] = {}
-    seconds: dict[str, float] = {}
-    for event in events:
-        if "stateEnteredEventDetails" in event:
-            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"].timestamp()
-        elif "stateExitedEventDetails" in event:
-            name = event["stateExitedEventDetails"]["name"]
-            if name in ("Validate", "Features", "TrainCandidates", "Evaluate", "Register"):
-                seconds[name] = round(event["timestamp"].timestamp() - entered.get(name, 0.0), 2)
-    return seconds
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ def main() -> None:
             if described["status"] != "SUCCEEDED":
                 raise SystemExit(f"{rows} rows: {described['status']} {described.get('cause')}")
             events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            per_state = _state_seconds(events)
+            per_state = state_seconds(events)
             version = json.loads(described["output"])["model"]["version"]
             cells = " | ".join(f"{per_state.get(s, 0.0):.2f}" for s in STATES)
             print(f"| {rows:,} | {total:.2f} | {cells} | {_largest_state(events) / 1024:.1f} |  (v{version})")
@@ -74,7 +74,7 @@ def _largest_state(events: list[dict]) -> int:
     )
 
 
-def _state_seconds(events: list[dict]) -> dict[str, float]:
+def state_seconds(events: list[dict]) -> dict[str, float]:
     entered: dict[str, float] = {}
     seconds: dict[str, float] = defaultdict(float)
     for event in events:
