@@ -248,6 +248,8 @@ class FakeWorkflows:
     Functions refuses ExecutionAlreadyExists); ``executions`` maps each execution ARN to its input."""
 
     executions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)  # task tokens a test made wait for an answer
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
@@ -257,6 +259,20 @@ class FakeWorkflows:
                 return Started(arn, already_exists=True)
             self.executions[arn] = json.loads(json.dumps(payload))
         return Started(arn, already_exists=False)
+
+    def succeed_task(self, token: str, output: Mapping[str, Any]) -> None:
+        self._answer(token, {"output": json.loads(json.dumps(output))})
+
+    def fail_task(self, token: str, error: str, cause: str) -> None:
+        self._answer(token, {"error": error, "cause": cause})
+
+    def _answer(self, token: str, answer: dict[str, Any]) -> None:
+        """A token is answered once; one not in ``waiting`` (timed out, ended, answered) is refused."""
+        with self._lock:
+            if token not in self.waiting:
+                raise ConflictError("the task no longer waits for an answer", {"code": "TaskTimedOut"})
+            self.waiting.discard(token)
+            self.answers[token] = answer
 
 
 @dataclass

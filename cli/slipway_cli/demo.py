@@ -29,7 +29,6 @@ from rich.table import Table
 from slipway import layout
 from slipway.objects import S3Object
 from slipway.stores.registry import ModelRegistry
-from slipway.stores.specs import push_spec
 from slipway_cli import drift, promotion, serving
 from slipway_cli.samples import REFERENCE_DATE, churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
 from slipway_cli.target import Target, target_in
@@ -161,7 +160,7 @@ def _serve(console: Console, cloud: LocalCloud, dev: Target) -> None:
         table.add_row(variant, str(version), str(counts.get(variant, 0)), f"{counts.get(variant, 0) / 10:.1f} %")
     console.print(table)
     serving.aliases_set(dev, "churn", "production", 2, reason="demo: version 2 won the A/B test", expect_previous="1")
-    ModelRegistry.of(dev.deps).clear_alias("churn", "challenger", actor=serving.principal(dev), reason="demo: A/B over")
+    serving.aliases_clear(dev, "churn", "challenger", reason="demo: A/B over")
     console.print("the A/B test ends: churn@production → version 2 in dev, the challenger cleared")
 
 
@@ -463,7 +462,7 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         # The regression gate allows 0.05 of AUC (0.02 in specs/churn.yaml): the skewed version of step 5 ranks
         # customers about as well, and must pass the offline gates for the demo to show what the canary catches.
         text = text.replace("max_regression: {roc_auc: 0.02}", "max_regression: {roc_auc: 0.05}", 1) + MONITORING
-        pushed = push_spec(dev.deps, text)
+        pushed = serving.push_spec(dev, text)
         console.print(
             f"spec [bold]churn[/] pushed to dev: version {pushed['version'][:12]} "
             f"(here: canary bake {DEMO_BAKE}, AUC regression gate 0.05)"

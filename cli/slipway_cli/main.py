@@ -54,12 +54,12 @@ def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
 
 def cmd_spec_push(args: argparse.Namespace) -> int:
     from slipway.spec import load_spec
-    from slipway.stores.specs import push_spec
+    from slipway_cli.serving import push_spec
     from slipway_cli.specs import summary
 
     text = Path(args.file).read_text()
     spec = load_spec(text)  # a bad spec is refused here, naming its fields, before any AWS call
-    result = push_spec(_target(args).deps, text, reason=args.reason or "")
+    result = push_spec(_target(args), text, reason=args.reason or "")
     if result["previous"] == result["version"]:
         change = "it already was"
     else:
@@ -180,11 +180,7 @@ def cmd_aliases(args: argparse.Namespace) -> int:
         return 0
     if args.alias is None or not args.reason:
         raise SystemExit("slipway aliases clear needs MODEL ALIAS --reason TEXT")
-    from slipway.stores.registry import ModelRegistry
-
-    ModelRegistry.of(target.deps).clear_alias(
-        args.model, args.alias, actor=serving.principal(target), reason=args.reason
-    )
+    serving.aliases_clear(target, args.model, args.alias, reason=args.reason)
     _emit(args, {"model": args.model, "alias": args.alias, "cleared": True}, f"{args.model}@{args.alias} cleared")
     return 0
 

@@ -4,53 +4,26 @@ promotions (status, step, who or what they wait for), and move production back i
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from botocore.exceptions import ClientError
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway import layout
-from slipway.errors import ConflictError, NotFound
-from slipway.stores.promotions import claim_approval, list_promotions, pending_approvals, withdraw_answer
-from slipway.stores.registry import ModelRegistry, parse_ref
-from slipway.stores.runs import get_run, update_run
+from slipway.operations.acts import SOURCE_OF
+from slipway.stores.promotions import list_promotions
+from slipway.stores.registry import parse_ref
+from slipway.stores.runs import get_run
 from slipway_cli.commands import public
-from slipway_cli.serving import principal
+from slipway_cli.serving import operate
 from slipway_cli.target import Target
 
-__all__ = [
-    "SOURCE_OF",
-    "Started",
-    "answer",
-    "execution_name",
-    "follow",
-    "promotions_view",
-    "rollback",
-    "start",
-]
+__all__ = ["SOURCE_OF", "Started", "answer", "follow", "promotions_view", "rollback", "start"]
 
-STATE_MACHINE_OUTPUT = "PromotionStateMachineArn"
-# A version moves dev → staging → prod; dev releases its own versions in place (canary, approval if asked).
-SOURCE_OF = {"dev": "dev", "staging": "dev", "prod": "staging"}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def execution_name(ref: str, source: str, now: datetime | None = None) -> str:
-    """``promote-<model>-<selector>-from-<env>-<UTC time>-<6 hex>``, within Step Functions' 80 characters."""
-    model, selector = parse_ref(ref)
-    at = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    digest = hashlib.sha256(f"{ref}:{source}:{at}".encode()).hexdigest()[:6]
-    what = _UNSAFE.sub("-", f"{model}-{selector}").strip("-")[:36]
-    return f"promote-{what}-from-{source}-{at[:15]}Z-{digest}"
 
 
 class Started:
@@ -65,7 +38,8 @@ class Started:
 
 
 def start(target: Target, ref: str, source: str, reason: str) -> Started:
-    """Start the target environment's promotion machine on ``ref`` of ``source``, as the caller."""
+    """Start the target environment's promotion machine on ``ref`` of ``source``, through its operate route (the
+    caller's verified name is the promotion's requester)."""
     expected = SOURCE_OF.get(target.env)
     if expected is None:
         raise SystemExit(
@@ -77,13 +51,9 @@ def start(target: Target, ref: str, source: str, reason: str) -> Started:
     model, selector = parse_ref(ref)
     if not selector:
         raise SystemExit(f"name the version to promote: {model}@VERSION or {model}@ALIAS")
-    arn = target.outputs.get(STATE_MACHINE_OUTPUT)
-    if not arn:
-        raise LookupError(f"the slipway-{target.env} stack has no {STATE_MACHINE_OUTPUT} output")
-    name = execution_name(ref, source)
-    request = {"ref": ref, "source_env": source, "requested_by": principal(target), "reason": reason}
-    started = target.client("stepfunctions").start_execution(stateMachineArn=arn, name=name, input=json.dumps(request))
-    return Started(target, name, str(started["executionArn"]))
+    body = {"version": selector, "source_env": source, "reason": reason}
+    started = operate(target, "POST", f"/v1/models/{quote(model, safe='')}/promotions", body)
+    return Started(target, str(started["promotion"]), str(started["execution_arn"]))
 
 
 def follow(
@@ -110,42 +80,10 @@ def follow(
 
 
 def answer(target: Target, model: str, approve: bool, reason: str) -> dict[str, Any]:
-    """Approve or reject the promotion of ``model`` waiting in the target environment (once)."""
-    deps = target.deps
-    pending = pending_approvals(deps, model, target.env)
-    waiting = [a for a in pending if (get_run(deps, a["execution"]) or {}).get("status") == "WAITING_FOR_APPROVAL"]
-    if not waiting:
-        raise NotFound(f"no promotion of {model} waits for approval in {target.env}", {"model": model})
-    approval = max(waiting, key=lambda a: str(a.get("requested_at")))
-    by = principal(target)
-    claimed = claim_approval(deps, approval, "APPROVED" if approve else "REJECTED", by, reason)
-    decision = {"approved": approve, "by": by, "reason": reason, "at": claimed["answered_at"]}
-    sfn = target.client("stepfunctions")
-    try:
-        if approve:
-            sfn.send_task_success(taskToken=approval["token"], output=json.dumps({"required": True, **decision}))
-        else:
-            sfn.send_task_failure(
-                taskToken=approval["token"], error="ApprovalRejected", cause=f"rejected by {by}: {reason}"
-            )
-    except ClientError as e:
-        withdraw_answer(deps, claimed, e.response.get("Error", {}).get("Code", "refused"))
-        raise ConflictError(
-            f"the promotion {approval['execution']} no longer waits for an answer (it timed out or ended)",
-            {"execution": approval["execution"], "code": e.response.get("Error", {}).get("Code")},
-        ) from e
-    # The record waits no longer: a poller must not see WAITING_FOR_APPROVAL again and answer twice. Only
-    # while it still waits: the machine's next step may have written its own status already.
-    try:
-        deps.table.update(
-            *layout.run_key(approval["execution"]),
-            {"approval": decision, "status": "APPROVED" if approve else "REJECTED"},
-            expect={"status": "WAITING_FOR_APPROVAL"},
-        )
-    except ConflictError:
-        update_run(deps, approval["execution"], approval=decision)
-    answered = {"model": model, "env": target.env, "promotion": approval["execution"], "version": approval["version"]}
-    return answered | {"execution_arn": approval.get("execution_arn")} | decision
+    """Approve or reject the promotion of ``model`` waiting in the target environment (once), through its operate
+    route: refused (Forbidden) to the person who requested it."""
+    body = {"decision": "approve" if approve else "reject", "reason": reason}
+    return operate(target, "POST", f"/v1/models/{quote(model, safe='')}/approval", body)
 
 
 def promotions_view(targets: list[Target], model: str | None) -> tuple[Any, Any]:
@@ -186,7 +124,6 @@ def promotions_view(targets: list[Target], model: str | None) -> tuple[Any, Any]
 
 
 def rollback(target: Target, model: str, reason: str) -> dict[str, Any]:
-    """Production back to the version it pointed at before its last move, as the caller, in one logged move."""
-    registry = ModelRegistry.of(target.deps)
-    was, now = registry.rollback_production(model, actor=principal(target), reason=reason)
-    return {"model": model, "env": target.env, "from": was, "to": now, "reason": reason}
+    """Production back to the version it pointed at before its last move, in one move logged with the caller's
+    verified name (the operate route)."""
+    return operate(target, "POST", f"/v1/models/{quote(model, safe='')}/rollback", {"reason": reason})

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -15,10 +16,21 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.stores.registry import ANY_PREVIOUS, ModelRegistry
+from slipway.errors import ConflictError, Forbidden, NotFound
+from slipway.stores.registry import ModelRegistry
 from slipway_cli.target import Target
 
-__all__ = ["HttpApiError", "aliases_set", "aliases_show", "post_json", "predict", "read_rows"]
+__all__ = [
+    "HttpApiError",
+    "aliases_clear",
+    "aliases_set",
+    "aliases_show",
+    "operate",
+    "post_json",
+    "predict",
+    "push_spec",
+    "read_rows",
+]
 
 
 class HttpApiError(Exception):
@@ -28,11 +40,6 @@ class HttpApiError(Exception):
         super().__init__(f"HTTP {status}: {body.get('message') if isinstance(body, dict) else body}")
         self.status = status
         self.body = body
-
-
-def principal(target: Target) -> str:
-    """Who is acting: the caller's ARN (an IAM user or assumed role), as recorded in the alias history."""
-    return target.principal
 
 
 def aliases_show(target: Target, model: str) -> tuple[Any, Any]:
@@ -85,15 +92,47 @@ def aliases_set(
     weight: float | None = None,
     expect_previous: str | None = None,
 ) -> dict[str, Any]:
-    """Move an alias; ``expect_previous`` ("none" or a version) makes it conditional on where it points now."""
-    expected: int | object | None = ANY_PREVIOUS
+    """Move an alias through the environment's operate route (logged with the caller's verified name);
+    ``expect_previous`` ("none" or a version) makes it conditional on where it points now."""
+    body: dict[str, Any] = {"version": version, "reason": reason}
+    if weight is not None:
+        body["weight"] = weight
     if expect_previous is not None:
-        expected = None if expect_previous.lower() == "none" else int(expect_previous)
-    registry = ModelRegistry.of(target.deps)
-    item = registry.set_alias(
-        model, alias, version, actor=principal(target), reason=reason, weight=weight, expect_previous=expected
-    )
-    return {k: item.get(k) for k in ("alias", "version", "weight", "updated_at", "updated_by")} | {"model": model}
+        body["expect_previous"] = "none" if expect_previous.lower() == "none" else int(expect_previous)
+    return operate(target, "PUT", f"/v1/models/{quote(model, safe='')}/aliases/{quote(alias, safe='')}", body)
+
+
+def aliases_clear(target: Target, model: str, alias: str, *, reason: str) -> dict[str, Any]:
+    """Remove an alias (a challenger after its test) through the operate route, logged with the caller's name."""
+    path = f"/v1/models/{quote(model, safe='')}/aliases/{quote(alias, safe='')}"
+    return operate(target, "DELETE", path, {"reason": reason})
+
+
+def push_spec(target: Target, text: str, *, reason: str = "") -> dict[str, Any]:
+    """Push a spec through the operate route: stored, made current, its drift schedule set, audited in the
+    caller's verified name (the same answer as ``slipway.stores.specs.push_spec``)."""
+    return operate(target, "POST", "/v1/specs", {"spec": text, "reason": reason})
+
+
+def operate(target: Target, method: str, path: str, body: Any) -> dict[str, Any]:
+    """An act through the environment's operate routes (HTTP API, IAM-authorized), done in the caller's name.
+    Refusals become the domain's errors: 403 Forbidden, 404 NotFound, 409 ConflictError."""
+    try:
+        answer: dict[str, Any] = post_json(target, f"{api_url(target)}{path}", body, method=method)
+    except HttpApiError as e:
+        message = e.body.get("message") if isinstance(e.body, dict) else str(e.body)
+        details = {
+            "status": e.status,
+            **({"errors": e.body["errors"]} if isinstance(e.body, dict) and e.body.get("errors") else {}),
+        }
+        if e.status == 403:
+            raise Forbidden(str(message), details) from None
+        if e.status == 404:
+            raise NotFound(str(message), details) from None
+        if e.status == 409:
+            raise ConflictError(str(message), details) from None
+        raise
+    return answer
 
 
 def api_url(target: Target, override: str | None = None) -> str:
@@ -103,16 +142,16 @@ def api_url(target: Target, override: str | None = None) -> str:
     return url.rstrip("/")
 
 
-def post_json(target: Target, url: str, body: Any, timeout_s: float = 30.0) -> Any:
-    """POST JSON, signed with the target's credentials (SigV4 for execute-api); the JSON answer."""
+def post_json(target: Target, url: str, body: Any, timeout_s: float = 30.0, method: str = "POST") -> Any:
+    """POST (or ``method``) JSON, signed with the target's credentials (SigV4 for execute-api); the JSON answer."""
     data = json.dumps(body).encode()
-    request = AWSRequest(method="POST", url=url, data=data, headers={"Content-Type": "application/json"})
+    request = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": "application/json"})
     credentials = target.session.get_credentials()
     if credentials is not None:
         SigV4Auth(
             credentials.get_frozen_credentials(), "execute-api", target.session.region_name or "us-east-1"
         ).add_auth(request)
-    prepared = urllib.request.Request(url, data=data, headers=dict(request.headers.items()), method="POST")
+    prepared = urllib.request.Request(url, data=data, headers=dict(request.headers.items()), method=method)
     try:
         with urllib.request.urlopen(prepared, timeout=timeout_s) as response:
             return json.loads(response.read())

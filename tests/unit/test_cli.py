@@ -126,7 +126,7 @@ def test_an_unknown_profile_is_one_line_not_a_traceback(capsys: pytest.CaptureFi
 def test_promotion_execution_names_fit_step_functions() -> None:
     from datetime import UTC, datetime
 
-    from slipway_cli.promotion import execution_name
+    from slipway.operations.acts import execution_name
 
     at = datetime(2026, 11, 25, 9, 30, 1, 123456, tzinfo=UTC)
     name = execution_name("churn@production", "staging", at)

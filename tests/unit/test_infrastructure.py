@@ -252,7 +252,19 @@ PROMOTION_ROLE = "PromotionRole"
 # Grants that differ from the rules below, each with the one place it is allowed and why.
 # DeleteItem: an alias is cleared (the challenger after a canary) and the promotion lock released only by a
 # conditional delete of their items; nothing else is ever deleted.
-DELETE_ALLOWED = {(PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): ["dynamodb:DeleteItem"]}
+TABLE = {"Fn::GetAtt": ["MetadataTable", "Arn"]}
+DRIFT_RULES = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/slipway-${EnvName}-drift-*"}
+DELETE_ALLOWED = {
+    (PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): (["dynamodb:DeleteItem"], TABLE),
+    ("OperateRole", "ClearAliases"): (["dynamodb:DeleteItem"], TABLE),  # `slipway aliases clear`, logged with it
+    # a pushed spec without monitoring removes the model's drift schedule (a rule, no data)
+    ("OperateRole", "ScheduleDriftChecks"): (
+        ["events:PutRule", "events:RemoveTargets", "events:DeleteRule", "events:DescribeRule"],
+        DRIFT_RULES,
+    ),
+}
+# Task tokens name no resource: the operate function answers a promotion's approval, and only that.
+TASK_ANSWERS = {("OperateRole", "AnswerApprovals"): ["states:SendTaskSuccess", "states:SendTaskFailure"]}
 # kms:Decrypt of another account's key, through S3 only: the promotion source's SSE-KMS artifacts, and for dev's
 # retraining staging's and prod's labelled captures (their key policies name the curate role).
 KMS_ALLOWED = {(PROMOTION_ROLE, "PromotionSourceKeyPolicy"), ("CurateRetrainingRole", "CaptureSourcesKeyPolicy")}
@@ -334,8 +346,11 @@ def test_no_function_may_delete_data_or_holds_broad_policies() -> None:
                 assert set(statement["Action"]) <= LOG_DELIVERY[1], statement
                 continue
             if statement.get("Sid") in allowed_deletes:
-                assert statement["Action"] == allowed_deletes[statement["Sid"]], statement
-                assert statement["Resource"] == {"Fn::GetAtt": ["MetadataTable", "Arn"]}, statement
+                actions, resource = allowed_deletes[statement["Sid"]]
+                assert statement["Action"] == actions and statement["Resource"] == resource, statement
+                continue
+            if (role, statement.get("Sid")) in TASK_ANSWERS:
+                assert statement["Action"] == TASK_ANSWERS[role, statement["Sid"]], statement
                 continue
             kept.append(statement)
         text = json.dumps([p for p in policies if not _statements(p)] + kept)

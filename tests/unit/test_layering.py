@@ -1,5 +1,5 @@
 """The layering rules of ../shared/STYLE.md: the domain is pure, imports run only downward (basics < domain <
-contracts < stores < serving < steps < composition), shipped code never imports test tools, and only the
+contracts < stores < serving < steps and operations < composition), shipped code never imports test tools, and only the
 adapters create AWS clients."""
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("contracts",),
     ("stores",),
     ("serving",),
-    ("steps",),
+    ("steps", "operations"),
     ("composition", "handler"),
 )
 ADAPTERS_MAY_IMPORT = BASICS

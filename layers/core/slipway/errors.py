@@ -14,6 +14,7 @@ __all__ = [
     "CanaryRolledBack",
     "ConflictError",
     "DataContractViolation",
+    "Forbidden",
     "InternalError",
     "InvalidEvent",
     "NoCandidateTrained",
@@ -65,6 +66,10 @@ class ConflictError(SlipwayError):
     """A conditional write lost a race or found a different value under the same key."""
 
 
+class Forbidden(SlipwayError):
+    """The verified caller may not do this, whatever their role allows (e.g. approve a promotion they requested)."""
+
+
 class PromotionInProgress(ConflictError):
     """Another promotion of the same model holds the target environment; this one changed nothing."""
 
@@ -108,6 +113,7 @@ ALL_ERRORS: dict[str, type[SlipwayError]] = {
         InvalidEvent,
         TransientError,
         NotFound,
+        Forbidden,
         ConflictError,
         ArtifactIntegrityError,
         QualityGateFailed,

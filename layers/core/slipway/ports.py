@@ -165,10 +165,19 @@ class Started:
 
 
 class Workflows(Protocol):
-    """Step Functions: start a state machine execution under a name of our choosing."""
+    """Step Functions: start a state machine execution under a name of our choosing; answer a task that
+    waits for a person (``.waitForTaskToken``)."""
 
     def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> Started:
         """Start ``name``; an execution of that name that already exists is a success, not an error."""
+        ...
+
+    def succeed_task(self, token: str, output: Mapping[str, Any]) -> None:
+        """The waiting task goes on with ``output``; ConflictError when it no longer waits (timed out, ended)."""
+        ...
+
+    def fail_task(self, token: str, error: str, cause: str) -> None:
+        """The waiting task fails with ``error``; ConflictError when it no longer waits."""
         ...
 
 

@@ -143,6 +143,13 @@ def test_spec_push_says_which_version_is_now_current(
     first, edited = tmp_path / "churn.yaml", tmp_path / "churn-2.yaml"
     first.write_text(spec_text())
     edited.write_text(spec_text(replace={"min_rows: 100": "min_rows: 200"}))
+    # (the push is the operate route's act, here on the fakes instead of through the HTTP API)
+    from slipway.operations import acts
+    from slipway_cli import serving
+
+    monkeypatch.setattr(
+        serving, "push_spec", lambda _, text, reason: acts.push(deps, text, reason, "arn:aws:iam::1:user/me")
+    )
     # WHEN the edited spec is pushed, then the first one again
     _, pushed = slipway(deps, monkeypatch, capsys, "spec", "push", str(edited), "--json")
     code, out = slipway(deps, monkeypatch, capsys, "spec", "push", str(first))

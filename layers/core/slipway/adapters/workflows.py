@@ -12,6 +12,9 @@ from botocore.exceptions import ClientError
 from slipway.adapters.clients import aws_errors, error_code
 from slipway.ports import Started
 
+# What Step Functions answers for a token whose task no longer waits (timed out, ended, answered).
+_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """``arn:…:stateMachine:<machine>`` and a name → ``arn:…:execution:<machine>:<name>``."""
@@ -41,3 +44,14 @@ class StepFunctionsWorkflows:
                 return Started(execution_arn(state_machine_arn, name), already_exists=True)
             raise
         return Started(str(response["executionArn"]), already_exists=False)
+
+    def succeed_task(self, token: str, output: Mapping[str, Any]) -> None:
+        self._answer(lambda: self._client().send_task_success(taskToken=token, output=json.dumps(output)))
+
+    def fail_task(self, token: str, error: str, cause: str) -> None:
+        self._answer(lambda: self._client().send_task_failure(taskToken=token, error=error, cause=cause[:32768]))
+
+    @staticmethod
+    def _answer(send: Callable[[], Any]) -> None:
+        with aws_errors("the promotion's task no longer waits for an answer (it timed out or ended)", conflict=_GONE):
+            send()

@@ -1,0 +1,43 @@
+"""The operate routes' request bodies: each act a person asks for, with why (every act is audited)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AliasBody", "AnswerBody", "PromoteBody", "RollbackBody", "SpecBody"]
+
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000, description="why: recorded in the audit trail")
+
+
+class PromoteBody(_Body):
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="a version or an alias")
+    source_env: Literal["dev", "staging"]
+
+
+class AnswerBody(_Body):
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=2000, description="why: recorded in the audit trail")
+
+
+class RollbackBody(_Body):
+    reason: str = Field(min_length=1, max_length=2000, description="why: recorded in the audit trail")
+
+
+class AliasBody(_Body):
+    version: int = Field(ge=1)
+    weight: float | None = Field(default=None, gt=0, lt=1, description="the challenger's share of traffic")
+    expect_previous: int | Literal["none"] | None = Field(
+        default=None, description="move only if the alias points at this version now ('none': unset)"
+    )
+
+
+class SpecBody(_Body):
+    spec: str = Field(min_length=1, max_length=MAX_SPEC_BYTES, description="the spec's YAML (or JSON) text")
