@@ -19,10 +19,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from slipway import layout
+from slipway.errors import SlipwayError
 from slipway.stores import audit
-from slipway.stores.promotions import claim_approval
+from slipway.stores.promotions import record
 from slipway.stores.registry import ModelRegistry
-from slipway.stores.specs import push_spec
+from slipway_cli import promotion, serving
+from slipway_cli.serving import HttpApiError
 from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud, iam
 from slipway_local.cloud import ACCOUNTS, REGION, TEAMS
@@ -184,20 +186,34 @@ def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]
         registry.set_alias(MODEL, "production", version, actor="operator", reason="matrix seed")
     for team in TEAMS:
         deps.table.put(_approval(env, team))
+        # a promotion of its own model that the team's member requested (approve-own-promotion)
+        own = _approval(env, team, model=f"{MODEL}-own-{team}", by=_member(cloud, env, team))
+        deps.table.put(own)
+        record(deps, own["execution"], status="WAITING_FOR_APPROVAL", model=own["model"])
+    # platform's approve cell answers a promotion somebody else requested, waiting (its token is not a live task's)
+    record(deps, f"promote-{MODEL}-platform", status="WAITING_FOR_APPROVAL", model=MODEL)
     audit.add(deps.table, audit.entry(MODEL, "rollback", at=SEEDED_AUDIT_AT, principal="operator", reason="seed"))
     return {(env, what): (obj.bucket, obj.key) for what, obj in objects.items()}
 
 
-def _approval(env: str, team: str) -> dict[str, Any]:
-    execution = f"promote-{MODEL}-{team}"
+def _member(cloud: LocalCloud, env: str, team: str) -> str:
+    """The ARN a team's member acts as (the role, assumed under the member's name)."""
+    return f"arn:aws:sts::{ACCOUNTS[env]}:assumed-role/slipway-{env}-{team}/{team}-member"
+
+
+def _approval(
+    env: str, team: str, model: str = MODEL, by: str = "arn:aws:iam::000000000000:user/someone-else"
+) -> dict[str, Any]:
+    execution = f"promote-{model}-{team}"
     return layout.item(
-        layout.approval_key(MODEL, env, execution),
-        model=MODEL,
+        layout.approval_key(model, env, execution),
+        model=model,
         env=env,
         execution=execution,
         version=2,
         status="PENDING",
         token=f"not-a-live-task-{team}",
+        requested_by=by,
         requested_at="2026-11-26T00:00:00+00:00",
     )
 
@@ -234,13 +250,19 @@ def _read_registry(world: World, env: str, team: str) -> None:
 
 def _push_spec(world: World, env: str, team: str) -> None:
     text = (ROOT / "specs" / "churn.yaml").read_text().replace("name: churn", f"name: {MODEL}", 1)
-    push_spec(world.target(env, team).deps, text)
+    _act(lambda: serving.push_spec(world.target(env, team), text, reason="permission matrix"))
+
+
+def _start_promotion(world: World, env: str, team: str) -> None:
+    """Through the operate route (the machine runs and fails: the seeded version has no artifacts)."""
+    target = world.target(env, team)
+    _act(lambda: promotion.start(target, f"{MODEL}@1", promotion.SOURCE_OF[env], "permission matrix"))
 
 
 def _start(machine: str) -> Callable[[World, str, str], None]:
     def start(world: World, env: str, team: str) -> None:
         outputs = world.cloud.environments[env].outputs
-        request = {"ref": f"{MODEL}@1", "source_env": "none", "requested_by": team, "reason": "permission matrix"}
+        request = {"ref": f"{MODEL}@1", "source_env": "none", "requested_by": "forged", "reason": "permission matrix"}
         world.session(env, team).client("stepfunctions").start_execution(
             stateMachineArn=outputs[machine], name=f"{MODEL}-{team}-{env}", input=json.dumps(request)
         )
@@ -249,25 +271,45 @@ def _start(machine: str) -> Callable[[World, str, str], None]:
 
 
 def _approve(world: World, env: str, team: str) -> None:
-    target = world.target(env, team)
-    arn = target.client("sts").get_caller_identity()["Arn"]
-    claim_approval(target.deps, _approval(env, team), "APPROVED", arn, "permission matrix")
-    try:
-        target.client("stepfunctions").send_task_success(taskToken=f"not-a-live-task-{team}", output="{}")
-    except ClientError as e:
-        if e.response["Error"]["Code"] in DENIED:
-            raise
-        # authorized, and refused for the token: what an approval of an ended promotion gets
+    _act(lambda: promotion.answer(world.target(env, team), MODEL, True, "permission matrix"))
+
+
+def _approve_own(world: World, env: str, team: str) -> None:
+    _act(lambda: promotion.answer(world.target(env, team), f"{MODEL}-own-{team}", True, "my own"))
+
+
+def _answer_task_directly(world: World, env: str, team: str) -> None:
+    """SendTaskSuccess with a token read from the table, past the operate route (and its requester check)."""
+    world.session(env, team).client("stepfunctions").send_task_success(taskToken=f"not-a-live-task-{team}", output="{}")
 
 
 def _move_alias(world: World, env: str, team: str) -> None:
+    _act(lambda: serving.aliases_set(world.target(env, team), MODEL, "staging", 1, reason="permission matrix"))
+
+
+def _move_alias_directly(world: World, env: str, team: str) -> None:
+    """The registry's own transaction (alias Update + log Put) as the team's role, past the operate route."""
     target = world.target(env, team)
-    ModelRegistry.of(target.deps).set_alias(MODEL, "staging", 1, actor=team, reason="permission matrix")
+    ModelRegistry.of(target.deps).set_alias(MODEL, "staging", 1, actor="forged", reason="permission matrix")
 
 
 def _rollback(world: World, env: str, team: str) -> None:
-    target = world.target(env, team)
-    ModelRegistry.of(target.deps).rollback_production(MODEL, actor=team, reason="permission matrix")
+    _act(lambda: promotion.rollback(world.target(env, team), MODEL, "permission matrix"))
+
+
+def _act(call: Callable[[], Any]) -> None:
+    """An act through the operate route: API Gateway's 403 (no execute-api:Invoke on the route) or the act's own
+    refusal of the caller (Forbidden: the requester answering their own promotion) is a denial; the act's
+    answer about the world (404 nothing waits, 409 the token is not a live task's) means it was let through.
+    A 5xx is a failure of the test, never an outcome."""
+    try:
+        call()
+    except SlipwayError as e:
+        if e.details.get("status") == 403:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": e.message}}, "Invoke") from e
+        assert e.details.get("status") in (404, 409), e
+    except HttpApiError as e:
+        raise AssertionError(f"the operate route failed: {e.status} {e.body}") from e
 
 
 def _overwrite_audit(world: World, env: str, team: str) -> None:
@@ -315,6 +357,10 @@ def _assume_deployment_role(world: World, env: str, team: str) -> None:
     world.session(env, team).client("sts").assume_role(RoleArn=role, RoleSessionName=f"{team}-deploys")
 
 
+# Acts through the operate routes: API Gateway's authorization of the signed request decides them.
+ROUTE_ACTIONS = frozenset(
+    {"push-spec", "start-promotion", "approve", "approve-own-promotion", "move-alias", "rollback"}
+)
 ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "upload-raw": _upload_raw,
     "read-curated": lambda w, e, t: _get(w, e, t, "lake/curated"),
@@ -324,9 +370,13 @@ ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "read-registry": _read_registry,
     "push-spec": _push_spec,
     "start-training": _start("TrainingStateMachineArn"),
-    "start-promotion": _start("PromotionStateMachineArn"),
+    "start-promotion": _start_promotion,
+    "start-promotion-directly": _start("PromotionStateMachineArn"),
     "approve": _approve,
+    "approve-own-promotion": _approve_own,
+    "answer-task-directly": _answer_task_directly,
     "move-alias": _move_alias,
+    "move-alias-directly": _move_alias_directly,
     "rollback": _rollback,
     "overwrite-audit": _overwrite_audit,
     "update-audit": _update_audit,
@@ -415,10 +465,14 @@ def _outcome(act: Callable[[], None]) -> tuple[str, str]:
     return "allow", ""
 
 
-def _decider(outcome: str, message: str) -> tuple[str, str]:
+def _decider(cell: object, outcome: str, message: str) -> tuple[str, str]:
     """Who decided: ``moto`` when moto's evaluator, on the same documents, says the same for every call of
     the cell and the call is one it checks against the real resource; else ``policy documents`` and why."""
     decisions = list(iam.DECISIONS)
+    if "another person must answer it" in message:
+        return "policy documents", "the operate route's own refusal of the promotion's requester"
+    if "execute-api:Invoke" in message or (outcome == "allow" and str(cell).rsplit(":", 1)[1] in ROUTE_ACTIONS):
+        return "policy documents", "the route's IAM authorization (the caller's policies and boundary, as API Gateway)"
     if outcome == "deny" and ("resource policy" in message or "explicit deny (" in message):
         return "policy documents", "a resource policy (perimeter): moto ignores principals and conditions in them"
     relevant = decisions if outcome == "allow" else [d for d in decisions if not d.allowed][-1:]
@@ -433,7 +487,7 @@ def _decider(outcome: str, message: str) -> tuple[str, str]:
 
 
 def _record(cell: object, expected: str, outcome: str, message: str) -> None:
-    decider, why = _decider(outcome, message)
+    decider, why = _decider(cell, outcome, message)
     REPORT.append({"cell": str(cell), "expected": expected, "outcome": outcome, "decider": decider, "why": why})
 
 
@@ -457,7 +511,7 @@ def test_cell(world: World, cell: Cell) -> None:
     # THEN AWS's answer (here the local cloud's) is the table's
     assert outcome == cell.expected, f"{cell}: expected {cell.expected}, got {outcome} {message}"
     if outcome == "deny":
-        assert re.search(r"not authorized to perform", message), message
+        assert re.search(r"not authorized to perform|another person must answer it", message), message
 
 
 @pytest.mark.parametrize("cell", deployment(), ids=str)
@@ -523,17 +577,17 @@ def test_the_audit_trail_names_each_team_role_and_the_auditor_reads_it(world: Wo
     from slipway_cli.commands import audit_view
 
     # GIVEN a spec pushed by dev's ML engineers, an approval answered by prod's platform team and a rollback
-    # by staging's, each as its assumed role (through the CLI's code paths)
+    # by staging's, each as its assumed role through the operate routes (the CLI's code paths)
     text = (ROOT / "specs" / "churn.yaml").read_text().replace("name: churn", "name: audited", 1)
-    push_spec(world.target("dev", "ml-engineer").deps, text, reason="audited spec")
-    prod_platform = world.target("prod", "platform")
-    approval = _approval("prod", "audit-check")
-    target_in(world.cloud, "prod").deps.table.put(approval)
-    claim_approval(prod_platform.deps, approval, "REJECTED", prod_platform.principal, "not this week")
-    staging_platform = world.target("staging", "platform")
-    ModelRegistry.of(staging_platform.deps).rollback_production(
-        MODEL, actor=staging_platform.principal, reason="audit check"
-    )
+    serving.push_spec(world.target("dev", "ml-engineer"), text, reason="audited spec")
+    approval = _approval("prod", "audit-check") | {"requested_at": "2026-12-01T00:00:00+00:00"}  # the newest waiting
+    prod = target_in(world.cloud, "prod").deps
+    prod.table.put(approval)
+    record(prod, approval["execution"], status="WAITING_FOR_APPROVAL", model=MODEL)
+    # (its token is not a live task's: the answer is recorded, then withdrawn as undelivered)
+    with pytest.raises(SlipwayError, match="no longer waits"):
+        promotion.answer(world.target("prod", "platform"), MODEL, False, "not this week")
+    promotion.rollback(world.target("staging", "platform"), MODEL, "audit check")
 
     # WHEN each environment's auditor reads the trail (`slipway audit MODEL --env ENV`)
     dev_trail, _ = audit_view(world.target("dev", "auditor"), "audited")
@@ -544,7 +598,7 @@ def test_the_audit_trail_names_each_team_role_and_the_auditor_reads_it(world: Wo
     assert [(e["kind"], e["reason"]) for e in dev_trail] == [("spec-push", "audited spec")]
     assert ":assumed-role/slipway-dev-ml-engineer/" in dev_trail[0]["principal"]
     rejected = [e for e in prod_trail if e["kind"] == "rejected"]
-    assert [(e["reason"], e["execution"]) for e in rejected] == [("not this week", "promote-matrix-audit-check")]
+    assert [(e["reason"], e["execution"]) for e in rejected][-1:] == [("not this week", "promote-matrix-audit-check")]
     assert ":assumed-role/slipway-prod-platform/" in rejected[0]["principal"]
     rollback = [e for e in staging_trail if e["kind"] == "rollback" and e["reason"] == "audit check"]
     assert len(rollback) == 1 and ":assumed-role/slipway-staging-platform/" in rollback[0]["principal"]

@@ -2,7 +2,8 @@
 the request must be SigV4-signed for ``execute-api`` with keys of a principal of the API's account
 whose policies allow ``execute-api:Invoke`` on the route's ARN; the caller's identity reaches the
 function as ``requestContext.authorizer.iam``. Keys and policies are moto's (IAM users' access
-keys, STS assumed-role keys); policies are evaluated by moto's own evaluator.
+keys, STS assumed-role keys); policies are evaluated as the local cloud's IAM enforcement does (slipway_local.iam:
+identity policies, permission boundary, conditions), whether enforcement is on or not.
 
 The signature is verified here (canonical request as botocore and curl build it) rather than by
 moto's ``IAMRequest``, which costs ~0.3 ms a request through botocore's request objects.
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from botocore.utils import normalize_url_path
 
+from slipway_local import iam
 from slipway_local.httpapi import Request
 
 FORBIDDEN = "Forbidden"
@@ -100,7 +102,7 @@ def _expected_signature(request: Request, auth: _Authorization, secret: str, amz
 
 def authorize_iam(request: Request, *, region: str, account_id: str, api_id: str) -> dict[str, Any]:
     """The ``iam`` block of the event's authorizer context, or Denied."""
-    from moto.iam.access_control import CreateAccessKeyFailure, IAMPolicy, PermissionResult, create_access_key
+    from moto.iam.access_control import CreateAccessKeyFailure, create_access_key
     from moto.utilities.utils import get_partition
 
     values = {name.lower(): value for name, value in request.headers}
@@ -123,11 +125,10 @@ def authorize_iam(request: Request, *, region: str, account_id: str, api_id: str
         raise Denied(BAD_SIGNATURE)
 
     resource = route_arn(region, account_id, api_id, request.method, request.target.partition("?")[0])
-    results = [
-        IAMPolicy(policy).is_action_permitted("execute-api:Invoke", resource) for policy in key.collect_policies()
-    ]
-    if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
-        raise Denied(f"User: {key.arn} is not authorized to perform: execute-api:Invoke on resource: {resource}")
+    why = iam.decide(iam.identity_of(key), iam.Request("execute-api:Invoke", resource, {}))
+    if why is not None:
+        denied = f"User: {key.arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+        raise Denied(f"{denied} ({why})")
     return _identity(auth.access_key, account_id, partition, key.arn)
 
 
