@@ -31,7 +31,7 @@ from slipway.objects import S3Object
 from slipway.stores.registry import ModelRegistry
 from slipway_cli import drift, promotion, serving
 from slipway_cli.samples import REFERENCE_DATE, churn_outcomes, corrupt, make_churn, to_csv_bytes, to_parquet_bytes
-from slipway_cli.target import Target, target_in
+from slipway_cli.target import Target, target_in, team_target_in
 from slipway_cli.traffic import live_traffic
 from slipway_local.cloud import LocalCloud
 from slipway_local.packaging import REPO_ROOT
@@ -204,8 +204,11 @@ def _watch(
             break
         if status == "WAITING_FOR_APPROVAL":
             console.print(f"  waits for {escape(str(record.get('waiting_for')))}")
-            console.print(f"$ slipway approve {model} --env {to} --reason 'model card reviewed'")
-            answered = promotion.answer(targets[to], model, True, "model card reviewed")
+            # another person than the operator who asked: the requester may not approve their own promotion
+            approve = f"slipway approve {model} --env {to} --profile {to}-platform"
+            console.print(f"$ {approve} --reason 'model card reviewed'")
+            approver = team_target_in(cloud, to, "platform")
+            answered = promotion.answer(approver, model, True, "model card reviewed")
             console.print(f"  approved by {escape(answered['by'])}")
         elif status == "CANARY":
             url = f"{cloud.api_url(to)}/v1/models/{model}/predict"

@@ -83,7 +83,15 @@ class LocalEnvironments(Protocol):
 
     def session(self, env: str) -> boto3.Session: ...
 
+    def team_session(self, env: str, team: str, session_name: str | None = None) -> boto3.Session: ...
+
 
 def target_in(cloud: LocalEnvironments, env: str) -> Target:
     """A target inside an in-process local cloud (tests, the demo, benchmarks), with the environment's operator keys."""
     return Target(env, cloud.session(env), cloud.endpoint_url, dict(cloud.environments[env].outputs))
+
+
+def team_target_in(cloud: LocalEnvironments, env: str, team: str) -> Target:
+    """A target inside an in-process local cloud acting as a team's role (assumed by the team's member): another
+    person than the operator, e.g. the platform engineer who approves a promotion the operator requested."""
+    return Target(env, cloud.team_session(env, team), cloud.endpoint_url, dict(cloud.environments[env].outputs))

@@ -174,8 +174,12 @@ def test_cli_promotes_dev_to_staging_to_prod_with_approval(server: dict[str, Any
     assert prod["status"] == "WAITING_FOR_APPROVAL" and "slipway approve churn --env prod" in prod["waiting_for"]
     listed = _cli(server, "promotions", "--model", "churn")
     assert [(p["env"], p["status"]) for p in listed] == [("prod", "WAITING_FOR_APPROVAL"), ("staging", "SUCCEEDED")]
-    # THEN a prod operator's approval lets it finish, and v1 serves in prod
-    done = _cli(server, "approve", "churn", "--env", "prod", "--reason", "reviewed", "--wait")
+    # THEN the operator who asked may not approve it, prod's platform engineer may, and v1 serves in prod
+    own = _cli(server, "approve", "churn", "--env", "prod", "--reason", "my own", expect=2)
+    assert "another person must answer it" in " ".join(own.split())
+    done = _cli(
+        server, "approve", "churn", "--env", "prod", "--profile", "prod-platform", "--reason", "reviewed", "--wait"
+    )
     assert (done["execution"], done["status"], done["approval"]["reason"]) == ("SUCCEEDED", "SUCCEEDED", "reviewed")
     shown = _cli(server, "aliases", "show", "churn", "--env", "prod")
     assert shown["aliases"]["production"]["version"] == 1

@@ -22,7 +22,7 @@ from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import promotion
 from slipway_cli.samples import make_churn, to_csv_bytes
-from slipway_cli.target import Target, target_in
+from slipway_cli.target import Target, target_in, team_target_in
 from slipway_cli.traffic import live_traffic
 from slipway_local import LocalCloud
 from slipway_local.polling import poll
@@ -120,7 +120,8 @@ def in_production(cloud: LocalCloud, targets: dict[str, Target]) -> int:
         started = promotion.start(targets[to], ref, source, "first deployment")
         _, record = promotion.follow(started, timeout_s=120, interval_s=0.2)
         if record.get("status") == "WAITING_FOR_APPROVAL":
-            promotion.answer(targets[to], MODEL, True, "first deployment reviewed")
+            approver = team_target_in(cloud, to, "platform")  # another person than the operator who asked
+            promotion.answer(approver, MODEL, True, "first deployment reviewed")
         described, _ = promotion.follow(started, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
         assert described["status"] == "SUCCEEDED", described.get("cause")
     return version

@@ -19,14 +19,14 @@ from botocore.exceptions import ClientError
 
 from slipway import layout
 from slipway.domain.lineage import model_node
-from slipway.errors import ConflictError, NotFound
+from slipway.errors import ConflictError, Forbidden, NotFound
 from slipway.objects import S3Object
 from slipway.stores.lineage import upstream
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import promotion
 from slipway_cli.samples import make_churn, to_csv_bytes
-from slipway_cli.target import Target, target_in
+from slipway_cli.target import Target, target_in, team_target_in
 from slipway_local import LocalCloud
 from slipway_local.cloud import ACCOUNTS, REGION
 from slipway_local.faults import STEP_FAULTS
@@ -47,6 +47,12 @@ def no_fault_outlives_its_test() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def targets(cloud: LocalCloud) -> dict[str, Target]:
     return {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
+
+
+@pytest.fixture(scope="module")
+def approvers(cloud: LocalCloud) -> dict[str, Target]:
+    """Each environment's platform engineer: another person than the operator who requests the promotions."""
+    return {env: team_target_in(cloud, env, "platform") for env in ("dev", "staging", "prod")}
 
 
 def skewed_churn(seed: int = 9) -> bytes:
@@ -131,7 +137,7 @@ def canary_with_traffic(
 
 
 def test_dev_to_staging_to_prod_with_approval(
-    cloud: LocalCloud, targets: dict[str, Target], versions: dict[int, dict[str, Any]]
+    approvers: dict[str, Target], cloud: LocalCloud, targets: dict[str, Target], versions: dict[int, dict[str, Any]]
 ) -> None:
     # GIVEN churn-promo v1 trained in dev, nothing deployed anywhere
     # WHEN it is promoted into staging: no champion there, no approval asked → production at once
@@ -155,9 +161,14 @@ def test_dev_to_staging_to_prod_with_approval(
     ]
     assert aliases(targets, "prod") == {}
 
-    # WHEN a prod operator approves THEN it goes on and v1 serves in prod
-    answered = promotion.answer(targets["prod"], MODEL, True, "reviewed the model card")
-    assert answered["by"] == f"arn:aws:iam::{ACCOUNTS['prod']}:user/slipway-operator"
+    # AND the operator who requested it may not approve it (the operate route knows them by their signature)
+    with pytest.raises(Forbidden, match="another person must answer it"):
+        promotion.answer(targets["prod"], MODEL, True, "my own release")
+    assert run.record()["status"] == "WAITING_FOR_APPROVAL"
+
+    # WHEN prod's platform engineer approves THEN it goes on and v1 serves in prod, approved in their name
+    answered = promotion.answer(approvers["prod"], MODEL, True, "reviewed the model card")
+    assert answered["by"] == f"arn:aws:sts::{ACCOUNTS['prod']}:assumed-role/slipway-prod-platform/platform-member"
     described, record = finish(run)
     elapsed = time.perf_counter() - started
     assert described["status"] == "SUCCEEDED", described.get("cause")
@@ -165,7 +176,7 @@ def test_dev_to_staging_to_prod_with_approval(
     assert aliases(targets, "prod") == {"production": 1}
     assert aliases(targets, "dev") == {"candidate": 3}  # the source is never changed
     with pytest.raises(Exception, match="no promotion of churn-promo waits for approval"):
-        promotion.answer(targets["prod"], MODEL, True, "twice")
+        promotion.answer(approvers["prod"], MODEL, True, "twice")
     print(f"\ndev → staging → prod (first deployments, approval given at once): {elapsed:.1f} s")
 
 
@@ -326,7 +337,7 @@ def test_the_alias_history_is_complete(targets: dict[str, Target], versions: dic
 
 
 @pytest.fixture(scope="module")
-def faulty(cloud: LocalCloud, targets: dict[str, Target]) -> dict[str, Any]:
+def faulty(approvers: dict[str, Target], cloud: LocalCloud, targets: dict[str, Target]) -> dict[str, Any]:
     """churn-fault: dev v1 in staging's production, dev v2 ready to canary behind it. Its spec bakes 1 s and
     asks approval in staging too, within 4 s."""
     spec = spec_variant(
@@ -344,7 +355,7 @@ def faulty(cloud: LocalCloud, targets: dict[str, Target]) -> dict[str, Any]:
         assert run.status == "SUCCEEDED", run.execution.get("cause")
     run, described, record = promote(targets, f"{FAULTY}@1", "dev", "staging")
     assert record["status"] == "WAITING_FOR_APPROVAL"
-    promotion.answer(targets["staging"], FAULTY, True, "first release")
+    promotion.answer(approvers["staging"], FAULTY, True, "first release")
     described, record = finish(run)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     return {"aliases": {"dev": aliases(targets, "dev", FAULTY), "staging": aliases(targets, "staging", FAULTY)}}
@@ -365,7 +376,7 @@ def test_promoting_the_version_already_serving_changes_nothing(
 
 
 def test_a_rejected_promotion_changes_nothing(
-    cloud: LocalCloud, targets: dict[str, Target], versions: dict[int, dict[str, Any]]
+    approvers: dict[str, Target], cloud: LocalCloud, targets: dict[str, Target], versions: dict[int, dict[str, Any]]
 ) -> None:
     before = aliases(targets, "prod")
     run, _, record = promote(targets, f"{MODEL}@2", "staging", "prod")
@@ -373,12 +384,12 @@ def test_a_rejected_promotion_changes_nothing(
     # an answer Step Functions refuses never reached the promotion: it is withdrawn, the approval still pending
     cloud.inject_fault("sfn", "SendTaskFailure", code="TaskTimedOut", status=400)
     with pytest.raises(ConflictError, match="no longer waits for an answer"):
-        promotion.answer(targets["prod"], MODEL, False, "lost on the way")
+        promotion.answer(approvers["prod"], MODEL, False, "lost on the way")
     approvals = targets["prod"].deps.table.query(*layout.approvals(MODEL, "prod"))
     [pending] = [a for a in approvals if a["execution"] == run.name]
     assert (pending["status"], "answered_by" in pending) == ("PENDING", False)
     assert "REJECTED by" in pending["undelivered"] and "TaskTimedOut" in pending["undelivered"]
-    promotion.answer(targets["prod"], MODEL, False, "not during the sale")
+    promotion.answer(approvers["prod"], MODEL, False, "not during the sale")
     described, record = finish(run)
     assert (described["status"], described["error"], record["status"]) == ("FAILED", "ApprovalRejected", "REJECTED")
     assert "not during the sale" in record["cause"], (described, record)
@@ -387,7 +398,9 @@ def test_a_rejected_promotion_changes_nothing(
     assert [a["status"] for a in approvals if a["execution"] == run.name] == ["REJECTED"]
 
 
-def test_an_unanswered_approval_times_out_as_rejected(targets: dict[str, Target], faulty: dict[str, Any]) -> None:
+def test_an_unanswered_approval_times_out_as_rejected(
+    approvers: dict[str, Target], targets: dict[str, Target], faulty: dict[str, Any]
+) -> None:
     run, _, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
     assert record["status"] == "WAITING_FOR_APPROVAL"
     described, record = finish(run)  # nobody answers within the spec's 4 s
@@ -396,11 +409,11 @@ def test_an_unanswered_approval_times_out_as_rejected(targets: dict[str, Target]
     approvals = targets["staging"].deps.table.query(*layout.approvals(FAULTY, "staging"))
     assert [a["status"] for a in approvals if a["execution"] == run.name] == ["TIMED_OUT"]
     with pytest.raises(Exception, match=f"no promotion of {FAULTY} waits for approval"):
-        promotion.answer(targets["staging"], FAULTY, True, "too late")
+        promotion.answer(approvers["staging"], FAULTY, True, "too late")
 
 
 def test_two_promotions_of_one_model_at_once_one_proceeds_the_other_fails_typed(
-    targets: dict[str, Target], faulty: dict[str, Any]
+    approvers: dict[str, Target], targets: dict[str, Target], faulty: dict[str, Any]
 ) -> None:
     # GIVEN a promotion of churn-fault into staging under way (waiting for its approval)
     first, _, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
@@ -416,18 +429,18 @@ def test_two_promotions_of_one_model_at_once_one_proceeds_the_other_fails_typed(
     ]
     # AND the first proceeds
     assert first.record()["status"] == "WAITING_FOR_APPROVAL"
-    promotion.answer(targets["staging"], FAULTY, False, "end of the test")
+    promotion.answer(approvers["staging"], FAULTY, False, "end of the test")
     assert finish(first)[1]["status"] == "REJECTED" and unchanged(targets, faulty)
 
 
 def test_a_stopped_promotion_is_cleaned_up_by_its_status_change_event(
-    cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
+    approvers: dict[str, Target], cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
 ) -> None:
     # GIVEN a promotion whose canary is on (the challenger set), held inside its CheckCanary step
     held = cloud.inject_step_fault("staging", "CheckCanaryFunction", "barrier", parties=2)
     run, _, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
     assert record["status"] == "WAITING_FOR_APPROVAL"
-    promotion.answer(targets["staging"], FAULTY, True, "stop test")
+    promotion.answer(approvers["staging"], FAULTY, True, "stop test")
     poll(lambda: held.fired or None, timeout_s=60, what="CheckCanary never started")
     assert aliases(targets, "staging", FAULTY)["challenger"] == 2
     # WHEN an operator stops the execution (it never reaches its Abort state; the held step then returns)
@@ -458,12 +471,14 @@ STEPS = [
 ]
 
 
-def promote_faulty(targets: dict[str, Target]) -> tuple[promotion.Started, dict[str, Any], dict[str, Any]]:
+def promote_faulty(
+    approvers: dict[str, Target], targets: dict[str, Target]
+) -> tuple[promotion.Started, dict[str, Any], dict[str, Any]]:
     """churn-fault dev v2 into staging, approved as soon as it asks; with no traffic its canary rolls back."""
     run, described, record = promote(targets, f"{FAULTY}@2", "dev", "staging")
     if record.get("status") == "WAITING_FOR_APPROVAL":
         try:
-            promotion.answer(targets["staging"], FAULTY, True, "fault test")
+            promotion.answer(approvers["staging"], FAULTY, True, "fault test")
         except (NotFound, ConflictError):  # a step failing after asking: the promotion already ended
             pass
         described, record = finish(run)
@@ -507,7 +522,7 @@ def test_a_permanent_fault_in_a_step_is_caught_and_leaves_the_aliases(
 
 
 def test_a_failed_promotion_undoes_a_production_move_it_made(
-    cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
+    approvers: dict[str, Target], cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any]
 ) -> None:
     # GIVEN churn-fault's first deployment into prod (no champion there: production moves at once)
     assert aliases(targets, "prod", FAULTY) == {}
@@ -515,7 +530,7 @@ def test_a_failed_promotion_undoes_a_production_move_it_made(
     cloud.inject_step_fault("prod", "ConcludePromotionFunction", "after", error_type="ConflictError")
     run, described, record = promote(targets, f"{FAULTY}@production", "staging", "prod")
     assert record["status"] == "WAITING_FOR_APPROVAL"
-    promotion.answer(targets["prod"], FAULTY, True, "fault test")
+    promotion.answer(approvers["prod"], FAULTY, True, "fault test")
     described, record = finish(run)
     # THEN the abort puts production back where it was (unset), and says so
     assert (described["error"], record["status"]) == ("ConflictError", "FAILED")

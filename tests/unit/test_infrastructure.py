@@ -253,7 +253,9 @@ PROMOTION_ROLE = "PromotionRole"
 # DeleteItem: an alias is cleared (the challenger after a canary) and the promotion lock released only by a
 # conditional delete of their items; nothing else is ever deleted.
 TABLE = {"Fn::GetAtt": ["MetadataTable", "Arn"]}
-DRIFT_RULES = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/slipway-${EnvName}-drift-*"}
+DRIFT_RULES = {
+    "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/slipway-${EnvName}-drift-*"
+}
 DELETE_ALLOWED = {
     (PROMOTION_ROLE, "ClearChallengerAndReleaseLock"): (["dynamodb:DeleteItem"], TABLE),
     ("OperateRole", "ClearAliases"): (["dynamodb:DeleteItem"], TABLE),  # `slipway aliases clear`, logged with it
