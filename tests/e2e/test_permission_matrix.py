@@ -174,7 +174,7 @@ def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]
         "artifacts/specs": layout.spec_object(artifacts, MODEL, "probe"),
     }
     s3 = operator.client("s3")
-    # prod's models and specs are written only by its promotion role (the bucket policy): as a copy would
+    # staging's and prod's models and specs are written only by their promotion role (bucket policy): as a copy would
     as_promotion = pin_to_account(cloud.admin_client("s3", env), ACCOUNTS[env], outputs["PromotionRoleArn"])
     for obj in objects.values():
         writer = as_promotion if obj.bucket == artifacts else s3
@@ -604,3 +604,18 @@ def test_the_audit_trail_names_each_team_role_and_the_auditor_reads_it(world: Wo
     assert len(rollback) == 1 and ":assumed-role/slipway-staging-platform/" in rollback[0]["principal"]
     moves = [e for e in staging_trail if e["kind"] == "alias-move" and e["reason"] == "audit check"]
     assert moves and moves[-1]["principal"] == rollback[0]["principal"]
+
+
+@pytest.mark.parametrize(("env", "expected"), [("dev", "allow"), ("staging", "deny"), ("prod", "deny")])
+def test_models_where_versions_arrive_by_promotion_are_written_only_by_the_promotion_role(
+    world: World, env: str, expected: str
+) -> None:
+    # GIVEN the environment's operator (an administrator: its own policies allow everything)
+    artifacts = world.cloud.environments[env].outputs["ArtifactsBucketName"]
+    s3 = target_in(world.cloud, env).client("s3")
+    # WHEN it writes a model artifact THEN only dev's bucket takes it: staging's (prod's source) and prod's refuse
+    # everyone but their promotion role (the bucket policy), whatever the writer's own rights
+    outcome, message = _outcome(
+        lambda: s3.put_object(Bucket=artifacts, Key=f"models/{MODEL}/forged/model.onnx", Body=b"forged")
+    )
+    assert outcome == expected, message

@@ -492,10 +492,15 @@ def history_of(cloud: LocalCloud, run: promotion.Started) -> list[dict[str, Any]
 
 @pytest.mark.parametrize(("env", "function"), STEPS, ids=[f for _, f in STEPS])
 def test_a_transient_fault_in_a_step_is_retried(
-    cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any], env: str, function: str
+    cloud: LocalCloud,
+    approvers: dict[str, Target],
+    targets: dict[str, Target],
+    faulty: dict[str, Any],
+    env: str,
+    function: str,
 ) -> None:
     fault = cloud.inject_step_fault(env, function, "before", error_type="TransientError")
-    run, described, record = promote_faulty(targets)
+    run, described, record = promote_faulty(approvers, targets)
     assert fault.fired == 1
     # THEN the step ran again and the promotion ended as it would have without the fault: no traffic, rolled back
     assert (described["status"], described.get("error"), record["status"]) == (
@@ -510,11 +515,16 @@ def test_a_transient_fault_in_a_step_is_retried(
 
 @pytest.mark.parametrize(("env", "function"), STEPS, ids=[f for _, f in STEPS])
 def test_a_permanent_fault_in_a_step_is_caught_and_leaves_the_aliases(
-    cloud: LocalCloud, targets: dict[str, Target], faulty: dict[str, Any], env: str, function: str
+    cloud: LocalCloud,
+    approvers: dict[str, Target],
+    targets: dict[str, Target],
+    faulty: dict[str, Any],
+    env: str,
+    function: str,
 ) -> None:
     # "after": the step's side effects happened (an alias moved, the lock taken), then it failed for good
     fault = cloud.inject_step_fault(env, function, "after", error_type="ArtifactIntegrityError")
-    _, described, record = promote_faulty(targets)
+    _, described, record = promote_faulty(approvers, targets)
     assert fault.fired == 1
     assert (described["status"], described["error"], record["status"]) == ("FAILED", "ArtifactIntegrityError", "FAILED")
     assert unchanged(targets, faulty), record.get("undone")

@@ -32,6 +32,9 @@ class Settings:
     promotion_source_env: str | None = None
     promotion_source_bucket: str | None = None
     principal: str | None = None
+    # The environment's own floor under the spec's deployment.approval (the stack's ApprovalRequired; always in
+    # prod): a spec, written in dev, can ask for more approvals here but never for fewer.
+    approval_required: bool = False
     # The drift machine each model's schedule starts, and the role EventBridge starts it as (set for the
     # functions and tools that push specs: ``slipway spec push``, register-promoted).
     drift_state_machine_arn: str = ""
@@ -61,6 +64,7 @@ class Settings:
             promotion_source_env=e.get("PROMOTION_SOURCE_ENV") or None,
             promotion_source_bucket=e.get("PROMOTION_SOURCE_BUCKET") or None,
             principal=e.get("SLIPWAY_PRINCIPAL") or None,
+            approval_required=e.get("APPROVAL_REQUIRED", "").lower() == "true",
             drift_state_machine_arn=e.get("DRIFT_STATE_MACHINE_ARN", ""),
             drift_schedule_role_arn=e.get("DRIFT_SCHEDULE_ROLE_ARN", ""),
         )

@@ -72,6 +72,7 @@ def settings(env: str) -> Settings:
         promotion_source_env=source,
         promotion_source_bucket=f"{source}-artifacts" if source else None,
         principal=f"arn:aws:iam::{ACCOUNTS[env]}:role/slipway-{env}-promotion",
+        approval_required=env == "prod",  # as the template sets it (ApprovalRequired; prod: always)
     )
 
 

@@ -127,3 +127,23 @@ def test_a_person_is_their_session_or_user_name_within_the_account() -> None:
     assert acts.person(ALICE) == acts.person(ALICE_ELSEWHERE) == "333333333333:alice"
     assert acts.person("arn:aws:iam::333333333333:user/alice") == "333333333333:alice"
     assert acts.person(BOB) != acts.person(ALICE)
+
+
+@pytest.mark.parametrize(
+    ("env", "floor", "required"),
+    [("prod", True, True), ("staging", False, False), ("staging", True, True)],
+    ids=["prod", "staging-as-the-spec-says", "staging-required-by-its-stack"],
+)
+def test_a_spec_cannot_lower_the_environments_own_approval_requirement(env: str, floor: bool, required: bool) -> None:
+    from slipway.spec.model import load_spec
+    from slipway.stores.promotions import deployment_plan
+
+    # GIVEN a spec, written in dev, that asks no approval anywhere
+    text = spec_text(replace={"    staging: false\n    prod: true\n": "    staging: false\n    prod: false\n"})
+    spec = load_spec(text)
+    assert not spec.deployment_or_default.approval.required_for("prod")
+    # WHEN the environment plans a promotion, with its stack's requirement (prod: always)
+    deps = fake_deps(dataclasses.replace(settings(env), approval_required=floor))
+    plan = deployment_plan(deps, spec, "churn", 1, None, new=True)
+    # THEN the environment's requirement holds whatever the spec says
+    assert plan.approval_required is required

@@ -44,7 +44,8 @@ def principal(deps: Deps) -> str:
 def deployment_plan(
     deps: Deps, spec: ModelSpec, model: str, version: int, champion: int | None, *, new: bool
 ) -> PromotedVersion:
-    """What the version's spec asks of its promotion into this environment: approval, canary share, bake."""
+    """What the version's spec asks of its promotion into this environment: approval (or this environment's
+    own requirement, which a spec cannot lower), canary share, bake."""
     deployment = spec.deployment_or_default
     return PromotedVersion(
         model=model,
@@ -52,7 +53,7 @@ def deployment_plan(
         new=new,
         champion=champion,
         already_serving=champion == version,
-        approval_required=deployment.approval.required_for(deps.settings.env),
+        approval_required=deps.settings.approval_required or deployment.approval.required_for(deps.settings.env),
         approval_timeout=deployment.approval.timeout,
         canary_share=deployment.canary_share,
         bake_seconds=deployment.bake,
