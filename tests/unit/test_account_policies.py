@@ -272,8 +272,22 @@ def test_a_team_role_needs_mfa_unless_the_accounts_stack_says_otherwise(
     trust = boundaries["dev"]["platform_trust"]
     member = Principal(ACCOUNTS["dev"], f"arn:aws:iam::{ACCOUNTS['dev']}:user/bob")
     role = f"arn:aws:iam::{ACCOUNTS['dev']}:role/slipway-dev-platform"
-    # WHEN a member of the account assumes it without, then with MFA
-    without = evaluate([trust], "sts:AssumeRole", role, {}, member)
-    with_mfa = evaluate([trust], "sts:AssumeRole", role, {"aws:MultiFactorAuthPresent": "true"}, member)
+    # WHEN a member of the account assumes it without, then with MFA (the session named after them)
+    bob = {"aws:username": "bob", "sts:RoleSessionName": "bob"}
+    without = evaluate([trust], "sts:AssumeRole", role, bob, member)
+    with_mfa = evaluate([trust], "sts:AssumeRole", role, bob | {"aws:MultiFactorAuthPresent": "true"}, member)
     # THEN only the MFA-authenticated call is trusted
     assert (without.allowed, with_mfa.allowed) == (False, True), json.dumps(trust)
+
+
+def test_a_member_assumes_a_team_role_only_under_their_own_name(boundaries: dict[str, dict[str, Any]]) -> None:
+    # GIVEN the platform role's trust of the account's own members; bob, signed in with MFA
+    trust = boundaries["dev"]["platform_trust"]
+    member = Principal(ACCOUNTS["dev"], f"arn:aws:iam::{ACCOUNTS['dev']}:user/bob")
+    role = f"arn:aws:iam::{ACCOUNTS['dev']}:role/slipway-dev-platform"
+    signed_in = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "true"}
+    # WHEN bob names his session bob, then alice (to approve a promotion bob requested as "another person")
+    as_bob = evaluate([trust], "sts:AssumeRole", role, signed_in | {"sts:RoleSessionName": "bob"}, member)
+    as_alice = evaluate([trust], "sts:AssumeRole", role, signed_in | {"sts:RoleSessionName": "alice"}, member)
+    # THEN only his own name is trusted: the session name the operate routes compare is the person's
+    assert (as_bob.allowed, as_alice.allowed) == (True, False), json.dumps(trust)

@@ -177,6 +177,8 @@ def decide(identity: Identity, request: Request) -> str | None:
         "aws:PrincipalAccount": identity.principal.account,
         **request.context,
     }
+    if ":user/" in identity.principal.arn:  # an IAM user's name (a team role's trust pins the session name to it)
+        context["aws:username"] = identity.principal.arn.rsplit("/", 1)[1]
     verdict = policy.evaluate(identity.documents, request.action, request.resource, context)
     if verdict.denied_by:
         return f"an identity policy denies it ({', '.join(verdict.denied_by)})"
@@ -242,7 +244,9 @@ def requests_of(response: Any, service: str, action: str, resource: str) -> list
     if service == "lambda":
         return [_lambda_request(response, action, region, account, secure)]
     if service == "sts" and action == "AssumeRole":
-        return [Request("sts:AssumeRole", str(response.querystring.get("RoleArn", ["*"])[0]), secure)]
+        query = response.querystring
+        session = {"sts:RoleSessionName": str(query["RoleSessionName"][0])} if query.get("RoleSessionName") else {}
+        return [Request("sts:AssumeRole", str(query.get("RoleArn", ["*"])[0]), secure | session)]
     if service == "events":
         return _events_requests(_body(response), action, region, account, secure)
     if service == "iam":

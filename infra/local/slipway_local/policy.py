@@ -11,13 +11,15 @@ for the operators below; any other operator is refused when a policy is checked 
 Supported: Effect, Principal (``*``, ``{"AWS": …}``, ``{"Service": …}``, ``{"Federated": …}``), NotPrincipal is refused,
 Action/NotAction, Resource/NotResource with ``*`` and ``?`` wildcards, the condition operators in
 OPERATORS with the ``IfExists`` suffix and the ``ForAllValues:``/``ForAnyValue:`` set prefixes, and
-policy variables are refused. A key missing from the request: a positive operator is false, a negated
-one (``StringNotEquals``…) true, ``…IfExists`` true, ``ForAllValues`` true, ``Null`` compares presence."""
+policy variables in condition values (``${aws:username}``: the request's value of that key; a value naming a key the
+request lacks matches nothing), refused elsewhere. A key missing from the request: a positive operator is false, a
+negated one (``StringNotEquals``…) true, ``…IfExists`` true, ``ForAllValues`` true, ``Null`` compares presence."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,10 +102,25 @@ def check(document: Mapping[str, Any] | str | None) -> None:
                 raise PolicyError("policy variables are not realised by the local cloud")
 
 
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+_UNMATCHABLE = "\x00"  # what a variable the request lacks stands for: equal to, and like, no value
+
+
+def _substituted(value: str, context: Context) -> str:
+    """A condition value with its policy variables (``${aws:username}``) replaced by the request's values."""
+
+    def variable(match: re.Match[str]) -> str:
+        found = context.get(match.group(1))
+        return found if isinstance(found, str) else _UNMATCHABLE
+
+    return _VARIABLE.sub(variable, value)
+
+
 def condition_holds(operator: str, pairs: Mapping[str, Any], context: Context) -> bool:
     qualifier, base, if_exists = _split(operator)
     for key, wanted_raw in pairs.items():
         wanted = [str(w) for w in listed(wanted_raw)] if not isinstance(wanted_raw, bool) else [str(wanted_raw)]
+        wanted = [_substituted(w, context) if "${" in w else w for w in wanted]
         present = key in context
         if base == "Null":
             if (wanted[0].lower() == "true") == present:

@@ -75,9 +75,12 @@ def write_files(cloud: LocalCloud, directory: Path) -> ServerFiles:
                 f"[profile {profile}]",
                 f"role_arn = {role_arn}",
                 f"source_profile = {profile}-member",
-                # awscli caches assumed-role keys by role and session name (~/.aws/cli/cache): a name of this
-                # server's member keys keeps a restarted server from being handed the last one's keys
-                f"role_session_name = {profile}-{key[-8:].lower()}",
+                # the team roles' trust wants the session named after the member (sts:RoleSessionName =
+                # ${aws:username}); awscli caches assumed-role keys by the AssumeRole arguments (~/.aws/cli/cache),
+                # so an external id of this server's member keys (which the trust does not check) keeps a restarted
+                # server from being handed the last one's keys
+                f"role_session_name = {team}-member",
+                f"external_id = {key[-8:].lower()}",
                 f"region = {REGION}",
                 f"endpoint_url = {cloud.endpoint_url}",
                 "output = json",
