@@ -245,8 +245,10 @@ def requests_of(response: Any, service: str, action: str, resource: str) -> list
         return [_lambda_request(response, action, region, account, secure)]
     if service == "sts" and action == "AssumeRole":
         query = response.querystring
-        session = {"sts:RoleSessionName": str(query["RoleSessionName"][0])} if query.get("RoleSessionName") else {}
-        return [Request("sts:AssumeRole", str(query.get("RoleArn", ["*"])[0]), secure | session)]
+        context = dict(secure)
+        if query.get("RoleSessionName"):
+            context["sts:RoleSessionName"] = str(query["RoleSessionName"][0])
+        return [Request("sts:AssumeRole", str(query.get("RoleArn", ["*"])[0]), context)]
     if service == "events":
         return _events_requests(_body(response), action, region, account, secure)
     if service == "iam":
