@@ -100,14 +100,14 @@ def without(document: dict[str, Any], action: str) -> dict[str, Any]:
     changed = copy.deepcopy(document)
     granted_by_wildcard = False
     for statement in changed["Statement"]:
-        actions = [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
-        if statement["Effect"] != "Allow":
+        if statement["Effect"] != "Allow":  # a Deny (with NotAction, too) stays as it is
             continue
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
         if action in actions:
             statement["Action"] = [a for a in actions if a != action]
         elif any(fnmatch.fnmatchcase(action, a) for a in actions):
             granted_by_wildcard = True
-    changed["Statement"] = [s for s in changed["Statement"] if s["Action"]]
+    changed["Statement"] = [s for s in changed["Statement"] if s.get("Action") or "NotAction" in s]
     if granted_by_wildcard:
         changed["Statement"].append({"Sid": "TakenAway", "Effect": "Deny", "Action": action, "Resource": "*"})
     return changed
