@@ -39,8 +39,8 @@ def request_approval(deps: Deps, request: ApprovalRequest) -> dict[str, Any]:
         )
     )
     waiting_for = (
-        f"a person with the platform role in {env}: slipway approve {model} --env {env} --reason … "
-        f"(or slipway reject), before {_short(deadline)}"
+        f"a person with the platform role in {env} other than its requester: slipway approve {model} --env {env} "
+        f"--reason … (or slipway reject), before {_short(deadline)}"
     )
     record(
         deps,
