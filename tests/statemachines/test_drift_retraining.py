@@ -49,7 +49,7 @@ monitoring:
   schedule: rate(1 day)
   window: 1d
   min_sample: 50
-  retraining: {policy: retrain-and-promote, cooldown: 1d}
+  retraining: {policy: retrain-and-promote, cooldown: 1d, captures_from: [dev, staging, prod]}
 """
 
 

@@ -31,7 +31,7 @@ from slipway.steps.training.validate_dataset import validate_dataset
 from slipway.stores.artifacts import read_parquet
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
-from tests.fakes import FakeEventBus, FakeWorkflows, fake_deps
+from tests.fakes import FakeArtifactStore, FakeEventBus, FakeWorkflows, fake_deps
 from tests.unit.drift.conftest import MONITORING, feedback, land, serve
 from tests.unit.drift.test_drift_steps import check, shifted
 from tests.unit.steps.support import (
@@ -42,6 +42,7 @@ from tests.unit.steps.support import (
     register_request,
     run_pipeline,
     spec_pushed,
+    spec_text,
     train_requests,
     upload,
 )
@@ -231,3 +232,30 @@ def test_a_three_class_text_target_retrains_on_its_labelled_captures() -> None:
     registered = register_version(deps, register_request("retrain-iris", dataset, features, evaluation))
     v2 = registry.get_version("iris", registered.version)
     assert registered.version == 2 and v2["labels"] == v1["labels"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_production_traffic_enters_a_retraining_only_when_the_spec_lists_prod(dev: Deps) -> None:
+    # GIVEN labelled captures (the fakes share one store: here they stand for the lake of the environment asked for)
+    order = RetrainingOrder.from_event(drift_detected(dev))
+    base = ModelRegistry.of(dev).get_version("churn", 1)["dataset_version"]
+    from_prod = order.model_copy(update={"env": "prod", "account": "333333333333", "check_id": "p1"})
+    lake = layout.lake_bucket_of("333333333333", "prod")
+    store = dev.store
+    assert isinstance(store, FakeArtifactStore)
+    store.create_bucket(lake)
+    for key in dev.store.list_keys(dev.settings.lake_bucket, "captures/") + dev.store.list_keys(
+        dev.settings.lake_bucket, "feedback/"
+    ):
+        source = S3Object(bucket=dev.settings.lake_bucket, key=key)
+        dev.store.put_bytes(S3Object(bucket=lake, key=key), dev.store.get_bytes(source), "application/json")
+    # WHEN the drift was found in prod and the spec keeps its default (dev and staging)
+    kept = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-prod-1", retrain=from_prod))
+    # THEN no production row is in the set: it is the upload alone, which v1 learned from (nothing to train)
+    assert kept.dataset_version == base and kept.trained_version == 1
+    # WHEN the spec lists prod THEN prod's labelled captures extend the upload
+    listed = "retraining: {policy: retrain, cooldown: 1d, captures_from: [dev, prod]}"
+    push_spec(dev, spec_text() + MONITORING.replace("retraining: {policy: retrain, cooldown: 1d}", listed))
+    learned = curate_retraining_set(dev, CurateRetrainingRequest(run_id="retrain-prod-2", retrain=from_prod))
+    assert learned.dataset_version != base and learned.rows > kept.rows
+    recorded = dev.table.get(*layout.dataset_key("churn", learned.dataset_version))
+    assert recorded is not None and str(recorded["captures_from"]).startswith(f"s3://{lake}/")

@@ -19,6 +19,7 @@ _SCHEDULE = re.compile(r"^(rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|da
 _RATE_VALUE = re.compile(r"^rate\(\s*(\d+)\s+(\w+)\s*\)$")
 Correction = Literal["bh", "bonferroni", "none"]
 RetrainingPolicy = Literal["none", "retrain", "retrain-and-promote"]
+Environment = Literal["dev", "staging", "prod"]
 
 # Metrics the drift check bootstraps on labelled traffic: the task each needs, and whether higher is better.
 PERFORMANCE_METRICS: dict[str, tuple[str, bool]] = {
@@ -68,6 +69,9 @@ class RetrainingSpec(Frozen):
 
     policy: RetrainingPolicy = "none"
     cooldown: Seconds = 7 * 86400
+    # Whose live traffic a retraining may learn from (the labelled captures of the environment where the drift was
+    # found): production's only when the spec says so, as its rows are your customers' and leave prod for dev.
+    captures_from: tuple[Environment, ...] = ("dev", "staging")
 
 
 class MonitoringSpec(Frozen):

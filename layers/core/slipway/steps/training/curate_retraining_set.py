@@ -44,7 +44,13 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
     lake = deps.settings.lake_bucket
     if order.env and order.account and order.env != deps.settings.env:
         lake = layout.lake_bucket_of(order.account, order.env)
-    captured = labelled_captures(deps, model, curated.schema, inputs, spec.data.target, lake)
+    drifted_in = order.env or deps.settings.env
+    allowed = spec.monitoring.retraining.captures_from if spec.monitoring is not None else ("dev", "staging")
+    if drifted_in in allowed:
+        captured = labelled_captures(deps, model, curated.schema, inputs, spec.data.target, lake)
+        captures_from: str | None = f"s3://{lake}/{layout.captures_of(model)}"
+    else:  # the spec keeps that environment's traffic where it is: the upload alone (nothing new: NothingToTrain)
+        captured, captures_from = curated.schema.empty_table(), None
     table = pa.concat_tables([curated, captured]) if captured.num_rows else curated
     body = canonical_parquet(table)
     version = sha256_hex(body)
@@ -79,7 +85,7 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
             origin=ORIGIN,
             base_dataset_version=base["version"],
             captured_rows=captured.num_rows,
-            captures_from=f"s3://{lake}/{layout.captures_of(model)}",
+            captures_from=captures_from or f"none: monitoring.retraining.captures_from leaves out {drifted_in}",
             check_id=order.check_id,
             **recorded,
             **layout.dataset_listing(model, now),
