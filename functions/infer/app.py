@@ -15,7 +15,16 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from slipway import __version__
 from slipway.composition import deps
 from slipway.errors import ArtifactIntegrityError, NotFound
-from slipway.serving.http import MAX_BODY_BYTES, MAX_ROWS, ErrorAnswer, FeedbackBody, PredictAnswer, PredictBody
+from slipway.serving.http import (
+    MAX_BODY_BYTES,
+    MAX_ROWS,
+    ErrorAnswer,
+    FeedbackBody,
+    PredictAnswer,
+    PredictBody,
+    error_answer,
+    invalid_body_answer,
+)
 from slipway.serving.service import InferenceService, InvalidRequest
 
 logger = Logger()
@@ -44,37 +53,17 @@ def service() -> InferenceService:
     return found
 
 
-def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response[Any]:
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_body(error: RequestValidationError) -> Response[Any]:
-    details = error.errors()
-    if any(d.get("type") == "json_invalid" for d in details):
-        return _error(400, "the request body is not valid JSON")
-    errors = [
-        {
-            "field": ".".join(str(p) for p in d.get("loc", ())[1:]) or "body",
-            "check": d.get("type"),
-            "message": d.get("msg"),
-        }
-        for d in details
-    ]
-    return _error(422, "the request body does not fit the API", errors)
+app.exception_handler(RequestValidationError)(invalid_body_answer)
 
 
 @app.exception_handler(InvalidRequest)
 def _contract(error: InvalidRequest) -> Response[Any]:
-    return _error(422, error.message, error.details.get("errors", []))
+    return error_answer(422, error.message, error.details.get("errors", []))
 
 
 @app.exception_handler(NotFound)
 def _not_found(error: NotFound) -> Response[Any]:
-    return _error(404, error.message)
+    return error_answer(404, error.message)
 
 
 @app.exception_handler(ArtifactIntegrityError)
@@ -83,7 +72,7 @@ def _refused(error: ArtifactIntegrityError) -> Response[Any]:
     metrics.add_metric(name="refused_artifacts", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
     logger.error("refusing to serve a model whose artifact does not match the registry", extra={"error": str(error)})
-    return _error(503, "the model's artifact does not match the registry; it is not served")
+    return error_answer(503, "the model's artifact does not match the registry; it is not served")
 
 
 def _request_id() -> str:
@@ -143,7 +132,7 @@ def predict(model: str, body: PredictBody) -> Response[Any]:
     """Predict for 1..N rows with the model's production version (or its challenger, for its share)."""
     rows = body.rows()
     if len(rows) > MAX_ROWS:
-        return _error(413, f"{len(rows)} rows; at most {MAX_ROWS} per request (use batch scoring for more)")
+        return error_answer(413, f"{len(rows)} rows; at most {MAX_ROWS} per request (use batch scoring for more)")
     result = service().predict(model, rows, _request_id())
     for (variant, version), (count, mean_score) in result.by_variant.items():
         _emit_variant_metrics(model, version, variant, (1, count, mean_score, result.latency_ms))

@@ -17,59 +17,40 @@ from slipway.composition import deps
 from slipway.errors import ConflictError, Forbidden, NotFound, SpecError
 from slipway.operations import acts
 from slipway.operations.http import AliasBody, AnswerBody, PromoteBody, RollbackBody, SpecBody
+from slipway.serving.http import error_answer, invalid_body_answer
 from slipway.stores.registry import ANY_PREVIOUS
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
-def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response[Any]:
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_body(error: RequestValidationError) -> Response[Any]:
-    details = error.errors()
-    if any(d.get("type") == "json_invalid" for d in details):
-        return _error(400, "the request body is not valid JSON")
-    errors = [
-        {
-            "field": ".".join(str(p) for p in d.get("loc", ())[1:]) or "body",
-            "check": d.get("type"),
-            "message": d.get("msg"),
-        }
-        for d in details
-    ]
-    return _error(422, "the request body does not fit the API", errors)
+app.exception_handler(RequestValidationError)(invalid_body_answer)
 
 
 @app.exception_handler(Forbidden)
 def _forbidden(error: Forbidden) -> Response[Any]:
-    return _error(403, error.message)
+    return error_answer(403, error.message)
 
 
 @app.exception_handler(NotFound)
 def _not_found(error: NotFound) -> Response[Any]:
-    return _error(404, error.message)
+    return error_answer(404, error.message)
 
 
 @app.exception_handler(ConflictError)
 def _conflict(error: ConflictError) -> Response[Any]:
-    return _error(409, error.message)
+    return error_answer(409, error.message)
 
 
 @app.exception_handler(ValueError)
 def _refused(error: ValueError) -> Response[Any]:
     """What the registry refuses by its rules (an unknown or read-only alias)."""
-    return _error(422, str(error))
+    return error_answer(422, str(error))
 
 
 @app.exception_handler(SpecError)
 def _bad_spec(error: SpecError) -> Response[Any]:
-    return _error(422, error.message, error.details.get("errors"))
+    return error_answer(422, error.message, error.details.get("errors"))
 
 
 def _caller() -> str:

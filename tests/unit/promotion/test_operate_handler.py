@@ -5,9 +5,7 @@ each refusal is a typed 4xx, never a 500."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -19,18 +17,10 @@ from slipway.stores import audit
 from slipway.stores.registry import ModelRegistry
 from tests.fakes import fake_deps
 from tests.unit.promotion.support import settings
+from tests.unit.serving.test_infer_handler import load_app
 from tests.unit.steps.support import spec_text
 
-APP = Path(__file__).resolve().parents[3] / "functions" / "operate" / "app.py"
 CAROL = "arn:aws:sts::111111111111:assumed-role/slipway-dev-ml-engineer/carol"
-
-
-def load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("operate_app_under_test", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def event(method: str, route: str, path: str, body: Any, caller: str | None = CAROL) -> dict[str, Any]:
@@ -58,7 +48,7 @@ def event(method: str, route: str, path: str, body: Any, caller: str | None = CA
 
 @pytest.fixture
 def operate(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Deps]:
-    app = load_app()
+    app = load_app("operate")
     deps = fake_deps(
         dataclasses.replace(settings("dev"), promotion_state_machine_arn="arn:aws:states:::stateMachine:p")
     )

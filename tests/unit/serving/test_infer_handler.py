@@ -19,11 +19,12 @@ from tests.fakes import fork
 from tests.unit.serving.conftest import Registered
 from tests.unit.serving.test_inference_service import rows
 
-APP = Path(__file__).resolve().parents[3] / "functions" / "infer" / "app.py"
+FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
 
 
-def load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("infer_app_under_test", APP)
+def load_app(function: str = "infer") -> ModuleType:
+    """A fresh copy of a function's handler module (``functions/<function>/app.py``)."""
+    spec = importlib.util.spec_from_file_location(f"{function}_app_under_test", FUNCTIONS / function / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

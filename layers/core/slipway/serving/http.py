@@ -1,10 +1,13 @@
 """The HTTP API's request bodies: KServe/TF-Serving V1 ``{"instances": [...]}``, and MLflow's
-``dataframe_records`` / ``dataframe_split`` so existing MLflow clients work unchanged; feedback."""
+``dataframe_records`` / ``dataframe_split`` so existing MLflow clients work unchanged; feedback. And the error
+answers every route of the API gives (the infer and operate functions): a message, and one finding per field."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
@@ -16,6 +19,8 @@ __all__ = [
     "FeedbackItem",
     "PredictAnswer",
     "PredictBody",
+    "error_answer",
+    "invalid_body_answer",
 ]
 
 MAX_ROWS = 10_000  # per request; more → 413 (use batch scoring)
@@ -119,3 +124,27 @@ class ErrorAnswer(BaseModel):
 
     message: str
     errors: list[ErrorFinding] | None = None
+
+
+def error_answer(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response[Any]:
+    """An ErrorAnswer as the route's response."""
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def invalid_body_answer(error: RequestValidationError) -> Response[Any]:
+    """A body that is not JSON: 400; one that does not fit the route's model: 422 naming each field at fault."""
+    details = error.errors()
+    if any(d.get("type") == "json_invalid" for d in details):
+        return error_answer(400, "the request body is not valid JSON")
+    errors = [
+        {
+            "field": ".".join(str(p) for p in d.get("loc", ())[1:]) or "body",
+            "check": d.get("type"),
+            "message": d.get("msg"),
+        }
+        for d in details
+    ]
+    return error_answer(422, "the request body does not fit the API", errors)
