@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.errors import ConflictError, Forbidden, NotFound
+from slipway.errors import ConflictError, Forbidden, NotFound, SlipwayError, SpecError
 from slipway.stores.registry import ModelRegistry
 from slipway_cli.target import Target
 
@@ -116,7 +116,8 @@ def push_spec(target: Target, text: str, *, reason: str = "") -> dict[str, Any]:
 
 def operate(target: Target, method: str, path: str, body: Any) -> dict[str, Any]:
     """An act through the environment's operate routes (HTTP API, IAM-authorized), done in the caller's name.
-    Refusals become the domain's errors: 403 Forbidden, 404 NotFound, 409 ConflictError."""
+    Refusals become the domain's errors: 403 Forbidden, 404 NotFound, 409 ConflictError, a spec's 422 SpecError
+    (one finding per field), any other status a SlipwayError naming it."""
     try:
         answer: dict[str, Any] = post_json(target, f"{api_url(target)}{path}", body, method=method)
     except HttpApiError as e:
@@ -131,7 +132,9 @@ def operate(target: Target, method: str, path: str, body: Any) -> dict[str, Any]
             raise NotFound(str(message), details) from None
         if e.status == 409:
             raise ConflictError(str(message), details) from None
-        raise
+        if e.status == 422 and path == "/v1/specs":
+            raise SpecError(str(message), details) from None
+        raise SlipwayError(f"HTTP {e.status}: {message}", details) from None  # one line, never a traceback
     return answer
 
 

@@ -181,3 +181,32 @@ def test_docs_name_every_command_without_env_or_json() -> None:
     # THEN every command lacking --env or --json is named there, and every command named lacks one
     assert lacking <= named
     assert named & set(commands) == lacking
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (403, {"message": "another person must answer it"}, "Forbidden: another person must answer it"),
+        (422, {"message": "version 9 of churn does not exist"}, "SlipwayError: HTTP 422: version 9 of churn does not"),
+        (500, {"message": "Internal Server Error"}, "SlipwayError: HTTP 500: Internal Server Error"),
+    ],
+)
+def test_an_act_the_api_refuses_ends_in_one_line(
+    status: int, body: dict[str, Any], said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from slipway_cli import main as cli
+    from slipway_cli import serving
+
+    # GIVEN an environment whose operate route refuses the act
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise serving.HttpApiError(status, body)
+
+    monkeypatch.setattr(serving, "post_json", refuse)
+    target = SimpleNamespace(env="dev", outputs={"HttpApiUrl": "https://api.example"})
+    monkeypatch.setattr(cli, "_target", lambda args: target)
+    # WHEN an alias is set THEN the command exits 2 with the refusal on one line, no traceback
+    code = main(["aliases", "set", "churn", "staging", "9", "--reason", "try", "--env", "dev"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 2 and said in out and "Traceback" not in out
