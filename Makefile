@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM_CLI  := aws-sam-cli==1.170.0
 
-.PHONY: demo test lint typecheck cfn-lint up bench clean
+.PHONY: demo test hooks lint typecheck cfn-lint up bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "slipway needs Python 3.13: install it (e.g. 'pyenv install 3.13') or run make PYTHON=/path/to/python3.13"; exit 1; }
@@ -34,6 +34,10 @@ test: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) chromium
 	$(MAKE) --no-print-directory check
 	$(BIN)/python -m pytest
 
+# ruff and mypy before each commit (.pre-commit-config.yaml), as make test runs them first
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,7 +45,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-cfn-lint: $(STAMP)
+cfn-# ruff and mypy before each commit (.pre-commit-config.yaml), as make test runs them first
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
+
+lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
 
 up: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)

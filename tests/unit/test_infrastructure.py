@@ -451,3 +451,17 @@ def test_each_layer_is_built_by_its_makefile_with_bytecode_for_its_runtime() -> 
         recipe = makefile.split(f"\nbuild-{key}:\n", 1)[1].split("\n\n", 1)[0]
         assert "python3.13" in makefile and "-r requirements.txt" in recipe, key
         assert "compileall" in recipe and "--invalidation-mode unchecked-hash" in recipe, key
+
+
+def test_the_commit_hooks_run_what_make_test_runs_first() -> None:
+    import yaml
+
+    # GIVEN make test's recipe and the pre-commit configuration
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    commands = [line.strip().replace("$(BIN)", ".venv/bin") for line in recipe]
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
+    # THEN the hooks are make test's commands before `make check`, in its order, on the whole tree
+    assert entries == commands[: commands.index("$(MAKE) --no-print-directory check")]
+    assert all(not hook["pass_filenames"] for repo in config["repos"] for hook in repo["hooks"])
