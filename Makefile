@@ -45,11 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-cfn-# ruff and mypy before each commit (.pre-commit-config.yaml), as make test runs them first
-hooks: $(STAMP)
-	$(BIN)/pre-commit install
-
-lint: $(STAMP)
+cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml infra/accounts/template.yaml infra/accounts/bootstrap.yaml
 
 up: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI)
