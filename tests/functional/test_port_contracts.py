@@ -202,6 +202,26 @@ def test_table_stores_values_as_dynamodb_returns_them(table: MetadataTable) -> N
     assert table.get("P", "S") == {"PK": "P", "SK": "S", "whole": 1, "half": 0.5, "nested": {"x": None, "l": [1, 2.5]}}
 
 
+def test_table_stores_what_dynamodb_cannot_hold_as_what_it_can(table: MetadataTable) -> None:
+    # GIVEN numbers DynamoDB refuses: NaN and infinities (a statistic without data), a magnitude below 1e-130
+    # (a strong shift's p-value), at the top and nested, beside ordinary ones
+    odd = {"nan": float("nan"), "inf": float("inf"), "tiny": 1e-300, "small": 1e-120, "neg": -2.5e-131}
+    table.put({"PK": "P", "SK": "odd", **odd, "nested": {"p": [1e-300, 0.05, float("-inf")]}})
+    # THEN the put goes through and reads back as DynamoDB can hold it: None (left out at the top level, as a None
+    # attribute is), 0, the others unchanged
+    assert table.get("P", "odd") == {
+        "PK": "P",
+        "SK": "odd",
+        "tiny": 0,
+        "small": 1e-120,
+        "neg": 0,
+        "nested": {"p": [0, 0.05, None]},
+    }
+    # AND an update setting NaN removes the attribute, as a put leaves it out; a tiny number becomes 0
+    after = table.update("P", "odd", {"small": float("nan"), "p": 1e-200})
+    assert "small" not in after and after["p"] == 0 and table.get("P", "odd") == after
+
+
 def test_table_query_orders_by_sort_key_and_filters_by_prefix(table: MetadataTable) -> None:
     for sk in ("item-000002", "item-000010", "item-000001", "pointer"):
         table.put({"PK": "P", "SK": sk})

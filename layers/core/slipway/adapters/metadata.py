@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,33 @@ _CONFLICT = frozenset({"ConditionalCheckFailedException", "TransactionCanceledEx
 _KEY_FREE = "attribute_not_exists(PK)"
 
 
+# DynamoDB's number type: magnitudes below this underflow (the put fails; a strong shift's p-values reach 1e-300)
+DYNAMODB_SMALLEST = Decimal("1e-130")
+
+
+def _number(text: str) -> Decimal:
+    """A float as DynamoDB can store it: a magnitude below its smallest number is 0."""
+    value = Decimal(text)
+    return Decimal(0) if value and abs(value) < DYNAMODB_SMALLEST else value
+
+
+def _no_number(_: str) -> None:
+    """NaN and the infinities, which DynamoDB never stores: None (a NULL)."""
+    return None
+
+
+def _storable(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's values as DynamoDB takes them: JSON-able, numbers as Decimals (none it cannot store); a top-level
+    attribute that is None (or became None: NaN) is left out, as a None attribute always is."""
+    plain = json.loads(json.dumps(_drop_none(item), default=str), parse_float=_number, parse_constant=_no_number)
+    return _drop_none(plain)
+
+
 def as_stored(item: Mapping[str, Any]) -> dict[str, Any]:
     """An item as DynamoDB gives it back: JSON-able values, top-level None attributes dropped, sets
-    sorted to lists, numbers int when integral (DynamoDB does not tell 1.0 from 1)."""
-    return dict(_plain(json.loads(json.dumps(_drop_none(item), default=str), parse_float=Decimal)))
+    sorted to lists, numbers int when integral (DynamoDB does not tell 1.0 from 1), NaN and infinities None (left
+    out at the top level), magnitudes below 1e-130 zero."""
+    return dict(_plain(_storable(item)))
 
 
 def _drop_none(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,8 +55,7 @@ def _drop_none(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _to_dynamo(value: Mapping[str, Any]) -> dict[str, Any]:
-    plain = json.loads(json.dumps(_drop_none(value), default=str), parse_float=Decimal)
-    return {k: _serializer().serialize(v) for k, v in plain.items()}
+    return {k: _serializer().serialize(v) for k, v in _storable(value).items()}
 
 
 @functools.cache
@@ -73,6 +96,13 @@ def _expectations(expect: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, 
             conditions.append(f"#e{n} = :e{n}")
             values.update(_to_dynamo({f":e{n}": value}))
     return names, values, " AND ".join(conditions)
+
+
+def _set_or_remove(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An update's attributes to set, and those to remove: None, and NaN or an infinity (which DynamoDB never
+    stores, and which a put leaves out as it leaves out None)."""
+    gone = [k for k, v in values.items() if v is None or (isinstance(v, float) and not math.isfinite(v))]
+    return {k: v for k, v in values.items() if k not in gone}, gone
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -152,8 +182,7 @@ class DynamoMetadataTable:
     def update(
         self, pk: str, sk: str, values: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        keep = {k: v for k, v in values.items() if v is not None}
-        drop = [k for k, v in values.items() if v is None]
+        keep, drop = _set_or_remove(values)
         names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
         expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep))) if keep else ""
         if drop:
@@ -228,8 +257,7 @@ class DynamoMetadataTable:
         return operation
 
     def _conditional_update(self, update: ConditionalUpdate) -> dict[str, Any]:
-        keep = {k: v for k, v in update.values.items() if v is not None}
-        drop = [k for k, v in update.values.items() if v is None]
+        keep, drop = _set_or_remove(update.values)
         names = {f"#a{i}": k for i, k in enumerate([*keep, *drop])}
         expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(keep)))
         if drop:

@@ -145,7 +145,7 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
         "prediction_statistic": prediction.statistic if prediction else None,
         "performance_detail": performance.to_dict(),
     }
-    deps.table.put(layout.item(layout.drift_check_key(model, at, request.check_id), **_numbers(summary)))
+    deps.table.put(layout.item(layout.drift_check_key(model, at, request.check_id), **summary))
     deps.table.update(
         *layout.version_key(model, version),
         {
@@ -157,16 +157,11 @@ def compute_drift(deps: Deps, request: DriftRequest) -> DriftCheck:
     return check
 
 
-DYNAMODB_SMALLEST = 1e-130  # a smaller magnitude underflows DynamoDB's number type (the put fails)
-
-
 def _numbers(value: Any) -> Any:
-    """Plain JSON for the table: NaN and infinities (never stored by DynamoDB) become None, and magnitudes below
-    DynamoDB's smallest number (1e-130; a strong shift's p-values reach 1e-300) become 0."""
+    """Strict JSON for the report: NaN and infinities (a statistic without enough data) become None. (What the
+    table cannot store, the metadata adapter turns into what it can, for every item.)"""
     if isinstance(value, float):
-        if not np.isfinite(value):
-            return None
-        return 0.0 if abs(value) < DYNAMODB_SMALLEST else value
+        return value if np.isfinite(value) else None
     if isinstance(value, dict):
         return {k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list):
