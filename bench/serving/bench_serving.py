@@ -606,7 +606,7 @@ def stage_timers(cloud: Any) -> Any:
     app = next(m for path, m in cloud.runtime._modules.items() if path.parent.name == "infer")
     stages = [
         (gateway._Handler, "do_POST", "request in the gateway's thread, after its headers are parsed"),
-        (gateway, "authorize_iam", "  SigV4 + IAM policy check (apiauth, moto's IAM)"),
+        (gateway, "authorize_iam", "  SigV4 + IAM policy check (apiauth: the local cloud's IAM evaluation)"),
         (gateway, "http_event", "  payload 2.0 event"),
         (LambdaRuntime, "_run", "  local Lambda runtime (environment gate, context, result JSON)"),
         (app, "lambda_handler", "    infer lambda_handler"),
