@@ -28,6 +28,7 @@ from slipway_cli import promotion, serving
 from slipway_cli.serving import HttpApiError
 from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud, iam
+from slipway_local.cfn_permissions import VIA_CLOUDFORMATION
 from slipway_local.cloud import ACCOUNTS, REGION, TEAMS
 from slipway_local.routing import pin_to_account
 
@@ -463,13 +464,6 @@ DIRECT_ACTIONS: dict[str, Callable[[World, str], None]] = {
     "update-function-code-directly": lambda w, e: _deployer(w, e, "lambda").update_function_code(
         FunctionName=f"slipway-{e}-operate", ZipFile=b"PK\x05\x06" + b"\x00" * 18
     ),
-}
-# What CloudFormation's calls for a deploy carry (as the rehearsal's resource-handler check gives them)
-VIA_CLOUDFORMATION: dict[str, str | list[str]] = {
-    "aws:CalledVia": ["cloudformation.amazonaws.com"],
-    "aws:CalledViaFirst": "cloudformation.amazonaws.com",
-    "aws:CalledViaLast": "cloudformation.amazonaws.com",
-    "aws:ViaAWSService": "true",
 }
 
 

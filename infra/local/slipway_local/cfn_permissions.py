@@ -66,13 +66,19 @@ class Refusal:
         ]
 
 
+# What a call CloudFormation makes for a deploy, with the deploying principal's credentials, carries.
+VIA_CLOUDFORMATION: dict[str, str | list[str]] = {
+    "aws:CalledVia": ["cloudformation.amazonaws.com"],
+    "aws:CalledViaFirst": "cloudformation.amazonaws.com",
+    "aws:CalledViaLast": "cloudformation.amazonaws.com",
+    "aws:ViaAWSService": "true",
+}
+
+
 def _context(names: Names, need: Need) -> dict[str, str | list[str]]:
     context: dict[str, str | list[str]] = {
         "aws:RequestedRegion": names.region,
-        "aws:CalledVia": ["cloudformation.amazonaws.com"],
-        "aws:CalledViaFirst": "cloudformation.amazonaws.com",
-        "aws:CalledViaLast": "cloudformation.amazonaws.com",
-        "aws:ViaAWSService": "true",
+        **VIA_CLOUDFORMATION,
         "aws:SecureTransport": "true",
     }
     context.update(dict(need.context))
