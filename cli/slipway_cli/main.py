@@ -399,6 +399,17 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return _show(args, result)
 
 
+def cmd_experiments(args: argparse.Namespace) -> int:
+    from slipway_cli import experiments
+
+    target = _target(args)
+    if args.action == "list":
+        return _show(args, experiments.listing(target, args.model))
+    with console.status(f"reading {args.model}'s experiment in {target.env}…"):
+        found = experiments.show(target, args.model, args.number, Path(args.html) if args.html else None)
+    return _show(args, found)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
         from slipway_cli.demo import run_demo
@@ -535,6 +546,16 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--open", action="store_true", help="report: open it in the browser")
     _target_args(drift)
     drift.set_defaults(func=cmd_drift)
+
+    experiments = sub.add_parser(
+        "experiments", help="a model's A/B experiments (challenger splits), and one's statistics and verdict"
+    )
+    experiments.add_argument("action", choices=["list", "show"])
+    experiments.add_argument("model")
+    experiments.add_argument("--number", type=int, help="show: this experiment (1 is the first) instead of the latest")
+    experiments.add_argument("--html", metavar="FILE", help="show: also write the self-contained HTML report here")
+    _target_args(experiments)
+    experiments.set_defaults(func=cmd_experiments)
 
     promote = sub.add_parser(
         "promote", help="promote a version into staging (from dev) or prod (from staging), or release it in dev"

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from scipy import special, stats
 from scipy.spatial import distance
 
+from slipway.domain.experiments import row_outcomes
 from slipway.domain.profile import category_key
 from slipway.domain.stability import SHARE_FLOOR, psi_of_shares
 from slipway.spec.monitoring import PERFORMANCE_METRICS, DriftTests, MonitoringSpec, PerformanceSpec
@@ -339,10 +340,8 @@ def _metric(name: str) -> Any:
     """The metric as a statistic of (truth, predicted, positive score, true-class probability) along ``axis``."""
 
     def statistic(y: np.ndarray, pred: np.ndarray, score: np.ndarray, p_true: np.ndarray, axis: int = -1) -> Any:
-        if name == "accuracy":
-            return np.mean(y == pred, axis=axis)
-        if name == "log_loss":
-            return -np.mean(np.log(np.clip(p_true, 1e-15, 1.0)), axis=axis)
+        if name in ("accuracy", "log_loss", "mae"):  # means of per-row outcomes, as an experiment compares them
+            return np.mean(row_outcomes(name, y, pred, p_true), axis=axis)
         if name == "roc_auc":  # Mann–Whitney U with average ranks for ties
             ranks = stats.rankdata(score, axis=axis)
             positive = y == 1
@@ -357,11 +356,9 @@ def _metric(name: str) -> Any:
             return {"precision": precision, "recall": recall}.get(
                 name, _ratio(2 * precision * recall, precision + recall)
             )
-        error = pred - y
         if name == "rmse":
-            return np.sqrt(np.mean(error**2, axis=axis))
-        if name == "mae":
-            return np.mean(np.abs(error), axis=axis)
+            return np.sqrt(np.mean(row_outcomes(name, y, pred), axis=axis))
+        error = pred - y
         if name == "r2":
             residual = np.sum(error**2, axis=axis)
             total = np.sum((y - np.mean(y, axis=axis, keepdims=True)) ** 2, axis=axis)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from slipway.schema import Frozen
+from slipway.spec.experiment import ExperimentSpec
 
 __all__ = [
     "ONLINE_METRICS",
@@ -103,10 +104,11 @@ class ApprovalSpec(Frozen):
 
 class DeploymentSpec(Frozen):
     """``deployment``: the canary (share of live traffic, bake time, the least traffic that gives a verdict),
-    the rollback criteria and the approvals."""
+    the rollback criteria, the approvals, and how the split is judged as an experiment."""
 
     canary_share: float = Field(default=0.1, gt=0, lt=1)
     bake: Seconds = 600
     min_canary_rows: int = Field(default=100, ge=1)  # challenger rows needed in the window for a verdict
     rollback: RollbackSpec = Field(default_factory=RollbackSpec)
     approval: ApprovalSpec = Field(default_factory=ApprovalSpec)
+    experiment: ExperimentSpec = Field(default_factory=ExperimentSpec)  # the split judged as an A/B experiment

@@ -72,6 +72,10 @@ class ModelSpec(Frozen):
         online = self.deployment.rollback.online_metric if self.deployment else None
         if online is not None and self.training is not None and online.task != self.training.task:
             raise ValueError(f"deployment.rollback.online_metric {online.metric} needs a {online.task} model")
+        experiment = self.deployment.experiment if self.deployment else None
+        outside = experiment.metrics_outside(self.training.task) if experiment and self.training else []
+        if outside:
+            raise ValueError(f"deployment.experiment: {', '.join(outside)} need a model of another task")
         performance = self.monitoring.performance.metric if self.monitoring else None
         if performance is not None:
             if performance not in PERFORMANCE_METRICS:

@@ -20,7 +20,18 @@ from slipway.domain.profile import category_key
 from slipway.objects import S3Object
 from slipway.ports import Deps
 
-__all__ = ["Window", "as_type", "days_between", "field_of", "json_objects", "latest_feedback", "read_window"]
+__all__ = [
+    "Labelled",
+    "Window",
+    "as_type",
+    "days_between",
+    "field_of",
+    "json_objects",
+    "label",
+    "latest_feedback",
+    "read_window",
+    "served_table",
+]
 
 
 def days_between(start: str, end: str) -> list[str]:
@@ -90,6 +101,7 @@ def _normalise(
         "variant": as_type(field_of(table, "variant"), pa.string(), rows),
         "request_id": as_type(field_of(table, "request_id"), pa.string(), rows),
         "row": pc.fill_null(as_type(field_of(table, "row"), pa.int64(), rows), 0),
+        "entity_id": as_type(field_of(table, "entity_id"), pa.string(), rows),
         "at": as_type(field_of(table, "at"), pa.string(), rows),
         "error": as_type(field_of(table, "error"), pa.string(), rows),
         "prediction": as_type(field_of(table, "prediction"), pa.float64() if regression else pa.string(), rows),
@@ -141,6 +153,67 @@ def _codes(values: pa.ChunkedArray, labels: Sequence[Any]) -> np.ndarray:
     return np.asarray(codes[found])
 
 
+def served_table(
+    deps: Deps,
+    model: str,
+    start: str,
+    end: str,
+    features: Mapping[str, str],
+    labels: Sequence[Any] | None,
+) -> pa.Table:
+    """Every captured row of the model served in [start, end], of any version and variant, failed rows included:
+    ``version``, ``variant``, ``request_id``, ``row``, ``at``, ``error``, ``prediction``, the feature columns
+    (``f:<name>``) and, for classification, each label's probability (``p:<label>``)."""
+    regression = labels is None
+    keys = [str(label) for label in labels] if labels else None
+    parts = [
+        part
+        for table in json_objects(deps, [layout.captures_prefix(model, d) for d in days_between(start, end)])
+        if (part := _normalise(table, features, keys, regression)) is not None
+    ]
+    if not parts:
+        empty = _normalise(pa.table({"at": pa.array([""], pa.string())}), features, keys, regression)
+        assert empty is not None
+        return empty.slice(0, 0)
+    served = pa.concat_tables(parts)
+    within = pc.and_(pc.greater_equal(served["at"], start), pc.less_equal(served["at"], end))
+    return served.filter(pc.fill_null(within, False))
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """The served rows that have feedback, as label codes (classification: ``truth``/``predicted``, the positive
+    class's probability and the true class's) or values (regression: ``truth``/``predicted``), with the captured
+    rows they came from (``rows``: the joined table, failed rows and unreadable labels left out)."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    positive_score: np.ndarray
+    p_true: np.ndarray
+    rows: pa.Table
+
+
+def label(served: pa.Table, feedback: pa.Table | None, labels: Sequence[Any] | None) -> Labelled:
+    """The served rows (failed ones are skipped) joined to the latest feedback of each (request id, row)."""
+    empty = np.zeros(0)
+    served = served.filter(pc.is_null(served["error"])) if served.num_rows else served
+    if not served.num_rows or feedback is None:
+        return Labelled(empty, empty, empty, empty, served.slice(0, 0))
+    joined = served.join(feedback, keys=["request_id", "row"], join_type="inner", use_threads=False)
+    if labels is None:
+        truth = joined["actual_last"].to_numpy().astype(np.float64)
+        predicted = joined["prediction"].to_numpy().astype(np.float64)
+        ok = np.isfinite(truth) & np.isfinite(predicted)
+        return Labelled(truth[ok], predicted[ok], predicted[ok], np.zeros(int(ok.sum())), joined.filter(pa.array(ok)))
+    keys = [str(label) for label in labels]
+    truth, predicted = _codes(joined["actual_last"], labels), _codes(joined["prediction"], labels)
+    probabilities = np.column_stack([joined[f"p:{k}"].to_numpy().astype(np.float64) for k in keys])
+    ok = (truth >= 0) & (predicted >= 0) & np.isfinite(probabilities).all(axis=1)
+    truth, predicted, probabilities = truth[ok], predicted[ok], probabilities[ok]
+    p_true = np.take_along_axis(probabilities, truth[:, None], axis=1)[:, 0] if truth.size else np.zeros(0)
+    return Labelled(truth, predicted, probabilities[:, -1], p_true, joined.filter(pa.array(ok)))
+
+
 def read_window(
     deps: Deps,
     model: str,
@@ -152,26 +225,9 @@ def read_window(
 ) -> Window:
     """The version's production rows served in [start, end] (failed rows left out), with their feedback."""
     regression = labels is None
-    keys = [str(label) for label in labels] if labels else None
-    days = days_between(start, end)
-    parts = [
-        part
-        for table in json_objects(deps, [layout.captures_prefix(model, d) for d in days])
-        if (part := _normalise(table, features, keys, regression)) is not None
-    ]
-    if parts:
-        served = pa.concat_tables(parts)
-        keep = pc.and_(
-            pc.and_(pc.equal(served["version"], version), pc.equal(served["variant"], "production")),
-            pc.and_(
-                pc.and_(pc.greater_equal(served["at"], start), pc.less_equal(served["at"], end)),
-                pc.is_null(served["error"]),
-            ),
-        )
-        served = served.filter(pc.fill_null(keep, False))
-    else:
-        served = _normalise(pa.table({"at": pa.array([], pa.string())}), features, keys, regression)
-        served = pa.table({}) if served is None else served
+    served = served_table(deps, model, start, end, features, labels)
+    mine = pc.and_(pc.equal(served["version"], version), pc.equal(served["variant"], "production"))
+    served = served.filter(pc.fill_null(pc.and_(mine, pc.is_null(served["error"])), False))
     rows = served.num_rows
     numeric = {
         n: served[f"f:{n}"].to_numpy().astype(np.float64) if rows else np.zeros(0)
@@ -186,7 +242,8 @@ def read_window(
     if regression:
         scores = served["prediction"].to_numpy().astype(np.float64) if rows else np.zeros(0)
     else:
-        scores = served[f"p:{keys[-1]}"].to_numpy().astype(np.float64) if rows else np.zeros(0)  # type: ignore[index]  # classification: keys are the labels
+        last = str(labels[-1])  # type: ignore[index]  # classification: labels are given
+        scores = served[f"p:{last}"].to_numpy().astype(np.float64) if rows else np.zeros(0)
     empty = np.zeros(0)
     window = Window(rows, numeric, categorical, scores, empty, empty, empty, empty)
     feedback = latest_feedback(
@@ -194,18 +251,5 @@ def read_window(
     )
     if not rows or feedback is None:
         return window
-    joined = served.join(feedback, keys=["request_id", "row"], join_type="inner", use_threads=False)
-    if regression:
-        truth = joined["actual_last"].to_numpy().astype(np.float64)
-        predicted = joined["prediction"].to_numpy().astype(np.float64)
-        ok = np.isfinite(truth) & np.isfinite(predicted)
-        return Window(
-            rows, numeric, categorical, scores, truth[ok], predicted[ok], predicted[ok], np.zeros(int(ok.sum()))
-        )
-    assert labels is not None and keys is not None
-    truth, predicted = _codes(joined["actual_last"], labels), _codes(joined["prediction"], labels)
-    probabilities = np.column_stack([joined[f"p:{k}"].to_numpy().astype(np.float64) for k in keys])
-    ok = (truth >= 0) & (predicted >= 0) & np.isfinite(probabilities).all(axis=1)
-    truth, predicted, probabilities = truth[ok], predicted[ok], probabilities[ok]
-    p_true = np.take_along_axis(probabilities, truth[:, None], axis=1)[:, 0] if truth.size else np.zeros(0)
-    return Window(rows, numeric, categorical, scores, truth, predicted, probabilities[:, -1], p_true)
+    found = label(served, feedback, labels)
+    return Window(rows, numeric, categorical, scores, found.truth, found.predicted, found.positive_score, found.p_true)
