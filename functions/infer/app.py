@@ -1,20 +1,34 @@
 """infer: the HTTP inference API (API Gateway HTTP API, payload 2.0) over the registry's production
-and challenger versions; KServe V1 and MLflow bodies; captures and feedback to Firehose."""
+and challenger versions; KServe V1 and MLflow bodies; captures and feedback to Firehose.
+
+``POST /v1/models/{model}/predict`` is answered by a lean path (``_lean_predict``) that does not go through
+Powertools' resolver (its routing, event wrapper and validation middleware cost more than the model call): the
+same checks, the same pydantic body model, the same answers and metrics. The resolver keeps the other routes,
+and declares predict too, so that the OpenAPI document describes it from the same models (a test holds the two
+paths to the same answers). Under SnapStart the hooks at the end load the served models before the snapshot and
+give the restored environment fresh clients, alias reads and capture sender."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
+import logging
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from pydantic import ValidationError
+from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-from slipway import __version__
+from slipway import __version__, composition
 from slipway.composition import deps
-from slipway.errors import ArtifactIntegrityError, NotFound
+from slipway.errors import ArtifactIntegrityError, NotFound, SlipwayError
+from slipway.ports import Deps
 from slipway.serving.http import (
     MAX_BODY_BYTES,
     MAX_ROWS,
@@ -31,25 +45,34 @@ logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
-@functools.lru_cache(maxsize=4)
-def _service(key: Any) -> InferenceService:
-    return InferenceService(key)
-
-
+_services: dict[Deps, InferenceService] = {}  # one per distinct settings (the local cloud: one per environment)
+_making = threading.Lock()
 _by_function: dict[str, InferenceService] = {}
+_context: Any = None  # the current invocation's Lambda context: an execution environment runs one at a time
+
+
+def _service(key: Deps) -> InferenceService:
+    found = _services.get(key)
+    if found is None:
+        with _making:
+            found = _services.get(key) or _services.setdefault(key, InferenceService(key))
+    return found
 
 
 def service() -> InferenceService:
     """One service (model cache, alias cache, capture sender) per warm environment. A function's environment
     variables do not change while its execution environment lives, so its settings are read on its first
-    request only (reading them costs tens of µs a request), keyed by the function's ARN: the local cloud runs
-    the functions of several environments (accounts) in one process, each under its own ARN."""
-    arn = getattr(app.lambda_context, "invoked_function_arn", None)
+    request only (reading them costs tens of µs a request), keyed by the function's ARN without its qualifier
+    (the alias or version it was invoked through): the local cloud runs the functions of several environments
+    (accounts) in one process, each under its own ARN."""
+    arn = getattr(_context, "invoked_function_arn", None)
     if not isinstance(arn, str):
         return _service(deps())
     found = _by_function.get(arn)
     if found is None:
-        found = _by_function.setdefault(arn, _service(deps()))
+        unqualified = ":".join(arn.split(":")[:7])
+        found = _by_function.get(unqualified) or _by_function.setdefault(unqualified, _service(deps()))
+        _by_function[arn] = found
     return found
 
 
@@ -130,16 +153,90 @@ def _answers(ok: type[Any], description: str) -> dict[int, Any]:
 @app.post("/v1/models/<model>/predict", responses=_answers(PredictAnswer, "one prediction per row"))
 def predict(model: str, body: PredictBody) -> Response[Any]:
     """Predict for 1..N rows with the model's production version (or its challenger, for its share)."""
+    # Declared for the OpenAPI document (and answering when the event's routeKey is not the API's own, e.g. a
+    # hand-made event): on Lambda, lambda_handler sends this route's requests to _lean_predict.
+    return _predict_answer(model, body, _request_id())
+
+
+def _predict_options(body: PredictBody) -> dict[str, Any]:
+    """What a body asks of the service beyond its rows, as keywords of ``InferenceService.predict``: the one
+    place a request option goes through, for both paths (``explain``, issue 21 item 3, goes here once PredictBody
+    and InferenceService.predict have it)."""
+    return {}
+
+
+def _predict_answer(model: str, body: PredictBody, request_id: str) -> Response[Any]:
+    """The predict route's work on a parsed body, for both paths."""
     rows = body.rows()
     if len(rows) > MAX_ROWS:
         return error_answer(413, f"{len(rows)} rows; at most {MAX_ROWS} per request (use batch scoring for more)")
-    result = service().predict(model, rows, _request_id())
+    result = service().predict(model, rows, request_id, **_predict_options(body))
     for (variant, version), (count, mean_score) in result.by_variant.items():
         _emit_variant_metrics(model, version, variant, (1, count, mean_score, result.latency_ms))
     # the answer serialised once, here: a dict body would be copied by the response validation
     # (pydantic's Any serialiser) and then dumped by the resolver
     answer = json.dumps(result.body, separators=(",", ":"))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=answer)
+
+
+PREDICT_ROUTE = "POST /v1/models/{model}/predict"  # the routeKey API Gateway puts in the event (template: Predict)
+
+
+def _lean_predict(event: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/models/{model}/predict`` without the resolver: the body parsed by the route's own pydantic
+    model, the same answers for the same failures (the resolver's exception handlers, called directly), the
+    result in the shape the resolver gives API Gateway."""
+    try:
+        body = _predict_body(event)
+    except RequestValidationError as e:
+        return _lambda_result(invalid_body_answer(e))
+    model = event["pathParameters"]["model"]
+    try:
+        response = _predict_answer(model, body, event["requestContext"]["requestId"])
+    except InvalidRequest as e:
+        response = _contract(e)
+    except NotFound as e:
+        response = _not_found(e)
+    except ArtifactIntegrityError as e:
+        response = _refused(e)
+    return _lambda_result(response)
+
+
+def _predict_body(event: dict[str, Any]) -> PredictBody:
+    """The body as the resolver's validation reads it: JSON (else ``json_invalid``), no body or ``null`` is a
+    missing body, then PredictBody validated in Python mode (its messages are those of the resolver's), each
+    error located under ``body``."""
+    text: str | bytes = event.get("body") or ""
+    if text and event.get("isBase64Encoded"):
+        try:
+            text = base64.b64decode(text, validate=True)
+        except binascii.Error:
+            text = b"\xff"  # not JSON either
+    try:
+        data = json.loads(text) if text else None
+    except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": str(e)}]) from e
+    if data is None:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    try:
+        return PredictBody.model_validate(data, from_attributes=True)  # as the resolver's TypeAdapter
+    except ValidationError as e:
+        raise RequestValidationError([{**d, "loc": ("body", *d["loc"])} for d in e.errors(include_url=False)]) from e
+
+
+def _lambda_result(response: Response[Any]) -> dict[str, Any]:
+    """A route's Response as the payload 2.0 result the resolver makes of it (JSON bodies compact)."""
+    body = response.body
+    if not isinstance(body, str):
+        body = json.dumps(body, separators=(",", ":"))
+    headers = {name: value if isinstance(value, str) else ", ".join(value) for name, value in response.headers.items()}
+    return {
+        "statusCode": response.status_code,
+        "body": body,
+        "isBase64Encoded": False,
+        "headers": headers,
+        "cookies": [],
+    }
 
 
 @app.post("/v1/models/<model>/feedback")
@@ -200,4 +297,56 @@ def _plain_error(status: int, message: str) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _refuse_before_routing(event) or app.resolve(event, context)
+    global _context
+    _context = context
+    refused = _refuse_before_routing(event)
+    if refused is not None:
+        return refused
+    if event.get("routeKey") == PREDICT_ROUTE and (event.get("pathParameters") or {}).get("model"):
+        return _lean_predict(event)
+    return app.resolve(event, context)
+
+
+# ---------------------------------------------------------------------------------------------- SnapStart
+# With SnapStart (infra/template.yaml, InferSnapStart), Lambda initialises a published version once, runs the
+# before-snapshot hooks, snapshots the environment, and resumes new environments from the snapshot, running the
+# after-restore hooks first (within 10 s). Without SnapStart neither hook runs.
+SNAPSHOT_VERSIONS = 16  # served versions loaded into the snapshot at most (each holds an ONNX session in memory)
+log = logging.getLogger(__name__)
+
+
+@register_before_snapshot
+def _before_snapshot() -> None:
+    """Put what a first request would load into the snapshot: each model's production and challenger versions
+    (the artifact read and its SHA-256 checked, the ONNX session made, onnxruntime imported). Then leave out
+    what must not be restored: the capture senders (a thread asleep with a client made before the snapshot)
+    and the clients themselves (connections, credentials). Aliases are not read into the snapshot: a restore
+    may come days later."""
+    warm = _service(deps())
+    loaded = 0
+    for listed in warm.list_models():
+        for version in (listed["production"], listed["challenger"]):
+            if version is None or loaded >= SNAPSHOT_VERSIONS:
+                continue
+            try:
+                warm.served(listed["model"], int(version))
+                loaded += 1
+            except SlipwayError as e:  # served as today: refused (503) or reloaded at its first request
+                log.warning("not loaded before the snapshot: %s@%s (%s)", listed["model"], version, e)
+    for made in _services.values():
+        made.captures.close()
+    composition.reset_clients()
+
+
+@register_after_restore
+def _after_restore() -> None:
+    """Fresh clients (new connections and credentials; botocore's parsed service models kept) and a fresh
+    service per environment: no alias read from before the snapshot (the alias cache's clock is not to be
+    trusted across a restore), a new capture sender; the ONNX sessions loaded before the snapshot are kept."""
+    composition.reset_clients()
+    with _making:
+        for key, before in list(_services.items()):
+            fresh = InferenceService(key)
+            fresh.models = before.models  # a version's artifact never changes: its session stays valid
+            _services[key] = fresh
+        _by_function.clear()

@@ -167,6 +167,10 @@ WHEN: dict[str, dict[str, tuple[str, ...]]] = {
         "sns:GetDataProtectionPolicy": ("DataProtectionPolicy",),
     },
     "AWS::KMS::Key": {"kms:DisableKey": ("Enabled",), "kms:EnableKey": ("Enabled",)},
+    "AWS::Lambda::Alias": {
+        f"lambda:{verb}ProvisionedConcurrencyConfig": ("ProvisionedConcurrencyConfig",)
+        for verb in ("Put", "Get", "Delete")
+    },
     "AWS::StepFunctions::StateMachine": {
         "kms:DescribeKey": ("EncryptionConfiguration.KmsKeyId",),
         "kms:GenerateDataKey": ("EncryptionConfiguration.KmsKeyId",),
@@ -217,6 +221,12 @@ REMOVES: dict[str, dict[str, str]] = {
 # Listed by a schema; when the handler calls them cannot be told from the template (reported, not required).
 UNCLEAR: dict[str, frozenset[str]] = {
     "AWS::Lambda::Function": frozenset({"lambda:AssociateRuntimeAlias"}),
+    # CodeDeploy shifts an alias's traffic when the resource's UpdatePolicy says so (SAM's DeploymentPreference),
+    # which is not a property
+    "AWS::Lambda::Alias": frozenset(
+        {f"codedeploy:{op}" for op in ("CreateDeployment", "GetDeployment", "GetDeploymentGroup")}
+        | {"codedeploy:GetDeploymentConfig", "codedeploy:StopDeployment"}
+    ),
     "AWS::DynamoDB::Table": frozenset(
         {
             "dynamodb:CreateTableReplica",

@@ -20,6 +20,7 @@ _IDENTITY: dict[str, tuple[str | None, str, str]] = {
     "AWS::Lambda::Function": ("FunctionName", "name", "arn:{p}:lambda:{r}:{a}:function:{name}"),
     "AWS::Lambda::LayerVersion": ("LayerName", "arn", "arn:{p}:lambda:{r}:{a}:layer:{name}:1"),
     "AWS::Lambda::Version": (None, "arn", "arn:{p}:lambda:{r}:{a}:function:{name}:1"),
+    "AWS::Lambda::Alias": ("Name", "arn", "arn:{p}:lambda:{r}:{a}:function:{function}:{name}"),
     "AWS::IAM::Role": ("RoleName", "name", "arn:{p}:iam::{a}:role{path}{name}"),
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", "arn", "arn:{p}:iam::{a}:policy{path}{name}"),
     "AWS::IAM::OIDCProvider": (None, "arn", "arn:{p}:iam::{a}:oidc-provider/{name}"),
@@ -100,8 +101,15 @@ class Names:
         props = resource.get("Properties") or {}
         api = self.value(props.get("ApiId")) if "ApiId" in props else GENERATED
         path = self.value(props.get("Path")) if "Path" in props else "/"
+        function = (self.value(props.get("FunctionName")) or GENERATED).rsplit(":function:", 1)[-1]  # an alias's
         return _IDENTITY[resource["Type"]][2].format(
-            p=self.partition, r=self.region, a=self.account, name=name, path=path or "/", api=api or GENERATED
+            p=self.partition,
+            r=self.region,
+            a=self.account,
+            name=name,
+            path=path or "/",
+            api=api or GENERATED,
+            function=function,
         )
 
     def ref(self, logical_id: str) -> str | None:

@@ -426,6 +426,13 @@ class LocalCloud:
         name = environment.functions.get(function, function)
         return self.runtime.invoke_function(environment.account_id, name, event)
 
+    def run_snapstart_hooks(self, env: str, function: str, phase: str) -> int:
+        """Run an in-process function's SnapStart hooks (``before_snapshot`` or ``after_restore``) as Lambda runs
+        them around a snapshot (LambdaRuntime.run_snapstart_hooks); ``function``: logical id or name."""
+        environment = self.environments[env]
+        name = environment.functions.get(function, function)
+        return self.runtime.run_snapstart_hooks(environment.account_id, name, phase)
+
     # ------------------------------------------------------------------ schedules
     def tick(self, env: str, rule: str | None = None) -> dict[str, list[str]]:
         """Fire the environment's schedule rules now (``rule``: one of them, by name), as EventBridge does at

@@ -153,8 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
         if len(body) > MAX_LAMBDA_PAYLOAD_BYTES * 3 // 4 and gateway.event_size(event) > MAX_LAMBDA_PAYLOAD_BYTES:
             self._send(error_response(TOO_LARGE), rid)  # Lambda refuses a synchronous event over 6 MB
             return
+        function = gateway.functions[route.function]
+        if route.qualifier:  # the integration names an alias (AutoPublishAlias): invoke the version it points at
+            function = f"{function}:{route.qualifier}"
         try:
-            payload, is_error = gateway.invoke(gateway.functions[route.function], event)
+            payload, is_error = gateway.invoke(function, event)
         except Exception:  # the runtime itself failed (the handler's own errors come back as is_error)
             logger.exception("invoking %s for %s", route.function, route.key)
             payload, is_error = "", True

@@ -36,6 +36,9 @@ class Route:
     path: str  # "/v1/models/{model}", "/files/{proxy+}" or "$default"
     function: str  # logical id of the AWS::Serverless::Function
     authorization: str = "NONE"  # NONE or AWS_IAM (other authorizers are not realised locally)
+    # The alias the integration invokes: SAM points a function's event sources at its AutoPublishAlias (the
+    # integration URI and the invoke permission name the alias, not $LATEST); None - the function itself.
+    qualifier: str | None = None
 
     @property
     def key(self) -> str:
@@ -74,6 +77,9 @@ def http_api_routes(template: Mapping[str, Any]) -> dict[str, list[Route]]:
     for logical_id, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
+        alias = (resource.get("Properties") or {}).get("AutoPublishAlias")
+        if alias is not None and not isinstance(alias, str):
+            raise NotImplementedError(f"{logical_id}: AutoPublishAlias {alias!r} (only a literal name is realised)")
         for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
             if event.get("Type") != "HttpApi":
                 continue
@@ -88,7 +94,7 @@ def http_api_routes(template: Mapping[str, Any]) -> dict[str, list[Route]]:
                 method = "ANY"
             key = DEFAULT_ROUTE if path == DEFAULT_ROUTE else f"{method} {path}"
             authorization = _authorization(key, props.get("Auth"), _default_authorizer(template, api))
-            route = Route(api, method, str(path), logical_id, authorization)
+            route = Route(api, method, str(path), logical_id, authorization, alias)
             routes = apis.setdefault(api, [])
             if any(r.key == route.key for r in routes):
                 raise ValueError(f"route {route.key!r} of {api} is declared twice")

@@ -58,6 +58,7 @@ class Invocation:
     event: Any
     payload: str  # the JSON the function returned, or its error payload
     is_error: bool
+    version: str = "$LATEST"  # the version that ran (an alias's, when invoked through one)
 
     @property
     def result(self) -> Any:
@@ -107,6 +108,8 @@ class LambdaRuntime:
         self.workers = WorkerPools(max_workers_per_function)
         self._sources: dict[tuple[str, str], FunctionSource] = {}
         self._modules: dict[Path, ModuleType] = {}
+        # SnapStart runtime hooks each in-process module registered while it was imported (snapshot_restore_py)
+        self._hooks: dict[Path, dict[str, list[tuple[Any, Any, Any]]]] = {}
         self._environment = EnvironmentGate()
         self._loading = threading.Lock()
         # One invocation at a time through each in-process function's module (Lambda runs one per execution
@@ -141,7 +144,10 @@ class LambdaRuntime:
                 raise ImportError(f"cannot load handler module {path}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
+            registries = _hook_registries()
+            before = {phase: len(registry) for phase, registry in registries.items()}
             spec.loader.exec_module(module)
+            self._hooks[path] = {phase: list(registry[before[phase] :]) for phase, registry in registries.items()}
             self._modules[path] = module
         return getattr(module, source.function_name)  # type: ignore[no-any-return]
 
@@ -158,6 +164,28 @@ class LambdaRuntime:
 
         fn = lambda_backends[account_id][self.region].get_function(function_name)
         return self._invoke(fn, event)
+
+    def run_snapstart_hooks(self, account_id: str, function_name: str, phase: str) -> int:
+        """Run the SnapStart runtime hooks an in-process function registered while its handler module was imported
+        (``phase``: ``before_snapshot``, in reverse order of registration, or ``after_restore``, in order: as
+        Lambda's runtime runs them), in the function's environment and account, between invocations; returns how
+        many ran. The local cloud takes no snapshot: this runs what Lambda runs around one, for tests."""
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[account_id][self.region].get_function(function_name)
+        source = self.source_for(account_id, fn.function_name)
+        if not self.runs_in_process(account_id, fn.function_name):
+            raise NotImplementedError(f"{function_name} runs in worker processes: its hooks are not reachable here")
+        self._load(source)
+        hooks = self._hooks[source.module_file][phase]
+        with (
+            self._serial.setdefault(source.module_file, threading.Lock()),
+            self._environment.use(self._function_environment(fn)),
+            acting_as(account_id, fn.role),
+        ):
+            for hook, args, kwargs in reversed(hooks) if phase == "before_snapshot" else hooks:
+                hook(*args, **kwargs)
+        return len(hooks)
 
     def invocations_of(self, function_name: str) -> list[Invocation]:
         return [i for i in list(self.invocations) if i.function_name == function_name]
@@ -178,7 +206,7 @@ class LambdaRuntime:
         if isinstance(event, (str, bytes)):
             with contextlib.suppress(ValueError):
                 event = json.loads(event or "{}")
-        self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error))
+        self.invocations.append(Invocation(fn.account_id, fn.function_name, event, payload, is_error, str(fn.version)))
         return payload, is_error
 
     def runs_in_process(self, account_id: str, function_name: str) -> bool:
@@ -308,6 +336,18 @@ class LambdaRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
         return env
+
+
+def _hook_registries() -> dict[str, list[tuple[Any, Any, Any]]]:
+    """snapshot_restore_py's registries (the lists Lambda's runtime reads), or none when it is not installed."""
+    try:
+        import snapshot_restore_py
+    except ImportError:
+        return {"before_snapshot": [], "after_restore": []}
+    return {
+        "before_snapshot": snapshot_restore_py.get_before_snapshot(),
+        "after_restore": snapshot_restore_py.get_after_restore(),
+    }
 
 
 def _send_failure_record(fn: Any, destination: str, event: Any, response: str, attempts: int) -> None:

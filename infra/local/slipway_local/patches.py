@@ -31,6 +31,7 @@ from slipway_local import (
     execution_events,
     firehose,
     iam,
+    lambda_aliases,
     perimeter,
     resources,
     web_identity,
@@ -64,6 +65,7 @@ def install(runtime: LambdaRuntime) -> None:
         execution_events.install()
         dynamodb.install()
         resources.install()
+        lambda_aliases.install()
         firehose.install()
         distributed_map.install()
         perimeter.install()

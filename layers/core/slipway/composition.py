@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
 from slipway.settings import Settings
 
-__all__ = ["aws_deps", "deps", "typed_errors"]
+__all__ = ["aws_deps", "deps", "reset_clients", "typed_errors"]
 
 
 def aws_deps(settings: Settings, session: Any = None) -> Deps:
@@ -51,11 +52,28 @@ class _LazyClient:
     def __init__(self, create: Callable[[], Any]) -> None:
         self._create = create
         self._client: Any = None
+        _lazy_clients.add(self)
+
+    def reset(self) -> None:
+        """Create the client again at its next use."""
+        self._client = None
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
             self._client = self._create()
         return getattr(self._client, name)
+
+
+_lazy_clients: weakref.WeakSet[_LazyClient] = weakref.WeakSet()
+
+
+def reset_clients() -> None:
+    """Every port's AWS client is made again at its next use, from a new botocore session (new credentials and
+    connections; the session's parsed service models are kept): after a SnapStart restore, nothing of a client
+    made before the snapshot is used."""
+    clients.reset()
+    for lazy in list(_lazy_clients):
+        lazy.reset()
 
 
 @functools.lru_cache(maxsize=16)

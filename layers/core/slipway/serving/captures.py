@@ -6,7 +6,8 @@ for many requests instead of one per request, as a Firehose producer library wou
 The trade-off, as with any in-process buffer on Lambda: records queued when an execution
 environment is frozen are sent at its next invocation, and those still queued when AWS retires the
 environment are lost (a full queue drops and counts them in ``dropped``). ``flush`` drains
-synchronously.
+synchronously; ``close`` drains and stops the sender (before a SnapStart snapshot: a thread must not sleep
+inside the snapshot, holding a client made before it), and the next ``offer`` starts a new one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class BackgroundCaptures:
         self._in_flight = 0
         self._changed = threading.Condition()
         self._hurry = False
+        self._closing = False
         self.dropped = 0
         self.failed = 0
         self._thread: threading.Thread | None = None
@@ -60,9 +62,27 @@ class BackgroundCaptures:
             self._hurry = False
             return done
 
-    def _next_batch(self) -> list[Mapping[str, Any]]:
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Deliver what is queued and stop the sender thread; False if either did not happen within ``timeout_s``.
+        The object stays usable: the next ``offer`` starts a new sender."""
+        delivered = self.flush(timeout_s)
         with self._changed:
-            self._changed.wait_for(lambda: bool(self._pending))
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return delivered
+            self._closing = True
+            self._changed.notify_all()
+        thread.join(timeout_s)
+        with self._changed:
+            self._closing = False
+        return delivered and not thread.is_alive()
+
+    def _next_batch(self) -> list[Mapping[str, Any]] | None:
+        """The next batch to send, or None when the sender is to stop (``close``)."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._pending) or self._closing)
+            if self._closing:
+                return None
             self._changed.wait_for(lambda: self._hurry or len(self._pending) >= BATCH, timeout=self._linger)
             batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             self._in_flight = len(batch)
@@ -71,6 +91,8 @@ class BackgroundCaptures:
     def _drain(self) -> None:
         while True:
             batch = self._next_batch()
+            if batch is None:
+                return
             try:
                 self._sink.put(batch)
             except Exception:  # a delivery failure must never reach a caller; it is counted and logged
