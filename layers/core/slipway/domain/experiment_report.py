@@ -71,6 +71,9 @@ def _intervals(
     parts = [f'<text x="8" y="16" font-size="12" fill="#1f2328">{escape(title)}</text>']
     if zero:
         parts.append(
+            f'<text x="{x(0):.1f}" y="{height - _PAD + 14}" font-size="10" text-anchor="middle" fill="#59636e">0</text>'
+        )
+        parts.append(
             f'<line x1="{x(0):.1f}" y1="{_PAD}" x2="{x(0):.1f}" y2="{height - _PAD}" stroke="#8c959f" '
             'stroke-dasharray="4 3"/>'
         )
