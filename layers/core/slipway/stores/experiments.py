@@ -21,7 +21,15 @@ from slipway.stores.captures import days_between, label, latest_feedback, served
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import spec_at
 
-__all__ = ["Experiment", "analyse_experiment", "experiments", "find_experiment", "summary", "variant_data"]
+__all__ = [
+    "Experiment",
+    "analyse_experiment",
+    "analyse_split",
+    "experiments",
+    "find_experiment",
+    "summary",
+    "variant_data",
+]
 
 
 @dataclass(frozen=True)
@@ -163,33 +171,43 @@ def variant_data(
     return VariantData(variant, version, mine.num_rows, requests, _units(mine), errors, outcomes)
 
 
-def analyse_experiment(deps: Deps, experiment: Experiment) -> tuple[Analysis, dict[str, Any]]:
-    """The experiment's statistics, by the challenger version's spec (``deployment.experiment``), and what it was
-    judged on (the window, the metric, the versions' items)."""
-    registry = ModelRegistry.of(deps)
-    model = experiment.model
-    item = registry.get_version(model, experiment.challenger)
+def analyse_split(
+    deps: Deps, model: str, champion: int, challenger: int, weight: float, start: str, end: str
+) -> tuple[Analysis, dict[str, Any]]:
+    """The statistics of ``challenger`` against production ``champion`` at ``weight`` over what they served in
+    [start, end], by the challenger version's spec (``deployment.experiment``), and what they were judged on (the
+    window, the task, the labels, the spec section)."""
+    item = ModelRegistry.of(deps).get_version(model, challenger)
     spec = spec_at(deps, model, str(item["spec_version"])).deployment_or_default.experiment
     task = str(item["task"])
     labels: list[Any] | None = item.get("labels") if task == "classification" else None
     metric = spec.goal(task)
     metrics = list(dict.fromkeys([metric, *(g.metric for g in spec.guardrails if g.metric != "error_rate")]))
-    end = experiment.end or deps.now_iso()
-    served = served_table(deps, model, experiment.start, end, {}, labels)
+    served = served_table(deps, model, start, end, {}, labels)
     feedback = latest_feedback(
-        deps, [layout.feedback_prefix(model, d) for d in days_between(experiment.start, deps.now_iso())], labels is None
+        deps, [layout.feedback_prefix(model, d) for d in days_between(start, deps.now_iso())], labels is None
     )
     payoff = _payoff(spec, labels)
-    champion = variant_data(served, feedback, "production", experiment.champion, labels, metrics, payoff)
-    challenger = variant_data(served, feedback, "challenger", experiment.challenger, labels, metrics, payoff)
-    analysis = analyse(champion, challenger, experiment.weight, spec, metric)
+    analysis = analyse(
+        variant_data(served, feedback, "production", champion, labels, metrics, payoff),
+        variant_data(served, feedback, "challenger", challenger, labels, metrics, payoff),
+        weight,
+        spec,
+        metric,
+    )
     context = {
-        "window": {"start": experiment.start, "end": end},
+        "window": {"start": start, "end": end},
         "task": task,
         "labels": labels,
         "spec": spec.model_dump(mode="json"),
     }
     return analysis, context
+
+
+def analyse_experiment(deps: Deps, experiment: Experiment) -> tuple[Analysis, dict[str, Any]]:
+    """An experiment's statistics (``analyse_split`` over its window: until now while it runs)."""
+    e = experiment
+    return analyse_split(deps, e.model, e.champion, e.challenger, e.weight, e.start, e.end or deps.now_iso())
 
 
 def summary(experiment: Experiment, analysis: Analysis, context: Mapping[str, Any]) -> dict[str, Any]:
