@@ -17,6 +17,7 @@ GSI1 = "GSI1"
 # Artifact names of a model version (the keys of its ``artifacts`` map and the last part of their S3 keys).
 MODEL_SKOPS = "model.skops"
 MODEL_ONNX = "model.onnx"
+EXPLAINER = "explainer.npz"  # per-row explanations of the ONNX model (slipway.domain.explanations)
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_HTML = "model_card.html"
 # What drift checks compare live traffic with: the training data's profile of the model's inputs, the profile of

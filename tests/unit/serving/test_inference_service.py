@@ -246,3 +246,57 @@ def test_alias_moves_are_guarded_by_the_expected_previous_version(two_versions: 
     assert registry.alias("churn", "production") == 2
     with pytest.raises(ValueError, match="weight"):
         registry.set_alias("churn", "production", 1, actor="a", reason="r", weight=0.5)
+
+
+def test_explanations_add_up_to_each_rows_probability_and_name_raw_features(two_versions: Registered) -> None:
+    # GIVEN version 1 in production
+    service, registry = in_production(two_versions)
+    item = registry.get_version("churn", 1)
+    assert item["explanations"]["status"] == "ok", item["explanations"]
+
+    # WHEN 30 rows are sent with "explain": true
+    result = service.predict("churn", rows(30), "req-x", explain=True)
+
+    # THEN each row's base + contributions is its served probability of the positive class, in the explained units
+    explained = result.body["explanations"]
+    assert len(explained) == 30
+    for probabilities, explanation in zip(result.body["probabilities"], explained, strict=True):
+        raw = explanation["base"] + sum(explanation["contributions"].values())
+        if explanation["output"] == "log-odds":
+            raw = 1 / (1 + np.exp(-raw))
+        assert explanation["output"] in ("log-odds", "probability") and explanation["label"] == 1
+        assert abs(raw - probabilities["1"]) <= 1e-5
+        # AND the contributions are per raw input (a categorical's one-hot levels summed; the spec's ratio of two
+        # inputs under its own name), largest first
+        assert set(explanation["contributions"]) == {i["name"] for i in item["inputs"]} | {"late_payment_rate"}
+        sizes = [abs(v) for v in explanation["contributions"].values()]
+        assert sizes == sorted(sizes, reverse=True)
+    # AND the predictions are the same as without explanations
+    plain = service.predict("churn", rows(30), "req-y")
+    assert plain.body["predictions"] == result.body["predictions"] and "explanations" not in plain.body
+
+
+def test_a_version_without_an_explainer_is_refused_with_the_reason(two_versions: Registered) -> None:
+    # GIVEN version 1 in production, registered (as before explanations existed) without an explainer
+    service, registry = in_production(two_versions)
+    artifacts = dict(registry.get_version("churn", 1)["artifacts"])
+    del artifacts[layout.EXPLAINER]
+    registry.record_artifacts("churn", 1, artifacts)
+
+    # WHEN a request asks for explanations THEN it is refused naming the field; without, it is answered
+    with pytest.raises(InvalidRequest) as refused:
+        service.predict("churn", rows(2), "req", explain=True)
+    assert refused.value.details["errors"][0]["field"] == "explain"
+    assert "churn@1 cannot explain its predictions" in refused.value.details["errors"][0]["message"]
+    assert len(service.predict("churn", rows(2), "req").body["predictions"]) == 2
+
+
+def test_a_tampered_explainer_is_refused(two_versions: Registered) -> None:
+    # GIVEN the explainer object of version 1 overwritten after registration
+    service, registry = in_production(two_versions)
+    explainer = registry.get_version("churn", 1)["artifacts"][layout.EXPLAINER]
+    service.deps.store.put_bytes(S3Object.parse(explainer["uri"]), b"not the registered explainer")
+
+    # WHEN explanations are asked for THEN the explainer is refused, naming it
+    with pytest.raises(ArtifactIntegrityError, match=r"explainer\.npz"):
+        service.predict("churn", rows(1), "req", explain=True)

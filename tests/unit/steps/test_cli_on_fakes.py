@@ -54,8 +54,9 @@ def _keys(value: Any) -> set[str]:
         return set()
     keys = set(value)
     for key, child in value.items():
-        if key not in ("test_metrics", "validation_metrics", "params", "aliases", "artifacts", "onnx", "metrics"):
-            # maps whose keys are metric, parameter, alias or artifact names, not fields
+        named = ("test_metrics", "validation_metrics", "params", "aliases", "artifacts", "onnx", "metrics")
+        if key not in (*named, "mean_abs_contribution"):
+            # maps whose keys are metric, parameter, alias, artifact or feature names, not fields
             keys |= _keys(child)
     return keys
 

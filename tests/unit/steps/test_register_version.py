@@ -136,6 +136,7 @@ def test_registered_artifacts_match_their_recorded_sha256(registered: Registered
     assert set(artifacts) == {
         layout.MODEL_SKOPS,
         layout.MODEL_ONNX,
+        layout.EXPLAINER,
         layout.MODEL_CARD_JSON,
         layout.MODEL_CARD_HTML,
         layout.DRIFT_REFERENCE,

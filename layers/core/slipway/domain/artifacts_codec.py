@@ -95,9 +95,28 @@ def to_onnx(pipeline: Any, inputs: list[FeatureInput]) -> bytes:
     estimator = pipeline.steps[-1][1]
     options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
     model = convert_sklearn(pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET)
+    _features_output(model)
     if not is_classifier(estimator) and hasattr(estimator, "coef_"):
         _linear_regressor_in_double(model, estimator)
     return bytes(model.SerializeToString())
+
+
+# The ops that hold the estimator itself in a converted pipeline; its input is the model's feature matrix.
+_ESTIMATOR_OPS = frozenset({"LinearClassifier", "LinearRegressor", "TreeEnsembleClassifier", "TreeEnsembleRegressor"})
+
+
+def _features_output(model: Any) -> None:
+    """Name the estimator's input matrix (the transformed features) as a second output, ``features``, last: the
+    inference path reads it to explain a prediction (``slipway.domain.explanations``) from the same graph and the
+    same run. Models with no single estimator op get none (and are not explained)."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    found = [n for n in graph.node if n.op_type in _ESTIMATOR_OPS and n.domain == "ai.onnx.ml"]
+    if len(found) != 1:
+        return
+    graph.node.append(helper.make_node("Cast", [found[0].input[0]], ["features"], to=TensorProto.FLOAT))
+    graph.output.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, None]))
 
 
 def _linear_regressor_in_double(model: Any, estimator: Any) -> None:

@@ -74,6 +74,7 @@ def build_model_card(
     labels: list[Any] | None = None,
     positive_label: Any = None,
     missing: list[dict[str, Any]] | None = None,
+    explanations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the card shows, as JSON-able data (stored next to the artifacts, rendered by ``render_html``).
 
@@ -100,6 +101,7 @@ def build_model_card(
         "labels": labels,
         "positive_label": positive_label,
         "missing": missing or [],
+        "explanations": explanations or {},
     }
     out: dict[str, Any] = _jsonable(card)
     json.dumps(out, allow_nan=False)  # fail here, not in Step Functions, if anything slipped through
@@ -219,6 +221,24 @@ def _importances_section(importances: list[dict[str, Any]]) -> str:
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _contributions_section(explanations: dict[str, Any]) -> str:
+    """The mean absolute per-row contribution of each raw feature, in the units of the model's output."""
+    means = explanations.get("mean_abs_contribution") or {}
+    if explanations.get("status") != "ok" or not means:
+        return f"<p>Not available: {_text(explanations.get('error') or 'not computed for this version')}.</p>"
+    peak = max(means.values()) or 1.0
+    rows = [
+        f'<tr><td>{_text(name)}</td>{_cell(value)}<td class="barcell"><div class="bar" '
+        f'style="width:{max(float(value), 0.0) / peak * 100:.1f}%"></div></td></tr>'
+        for name, value in means.items()
+    ]
+    head = f"<tr><th>feature</th><th>mean |contribution| ({_text(explanations.get('units'))})</th><th></th></tr>"
+    method = "TreeSHAP (path-dependent)" if explanations.get("method") == "tree_path_dependent" else "exact (linear)"
+    return f'<p>{method}; a request with <code>"explain": true</code> gets these per row.</p>' + (
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _leaderboard(card: dict[str, Any]) -> str:
     metric = card["metric"]
     sign = -1.0 if metric_direction(metric) == "max" else 1.0
@@ -285,6 +305,8 @@ def render_html(card: dict[str, Any]) -> str:
          if champion_rows else "<p>No champion: this is the first version.</p>"),
         ("Fairness", _fairness_section(card.get("fairness", {}))),
         ("Top feature importances (permutation, test split)", _importances_section(card.get("importances", []))),
+        ("Mean absolute contribution (per-row explanations, test split)",
+         _contributions_section(card.get("explanations") or {})),
         ("Candidates", _leaderboard(card)),
         ("Lineage", _lineage_section(card.get("lineage", {}))),
         ("Artifacts", _artifacts_section(card.get("artifacts", {}), card.get("onnx", {}))),

@@ -4,7 +4,7 @@ answers every route of the API gives (the infer and operate functions): a messag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ __all__ = [
     "FeedbackItem",
     "PredictAnswer",
     "PredictBody",
+    "RowExplanation",
     "error_answer",
     "invalid_body_answer",
 ]
@@ -50,6 +51,11 @@ class PredictBody(_Body):
     instances: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     dataframe_records: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     dataframe_split: DataframeSplit | None = None
+    explain: bool = Field(
+        default=False,
+        description="also answer each row's explanation: the base value and each feature's contribution to the "
+        "model's output (log-odds, margin, probability or value), which add up to it",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictBody:
@@ -96,6 +102,20 @@ class FeedbackBody(_Body):
     feedback: list[FeedbackItem] = Field(min_length=1)
 
 
+class RowExplanation(BaseModel):
+    """Why one row's prediction came out as it did: ``base`` plus every contribution is the model's output."""
+
+    output: Literal["log-odds", "margin", "probability", "value"] = Field(
+        description="what is explained: a binary classifier's log-odds of its positive class, one class's margin "
+        "(its input to the softmax), a random forest's averaged probability, or a regression's value"
+    )
+    label: Any = Field(default=None, description="classification: the class whose output is explained")
+    base: float = Field(description="the model's expected output over its training rows")
+    contributions: dict[str, float] = Field(
+        description="per raw feature (one-hot levels and date parts summed), largest first"
+    )
+
+
 class PredictAnswer(BaseModel):
     """The predict answer, for the OpenAPI document: the route writes it as JSON itself (validating the
     service's own answer again on every request would cost more than the model call)."""
@@ -110,6 +130,7 @@ class PredictAnswer(BaseModel):
     versions: list[int] = Field(description="per row")
     variants: list[str] = Field(description="per row")
     request_id: str
+    explanations: list[RowExplanation] | None = Field(default=None, description="per row, when explain was true")
 
 
 class ErrorFinding(BaseModel):

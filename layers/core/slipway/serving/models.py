@@ -4,8 +4,9 @@ life of a warm function."""
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 
 from slipway import layout
 from slipway.domain.digest import verify_sha256
+from slipway.domain.explanations import Explainer, Explanation, NotExplainable
 from slipway.domain.model_input import FeatureInput, model_input_from_records
 from slipway.errors import NotFound
 from slipway.objects import S3Object
@@ -41,6 +43,8 @@ class ServedModel:
     columns: Mapping[str, ColumnSpec]  # what the model reads from a row (and the entity id)
     ignored: frozenset[str]  # contract columns a row may carry that the model does not read
     session: Any  # onnxruntime.InferenceSession
+    explainer_source: Callable[[], Explainer] | None = None  # loads the version's explainer (None: it has none)
+    not_explainable: str = "it was registered without an explainer"  # why, when it has none
 
     @cached_property
     def reader(self) -> RowReader:
@@ -58,8 +62,57 @@ class ServedModel:
             predictions = [labels[i] for i in probabilities.argmax(axis=1).tolist()]
             per_class = [dict(zip(keys, row, strict=True)) for row in probabilities.tolist()]
             return predictions, per_class, probabilities[:, -1]
-        values = np.asarray(self.session.run(None, feed)[0], dtype=np.float64).reshape(-1)
+        values = np.asarray(self.session.run([self._value_output], feed)[0], dtype=np.float64).reshape(-1)
         return values.tolist(), None, values
+
+    @cached_property
+    def explainer(self) -> Explainer:
+        """The version's explainer, read (and checked against its SHA-256) on the first request that asks."""
+        if self.explainer_source is None:
+            raise NotExplainable(f"{self.model}@{self.version} cannot explain its predictions: {self.not_explainable}")
+        return self.explainer_source()
+
+    def predict_explained(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Any], list[dict[str, float]] | None, np.ndarray, list[dict[str, Any]]]:
+        """``predict``'s answer and each row's explanation, from one run of the model (its ``features`` output is
+        the matrix the explainer reads)."""
+        explainer = self.explainer
+        feed = model_input_from_records(rows, self.inputs)
+        answer = "probabilities" if self.task == "classification" else self._value_output
+        output, features = self.session.run([answer, "features"], feed)
+        output = np.asarray(output, dtype=np.float64)
+        if self.task == "classification":
+            assert self.labels is not None
+            chosen = output.argmax(axis=1)
+            predictions: list[Any] = [self.labels[i] for i in chosen.tolist()]
+            per_class: list[dict[str, float]] | None = [
+                dict(zip(self._label_keys, r, strict=True)) for r in output.tolist()
+            ]
+            scores = output[:, -1]
+        else:
+            chosen = np.zeros(len(output), dtype=np.int64)
+            scores = output.reshape(-1)
+            predictions, per_class = scores.tolist(), None
+        explained = explainer.explain(np.asarray(features), explainer.output_for(chosen))
+        return predictions, per_class, scores, self._explanations(explainer, explained)
+
+    def _explanations(self, explainer: Explainer, explained: Explanation) -> list[dict[str, Any]]:
+        out = []
+        for output, base, contributions in zip(
+            explained.output.tolist(), explained.base.tolist(), explained.contributions.tolist(), strict=True
+        ):
+            ranked = sorted(zip(explainer.groups, contributions, strict=True), key=lambda pair: -abs(pair[1]))
+            label = None
+            if self.labels is not None:
+                label = self.labels[-1] if explainer.outputs == 1 else self.labels[output]
+            out.append({"output": explainer.units, "label": label, "base": base, "contributions": dict(ranked)})
+        return out
+
+    @cached_property
+    def _value_output(self) -> str:
+        """A regressor's prediction output: the graph's first (``features``, when present, comes last)."""
+        return str(self.session.get_outputs()[0].name)
 
     @cached_property
     def _label_keys(self) -> list[str]:
@@ -115,6 +168,15 @@ class ModelCache:
             labels = list(item.get("labels") or DEFAULT_BINARY_LABELS)
         inputs = [FeatureInput(str(i["name"]), i["kind"], bool(i.get("refuse_missing", False))) for i in item["inputs"]]
         ignored = ignored_columns(contract, columns)
-        return ServedModel(
+        served = ServedModel(
             str(item["model"]), int(item["version"]), task, inputs, labels, contract, columns, ignored, session
         )
+        recorded = item.get("artifacts", {}).get(layout.EXPLAINER)
+        if recorded is not None:
+            served.explainer_source = functools.partial(self._explainer, str(recorded["uri"]), str(recorded["sha256"]))
+        else:
+            served.not_explainable = str(item.get("explanations", {}).get("error") or served.not_explainable)
+        return served
+
+    def _explainer(self, uri: str, sha256: str) -> Explainer:
+        return Explainer.from_bytes(verify_sha256(self._store.get_bytes(S3Object.parse(uri)), sha256, uri))

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from slipway.domain.explanations import NotExplainable
 from slipway.errors import NotFound, SlipwayError
 from slipway.ports import Deps
 from slipway.serving.captures import BackgroundCaptures
@@ -94,10 +95,13 @@ class InferenceService:
         return routing
 
     # ------------------------------------------------------------------ predict
-    def predict(self, model: str, rows: Sequence[Mapping[str, Any]], request_id: str) -> Prediction:
+    def predict(
+        self, model: str, rows: Sequence[Mapping[str, Any]], request_id: str, explain: bool = False
+    ) -> Prediction:
         """Predict each row with its variant. A challenger that fails (its artifact refused, the model call
         raising) does not fail the request: its rows are captured as errors of the challenger — what a canary's
-        error rate counts — and answered by production. A production failure fails the request (captured too)."""
+        error rate counts — and answered by production. A production failure fails the request (captured too).
+        ``explain``: each row's answer also gets its explanation; a version that cannot explain is a 422."""
         started = time.perf_counter()
         routing = self._live(model)
         production = routing.champion
@@ -128,8 +132,11 @@ class InferenceService:
             findings.extend(self._read(served[variant], rows, indexes, read.setdefault(variant, {})))
             spent[variant] = time.perf_counter() - checking
         self._refuse(model, findings)
+        if explain:
+            self._explainable(model, [served[v] for v in groups])
 
         predictions: list[Any] = [None] * len(rows)
+        explanations: list[dict[str, Any] | None] = [None] * len(rows)
         probabilities: list[dict[str, float] | None] = [None] * len(rows)
         result = Prediction(body={})
         outputs: dict[Variant, tuple[list[Any], list[dict[str, float]] | None, np.ndarray]] = {}
@@ -142,7 +149,15 @@ class InferenceService:
             if inherited:
                 self._refuse(model, self._read(served[variant], rows, inherited, seen))
             try:
-                outputs[variant] = served[variant].predict([seen[n] for n in groups[variant]])
+                if explain:
+                    values, per_class, scores, explained = served[variant].predict_explained(
+                        [seen[n] for n in groups[variant]]
+                    )
+                    outputs[variant] = (values, per_class, scores)
+                    for n, explanation in zip(groups[variant], explained, strict=True):
+                        explanations[n] = explanation
+                else:
+                    outputs[variant] = served[variant].predict([seen[n] for n in groups[variant]])
                 spent[variant] = spent.get(variant, 0.0) + time.perf_counter() - calling
             except Exception as e:
                 if variant == production:
@@ -162,6 +177,8 @@ class InferenceService:
         body: dict[str, Any] = {"predictions": predictions}
         if task == "classification":
             body["probabilities"] = probabilities
+        if explain:
+            body["explanations"] = explanations
         variants = sorted({v.name for v in assigned})
         versions = sorted({v.version for v in assigned})
         body.update(
@@ -187,6 +204,18 @@ class InferenceService:
         values, findings = served.reader.read([rows[n] for n in indexes])
         into.update(zip(indexes, values, strict=True))
         return [RowFinding(indexes[f.row], f.field, f.check, f.message) for f in findings]
+
+    @staticmethod
+    def _explainable(model: str, versions: list[ServedModel]) -> None:
+        """Every version answering the request can explain its rows, else a 422 naming the one that cannot."""
+        for served in versions:
+            try:
+                served.explainer  # noqa: B018 - read here (loaded once per warm version), before any prediction
+            except NotExplainable as e:
+                finding = {"row": None, "field": "explain", "check": "explainable", "message": str(e)}
+                raise InvalidRequest(
+                    f"{model}@{served.version} cannot explain its predictions", {"errors": [finding]}
+                ) from e
 
     @staticmethod
     def _refuse(model: str, findings: list[RowFinding]) -> None:

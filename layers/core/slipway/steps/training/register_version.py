@@ -14,6 +14,8 @@ from slipway.contracts.training import RegisteredModel, RegisterRequest
 from slipway.domain.artifacts_codec import checked_onnx, load_model
 from slipway.domain.digest import sha256_hex
 from slipway.domain.evaluation import scalar_metrics
+from slipway.domain.explainer_export import checked_explainer, mean_abs_contribution
+from slipway.domain.explanations import Explainer
 from slipway.domain.features import model_input_frame
 from slipway.domain.lineage import Edge, feature_set_node, model_node, run_node, spec_node
 from slipway.domain.model_card import build_model_card, render_html
@@ -61,7 +63,7 @@ def register_version(deps: Deps, request: RegisterRequest) -> RegisteredModel:
         for edge_item in edge.items(now):
             deps.table.put_new(edge_item)
     if layout.MODEL_CARD_HTML not in artifacts:
-        artifacts.update(_model_card(deps, request, version, artifacts, onnx))
+        artifacts.update(_model_card(deps, request, version, artifacts, onnx, dict(item.get("explanations", {}))))
         registry.record_artifacts(fs.model, version, artifacts)
     update_run(deps, request.run_id, status="SUCCEEDED", outcome="registered", model_version=version, ended_at=now)
     return RegisteredModel(
@@ -132,8 +134,13 @@ def _upload_and_register(
     artifacts = {layout.MODEL_SKOPS: _put(deps, request, layout.MODEL_SKOPS, skops_bytes, "application/octet-stream")}
     holdout = model_input_frame(holdout_rows(deps, fs), inputs)
     onnx_bytes, onnx = checked_onnx(pipeline, inputs, holdout, fs.task)
+    explanations: dict[str, Any] = {"status": "unavailable", "error": "no ONNX export to explain"}
     if onnx_bytes is not None:
         artifacts[layout.MODEL_ONNX] = _put(deps, request, layout.MODEL_ONNX, onnx_bytes, "application/octet-stream")
+        explainer, explanations, explained = checked_explainer(pipeline, onnx_bytes, holdout, inputs)
+        if explainer is not None and explained is not None:
+            artifacts[layout.EXPLAINER] = _put(deps, request, layout.EXPLAINER, explainer, "application/octet-stream")
+            explanations["mean_abs_contribution"] = mean_abs_contribution(explained, Explainer.from_bytes(explainer))
     reference = _drift_reference(
         deps, request, [i.name for i in manifest.inputs], predict_scores(pipeline, holdout, fs.task)
     )
@@ -157,6 +164,7 @@ def _upload_and_register(
             "validation_metrics": best.metrics,
             "gate": evaluation.gate.summary,
             "onnx": onnx,
+            "explanations": explanations,
             "inputs": [i.model_dump() for i in manifest.inputs],
             # Classification: the target's labels in the model's class order; output class j (ONNX "label"
             # and column j of "probabilities") is labels[j]. The serving path maps predictions back with it.
@@ -200,6 +208,7 @@ def _model_card(
     version: int,
     artifacts: dict[str, dict[str, str]],
     onnx: dict[str, Any],
+    explanations: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Render the card (JSON + HTML); returns their artifact records."""
     evaluation = deps.store.get_json(S3Object.parse(request.evaluation.report_uri))
@@ -228,6 +237,7 @@ def _model_card(
         },
         artifacts=artifacts,
         onnx=onnx,
+        explanations=explanations,
         labels=manifest.labels,
         positive_label=evaluation.get("positive_label"),
         missing=manifest.fills,
