@@ -114,6 +114,29 @@ def test_predictions_equal_the_registered_models_own_output(
     assert kserve["probabilities"] == records["probabilities"] == by_split["probabilities"]
 
 
+def test_explanations_through_the_api_add_up_to_the_served_probability(
+    in_production: dict[str, Any], dev: Target, call: Call
+) -> None:
+    # GIVEN the production version, whose registration built its explainer
+    item = ModelRegistry.of(dev.deps).get_version(MODEL, in_production["version"])
+    assert item["explanations"]["status"] == "ok" and layout.EXPLAINER in item["artifacts"]
+
+    # WHEN 20 rows are sent with "explain": true
+    rows = json_rows(20, seed=24)
+    status, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": rows, "explain": True})
+
+    # THEN each row's explanation adds up to the probability it was served, over the raw features the client sent
+    assert status == 200, answer
+    for probabilities, explanation in zip(answer["probabilities"], answer["explanations"], strict=True):
+        raw = explanation["base"] + sum(explanation["contributions"].values())
+        served = 1 / (1 + np.exp(-raw)) if explanation["output"] == "log-odds" else raw
+        assert abs(served - probabilities["1"]) <= 1e-5 and explanation["label"] == 1
+        assert {i["name"] for i in item["inputs"]} <= set(explanation["contributions"])
+    # AND "explain" that is not a boolean is a 422 naming it
+    status, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": rows[:1], "explain": "sometimes"})
+    assert status == 422 and any(e["field"].endswith("explain") for e in answer["errors"]), answer
+
+
 def _row(**change: Any) -> dict[str, Any]:
     row = json_rows(1, seed=30)[0]
     row.update(change)
