@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slipway.domain.experiments import Analysis
 from slipway.domain.stability import psi
 from slipway.spec.deployment import DeploymentSpec, OnlineMetricSpec
 
@@ -228,11 +227,8 @@ class Verdict:
         return [c.message for c in self.checks if c.passed is False]
 
 
-def judge(
-    deployment: DeploymentSpec, champion: VariantStats, challenger: VariantStats, experiment: Analysis | None = None
-) -> Verdict:
-    """Healthy when the challenger served enough rows and no check fails; each check says what it saw. With
-    ``rollback.experiment_verdict``, the bake window judged as an experiment (``experiment``) is one more check."""
+def judge(deployment: DeploymentSpec, champion: VariantStats, challenger: VariantStats) -> Verdict:
+    """Healthy when the challenger served enough rows and no check fails; each check says what it saw."""
     rules = deployment.rollback
     least = deployment.min_canary_rows
     checks = [_traffic(challenger, least)]
@@ -244,8 +240,6 @@ def judge(
         checks.append(_prediction_shift(champion, challenger, rules.max_prediction_shift, least))
     if rules.online_metric is not None:
         checks.append(_online_metric(champion, challenger, rules.online_metric))
-    if rules.experiment_verdict and experiment is not None:
-        checks.append(_experiment(experiment))
     return Verdict(healthy=all(c.passed is not False for c in checks), checks=checks)
 
 
@@ -338,17 +332,4 @@ def _online_metric(champion: VariantStats, challenger: VariantStats, online: Onl
         f" on feedback ({challenger.labelled} and {champion.labelled} rows): worse by {max(drop, 0):.4f},"
         + _within(ok)
         + f" the allowed {online.max_drop:g}",
-    )
-
-
-def _experiment(analysis: Analysis) -> Check:
-    """The experiment's verdict: a failure on ``champion better`` or ``stop: SRM``, a pass on ``challenger better``,
-    not judged while it would keep running."""
-    passed = {"challenger better": True, "champion better": False, "stop: SRM": False}.get(analysis.verdict)
-    return Check(
-        "experiment",
-        passed,
-        analysis.comparison.always_valid_p,
-        analysis.alpha,
-        f"experiment verdict: {analysis.verdict} ({'; '.join(analysis.reasons)})",
     )

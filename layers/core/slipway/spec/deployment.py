@@ -84,9 +84,6 @@ class RollbackSpec(Frozen):
     # traffic (routing splits one population at random, so two models that agree score alike).
     max_prediction_shift: float | None = Field(default=0.25, gt=0)
     online_metric: OnlineMetricSpec | None = None
-    # Also judge the bake window as an experiment (deployment.experiment): roll back on `champion better` (a goal
-    # significantly worse, or a guardrail breached) or `stop: SRM` (the split is not what was configured).
-    experiment_verdict: bool = False
 
 
 class ApprovalSpec(Frozen):

@@ -14,7 +14,6 @@ from slipway.contracts.promotion import CanaryVerdict, CheckCanaryRequest
 from slipway.domain.canary import judge, served_rows, variant_stats
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.stores.experiments import analyse_split
 from slipway.stores.promotions import record
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import spec_at
@@ -56,10 +55,7 @@ def check_canary(deps: Deps, request: CheckCanaryRequest) -> CanaryVerdict:
     challenger = variant_stats(
         "challenger", [r for r in rows if (r.variant, r.version) == ("challenger", promoted.version)], feedback, metric
     )
-    experiment = None
-    if deployment.rollback.experiment_verdict and promoted.champion is not None:
-        experiment, _ = analyse_split(deps, model, promoted.champion, promoted.version, canary.share, start, end)
-    verdict = judge(deployment, champion, challenger, experiment)
+    verdict = judge(deployment, champion, challenger)
     report = layout.canary_report(deps.settings.lake_bucket, model, promotion.id)
     deps.store.put_json(
         report,
@@ -72,7 +68,6 @@ def check_canary(deps: Deps, request: CheckCanaryRequest) -> CanaryVerdict:
             "window": {"start": start, "end": end},
             "criteria": deployment.model_dump(mode="json"),
             "checks": [c.to_dict() for c in verdict.checks],
-            "experiment": experiment.to_dict() if experiment is not None else None,
             "healthy": verdict.healthy,
         },
     )
