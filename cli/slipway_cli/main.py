@@ -312,7 +312,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     rows = serving.read_rows(args.json_rows, args.file)
     try:
-        return _show(args, serving.predict(_target(args), args.model, rows, args.api_url))
+        return _show(args, serving.predict(_target(args), args.model, rows, args.api_url, explain=args.explain))
     except serving.HttpApiError as e:
         console.print(
             f"[red]HTTP {e.status}[/]: {escape(str(e.body.get('message') if isinstance(e.body, dict) else e.body))}"
@@ -527,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--file", help="rows as JSON Lines")
     predict.add_argument("--api-url", help="the API's base URL (the stack's HttpApiUrl output otherwise)")
     predict.add_argument("--raw", dest="json", action="store_true", help="print the API's JSON answer")
+    predict.add_argument(
+        "--explain", action="store_true", help="also ask why: each row's base value and per-feature contributions"
+    )
     _target_args(predict, json_output=False)
     predict.set_defaults(func=cmd_predict)
 

@@ -178,13 +178,28 @@ def read_rows(inline: str | None, file: str | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def predict(target: Target, model: str, rows: list[dict[str, Any]], url: str | None = None) -> tuple[Any, Any]:
-    answer = post_json(target, f"{api_url(target, url)}/v1/models/{model}/predict", {"instances": rows})
+def predict(
+    target: Target, model: str, rows: list[dict[str, Any]], url: str | None = None, explain: bool = False
+) -> tuple[Any, Any]:
+    body: dict[str, Any] = {"instances": rows, **({"explain": True} if explain else {})}
+    answer = post_json(target, f"{api_url(target, url)}/v1/models/{model}/predict", body)
     table = Table(title=f"{model}: {len(rows)} prediction(s), request {answer.get('request_id')}")
-    for column in ("row", "prediction", "probabilities", "variant", "version"):
+    columns = ["row", "prediction", "probabilities", "variant", "version"] + (["why (largest contributions)"] * explain)
+    for column in columns:
         table.add_column(column)
     probabilities = answer.get("probabilities") or [None] * len(rows)
+    explanations = answer.get("explanations") or [None] * len(rows)
     for n, prediction in enumerate(answer["predictions"]):
         shown = ", ".join(f"{k}: {v:.3f}" for k, v in probabilities[n].items()) if probabilities[n] else "—"
-        table.add_row(str(n), escape(str(prediction)), shown, answer["variants"][n], str(answer["versions"][n]))
+        cells = [str(n), escape(str(prediction)), shown, answer["variants"][n], str(answer["versions"][n])]
+        table.add_row(*cells, *([_why(explanations[n])] if explain else []))
     return answer, table
+
+
+def _why(explanation: dict[str, Any] | None, top: int = 3) -> str:
+    """One row's explanation in a line: the base value, then the largest contributions (in the output's units)."""
+    if not explanation:
+        return "—"
+    of = f" of {explanation['label']}" if explanation.get("label") is not None else ""
+    parts = [f"{name} {value:+.3f}" for name, value in list(explanation["contributions"].items())[:top]]
+    return escape(f"{explanation['output']}{of}: base {explanation['base']:.3f}; " + ", ".join(parts))

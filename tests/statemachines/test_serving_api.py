@@ -16,6 +16,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from rich.console import Console
 
 from slipway import layout
 from slipway.domain.features import model_input_frame
@@ -135,6 +136,20 @@ def test_explanations_through_the_api_add_up_to_the_served_probability(
     # AND "explain" that is not a boolean is a 422 naming it
     status, answer = call("POST", f"/v1/models/{MODEL}/predict", {"instances": rows[:1], "explain": "sometimes"})
     assert status == 422 and any(e["field"].endswith("explain") for e in answer["errors"]), answer
+
+
+def test_slipway_predict_explain_shows_why_each_row_came_out_so(in_production: dict[str, Any], dev: Target) -> None:
+    # WHEN the operator runs `slipway predict churn-serve --json ROWS --explain` (the CLI's call, through the API)
+    rows = json_rows(2, seed=25)
+    answer, table = serving.predict(dev, MODEL, rows, explain=True)
+
+    # THEN the table has a "why" column naming, per row, the explained output and its largest contributions
+    console = Console(width=400, record=True)
+    console.print(table)
+    text = console.export_text()
+    first = answer["explanations"][0]
+    top = next(iter(first["contributions"]))
+    assert "why (largest contributions)" in text and f"{first['output']} of 1: base" in text and top in text
 
 
 def _row(**change: Any) -> dict[str, Any]:
