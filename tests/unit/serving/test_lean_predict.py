@@ -107,3 +107,18 @@ def test_the_lean_path_never_enters_the_resolver(
     monkeypatch.setattr(app.app, "resolve", no_resolver)
     result = app.lambda_handler(event("POST", PREDICT, {"instances": rows(1)}), Context())
     assert result["statusCode"] == 200 and len(json.loads(result["body"])["predictions"]) == 1
+
+
+@pytest.mark.parametrize("values", [(1, 3, 0.25, 0.731), (1, 10_000, 1e-7, 12.5), (1, 1, float("nan"), 0.2)])
+def test_the_emf_line_is_powertools_own(
+    served: tuple[ModuleType, InferenceService], capsys: pytest.CaptureFixture[str], values: tuple[float, ...]
+) -> None:
+    app, _ = served
+    # GIVEN one variant's four values WHEN the handler writes its EMF line
+    app._emit_variant_metrics("churn", 3, "challenger", values)
+    written = capsys.readouterr().out.splitlines()
+    # THEN it is the record Powertools' serialize_metric_set makes of them, field for field (the timestamp its own)
+    (line,) = written
+    record, expected = json.loads(line), app._variant_record("churn", 3, "challenger", values)
+    assert abs(record["_aws"].pop("Timestamp") - expected["_aws"].pop("Timestamp")) < 60_000
+    assert json.dumps(record, sort_keys=True) == json.dumps(expected, sort_keys=True)
