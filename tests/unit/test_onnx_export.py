@@ -165,11 +165,12 @@ def test_onnx_has_one_typed_input_per_column_and_plain_outputs(fitted: FittedFea
     model = onnx.load_from_string(to_onnx(_pipeline(fitted, LogisticRegression(max_iter=2000)), fitted.inputs))
     element = {1: "float", 7: "int64", 8: "string"}
     inputs = {i.name: element[i.type.tensor_type.elem_type] for i in model.graph.input}
-    # THEN each feature column is an input of its own type, and outputs are tensors, not a ZipMap
+    # THEN each feature column is an input of its own type, and outputs are tensors, not a ZipMap (with the model's
+    # input matrix, `features`, last: what explanations read)
     assert inputs == {
         i.name: {"numeric": "float", "categorical": "string", "timestamp": "int64"}[i.kind] for i in fitted.inputs
     }
-    assert [o.name for o in model.graph.output] == ["label", "probabilities"]
+    assert [o.name for o in model.graph.output] == ["label", "probabilities", "features"]
     assert all(o.type.HasField("tensor_type") for o in model.graph.output)
 
 

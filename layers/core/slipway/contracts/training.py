@@ -232,6 +232,7 @@ class EvaluateResult(Frozen):
     gate: GateResult
     champion: dict[str, Any] | None  # {"version", "metrics"} measured on this run's test split
     report_uri: str
+    threshold: float | None = None  # binary: the decision threshold the version predicts with (None: argmax)
 
 
 class RegisterRequest(StepRequest):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from slipway.domain.decision import decide
 from slipway.domain.model_input import FeatureInput
 from slipway.domain.table_input import model_input_from_table
 from slipway.spec.data import DataContract
@@ -48,9 +49,12 @@ def score_table(
     inputs: list[FeatureInput],
     table: pa.Table,
     chunk_rows: int = CHUNK_ROWS,
+    threshold: float | None = None,
+    positive: int = 1,
 ) -> Scores:
     """Run the ONNX session over every row of a contract-typed table, ``chunk_rows`` at a time: the same
-    outputs and the same choice of class (argmax over the labels' probabilities) as a one-row request."""
+    outputs and the same choice of class (``decide``: argmax over the labels' probabilities, or the version's
+    decision threshold on the ``positive`` column) as a one-row request."""
     predicted: list[np.ndarray] = [np.zeros(0, np.int64 if task == "classification" else np.float64)]
     probabilities: list[np.ndarray] = [np.zeros((0, len(labels or ())), np.float64)]
     for start in range(0, table.num_rows, chunk_rows):
@@ -58,7 +62,7 @@ def score_table(
         if task == "classification":
             probability = np.asarray(session.run(["probabilities"], feed)[0], dtype=np.float64)
             probabilities.append(probability)
-            predicted.append(probability.argmax(axis=1))
+            predicted.append(decide(probability, positive, threshold))
         else:
             predicted.append(np.asarray(session.run(None, feed)[0], dtype=np.float64).reshape(-1))
     if task != "classification":

@@ -13,6 +13,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from slipway.domain.categories import label_key
+from slipway.domain.decision import decide
 from slipway.domain.training import metrics_from_scores
 from slipway.spec.training import GatesSpec, metric_direction
 
@@ -63,18 +64,24 @@ def select_best(results: list[dict[str, Any]], metric: str) -> dict[str, Any]:
 
 
 def holdout_metrics(
-    y_true: Any, y_score: Any, task: str, labels: list[Any] | None = None, positive: int = 1
+    y_true: Any,
+    y_score: Any,
+    task: str,
+    labels: list[Any] | None = None,
+    positive: int = 1,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Test-split metrics. Classification (``y_true`` label codes, ``y_score`` class probabilities) adds the
     k x k confusion matrix (rows actual, columns predicted, in ``labels`` order), precision/recall/f1/support of
-    each label (``per_class``) and, for two classes, the rate of predicted positives."""
-    metrics: dict[str, Any] = metrics_from_scores(y_true, y_score, task, positive)
+    each label (``per_class``) and, for two classes, the rate of predicted positives; labels are predicted as
+    serving predicts them (``decide``: the most probable, or by the version's decision ``threshold``)."""
+    metrics: dict[str, Any] = metrics_from_scores(y_true, y_score, task, positive, threshold)
     if task == "classification":
         truth = np.asarray(y_true).astype(np.int64)
         scores = np.asarray(y_score, dtype=float)
         k = scores.shape[1]
         names = [label_key(v) for v in labels] if labels is not None else [str(c) for c in range(k)]
-        predicted = scores.argmax(axis=1) if len(scores) else np.zeros(0, np.int64)
+        predicted = decide(scores, positive, threshold)
         codes = list(range(k))
         metrics["confusion_matrix"] = confusion_matrix(truth, predicted, labels=codes).tolist()
         precision, recall, f1, support = precision_recall_fscore_support(

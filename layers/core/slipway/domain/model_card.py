@@ -75,6 +75,7 @@ def build_model_card(
     positive_label: Any = None,
     missing: list[dict[str, Any]] | None = None,
     explanations: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the card shows, as JSON-able data (stored next to the artifacts, rendered by ``render_html``).
 
@@ -102,6 +103,7 @@ def build_model_card(
         "positive_label": positive_label,
         "missing": missing or [],
         "explanations": explanations or {},
+        "decision": decision or {"threshold": None, "rule": "the most probable label"},
     }
     out: dict[str, Any] = _jsonable(card)
     json.dumps(out, allow_nan=False)  # fail here, not in Step Functions, if anything slipped through
@@ -147,9 +149,16 @@ def _metrics_section(card: dict[str, Any]) -> str:
     rows = [[("★ " if n == card["metric"] else "") + n, test.get(n), val.get(n)] for n in names]
     html = _table(["metric", "test", "validation"], rows)
     matrix = test.get("confusion_matrix")
+    decision = card.get("decision") or {}
+    threshold = decision.get("threshold")
+    if card["task"] == "classification":
+        rule = decision.get("rule") or "the most probable label"
+        shown = "" if threshold is None else f"P({_label(card.get('positive_label'))}) ≥ {_text(threshold)}: "
+        html += f"<p>Predicted label: {escape(shown)}{escape(rule)}.</p>"
     if card["task"] == "classification" and matrix:
         names = [_label(v) for v in card.get("labels") or range(len(matrix))]
-        html += "<h3>Confusion matrix (test; rows actual, columns predicted: the most probable label)</h3>" + _table(
+        predicted = "the most probable label" if threshold is None else f"decision threshold {_text(threshold)}"
+        html += f"<h3>Confusion matrix (test; rows actual, columns predicted: {predicted})</h3>" + _table(
             ["", *(f"predicted {n}" for n in names)],
             [[f"actual {n}", *row] for n, row in zip(names, matrix, strict=True)],
         )

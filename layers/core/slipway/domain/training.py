@@ -32,6 +32,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from slipway.domain.decision import decide
 from slipway.domain.fit_warnings import CaughtWarning
 from slipway.domain.transforms import Standardize
 from slipway.spec.training import TrainingSpec
@@ -50,6 +51,7 @@ __all__ = [
     "refit_candidate",
     "refit_estimator",
     "score",
+    "tune_threshold",
 ]
 
 _ESTIMATORS: dict[tuple[str, str], type[BaseEstimator]] = {
@@ -220,9 +222,12 @@ def _log_loss(truth: np.ndarray, scores: np.ndarray) -> float:
     return float(log_loss(truth, clipped / np.where(total > 0, total, 1.0), labels=list(range(k))))
 
 
-def classification_metrics(y_true: Any, proba: Any, positive: int = 1) -> dict[str, float | None]:
+def classification_metrics(
+    y_true: Any, proba: Any, positive: int = 1, threshold: float | None = None
+) -> dict[str, float | None]:
     """Scalar metrics from label codes and ``(n, k)`` probabilities; the prediction is the most probable class
-    (as scikit-learn's ``predict``). f1/precision/recall are of class ``positive`` and only for two classes."""
+    (as scikit-learn's ``predict``), or with ``threshold`` (two classes) ``positive`` where its probability reaches
+    it. f1/precision/recall are of class ``positive`` and only for two classes."""
     truth = np.asarray(y_true).astype(np.int64)
     scores = np.asarray(proba, dtype=float)
     if scores.ndim != 2:
@@ -232,7 +237,7 @@ def classification_metrics(y_true: Any, proba: Any, positive: int = 1) -> dict[s
     if len(truth) == 0:
         names = ("roc_auc", "accuracy", "log_loss", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
         return {name: None for name in names + (("f1", "precision", "recall") if k == 2 else ())}
-    predicted = scores.argmax(axis=1)
+    predicted = decide(scores, positive, threshold)
     averaged = {
         f"{name}_{average}": float(fn(truth, predicted, labels=codes, average=average, zero_division=0))
         for name, fn in (("f1", f1_score), ("precision", precision_score), ("recall", recall_score))
@@ -253,11 +258,13 @@ def classification_metrics(y_true: Any, proba: Any, positive: int = 1) -> dict[s
     return metrics
 
 
-def metrics_from_scores(y_true: Any, y_score: Any, task: str, positive: int = 1) -> dict[str, float | None]:
+def metrics_from_scores(
+    y_true: Any, y_score: Any, task: str, positive: int = 1, threshold: float | None = None
+) -> dict[str, float | None]:
     """Task metrics from true values and ``predict_scores`` output (label codes and class probabilities for
     classification). ``roc_auc`` is ``None`` where it is undefined (a single class present)."""
     if task == "classification":
-        return classification_metrics(y_true, y_score, positive)
+        return classification_metrics(y_true, y_score, positive, threshold)
     if task != "regression":
         raise ValueError(f"unknown task {task!r}")
     truth = np.asarray(y_true).astype(float)
@@ -289,3 +296,32 @@ def candidate_flags(task: str, metrics: dict[str, float | None], caught: list[Ca
     if value is not None and value < chance:
         flags.append("below_chance")
     return flags
+
+
+# Metrics a decision threshold moves (the others rank by probability: ROC AUC, log loss). precision and recall alone
+# are left out: a threshold pushes either to 1 by predicting almost nothing, or everything, positive.
+THRESHOLD_METRICS: tuple[str, ...] = ("accuracy", "f1", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
+
+
+def tune_threshold(y_true: Any, proba: Any, positive: int, metric: str) -> tuple[float | None, str]:
+    """The decision threshold (``training.threshold: tune``) that maximises ``metric`` — or f1 of ``positive`` when
+    a threshold does not move ``metric`` — on these rows (the validation split), among 0.5 and the 1st…99th
+    percentiles of P(positive); ties go to the threshold nearest 0.5. Returns (threshold, the metric it maximised),
+    or (None, why) when there is nothing to tune on."""
+    truth = np.asarray(y_true).astype(np.int64)
+    scores = np.asarray(proba, dtype=np.float64)
+    target = metric if metric in THRESHOLD_METRICS else "f1"
+    if scores.ndim != 2 or scores.shape[1] != 2:
+        return None, "a decision threshold applies to two classes only"
+    if len(truth) == 0 or len(np.unique(truth)) < 2:
+        return None, "the validation split does not hold both labels"
+    p = scores[:, positive]
+    candidates = np.unique(np.concatenate([np.quantile(p, np.linspace(0.01, 0.99, 99)), [0.5]]))
+    best: tuple[float, float] | None = None
+    for t in candidates.tolist():
+        value = classification_metrics(truth, scores, positive, t)[target]
+        key = (float(value or 0.0), -abs(t - 0.5))
+        if best is None or key > (best[0], -abs(best[1] - 0.5)):
+            best = (key[0], t)
+    assert best is not None
+    return float(best[1]), target

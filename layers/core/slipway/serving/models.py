@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from slipway import layout
+from slipway.domain.decision import decide
 from slipway.domain.digest import verify_sha256
 from slipway.domain.explanations import Explainer, Explanation, NotExplainable
 from slipway.domain.model_input import FeatureInput, model_input_from_records
@@ -43,6 +44,8 @@ class ServedModel:
     columns: Mapping[str, ColumnSpec]  # what the model reads from a row (and the entity id)
     ignored: frozenset[str]  # contract columns a row may carry that the model does not read
     session: Any  # onnxruntime.InferenceSession
+    threshold: float | None = None  # binary: P(positive) at or above it predicts the positive label (None: argmax)
+    positive: int = 1  # the positive label's column
     explainer_source: Callable[[], Explainer] | None = None  # loads the version's explainer (None: it has none)
     not_explainable: str = "it was registered without an explainer"  # why, when it has none
 
@@ -59,7 +62,7 @@ class ServedModel:
             probabilities = np.asarray(self.session.run(["probabilities"], feed)[0], dtype=np.float64)
             assert self.labels is not None
             labels, keys = self.labels, self._label_keys
-            predictions = [labels[i] for i in probabilities.argmax(axis=1).tolist()]
+            predictions = [labels[i] for i in decide(probabilities, self.positive, self.threshold).tolist()]
             per_class = [dict(zip(keys, row, strict=True)) for row in probabilities.tolist()]
             return predictions, per_class, probabilities[:, -1]
         values = np.asarray(self.session.run([self._value_output], feed)[0], dtype=np.float64).reshape(-1)
@@ -84,7 +87,7 @@ class ServedModel:
         output = np.asarray(output, dtype=np.float64)
         if self.task == "classification":
             assert self.labels is not None
-            chosen = output.argmax(axis=1)
+            chosen = decide(output, self.positive, self.threshold)
             predictions: list[Any] = [self.labels[i] for i in chosen.tolist()]
             per_class: list[dict[str, float]] | None = [
                 dict(zip(self._label_keys, r, strict=True)) for r in output.tolist()
@@ -171,6 +174,10 @@ class ModelCache:
         served = ServedModel(
             str(item["model"]), int(item["version"]), task, inputs, labels, contract, columns, ignored, session
         )
+        if labels is not None and len(labels) == 2 and item.get("threshold") is not None:
+            served.threshold = float(item["threshold"])
+            positive_label = item.get("positive_label")
+            served.positive = labels.index(positive_label) if positive_label in labels else 1
         recorded = item.get("artifacts", {}).get(layout.EXPLAINER)
         if recorded is not None:
             served.explainer_source = functools.partial(self._explainer, str(recorded["uri"]), str(recorded["sha256"]))

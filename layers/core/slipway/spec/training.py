@@ -181,6 +181,12 @@ class TrainingSpec(Frozen):
     # Binary classification: the label whose precision, recall, f1 and fairness rates are reported (the
     # greater of the two labels otherwise: 1, true, or the later text in sorting order).
     positive_label: bool | int | str | None = None
+    # Binary classification: when the positive label is predicted. None: the more probable label (a threshold of
+    # 0.5); a number in (0, 1): P(positive) at or above it; "tune": the threshold that maximises the metric on the
+    # validation split (the spec's metric when a threshold moves it — accuracy, f1, f1_macro, f1_weighted,
+    # precision_macro, recall_macro — else f1 of the positive label), stored with the version and applied by
+    # serving, batch scoring and every metric that counts predicted labels.
+    threshold: float | Literal["tune"] | None = None
 
     @field_validator("candidates", mode="before")
     @classmethod
@@ -218,6 +224,10 @@ class TrainingSpec(Frozen):
             problems.append(f"the grids expand to {total} candidates, over max_candidates ({self.max_candidates})")
         if self.positive_label is not None and self.task != "classification":
             problems.append("positive_label applies only to classification")
+        if self.threshold is not None and self.task != "classification":
+            problems.append("threshold applies only to (binary) classification")
+        if isinstance(self.threshold, float) and not 0 < self.threshold < 1:
+            problems.append(f"threshold {self.threshold} is not between 0 and 1")
         if problems:
             raise ValueError("; ".join(problems))
         return self

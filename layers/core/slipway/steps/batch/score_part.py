@@ -122,7 +122,15 @@ def _score(deps: Deps, request: PartRequest, models: ModelCache, timings: dict[s
         _reject(deps, request, report.to_dict())
     lap("check")
 
-    scores = score_table(served.session, served.task, served.labels, served.inputs, typed)
+    scores = score_table(
+        served.session,
+        served.task,
+        served.labels,
+        served.inputs,
+        typed,
+        threshold=served.threshold,
+        positive=served.positive,
+    )
     lap("score")
     entity = (entity_column, typed.column(entity_column)) if entity_column else None
     metadata = {

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from sklearn.pipeline import Pipeline
 
 from slipway import layout
 from slipway.contracts.training import (
@@ -20,6 +21,7 @@ from slipway.contracts.training import (
     TrainResult,
 )
 from slipway.domain.artifacts_codec import dump_model
+from slipway.domain.decision import decide
 from slipway.domain.digest import sha256_hex
 from slipway.domain.evaluation import (
     compare,
@@ -38,6 +40,7 @@ from slipway.domain.training import (
     predict_scores,
     refit_candidate,
     refit_estimator,
+    tune_threshold,
 )
 from slipway.errors import NoCandidateTrained
 from slipway.ports import Deps
@@ -63,6 +66,8 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     results = [t.model_dump() for t in trained]
     best = TrainResult.model_validate(select_best(results, fs.metric))
     challenger = load_verified_model(deps.store, {"uri": best.model_uri, "sha256": best.model_sha256})
+    positive = positive_code(fs.labels, fs.positive_label)
+    threshold, decision = _decision(deps, spec, fs, challenger, positive)  # on the winner as selected, before a refit
     refit = None
     if spec.training is not None and spec.training.refit:
         challenger, best, refit = _refit(deps, request.run_id, fs, best, challenger)
@@ -72,8 +77,8 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     X_test = model_input_frame(rows, inputs)
     y_test = _truth(rows.column(spec.data.target), fs.labels)
     scores = predict_scores(challenger, X_test, fs.task)
-    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, positive_code(fs.labels, fs.positive_label))
-    fairness_by_attr = _fairness(spec, fs, rows, y_test, scores)
+    metrics = holdout_metrics(y_test, scores, fs.task, fs.labels, positive, threshold)
+    fairness_by_attr = _fairness(spec, fs, rows, y_test, scores, threshold)
     importances = top_importances(challenger, X_test, y_test, fs.task, fs.seed)
     champion = _champion(deps, spec, fs, rows)
 
@@ -91,6 +96,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "test_metrics": metrics,
         "validation_metrics": best.metrics,
         "refit": refit,
+        "decision": decision,
         "fairness": fairness_by_attr,
         "importances": importances,
         "champion": champion,
@@ -118,6 +124,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         gate=GateResult(passed=gate.passed, summary=gate.summary, reasons=gate.reasons),
         champion=champion,
         report_uri=ref.uri,
+        threshold=threshold,
     )
 
 
@@ -182,10 +189,12 @@ def _truth(column: Any, labels: list[Any] | None) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
-def _fairness(spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table, y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+def _fairness(
+    spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table, y: np.ndarray, scores: np.ndarray, threshold: float | None
+) -> dict[str, Any]:
     if fs.task != "classification":
         return {}
-    predicted = scores.argmax(axis=1)
+    predicted = decide(scores, positive_code(fs.labels, fs.positive_label), threshold)
     return {
         attribute: fairness(
             y,
@@ -214,7 +223,29 @@ def _champion(deps: Deps, spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table) ->
     model = load_verified_model(deps.store, item["artifacts"][layout.MODEL_SKOPS])
     scores = predict_scores(model, model_input_frame(rows, inputs), fs.task)
     y = _truth(rows.column(spec.data.target), fs.labels)
+    positive = positive_code(fs.labels, fs.positive_label)
+    threshold = float(item["threshold"]) if item.get("threshold") is not None else None  # the champion's own
     return {
         "version": int(item["version"]),
-        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, positive_code(fs.labels, fs.positive_label)),
+        "metrics": holdout_metrics(y, scores, fs.task, fs.labels, positive, threshold),
     }
+
+
+def _decision(
+    deps: Deps, spec: ModelSpec, fs: FeatureSetRef, challenger: Any, positive: int
+) -> tuple[float | None, dict[str, Any]]:
+    """The challenger's decision threshold (``training.threshold``) and how it was chosen: None for the most
+    probable label; the spec's number; or, for ``tune``, the one that maximises the metric on the validation split
+    (predicted by the winner as it was selected, so a refit on those rows does not make the choice optimistic)."""
+    wanted = spec.training.threshold if spec.training is not None else None
+    if wanted is None or fs.task != "classification" or len(fs.labels or ()) != 2:
+        return None, {"threshold": None, "rule": "the most probable label"}
+    if wanted != "tune":
+        return float(wanted), {"threshold": float(wanted), "rule": "set in the spec"}
+    matrix, y = load_split(deps, fs, "valid")
+    probabilities = predict_scores(Pipeline(challenger.steps[1:]), matrix, "classification")
+    threshold, metric = tune_threshold(y, probabilities, positive, fs.metric)
+    if threshold is None:
+        return None, {"threshold": None, "rule": f"the most probable label: not tuned ({metric})"}
+    rule = f"tuned on the validation split for {metric}"
+    return threshold, {"threshold": threshold, "rule": rule, "metric": metric, "validation_rows": len(y)}

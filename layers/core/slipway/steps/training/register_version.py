@@ -170,6 +170,7 @@ def _upload_and_register(
             # and column j of "probabilities") is labels[j]. The serving path maps predictions back with it.
             "labels": manifest.labels,
             "positive_label": manifest.labels[fs.positive] if manifest.labels and fs.positive is not None else None,
+            "threshold": evaluation.threshold,  # binary: the decision threshold (None: the most probable label)
             "artifacts": artifacts,
             "code_version": deps.settings.code_version,
             "raw_uri": request.dataset.raw_uri,
@@ -238,6 +239,7 @@ def _model_card(
         artifacts=artifacts,
         onnx=onnx,
         explanations=explanations,
+        decision=evaluation.get("decision"),
         labels=manifest.labels,
         positive_label=evaluation.get("positive_label"),
         missing=manifest.fills,

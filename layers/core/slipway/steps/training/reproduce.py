@@ -24,6 +24,7 @@ from slipway.domain.training import (
     predict_scores,
     refit_candidate,
     refit_estimator,
+    tune_threshold,
 )
 from slipway.errors import NotFound
 from slipway.ports import Deps
@@ -63,6 +64,11 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     validation = split_arrays(split_table(fitted, "valid"))  # where an early-stopping estimator watched its loss
     seed = int(version_item["seed"])
     estimator, _ = fit_estimator(X_train, y_train, task, candidate, seed, validation)
+    positive = positive_code(fitted.labels, version_item.get("positive_label"))
+    binary = len(fitted.labels or ()) == 2
+    threshold = _threshold(
+        spec.training.threshold if binary else None, estimator, validation, positive, spec.training.metric
+    )
     if spec.training.refit:  # then fitted again on train + validation, as the evaluate step did
         winner = refit_candidate(candidate, estimator)
         estimator, _ = refit_estimator((X_train, y_train), validation, task, winner, seed)
@@ -71,10 +77,14 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     scores = predict_scores(pipeline, model_input_frame(test, fitted.inputs), task)
     target = test.column(spec.data.target)
     truth = encode_labels(target, fitted.labels) if fitted.labels is not None else target.to_numpy()
-    positive = positive_code(fitted.labels, version_item.get("positive_label"))
-    reproduced = holdout_metrics(truth, scores, task, fitted.labels, positive)
+    reproduced = holdout_metrics(truth, scores, task, fitted.labels, positive, threshold)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if spec.training.threshold == "tune":  # tuned again on the validation split, as the evaluate step did
+        recorded_threshold = version_item.get("threshold")
+        recorded = float(recorded_threshold) if recorded_threshold is not None else None
+        rows.append({"metric": "threshold", "recorded": recorded, "reproduced": threshold,
+                     "diff": _difference(recorded, threshold)})  # fmt: skip
     for metric, recorded in version_item["test_metrics"].items():
         again = reproduced.get(metric)
         rows.append({"metric": metric, "recorded": recorded, "reproduced": again, "diff": _difference(recorded, again)})
@@ -94,3 +104,14 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
         "feature_set_matches": feature_set_matches,
         "metrics": rows,
     }
+
+
+def _threshold(
+    wanted: float | str | None, estimator: Any, validation: tuple[Any, Any], positive: int, metric: str
+) -> float | None:
+    """The decision threshold as the evaluate step chose it: none, the spec's number, or tuned for ``metric`` on
+    the validation split's probabilities of the estimator fitted on the training rows (before any refit)."""
+    if wanted is None or wanted != "tune":
+        return None if wanted is None else float(wanted)
+    probabilities = predict_scores(estimator, validation[0], "classification")
+    return tune_threshold(validation[1], probabilities, positive, metric)[0]
