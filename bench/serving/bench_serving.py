@@ -918,6 +918,10 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         for name, fig in a["steps"].items():
             print(f"| {name} | {fig['p50_us']:.1f} | {fig['p99_us']:.1f} | {fig['mean_us']:.1f} |")
         steps = a["steps"]
+        handler = steps["lambda_handler(event, context) (whole handler)"]["p50_us"]
+        yardstick = steps["ServedModel.predict (row → arrays + session.run)"]["p50_us"]
+        print()
+        print(f"whole handler p50 ÷ ServedModel.predict p50 = {handler / yardstick:.2f} (goal ≤ 2)")
         if PEER_CALL in steps:
             model_call = steps["onnxruntime session.run (model call)"]["p50_us"]
             print()
