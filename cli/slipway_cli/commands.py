@@ -109,6 +109,25 @@ def _failure_text(candidate: dict[str, Any]) -> str:
     return escape(f"FAILED {candidate.get('error', '')}" + (f": {cause[:120]}" if cause else ""))
 
 
+def _selection_metric(deps: Deps, run: dict[str, Any]) -> str:
+    """The metric the run's spec selects on ("" when its spec cannot be read)."""
+    from slipway.errors import SlipwayError
+    from slipway.stores.specs import training_spec
+
+    try:
+        training = training_spec(deps, str(run["model"]), str(run["spec_version"])).training
+    except (KeyError, SlipwayError):
+        return ""
+    return training.metric if training is not None else ""
+
+
+def _cv_text(cv: dict[str, Any] | None, metric: str) -> str:
+    if not cv or cv["mean"].get(metric) is None:
+        return "—"
+    sd = cv["sd"].get(metric)
+    return f"{_fmt(cv['mean'][metric])} ± {_fmt(sd)}" if sd is not None else _fmt(cv["mean"][metric])
+
+
 def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     item = public(runs.find_run(deps, ref))
     run_id = str(item["run_id"])
@@ -119,12 +138,17 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
         value = item[key]
         head.add_row(key, _metrics_text(value) if key == "test_metrics" else _fmt(value))
     board = Table(title="candidates (validation split)")
-    for column in ("#", "algorithm", "params", "metrics", "fit s", "flags"):
+    folded = [k["cv"] for k in candidates if k.get("cv")]
+    metric = _selection_metric(deps, item) if folded else ""
+    cv_column = [f"{metric}, {folded[0]['folds']} folds"] if folded and metric else []  # mean ± sd
+    for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s"):
         board.add_column(column)
+    board.add_column("flags", min_width=len("numerical_warning"))  # a flag is read whole, not folded
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
             _metrics_text(k["validation_metrics"]) if "validation_metrics" in k else _failure_text(k),
+            *([_cv_text(k.get("cv"), metric)] if cv_column else []),
             _fmt(k.get("fit_seconds")),
             escape(", ".join(k.get("flags") or [])) or "—",
         )  # fmt: skip

@@ -55,7 +55,7 @@ def _keys(value: Any) -> set[str]:
     keys = set(value)
     for key, child in value.items():
         named = ("test_metrics", "validation_metrics", "params", "aliases", "artifacts", "onnx", "metrics")
-        if key not in (*named, "mean_abs_contribution"):
+        if key not in (*named, "mean_abs_contribution", "mean", "sd"):
             # maps whose keys are metric, parameter, alias, artifact or feature names, not fields
             keys |= _keys(child)
     return keys

@@ -197,6 +197,9 @@ class TrainResult(Frozen):
     fit_seconds: float
     model_uri: str
     model_sha256: str
+    # k-fold cross-validation over train + valid (training.cv): {"folds", "mean": {metric: v}, "sd": {metric: v}};
+    # when every candidate has it, the winner is chosen on its mean
+    cv: dict[str, Any] | None = None
 
 
 class CandidateFailure(Frozen):

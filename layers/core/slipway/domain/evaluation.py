@@ -51,12 +51,18 @@ def _close(a: float, b: float) -> bool:
 
 
 def select_best(results: list[dict[str, Any]], metric: str) -> dict[str, Any]:
-    """The validation result with the best ``metric`` (by its direction); ties go to the lowest index.
+    """The result with the best ``metric`` (by its direction): its cross-validated mean when every result has one,
+    else its validation split's; ties go to the lowest index.
 
     Results without a finite value of the metric cannot win; if none has one, ``ValueError``.
     """
     sign = 1.0 if metric_direction(metric) == "min" else -1.0
-    ranked = [(sign * v, r["index"], r) for r in results if (v := _number(r["metrics"].get(metric))) is not None]
+    folded = bool(results) and all(r.get("cv") for r in results)
+
+    def value(result: dict[str, Any]) -> float | None:
+        return _number((result["cv"]["mean"] if folded else result["metrics"]).get(metric))
+
+    ranked = [(sign * v, r["index"], r) for r in results if (v := value(r)) is not None]
     if not ranked:
         raise ValueError(f"no candidate has a {metric} value to select on")
     best = min(ranked, key=lambda item: (item[0], item[1]))

@@ -258,10 +258,20 @@ def _leaderboard(card: dict[str, Any]) -> str:
 
     ranked = sorted(card["candidates"], key=key)
     best_index = card["best"].get("index")
+    folded = [r["cv"] for r in ranked if r.get("cv")]
     rows = [[r.get("index"), r.get("algorithm"), _params(r.get("params", {})), r.get("metrics", {}).get(metric),
-             r.get("fit_seconds")] for r in ranked]  # fmt: skip
+             *([_folds_text(r.get("cv"), metric)] if folded else []), r.get("fit_seconds")]
+            for r in ranked]  # fmt: skip
     classes = ["best" if r.get("index") == best_index else "" for r in ranked]
-    return _table(["#", "algorithm", "params", f"{metric} (validation)", "fit s"], rows, classes)
+    cv_head = [f"{metric} over {folded[0]['folds']} folds (mean ± sd; chose the winner)"] if folded else []
+    return _table(["#", "algorithm", "params", f"{metric} (validation)", *cv_head, "fit s"], rows, classes)
+
+
+def _folds_text(cv: dict[str, Any] | None, metric: str) -> str:
+    if not cv or cv.get("mean", {}).get(metric) is None:
+        return "—"
+    mean, sd = float(cv["mean"][metric]), cv.get("sd", {}).get(metric)
+    return f"{mean:.4f} ± {float(sd):.4f}" if sd is not None else f"{mean:.4f}"  # _cell escapes it
 
 
 def _gate_section(gate: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "assemble",
     "candidate_flags",
     "classification_metrics",
+    "cross_validate",
     "expand_candidates",
     "fit_estimator",
     "make_estimator",
@@ -325,3 +326,35 @@ def tune_threshold(y_true: Any, proba: Any, positive: int, metric: str) -> tuple
             best = (key[0], t)
     assert best is not None
     return float(best[1]), target
+
+
+def cross_validate(
+    X: Any, y: Any, task: str, candidate: Candidate, seed: int, folds: int, positive: int = 1
+) -> dict[str, Any] | None:
+    """The candidate's metrics over ``folds`` folds of ``X``/``y`` (stratified by class for classification, shuffled
+    with ``seed``): per metric the mean and the standard deviation across folds, and the folds used. A class with
+    fewer rows than folds lowers the folds to its count; None when fewer than 2 remain. LightGBM watches each fold's
+    held-out rows to stop early, as it watches the validation split."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    X, y = np.asarray(X), np.asarray(y)
+    if task == "classification":
+        counts = np.bincount(y.astype(np.int64))
+        folds = min(folds, int(counts[counts > 0].min(initial=len(y))))
+        splitter: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
+    else:
+        folds = min(folds, len(y))
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed) if folds >= 2 else None
+    if splitter is None:
+        return None
+    scores: list[dict[str, float | None]] = []
+    for fit_rows, held_out in splitter.split(X, y):
+        estimator, _ = fit_estimator(X[fit_rows], y[fit_rows], task, candidate, seed, (X[held_out], y[held_out]))
+        scores.append(score(estimator, X[held_out], y[held_out], task, positive))
+    mean: dict[str, float | None] = {}
+    sd: dict[str, float | None] = {}
+    for name in scores[0]:
+        values = [v for s in scores if (v := s.get(name)) is not None and math.isfinite(v)]
+        mean[name] = float(np.mean(values)) if values else None
+        sd[name] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return {"folds": folds, "mean": mean, "sd": sd}

@@ -5,17 +5,29 @@ raised and what they and its score flag (not converged, numerical trouble, below
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import numpy as np
 
 from slipway import layout
 from slipway.contracts.training import TrainRequest, TrainResult
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
 from slipway.domain.fit_warnings import caught_warnings, warning_texts
-from slipway.domain.training import Candidate, assemble, candidate_flags, fit_estimator, positive_code, score
+from slipway.domain.training import (
+    Candidate,
+    assemble,
+    candidate_flags,
+    cross_validate,
+    fit_estimator,
+    positive_code,
+    score,
+)
 from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.stores.features import load_preprocessor, load_split
 from slipway.stores.runs import record_candidate
+from slipway.stores.specs import training_spec
 
 
 def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
@@ -32,6 +44,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         )
         metrics = score(estimator, X_valid, y_valid, fs.task, positive_code(fs.labels, fs.positive_label))
     flags = candidate_flags(fs.task, metrics, caught)
+    cv = _cross_validated(deps, request, candidate, (X_train, y_train), (X_valid, y_valid))
 
     body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
     sha = sha256_hex(body)
@@ -46,6 +59,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         params=candidate.params,
         params_json=json.dumps(candidate.params, sort_keys=True),  # DynamoDB numbers lose 1.0 vs 1
         validation_metrics=metrics,
+        cv=cv,
         flags=flags,
         warnings=warning_texts(caught),
         fit_seconds=round(fit_seconds, 4),
@@ -67,7 +81,24 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         fit_seconds=round(fit_seconds, 4),
         model_uri=written.uri,
         model_sha256=sha,
+        cv=cv,
     )
+
+
+def _cross_validated(
+    deps: Deps, request: TrainRequest, candidate: Candidate, train: tuple[Any, Any], valid: tuple[Any, Any]
+) -> dict[str, Any] | None:
+    """The candidate's k-fold scores over the training and validation rows, when ``training.cv`` asks for folds
+    at this size (the served model stays the one fitted on the training rows)."""
+    fs = request.feature_set
+    spec = training_spec(deps, fs.model, fs.spec_version).training
+    folds = spec.folds(fs.rows.get("train", 0) + fs.rows.get("valid", 0)) if spec is not None else None
+    if folds is None:
+        return None
+    X = np.concatenate([np.asarray(train[0]), np.asarray(valid[0])])
+    y = np.concatenate([np.asarray(train[1]), np.asarray(valid[1])])
+    with caught_warnings():  # the folds' own warnings: the record keeps the served fit's
+        return cross_validate(X, y, fs.task, candidate, fs.seed, folds, positive_code(fs.labels, fs.positive_label))
 
 
 def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
@@ -86,4 +117,5 @@ def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
         fit_seconds=float(item["fit_seconds"]),
         model_uri=item["model_uri"],
         model_sha256=item["model_sha256"],
+        cv=item.get("cv"),
     )
