@@ -42,23 +42,25 @@ from slipway.serving.http import (
     invalid_body_answer,
 )
 from slipway.serving.service import InferenceService, InvalidRequest
+from slipway.settings import Settings
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with separators makes an encoder per call
 
 
-_services: dict[Deps, InferenceService] = {}  # one per distinct settings (the local cloud: one per environment)
+# one per environment's settings (the local cloud runs several environments' functions in one process)
+_services: dict[Settings, InferenceService] = {}
 _making = threading.Lock()
 _by_function: dict[str, InferenceService] = {}
 _context: Any = None  # the current invocation's Lambda context: an execution environment runs one at a time
 
 
 def _service(key: Deps) -> InferenceService:
-    found = _services.get(key)
+    found = _services.get(key.settings)
     if found is None:
         with _making:
-            found = _services.get(key) or _services.setdefault(key, InferenceService(key))
+            found = _services.get(key.settings) or _services.setdefault(key.settings, InferenceService(key))
     return found
 
 
@@ -358,7 +360,17 @@ def _before_snapshot() -> None:
     what must not be restored: the capture senders (a thread asleep with a client made before the snapshot)
     and the clients themselves (connections, credentials). No alias read is kept in the snapshot: a restore may
     come days later."""
-    warm = _service(deps())
+    try:
+        _load_served_models(_service(deps()))
+    except Exception as e:  # noqa: BLE001 - a failed warm-up must not fail the version's publication
+        logger.warning("the snapshot is taken without the served models", extra={"error": repr(e)})
+    for made in _services.values():
+        made.captures.close()
+    composition.reset_clients()
+
+
+def _load_served_models(warm: InferenceService) -> None:
+    """Each model's production and challenger versions, loaded as their first request would load them."""
     loaded = 0
     for listed in warm.list_models():
         for version in (listed["production"], listed["challenger"]):
@@ -367,12 +379,9 @@ def _before_snapshot() -> None:
             try:
                 warm.served(listed["model"], int(version))
                 loaded += 1
-            except SlipwayError as e:  # served as today: refused (503) or reloaded at its first request
+            except SlipwayError as e:  # served as without SnapStart: refused (503) or loaded at its first request
                 extra = {"model": listed["model"], "version": version, "error": str(e)}
                 logger.warning("not loaded before the snapshot", extra=extra)
-    for made in _services.values():
-        made.captures.close()
-    composition.reset_clients()
 
 
 @register_after_restore
@@ -383,7 +392,7 @@ def _after_restore() -> None:
     composition.reset_clients()
     with _making:
         for key, before in list(_services.items()):
-            fresh = InferenceService(key)
+            fresh = InferenceService(before.deps)
             fresh.models = before.models  # a version's artifact never changes: its session stays valid
             _services[key] = fresh
         _by_function.clear()

@@ -59,9 +59,10 @@ class _LazyClient:
         self._client = None
 
     def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = self._create()
-        return getattr(self._client, name)
+        client = self._client  # read once: a reset from another thread must not leave None here
+        if client is None:
+            client = self._client = self._create()
+        return getattr(client, name)
 
 
 _lazy_clients: weakref.WeakSet[_LazyClient] = weakref.WeakSet()

@@ -51,3 +51,23 @@ def test_a_full_queue_drops_and_counts() -> None:
     captures.offer([{"kind": "captures", "model": "m", "n": n} for n in range(25)])
     assert captures.flush(timeout_s=10)
     assert captures.dropped == 15 and len(sink.records) == 10
+
+
+def test_close_delivers_stops_the_sender_and_a_later_offer_starts_another() -> None:
+    import threading
+
+    # GIVEN records waiting for a sender that would linger for minutes
+    sink = CountingSink()
+    captures = BackgroundCaptures(sink, linger_s=300.0)
+    running = set(threading.enumerate())
+    captures.offer([{"kind": "captures", "model": "m", "n": n} for n in range(3)])
+    (sender,) = [t for t in threading.enumerate() if t not in running]
+    # WHEN it is closed (before a SnapStart snapshot)
+    assert captures.close(timeout_s=10)
+    # THEN everything queued is delivered and its sender thread has ended
+    assert [r["n"] for r in sink.records] == [0, 1, 2]
+    assert not sender.is_alive()
+    # AND the next offer is delivered by a new sender
+    captures.offer([{"kind": "captures", "model": "m", "n": 3}])
+    assert captures.flush(timeout_s=10) and [r["n"] for r in sink.records] == [0, 1, 2, 3]
+    assert captures.close(timeout_s=10)
