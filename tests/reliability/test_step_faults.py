@@ -176,6 +176,7 @@ def test_a_crash_after_register_committed_leaves_a_complete_version_named_by_the
     assert set(version["artifacts"]) == {
         layout.MODEL_SKOPS,
         layout.MODEL_ONNX,
+        layout.EXPLAINER,
         layout.MODEL_CARD_JSON,
         layout.MODEL_CARD_HTML,
         layout.DRIFT_REFERENCE,

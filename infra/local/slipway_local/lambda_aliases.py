@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from slipway_local.moto_targets import MotoTargetChanged
+
 __all__ = ["install"]
 
 _installed: list[bool] = []
@@ -55,8 +57,15 @@ def _complete_versions() -> None:
 
     LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
     LambdaVersion.has_cfn_attr = classmethod(lambda cls, attr: attr == "Version")  # type: ignore[method-assign,assignment]
-    LambdaVersion.get_cfn_attribute = get_cfn_attribute  # type: ignore[attr-defined]
-    LambdaVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+    # Two additions, not replacements (moto's LambdaVersion has neither, so moto_targets has nothing to check): if a
+    # later moto defines them, stop here rather than silently override its own.
+    for added in ("get_cfn_attribute", "physical_resource_id"):
+        if added in vars(LambdaVersion):
+            raise MotoTargetChanged(
+                f"moto's LambdaVersion now defines {added}: slipway_local.lambda_aliases adds its own"
+            )
+    setattr(LambdaVersion, "get_cfn_attribute", get_cfn_attribute)  # noqa: B010 - an addition (see above)
+    setattr(LambdaVersion, "physical_resource_id", property(lambda self: self.arn))  # noqa: B010
 
 
 def _define_alias() -> None:

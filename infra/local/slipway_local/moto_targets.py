@@ -109,6 +109,18 @@ TARGETS: tuple[Target, ...] = (
         "an invoke of another account's function ARN looks in the caller's account, with no resource policy",
     ),
     Target(
+        "moto.awslambda.models:LambdaVersion.create_from_cloudformation_json",
+        ("resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"),
+        "lambda_aliases",
+        "an AWS::Lambda::Version from CloudFormation has no ARN of its own and no Version attribute (GetAtt fails)",
+    ),
+    Target(
+        "moto.awslambda.models:LambdaVersion.has_cfn_attr",
+        ("attr",),
+        "lambda_aliases",
+        "(a version answers GetAtt Version, as CloudFormation's does)",
+    ),
+    Target(
         "moto.events.models:Rule.send_to_targets",
         ("self", "original_event", "transform_input"),
         "patches",
