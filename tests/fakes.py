@@ -145,8 +145,11 @@ class FakeMetadataTable:
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        start_after: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        return list(self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit))
+        return list(
+            self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit, start_after=start_after)
+        )
 
     def iter_query(
         self,
@@ -156,6 +159,7 @@ class FakeMetadataTable:
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        start_after: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
         with self._lock:
@@ -164,6 +168,13 @@ class FakeMetadataTable:
             ]
         matching = [i for i in matching if sk_name in i]
         matching.sort(key=lambda i: (i[sk_name], i["PK"], i["SK"]), reverse=newest_first)
+        if start_after:
+            last = (start_after[sk_name], start_after["PK"], start_after["SK"])
+            matching = [
+                i
+                for i in matching
+                if ((i[sk_name], i["PK"], i["SK"]) < last if newest_first else (i[sk_name], i["PK"], i["SK"]) > last)
+            ]
         for found in matching[:limit]:
             yield as_stored(found)
 

@@ -365,6 +365,31 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return serve(console, args.port, Path(args.dir), rehearse=not args.fast)
 
 
+UI_ONLY = frozenset({"starlette", "uvicorn", "jinja2", "multipart", "python_multipart", "plotly"})
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The console on 127.0.0.1, over each environment asked for, as that environment's profile."""
+    try:
+        from slipway_cli.console import serve
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in UI_ONLY:
+            raise
+        print(f"slipway ui needs the console's libraries: pip install 'slipway[ui]' (missing module: {e.name})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from slipway_cli.target import target_for
+
+    envs = list(dict.fromkeys(args.env or ["dev", "staging", "prod"]))
+    targets = {}
+    for env in envs:
+        profile = env if args.profile is None else (args.profile or None)
+        targets[env] = target_for(env, profile, args.endpoint_url, args.region)
+    console.print(f"slipway console on [bold]http://127.0.0.1:{args.port}/[/] ({', '.join(envs)}); Ctrl-C stops it")
+    serve(targets, args.port)
+    return 0
+
+
 def cmd_local_tick(args: argparse.Namespace) -> int:
     """Fire the environment's schedule rules now (one by name, or all), as EventBridge would at their time."""
     try:
@@ -464,6 +489,23 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument("rule", nargs="?", help="a rule's name, e.g. slipway-dev-drift-churn")
     _target_args(tick)
     tick.set_defaults(func=cmd_local_tick)
+
+    ui = sub.add_parser("ui", help="the web console on 127.0.0.1: models, runs, lineage, drift, approvals (ui extra)")
+    ui.add_argument(
+        "--env",
+        action="append",
+        choices=["dev", "staging", "prod"],
+        help="an environment to show (repeatable; all three by default)",
+    )
+    ui.add_argument(
+        "--profile",
+        help="AWS profile for every environment (default: each environment's name, as `local up` writes; '' for the "
+        "default credential chain)",
+    )
+    ui.add_argument("--endpoint-url", help="override the AWS endpoint (the profile's endpoint_url otherwise)")
+    ui.add_argument("--region", help="AWS region (the profile's otherwise)")
+    ui.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
 
     sample = sub.add_parser("sample", help="write sample data, e.g. to upload to a raw bucket")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)

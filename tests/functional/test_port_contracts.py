@@ -15,6 +15,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from slipway import layout
 from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
@@ -229,6 +230,40 @@ def test_table_query_orders_by_sort_key_and_filters_by_prefix(table: MetadataTab
     assert [i["SK"] for i in table.query("P", "item-")] == ["item-000001", "item-000002", "item-000010"]
     assert [i["SK"] for i in table.query("P", "item-", newest_first=True, limit=2)] == ["item-000010", "item-000002"]
     assert len(table.query("P")) == 4
+
+
+def test_table_query_reads_page_after_page_both_ways(table: MetadataTable) -> None:
+    for n in range(1, 8):
+        table.put({"PK": "P", "SK": f"V#{n:06d}", "GSI1PK": "ALL", "GSI1SK": f"P#{n:06d}"})
+    for newest_first, index, expected in (
+        (False, None, [[1, 2, 3], [4, 5, 6], [7]]),
+        (True, None, [[7, 6, 5], [4, 3, 2], [1]]),
+        (True, "GSI1", [[7, 6, 5], [4, 3, 2], [1]]),
+    ):
+        pages, after = [], None
+        while True:
+            pk, prefix = ("ALL", "") if index else ("P", "V#")
+            page = table.query(pk, prefix, index=index, newest_first=newest_first, limit=3, start_after=after)
+            if not page:
+                break
+            pages.append([int(i["SK"][2:]) for i in page])
+            after = layout.page_key(page[-1], index)
+        assert pages == expected
+
+
+def test_table_query_starts_after_a_key_that_is_no_item(table: MetadataTable) -> None:
+    # GIVEN versions of two models listed on the index (what ModelRegistry.model_names reads one item per model of)
+    for model, count in (("churn", 3), ("churn-promo", 2), ("fraud", 1)):
+        for n in range(1, count + 1):
+            table.put({"PK": f"MODEL#{model}", "SK": f"V#{n:06d}", "model": model, "GSI1PK": "MODELS",
+                       "GSI1SK": f"{model}#V#{n:06d}"})  # fmt: skip
+    # WHEN each query starts past the previous model's last possible version
+    names, after = [], None
+    while found := table.query("MODELS", index="GSI1", limit=1, start_after=after):
+        names.append(found[0]["model"])
+        after = {"PK": f"MODEL#{names[-1]}", "SK": "V#999999", "GSI1PK": "MODELS", "GSI1SK": f"{names[-1]}#V#999999"}
+    # THEN each model is read once
+    assert names == ["churn", "churn-promo", "fraud"]
 
 
 def test_table_query_on_the_index(table: MetadataTable) -> None:

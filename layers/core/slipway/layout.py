@@ -4,6 +4,7 @@ ids, so a re-run step rewrites the same keys. The table of items is in docs/stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from slipway.objects import S3Object
@@ -223,6 +224,13 @@ def edges(node: str, direction: str) -> Collection:
     if direction not in ("in", "out"):
         raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
     return f"NODE#{node}", f"EDGE#{direction}#"
+
+
+def page_key(found: Mapping[str, Any], index: str | None = None) -> dict[str, str]:
+    """Where the next page of a query starts: the key of the last item read (the table's, and the index's when the
+    query read one), as ``MetadataTable.query(start_after=...)`` takes it."""
+    names = ("PK", "SK", *((f"{index}PK", f"{index}SK") if index else ()))
+    return {name: str(found[name]) for name in names}
 
 
 def item(key: Key, **attributes: Any) -> dict[str, Any]:

@@ -110,7 +110,11 @@ class MetadataTable(Protocol):
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]: ...
+        start_after: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Items of ``pk`` (on ``index``) whose sort key starts with ``sk_prefix``, in sort-key order; ``start_after``:
+        the key (``layout.page_key``) of the last item of the page before, to read the next page."""
+        ...
 
     def iter_query(
         self,
@@ -120,6 +124,7 @@ class MetadataTable(Protocol):
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        start_after: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]: ...
 
     def update(

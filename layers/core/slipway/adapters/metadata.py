@@ -140,8 +140,11 @@ class DynamoMetadataTable:
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        start_after: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        return list(self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit))
+        return list(
+            self.iter_query(pk, sk_prefix, index=index, newest_first=newest_first, limit=limit, start_after=start_after)
+        )
 
     def iter_query(
         self,
@@ -151,6 +154,7 @@ class DynamoMetadataTable:
         index: str | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        start_after: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
         condition = f"{pk_name} = :pk"
@@ -166,6 +170,10 @@ class DynamoMetadataTable:
         }
         if index:
             kwargs["IndexName"] = index
+        if start_after:
+            kwargs["ExclusiveStartKey"] = {k: {"S": str(v)} for k, v in start_after.items()}
+        if limit is not None:
+            kwargs["Limit"] = limit  # one page of DynamoDB's answers holds the page asked for
         returned = 0
         while True:
             with aws_errors(f"query {self.name}"):

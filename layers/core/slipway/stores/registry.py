@@ -15,6 +15,7 @@ CHAMPION = "champion"  # a read-only name: production, or the candidate while no
 ANY_PREVIOUS = object()  # set_alias/clear_alias without a guard on the alias's current version
 MAX_REGISTER_ATTEMPTS = 20
 MAX_ALIAS_ATTEMPTS = 20
+LAST_VERSION = 999_999  # the largest number a version key holds (six digits)
 
 
 class Registration(NamedTuple):
@@ -278,6 +279,11 @@ class ModelRegistry:
     def versions(self, model: str) -> list[dict[str, Any]]:
         return self.table.query(*layout.versions(model))
 
+    def versions_page(self, model: str, *, limit: int, before: int | None = None) -> list[dict[str, Any]]:
+        """Up to ``limit`` versions, newest first, older than ``before`` (one query, however many versions)."""
+        after = layout.page_key(layout.item(layout.version_key(model, before))) if before is not None else None
+        return self.table.query(*layout.versions(model), newest_first=True, limit=limit, start_after=after)
+
     def resolve(self, ref: str) -> dict[str, Any]:
         """``churn`` (latest), ``churn@3`` or ``churn@production`` → that version's item."""
         model, selector = parse_ref(ref)
@@ -308,3 +314,17 @@ class ModelRegistry:
 
     def models(self) -> list[str]:
         return sorted({i["model"] for i in self.table.query(layout.MODELS[0], index=layout.GSI1)})
+
+    def model_names(self) -> list[str]:
+        """Every model with a version, in name order: one query of one item per model (each starts past the
+        previous model's last possible version), however many versions each has."""
+        names: list[str] = []
+        after: dict[str, str] | None = None
+        while True:
+            found = self.table.query(layout.MODELS[0], index=layout.GSI1, limit=1, start_after=after)
+            if not found:
+                return names
+            model = str(found[0]["model"])
+            names.append(model)
+            last = layout.item(layout.version_key(model, LAST_VERSION), **layout.version_listing(model, LAST_VERSION))
+            after = layout.page_key(last, layout.GSI1)

@@ -79,6 +79,26 @@ def list_runs(deps: Deps, model: str | None = None, limit: int = 50) -> list[dic
     return runs
 
 
+def runs_page(deps: Deps, model: str | None, *, limit: int, after: str | None = None) -> list[dict[str, Any]]:
+    """Up to ``limit`` runs, newest first, started before run ``after`` (the last of the page before), read from
+    the newest-first listing from there on (optionally only one model's)."""
+    start = None
+    if after is not None:
+        last = get_run(deps, after)
+        if last is None:
+            raise NotFound(f"no run {after!r}", {"run": after})
+        start = layout.page_key(last, layout.GSI1)
+    found: list[dict[str, Any]] = []
+    pk, _ = layout.RUNS
+    while len(found) < limit:  # one query of a page's size at a time: no more read than the page needs
+        chunk = deps.table.query(pk, index=layout.GSI1, newest_first=True, limit=limit, start_after=start)
+        found += [item for item in chunk if model is None or item.get("model") == model]
+        if len(chunk) < limit:
+            break
+        start = layout.page_key(chunk[-1], layout.GSI1)
+    return found[:limit]
+
+
 def record_candidate(deps: Deps, run_id: str, index: int, **fields: Any) -> None:
     deps.table.put(layout.item(layout.candidate_key(run_id, index), run_id=run_id, index=index, **fields))
 

@@ -1,0 +1,403 @@
+"""What each console page shows, read through slipway's stores and the CLI's own functions (one query each, paged
+where a list grows): plain dicts for the templates. No page reads the table any other way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from slipway import layout
+from slipway.domain.lineage import model_node
+from slipway.errors import NotFound, SlipwayError
+from slipway.objects import S3Object
+from slipway.stores import audit, lineage, runs
+from slipway.stores.promotions import KIND as PROMOTION
+from slipway.stores.promotions import pending_approvals
+from slipway.stores.registry import ModelRegistry
+from slipway_cli import drift
+from slipway_cli.commands import public, runs_show, served_versions
+from slipway_cli.console.graph import lineage_svg
+from slipway_cli.target import Target
+
+__all__ = [
+    "approvals",
+    "compare_page",
+    "model_page",
+    "models_overview",
+    "run_page",
+    "version_page",
+]
+
+PAGE = 25  # versions or runs a page lists
+PROMOTIONS_AMONG = 100  # a model page's promotions: those among its newest runs and promotions
+
+
+def models_overview(target: Target) -> list[dict[str, Any]]:
+    """Every model of the environment: what serves (production, challenger and their weights), the latest version,
+    the last run, the last drift verdict and the promotions waiting for a person."""
+    deps = target.deps
+    registry = ModelRegistry.of(deps)
+    rows = []
+    for model in registry.model_names():
+        latest = registry.versions_page(model, limit=1)
+        last_run = runs.runs_page(deps, model, limit=1)
+        checks, _ = drift.history(target, model, limit=1)
+        rows.append(
+            {
+                "model": model,
+                "latest": latest[0]["version"] if latest else None,
+                "served": served_versions(registry.alias_items(model)),
+                "aliases": registry.aliases(model),
+                "last_run": public(last_run[0]) if last_run else None,
+                "drift": checks[0] if checks else None,
+                "waiting": waiting(target, model),
+            }
+        )
+    return rows
+
+
+def waiting(target: Target, model: str) -> list[dict[str, Any]]:
+    """The promotions of ``model`` waiting for a person here (the approvals `slipway approve` would answer)."""
+    deps = target.deps
+    found = []
+    for approval in pending_approvals(deps, model, target.env):
+        record = runs.get_run(deps, str(approval["execution"])) or {}
+        if record.get("status") == "WAITING_FOR_APPROVAL":
+            found.append({**public(approval), "record": public(record)})
+    return sorted(found, key=lambda a: str(a.get("requested_at")), reverse=True)
+
+
+def metric_names(versions: Iterable[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for v in versions:
+        for name, value in (v.get("test_metrics") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                names[name] = None
+    return list(names)
+
+
+def model_page(target: Target, model: str, *, before: int | None, metric: str | None) -> dict[str, Any]:
+    """A model: a page of its versions (newest first), the chosen metric across them, its aliases and their
+    history, its promotions, drift checks and audit trail."""
+    deps = target.deps
+    registry = ModelRegistry.of(deps)
+    versions = [public(v) for v in registry.versions_page(model, limit=PAGE, before=before)]
+    if not versions and before is None:
+        raise NotFound(f"model {model} has no registered version in {target.env}", {"model": model})
+    aliases = registry.aliases(model)
+    by_version: dict[int, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(int(version), []).append(alias)
+    names = metric_names(versions)
+    chosen = metric if metric in names else (names[0] if names else None)
+    points = sorted(
+        ((int(v["version"]), (v.get("test_metrics") or {}).get(chosen)) for v in versions if chosen),
+        key=lambda p: p[0],
+    )
+    chart = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": [p[0] for p in points if p[1] is not None],
+                "y": [p[1] for p in points if p[1] is not None],
+                "name": chosen,
+            }
+        ],
+        "layout": {"xaxis": {"title": {"text": "version"}, "dtick": 1}, "yaxis": {"title": {"text": chosen}}},
+    }
+    trail = audit.trail(deps, model)
+    history = [e for e in trail if e["kind"] == "alias-move"]
+    promotions = [public(r) for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG) if r.get("kind") == PROMOTION]
+    checks, _ = drift.history(target, model, limit=20)
+    oldest = int(versions[-1]["version"]) if versions else None
+    return {
+        "model": model,
+        "versions": [{**v, "aliases": sorted(by_version.get(int(v["version"]), []))} for v in versions],
+        "metrics": names,
+        "metric": chosen,
+        "chart": chart,
+        "aliases": registry.alias_items(model),
+        "served": served_versions(registry.alias_items(model)),
+        "history": list(reversed(history)),
+        "promotions": promotions,
+        "drift": checks,
+        "drift_chart": _drift_chart(checks),
+        "audit": list(reversed([e for e in trail if e["kind"] != "alias-move"])),
+        "older": oldest if oldest is not None and oldest > 1 and len(versions) == PAGE else None,
+        "waiting": waiting(target, model),
+    }
+
+
+def _drift_chart(checks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Rows in each check's window, coloured by its dataset verdict (the per-feature statistics are in its report)."""
+    if not checks:
+        return None
+    ordered = list(reversed(checks))
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": [str(c["at"])[:19] for c in ordered],
+                "y": [c.get("rows") or 0 for c in ordered],
+                "text": [
+                    f"{c.get('dataset')}; drifted: {', '.join(c.get('drifted_features') or []) or 'none'}"
+                    for c in ordered
+                ],
+                "name": "rows checked",
+            }
+        ],
+        "layout": {"xaxis": {"title": {"text": "check"}}, "yaxis": {"title": {"text": "rows in the window"}}},
+    }
+
+
+def version_page(target: Target, model: str, version: int, others: Iterable[Target] = ()) -> dict[str, Any]:
+    """A version: its record, candidates' leaderboard, lineage as a graph and the promotions it took part in (here,
+    and in the ``others`` environments the console reads, where this version was their source)."""
+    deps = target.deps
+    registry = ModelRegistry.of(deps)
+    item = public(registry.get_version(model, version))
+    aliases = sorted(a for a, v in registry.aliases(model).items() if int(v) == version)
+    training_run = str(item.get("training_run_id") or item.get("run_id"))
+    candidates = [public(c) for c in runs.candidates_of(deps, training_run)]
+    metric = str(item.get("metric") or next(iter(item.get("test_metrics") or {}), ""))
+    leaderboard = sorted(
+        candidates,
+        key=lambda c: -float((c.get("validation_metrics") or {}).get(metric, float("-inf")) or float("-inf")),
+    )
+    node = model_node(model, version)
+    edges = lineage.upstream_edges(deps, node)
+    promotions = [
+        public(r)
+        for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG)
+        if r.get("kind") == PROMOTION and version in (r.get("target_version"), r.get("source_version"))
+    ]
+    onwards = []
+    for other in others:
+        try:
+            found = runs.runs_page(other.deps, model, limit=PROMOTIONS_AMONG)
+        except (ClientError, BotoCoreError, SlipwayError):
+            continue  # not readable with that profile: the graph shows what this one can see
+        onwards += [
+            public(r)
+            for r in found
+            if r.get("kind") == PROMOTION and r.get("source_env") == target.env and r.get("source_version") == version
+        ]
+    return {
+        "model": model,
+        "version": version,
+        "item": item,
+        "aliases": aliases,
+        "metric": metric,
+        "leaderboard": leaderboard,
+        "edges": edges,
+        "node": node,
+        "promotions": promotions + onwards,
+        "graph": lineage_svg(edges, node, promotions + onwards),
+        "artifacts": item.get("artifacts") or {},
+    }
+
+
+def artifact_bytes(target: Target, model: str, version: int, name: str) -> bytes:
+    """One of a version's artifacts (the model card, the ONNX model…), as the registry records it."""
+    item = ModelRegistry.of(target.deps).get_version(model, version)
+    artifact = (item.get("artifacts") or {}).get(name)
+    if artifact is None:
+        raise NotFound(f"{model} v{version} has no artifact {name!r}", {"artifact": name})
+    return target.deps.store.get_bytes(S3Object.parse(str(artifact["uri"])))
+
+
+def drift_report(target: Target, model: str, check_id: str) -> bytes:
+    """A drift check's HTML report (the newest 100 checks of the model)."""
+    checks, _ = drift.history(target, model, limit=100)
+    chosen = next((c for c in checks if c.get("check_id") == check_id and c.get("report_uri")), None)
+    if chosen is None:
+        raise NotFound(f"no drift report {check_id!r} of {model} in {target.env}", {"check": check_id})
+    return target.deps.store.get_bytes(S3Object.parse(str(chosen["report_uri"])))
+
+
+def run_page(target: Target, run_id: str) -> dict[str, Any]:
+    """A run: its record, steps with their durations, candidates, the champion comparison and the validation
+    report (the quarantine's findings for a refused upload; the column profile of an accepted one)."""
+    deps = target.deps
+    value, _ = runs_show(deps, run_id)
+    run = value["run"]
+    report: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    model = str(run.get("model") or "")
+    if run.get("error_type") in ("DataContractViolation", "SpecError") and model:
+        try:
+            report = deps.store.get_json(layout.quarantine_report(deps.settings.lake_bucket, model, str(run["run_id"])))
+        except NotFound:
+            report = None
+    if run.get("dataset_version") and model:
+        dataset = deps.table.get(*layout.dataset_key(model, str(run["dataset_version"]))) or {}
+        if dataset.get("profile_uri"):
+            profile = deps.store.get_json(S3Object.parse(str(dataset["profile_uri"])))
+    return {**value, "report": report, "profile": profile, "steps": steps_of(target, run)}
+
+
+def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
+    """The run's steps from its execution's history: each state's start, end and duration (seconds)."""
+    arn = str(run.get("execution_arn") or "")
+    machine = str(run.get("state_machine") or "")
+    if not arn and machine.startswith("arn:"):
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}"
+    if not arn:
+        arn = _execution_arn(target, run)
+    if not arn:
+        return {"steps": [], "error": None}
+    events = target.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered: dict[str, datetime] = {}
+    steps: list[dict[str, Any]] = []
+    for event in events:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            entered[name] = event["timestamp"]
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            start = entered.pop(name, event["timestamp"])
+            seconds = (event["timestamp"] - start).total_seconds()
+            steps.append({"name": name, "started": start.isoformat(), "seconds": seconds, "failed": False})
+    for name, start in entered.items():  # entered and never left: running, or where it failed
+        steps.append(
+            {"name": name, "started": start.isoformat(), "seconds": None, "failed": run.get("status") == "FAILED"}
+        )
+    return {"steps": steps, "error": None}
+
+
+def _execution_arn(target: Target, run: dict[str, Any]) -> str:
+    """The training (or promotion) execution named after the run, from the stack's state machine outputs."""
+    name = "PromotionStateMachineArn" if run.get("kind") == PROMOTION else "TrainingStateMachineArn"
+    machine = target.outputs.get(name, "")
+    return machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}" if machine else ""
+
+
+def runs_listing(target: Target, model: str | None, after: str | None) -> dict[str, Any]:
+    items = [public(r) for r in runs.runs_page(target.deps, model, limit=PAGE, after=after)]
+    return {"runs": items, "next": items[-1]["run_id"] if len(items) == PAGE else None, "model": model}
+
+
+def approvals(target: Target) -> list[dict[str, Any]]:
+    """Every promotion waiting for a person in this environment, with what a reviewer weighs: the candidate's
+    metrics beside the champion's (both as registered here)."""
+    registry = ModelRegistry.of(target.deps)
+    found = []
+    for model in registry.model_names():
+        for approval in waiting(target, model):
+            record = approval["record"]
+            candidate = _version_or_none(registry, model, record.get("target_version") or approval.get("version"))
+            champion = _version_or_none(registry, model, record.get("champion"))
+            metrics = sorted(
+                set((candidate or {}).get("test_metrics") or {}) | set((champion or {}).get("test_metrics") or {})
+            )
+            found.append(
+                {
+                    **approval,
+                    "model": model,
+                    "candidate": candidate,
+                    "champion": champion,
+                    "metrics": [
+                        {
+                            "metric": m,
+                            "candidate": ((candidate or {}).get("test_metrics") or {}).get(m),
+                            "champion": ((champion or {}).get("test_metrics") or {}).get(m),
+                        }
+                        for m in metrics
+                    ],
+                }
+            )
+    return found
+
+
+def _version_or_none(registry: ModelRegistry, model: str, version: Any) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    try:
+        return public(registry.get_version(model, int(version)))
+    except NotFound:
+        return None
+
+
+def compare_page(target: Target, model: str, versions: list[int]) -> dict[str, Any]:
+    """Two or more versions side by side: parameters and test metrics, a chart of each metric per version, and
+    the candidates of their runs on parallel coordinates (hyperparameters and validation metric)."""
+    registry = ModelRegistry.of(target.deps)
+    items = [public(registry.get_version(model, v)) for v in sorted(set(versions))]
+    metrics = metric_names(items)
+    bars = {
+        "data": [
+            {
+                "type": "bar",
+                "name": f"v{i['version']}",
+                "x": metrics,
+                "y": [(i.get("test_metrics") or {}).get(m) for m in metrics],
+            }
+            for i in items
+        ],
+        "layout": {"barmode": "group", "yaxis": {"title": {"text": "test split"}}},
+    }
+    candidates = []
+    for i in items:
+        for c in runs.candidates_of(target.deps, str(i.get("training_run_id") or i.get("run_id"))):
+            candidates.append({**public(c), "version": i["version"]})
+    metric = str(items[0].get("metric") or (metrics[0] if metrics else ""))
+    return {
+        "model": model,
+        "versions": items,
+        "metrics": metrics,
+        "params": sorted({p for i in items for p in (i.get("params") or {})}),
+        "chart": bars,
+        "parallel": _parallel(candidates, metric),
+        "metric": metric,
+    }
+
+
+def _parallel(candidates: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
+    """Parallel coordinates of the candidates: the version they trained for, each numeric hyperparameter, the
+    validation metric (the line's colour)."""
+    scored = [c for c in candidates if isinstance((c.get("validation_metrics") or {}).get(metric), (int, float))]
+    if not scored:
+        return None
+    numeric = sorted(
+        {
+            p
+            for c in scored
+            for p, v in (c.get("params") or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
+    algorithms = sorted({str(c.get("algorithm")) for c in scored})
+    dims = [
+        {"label": "version", "values": [c["version"] for c in scored]},
+        {
+            "label": "algorithm",
+            "values": [algorithms.index(str(c.get("algorithm"))) for c in scored],
+            "tickvals": list(range(len(algorithms))),
+            "ticktext": algorithms,
+        },
+    ]
+    for p in numeric:
+        values = [(c.get("params") or {}).get(p) for c in scored]
+        dims.append({"label": p, "values": [v if isinstance(v, (int, float)) else None for v in values]})
+    scores = [c["validation_metrics"][metric] for c in scored]
+    dims.append({"label": metric, "values": scores})
+    return {
+        "data": [{"type": "parcoords", "line": {"color": scores, "showscale": True}, "dimensions": dims}],
+        "layout": {},
+        "rows": len(scored),
+    }
+
+
+def pretty(value: Any) -> str:
+    """A value as a cell shows it: floats to 4 places, dicts and lists as compact JSON."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return "—" if value is None else str(value)

@@ -1,0 +1,247 @@
+"""The console (`slipway ui`) as people use it, in headless Chromium after a demo-like loop in the local cloud: three
+versions trained in dev, a quarantined upload, v1 promoted into staging and waiting for a person in prod. The
+models page shows what serves where; a version page its metrics and its lineage graph; the compare page charts three
+versions; a data engineer's approve is refused with the reason; prod's platform engineer approves from the inbox and
+the promotion completes, audited in their name. Every page: no console message, no request leaving the console, and
+no accessibility violation (axe-core). Needs Debian's chromium; without it the tests say so and are skipped."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from slipway.stores import audit
+from slipway.stores.registry import ModelRegistry
+from slipway.stores.specs import push_spec
+from slipway_cli import promotion
+from slipway_cli.console.server import running
+from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
+from slipway_cli.target import Target, target_in, team_target_in
+from slipway_local import LocalCloud
+from slipway_local.cloud import ACCOUNTS
+from tests.browser.chromium import CHROMIUM, FLAGS, available
+from tests.conftest import ONE_FOREST, spec_variant, upload_and_wait
+
+pytestmark = pytest.mark.skipif(
+    not available(), reason=f"Debian's chromium is not installed ({CHROMIUM}): apt-get install chromium"
+)
+
+MODEL = "churn-ui"
+AXE = Axe()
+
+
+@dataclass
+class World:
+    cloud: LocalCloud
+    operators: dict[str, Target]
+    waiting: promotion.Started
+    quarantined_run: str
+
+
+@pytest.fixture(scope="module")
+def world(cloud: LocalCloud) -> Iterator[World]:
+    """churn-ui: v1-v3 in dev (one small forest each), a corrupted upload quarantined, v1 in staging's production
+    and its promotion into prod waiting for approval (requested by the operator)."""
+    operators = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
+    push_spec(operators["dev"].deps, spec_variant(MODEL, **ONE_FOREST))
+    for n in (1, 2, 3):
+        run = upload_and_wait(cloud, "dev", f"{MODEL}/part-{n}.csv", to_csv_bytes(make_churn(n_rows=1_500, seed=n)))
+        assert run.status == "SUCCEEDED", run.execution.get("cause")
+    bad = upload_and_wait(cloud, "dev", f"{MODEL}/broken.csv", to_csv_bytes(corrupt(make_churn(n_rows=300), seed=7)))
+    assert bad.status == "FAILED"
+    staged = promotion.start(operators["staging"], f"{MODEL}@1", "dev", "first release")
+    described, _ = promotion.follow(staged, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    waiting = promotion.start(operators["prod"], f"{MODEL}@production", "staging", "release to prod")
+    _, record = promotion.follow(waiting, timeout_s=120, interval_s=0.2)
+    assert record["status"] == "WAITING_FOR_APPROVAL"
+    yield World(cloud, operators, waiting, bad.execution["name"])
+    if waiting.record().get("status") == "WAITING_FOR_APPROVAL":  # a test stopped before approving: end it
+        promotion.answer(team_target_in(cloud, "prod", "platform"), MODEL, False, "the console's tests ended")
+
+
+@dataclass
+class Visits:
+    """A browser page that records what every visited page logged, threw or fetched from elsewhere."""
+
+    page: Page
+    base: str
+    messages: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def open(self, path: str) -> Page:
+        response = self.page.goto(self.base + path, wait_until="load")
+        assert response is not None
+        self.check(path)
+        return self.page
+
+    def check(self, path: str) -> None:
+        """No console message, nothing fetched from anywhere else, no accessibility violation."""
+        assert self.messages == [], f"{path}: {self.messages}"
+        assert self.foreign == [], f"{path} fetched {self.foreign}"
+        results = AXE.run(self.page)
+        assert results.violations_count == 0, f"{path}:\n{results.generate_report()}"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def console(browser: Browser, targets: dict[str, Target]) -> Iterator[Visits]:
+    """The console over ``targets`` on 127.0.0.1, and a fresh browser page on it."""
+    with running(targets) as base:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        visits = Visits(page, base)
+        page.on("console", lambda m: visits.messages.append(f"console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: visits.messages.append(f"exception: {e}"))
+        page.on("request", lambda r: None if r.url.startswith(base) else visits.foreign.append(r.url))
+        try:
+            yield visits
+        finally:
+            context.close()
+
+
+def reviewer(world: World) -> dict[str, Target]:
+    """Prod's platform engineer (another person than the operator who requested the promotion); the operator
+    elsewhere."""
+    return {**world.operators, "prod": team_target_in(world.cloud, "prod", "platform")}
+
+
+def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser) -> None:
+    # WHEN the reviewer opens the models page
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open("/models")
+        staging = page.locator("section", has=page.locator("h2#env-staging"))
+        prod = page.locator("section", has=page.locator("h2#env-prod"))
+        staging_row = staging.locator("tr", has=page.get_by_role("link", name=MODEL, exact=True)).inner_text()
+        prod_row = prod.locator("tr", has=page.get_by_role("link", name=MODEL, exact=True)).inner_text()
+        dev_row = (
+            page.locator("section", has=page.locator("h2#env-dev"))
+            .locator("tr", has=page.get_by_role("link", name=MODEL, exact=True))
+            .inner_text()
+        )
+        # AND follows the model to its page, then the quarantined run
+        page.get_by_role("link", name=MODEL, exact=True).first.click()
+        page.wait_for_load_state("load")
+        visits.check("the model page")
+        listed = page.locator("table", has=page.locator("caption", has_text="Versions of"))
+        versions = listed.locator("tbody tr").count()
+        plotted = page.locator("#metric-plot .scatterlayer .point").count()
+        visits.open(f"/env/dev/runs/{world.quarantined_run}")
+        quarantine = page.locator("section", has=page.locator("#quarantine")).inner_text()
+        steps = page.locator("ol.timeline li").all_inner_texts()
+
+    # THEN staging serves v1 alone, prod has none yet and waits for a person; dev's candidate is v3
+    assert "production v1 · 100 %" in staging_row
+    assert "production" not in prod_row and "v1 since" in prod_row
+    assert "candidate → v3" in dev_row
+    # AND the model page lists its three versions, its metric plotted for each; the run says why it was refused
+    assert versions == 3 and plotted == 3
+    assert "Quarantined" in quarantine and "missing_column" in quarantine and "plan" in quarantine
+    names = [s.split("\n")[0] for s in steps]
+    assert {"Validate", "RecordFailure"} <= set(names) and steps[-1].endswith("failed here")
+
+
+def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Browser) -> None:
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open(f"/env/dev/models/{MODEL}/versions/1")
+        metrics = page.locator("table.metrics tbody th").all_inner_texts()
+        kinds = page.locator("svg.lineage g.node text.kind").all_text_contents()
+        labels = page.locator("svg.lineage g.node").evaluate_all("gs => gs.map(g => g.dataset.node)")
+        card = page.frame_locator("iframe.artifact").locator("h1").inner_text()
+        downloads = page.locator("#downloads + ul a").all_inner_texts()
+        with page.expect_download() as downloaded:
+            page.get_by_role("link", name="model.onnx").click()
+        onnx = downloaded.value.path().read_bytes()
+
+    assert "roc_auc" in metrics
+    assert {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"} <= set(kinds)
+    assert f"model:{MODEL}:1" in labels and any(f"{MODEL}/part-1.csv" in n for n in labels)
+    assert MODEL in card
+    assert "model.onnx" in downloads and "model_card.html" in downloads
+    recorded = ModelRegistry.of(world.operators["dev"].deps).get_version(MODEL, 1)["artifacts"]["model.onnx"]
+    assert hashlib.sha256(onnx).hexdigest() == recorded["sha256"]  # the bytes the registry vouches for
+
+
+def test_the_compare_page_charts_three_versions(world: World, chromium: Browser) -> None:
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open(f"/env/dev/models/{MODEL}")
+        for n in (1, 2, 3):
+            page.get_by_label(f"compare v{n}").check()
+        page.get_by_role("button", name="Compare the chosen versions").click()
+        page.wait_for_load_state("load")
+        visits.check("the compare page")
+        headers = page.locator("table thead th").all_inner_texts()
+        traces = page.locator("#compare-plot .barlayer .trace").count()
+
+    assert headers[1:] == ["v1", "v2", "v3"]
+    assert traces == 3
+
+
+def test_a_data_engineer_sees_approve_refused_with_the_reason(world: World, chromium: Browser) -> None:
+    # GIVEN prod's data engineer, who may read the registry and the runs but not answer approvals
+    engineer = {"prod": team_target_in(world.cloud, "prod", "data-engineer")}
+    with console(chromium, engineer) as visits:
+        page = visits.open("/approvals")
+        # WHEN they try to approve the waiting promotion
+        page.get_by_label("Reason").fill("looks fine to me")
+        page.get_by_role("button", name="Approve").click()
+        page.wait_for_load_state("load")
+        visits.check("the refused approval")
+        said = page.get_by_role("alert").inner_text()
+
+    # THEN the page says their role may not, with AWS's reason; the promotion still waits
+    assert "your role slipway-prod-data-engineer may not approve the promotion of churn-ui in prod" in said
+    assert "execute-api:Invoke" in said and "Traceback" not in said
+    assert world.waiting.record()["status"] == "WAITING_FOR_APPROVAL"
+
+
+def test_a_reviewer_approves_from_the_inbox_and_the_promotion_completes(world: World, chromium: Browser) -> None:
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open("/approvals")
+        card = page.locator(f"article#prod-{MODEL}")
+        compared = card.locator("table").inner_text()
+        # WHEN prod's platform engineer approves it with a reason
+        card.get_by_label("Reason").fill("reviewed the model card")
+        card.get_by_role("button", name="Approve").click()
+        page.wait_for_load_state("load")
+        visits.check("the approval")
+        said = page.get_by_role("status").inner_text()
+
+    # THEN the console says so, the promotion completes and v1 serves in prod, audited in the reviewer's name
+    assert "roc_auc" in compared
+    assert said == f"approved {MODEL} v1 in prod"
+    described, record = promotion.follow(world.waiting, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert ModelRegistry.of(world.operators["prod"].deps).aliases(MODEL) == {"production": 1}
+    approved = [e for e in audit.trail(world.operators["prod"].deps, MODEL) if e["kind"] == "approved"]
+    member = f"arn:aws:sts::{ACCOUNTS['prod']}:assumed-role/slipway-prod-platform/platform-member"
+    assert [(e["principal"], e["reason"]) for e in approved] == [(member, "reviewed the model card")]
+    assert record["approval"]["by"] == member
+
+
+def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -> None:
+    """Runs, the prod model and version pages (its lineage crosses three accounts), the inbox when empty."""
+    with console(chromium, reviewer(world)) as visits:
+        visits.open("/env/prod/runs")
+        visits.open(f"/env/prod/models/{MODEL}")
+        page = visits.open(f"/env/prod/models/{MODEL}/versions/1")
+        labels = page.locator("svg.lineage g.node").evaluate_all("gs => gs.map(g => g.dataset.node)")
+        visits.open("/approvals")
+        empty = page.locator("section", has=page.locator("h2#env-prod")).inner_text()
+
+    assert f"model:{MODEL}:1@staging" in labels and f"model:{MODEL}:1@dev" in labels
+    assert "Nothing waits for a person in prod" in empty
