@@ -386,13 +386,11 @@ def _load_served_models(warm: InferenceService) -> None:
 
 @register_after_restore
 def _after_restore() -> None:
-    """Fresh clients (new connections and credentials; botocore's parsed service models kept) and a fresh
-    service per environment: no alias read from before the snapshot (the alias cache's clock is not to be
-    trusted across a restore), a new capture sender; the ONNX sessions loaded before the snapshot are kept."""
+    """Fresh clients (new connections and credentials; botocore's parsed service models kept) under the same
+    services, which forget every alias read from before the snapshot (the alias cache's clock is not to be trusted
+    across a restore) and start a new capture sender at their first capture; the versions, contracts and ONNX
+    sessions loaded before the snapshot are kept (a version never changes), so a first request reads only aliases."""
     composition.reset_clients()
     with _making:
-        for key, before in list(_services.items()):
-            fresh = InferenceService(before.deps)
-            fresh.models = before.models  # a version's artifact never changes: its session stays valid
-            _services[key] = fresh
-        _by_function.clear()
+        for service in _services.values():
+            service.forget_routing()

@@ -57,6 +57,11 @@ class InferenceService:
         self._served: dict[tuple[str, int], ServedModel] = {}
         self._contracts: dict[tuple[str, str], DataContract] = {}
 
+    def forget_routing(self) -> None:
+        """Drop every alias read (a restored SnapStart snapshot's: its clock cannot be trusted across a restore); the
+        loaded versions, contracts and ONNX sessions stay, as a version never changes."""
+        self._routing.clear()
+
     # ------------------------------------------------------------------ lookups
     def routing(self, model: str) -> Routing:
         now = time.monotonic()
