@@ -446,7 +446,7 @@ def _screen_only(console: Console) -> Iterator[None]:
         console.file = previous
 
 
-def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/demo")) -> int:
+def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/demo"), ui_port: int | None = None) -> int:
     warnings.filterwarnings("ignore")
     for noisy in ("moto", "samtranslator"):  # moto logs every failed state at ERROR; the demo shows them itself
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -525,6 +525,25 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
             caught = _skewed_version(console, cloud, dev, rows)
         console.rule(f"done in {time.perf_counter() - started:.1f} s")
+        _console_until_interrupted(console, cloud, ui_port)
         return promoted or drifted or retrained or caught
     finally:
         cloud.stop()
+
+
+def _console_until_interrupted(console: Console, cloud: LocalCloud, port: int | None) -> None:
+    """The web console over what the demo made (its three accounts, as their operators), until Ctrl-C; without a
+    port, where to find it next time."""
+    if port is None:
+        console.print("see it in the browser: [bold]slipway local up[/], then [bold]slipway ui[/] (docs/console.md)")
+        return
+    from slipway_cli.console.server import running
+
+    targets = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
+    with running(targets, port) as url:
+        console.print(f"the console: [bold]{url}/[/] (models, runs, lineage, drift, approvals); Ctrl-C ends the demo")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("console stopped")

@@ -440,7 +440,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from slipway_cli.demo import run_demo
     except ModuleNotFoundError as e:
         return _without_local_extra("demo", e)
-    return run_demo(console, rows=args.rows, out_dir=Path(args.out))
+    interactive = sys.stdout.isatty() and sys.stdin.isatty()
+    port = args.ui_port if (args.ui if args.ui is not None else interactive) else None
+    return run_demo(console, rows=args.rows, out_dir=Path(args.out), ui_port=port)
 
 
 def _table_file(value: str) -> Path:
@@ -471,6 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole loop on embedded sample data, in the local cloud (local extra)")
     demo.add_argument("--rows", type=int, default=12_000, help="rows of sample data")
     demo.add_argument("--out", default="out/demo", help="where to save reports (git-ignored)")
+    demo.add_argument(
+        "--ui",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="end by serving the web console over the demo's accounts until Ctrl-C (default: on a terminal)",
+    )
+    demo.add_argument("--ui-port", type=int, default=8765, help="the console's port on 127.0.0.1")
     demo.set_defaults(func=cmd_demo)
 
     local = sub.add_parser("local", help="the local cloud (local extra: pip install 'slipway[local]')")
