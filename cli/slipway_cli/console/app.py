@@ -40,6 +40,9 @@ CSP = (
     "connect-src 'self'; frame-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'self'; "
     "base-uri 'none'"
 )
+# Parallel coordinates draw with WebGL through regl, which compiles its shaders' glue with `new Function`: the compare
+# page alone allows eval (of scripts it loaded from the console itself).
+CSP_EVAL = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 # An HTML artifact (model card, drift report) shown in place: its own styles, nothing else; no script runs.
 ARTIFACT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -91,10 +94,10 @@ class Console:
             reads=len(counter),
             elapsed_ms=(time.perf_counter() - started) * 1000,
             path=request.url.path,
-            charts=name in ("model_page.html", "compare.html"),
             **context,
         )
-        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": CSP})
+        policy = CSP_EVAL if name == "compare.html" else CSP
+        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": policy})
 
     def target(self, env: str) -> Target:
         target = self.targets.get(env)

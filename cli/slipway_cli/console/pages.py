@@ -44,14 +44,15 @@ def models_overview(target: Target) -> list[dict[str, Any]]:
     rows = []
     for model in registry.model_names():
         latest = registry.versions_page(model, limit=1)
+        alias_items = registry.alias_items(model)
         last_run = runs.runs_page(deps, model, limit=1)
         checks, _ = drift.history(target, model, limit=1)
         rows.append(
             {
                 "model": model,
                 "latest": latest[0]["version"] if latest else None,
-                "served": served_versions(registry.alias_items(model)),
-                "aliases": registry.aliases(model),
+                "served": served_versions(alias_items),
+                "aliases": {a: int(i["version"]) for a, i in alias_items.items()},
                 "last_run": public(last_run[0]) if last_run else None,
                 "drift": checks[0] if checks else None,
                 "waiting": waiting(target, model),
@@ -88,10 +89,10 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
     versions = [public(v) for v in registry.versions_page(model, limit=PAGE, before=before)]
     if not versions and before is None:
         raise NotFound(f"model {model} has no registered version in {target.env}", {"model": model})
-    aliases = registry.aliases(model)
+    alias_items = registry.alias_items(model)
     by_version: dict[int, list[str]] = {}
-    for alias, version in aliases.items():
-        by_version.setdefault(int(version), []).append(alias)
+    for alias, item in alias_items.items():
+        by_version.setdefault(int(item["version"]), []).append(alias)
     names = metric_names(versions)
     chosen = metric if metric in names else (names[0] if names else None)
     points = sorted(
@@ -121,8 +122,8 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         "metrics": names,
         "metric": chosen,
         "chart": chart,
-        "aliases": registry.alias_items(model),
-        "served": served_versions(registry.alias_items(model)),
+        "aliases": alias_items,
+        "served": served_versions(alias_items),
         "history": list(reversed(history)),
         "promotions": promotions,
         "drift": checks,
