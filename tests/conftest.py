@@ -131,6 +131,7 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/reliability/test_step_faults.py",  # 72 s
     "tests/reliability/test_hostile_uploads.py",  # 61 s
     "tests/statemachines/test_training_pipeline.py",  # 43 s
+    "tests/browser/test_console.py",  # 20 s (three trainings, two promotions, Chromium on every page)
     "tests/statemachines/test_one_run_per_object.py",  # 40 s
     "tests/statemachines/test_batch_inference.py",  # 31 s
     "tests/statemachines/test_sklearn_datasets.py",  # 30 s

@@ -8,10 +8,12 @@ no accessibility violation (axe-core). Needs Debian's chromium; without it the t
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -27,7 +29,7 @@ from slipway_cli.target import Target, target_in, team_target_in
 from slipway_local import LocalCloud
 from slipway_local.cloud import ACCOUNTS
 from tests.browser.chromium import CHROMIUM, FLAGS, available
-from tests.conftest import ONE_FOREST, spec_variant, upload_and_wait
+from tests.conftest import ONE_FOREST, REPO_ROOT, spec_variant, upload_and_wait
 
 pytestmark = pytest.mark.skipif(
     not available(), reason=f"Debian's chromium is not installed ({CHROMIUM}): apt-get install chromium"
@@ -82,6 +84,14 @@ class Visits:
         self.check(path)
         return self.page
 
+    def shot(self, name: str) -> Path:
+        """A screenshot of what the page shows now: README's pictures (SLIPWAY_SCREENSHOTS=docs/images), else out/."""
+        folder = Path(os.environ.get("SLIPWAY_SCREENSHOTS") or REPO_ROOT / "out" / "console")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"console-{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
     def check(self, path: str) -> None:
         """No console message (but Chromium's own notes on its software WebGL, which parallel coordinates draw
         with: 'GL Driver Message (OpenGL, Performance, …)'), nothing fetched from anywhere else, no accessibility
@@ -105,7 +115,7 @@ def chromium() -> Iterator[Browser]:
 def console(browser: Browser, targets: dict[str, Target]) -> Iterator[Visits]:
     """The console over ``targets`` on 127.0.0.1, and a fresh browser page on it."""
     with running(targets) as base:
-        context = browser.new_context()
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
         page = context.new_page()
         page.set_default_timeout(30_000)
         visits = Visits(page, base)
@@ -128,6 +138,7 @@ def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser
     # WHEN the reviewer opens the models page
     with console(chromium, reviewer(world)) as visits:
         page = visits.open("/models")
+        visits.shot("models")
         staging = page.locator("section", has=page.locator("h2#env-staging"))
         prod = page.locator("section", has=page.locator("h2#env-prod"))
         staging_row = staging.locator("tr", has=page.get_by_role("link", name=MODEL, exact=True)).inner_text()
@@ -163,6 +174,8 @@ def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser
 def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Browser) -> None:
     with console(chromium, reviewer(world)) as visits:
         page = visits.open(f"/env/dev/models/{MODEL}/versions/1")
+        page.locator("#lineage").scroll_into_view_if_needed()
+        visits.shot("lineage")
         metrics = page.locator("table.metrics tbody th").all_inner_texts()
         kinds = page.locator("svg.lineage g.node text.kind").all_text_contents()
         labels = page.locator("svg.lineage g.node").evaluate_all("gs => gs.map(g => g.dataset.node)")
@@ -224,6 +237,8 @@ def test_a_reviewer_approves_from_the_inbox_and_the_promotion_completes(world: W
         page = visits.open("/approvals")
         card = page.locator(f"article#prod-{MODEL}")
         compared = card.locator("table").inner_text()
+        card.scroll_into_view_if_needed()
+        visits.shot("approvals")
         # WHEN prod's platform engineer approves it with a reason
         card.get_by_label("Reason").fill("reviewed the model card")
         card.get_by_role("button", name="Approve").click()
