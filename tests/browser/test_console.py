@@ -167,6 +167,7 @@ def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser
     # AND the model page lists its three versions, its metric plotted for each; the run says why it was refused
     assert versions == 3 and plotted == 3
     assert "Quarantined" in quarantine and "missing_column" in quarantine and "plan" in quarantine
+    assert re.search(r"not_null\s+6\s+[\d, ]+", quarantine)  # how many rows, and which
     names = [s.split("\n")[0] for s in steps]
     assert {"Validate", "RecordFailure"} <= set(names) and steps[-1].endswith("failed here")
 
@@ -184,12 +185,20 @@ def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Br
         with page.expect_download() as downloaded:
             page.get_by_role("link", name="model.onnx").click()
         onnx = downloaded.value.path().read_bytes()
+        # AND the run that trained it: its steps and the data it learned from, column by column
+        page.get_by_role("link", name=re.compile(f"^{MODEL}-part-1-")).first.click()
+        page.wait_for_load_state("load")
+        visits.check("the training run")
+        steps = [s.split("\n")[0] for s in page.locator("ol.timeline li").all_inner_texts()]
+        profile = page.locator("section", has=page.locator("#profile")).inner_text()
 
     assert "roc_auc" in metrics
     assert {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"} <= set(kinds)
     assert f"model:{MODEL}:1" in labels and any(f"{MODEL}/part-1.csv" in n for n in labels)
     assert MODEL in card
     assert "model.onnx" in downloads and "model_card.html" in downloads
+    assert {"Validate", "Features", "Evaluate", "Register"} <= set(steps)
+    assert "hashed (PII)" in profile and "tenure_months" in profile
     recorded = ModelRegistry.of(world.operators["dev"].deps).get_version(MODEL, 1)["artifacts"]["model.onnx"]
     assert hashlib.sha256(onnx).hexdigest() == recorded["sha256"]  # the bytes the registry vouches for
 
