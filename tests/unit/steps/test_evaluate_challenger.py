@@ -18,15 +18,18 @@ from tests.unit.steps.support import Pipeline, churn_csv, evaluate_request, item
 
 
 def test_the_best_candidate_by_the_spec_metric_becomes_the_challenger(evaluated: Pipeline) -> None:
-    # GIVEN run-1's two trained candidates, selected on roc_auc (the spec's metric)
+    # GIVEN run-1's two trained candidates on 600 rows: cross-validated (training.cv: auto), selected on roc_auc
     run = evaluated.run
-    by_roc_auc = max(run.trained, key=lambda t: t.metrics["roc_auc"] or 0.0)
+    assert all(t.cv is not None and t.cv["folds"] == 5 for t in run.trained)
+    by_roc_auc = max(run.trained, key=lambda t: t.cv["mean"]["roc_auc"] if t.cv else 0.0)
 
     # WHEN the run was evaluated
     evaluation = run.evaluated
 
-    # THEN the challenger is the candidate with the best validation roc_auc, with its own artifact
-    assert evaluation.best == by_roc_auc
+    # THEN the challenger is the candidate with the best mean roc_auc over the folds, fitted again on the training
+    # and validation rows (refit, unset, follows the folds): its own artifact beside the candidate's
+    assert (evaluation.best.index, evaluation.best.params) == (by_roc_auc.index, by_roc_auc.params)
+    assert evaluation.refitted and evaluation.best.model_uri != by_roc_auc.model_uri
     run_item = get_run(evaluated.deps, run.run_id)
     assert run_item is not None and run_item["best_candidate"] == by_roc_auc.index
 
@@ -106,7 +109,7 @@ def test_a_candidate_tampered_between_train_and_evaluate_is_refused(evaluated: P
     # GIVEN run-1's trained candidates, and the stored bytes of the one evaluate picks overwritten
     deps = fork(evaluated.deps)
     run = evaluated.run
-    best = run.evaluated.best
+    best = next(t for t in run.trained if t.index == run.evaluated.best.index)  # as trained (before its refit)
     deps.store.put_bytes(S3Object.parse(best.model_uri), b"not the model that was trained")
     report = layout.evaluation_report(deps.settings.artifacts_bucket, run.run_id)
     reports_before = deps.store.versions(report)

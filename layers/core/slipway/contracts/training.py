@@ -236,6 +236,7 @@ class EvaluateResult(Frozen):
     champion: dict[str, Any] | None  # {"version", "metrics"} measured on this run's test split
     report_uri: str
     threshold: float | None = None  # binary: the decision threshold the version predicts with (None: argmax)
+    refitted: bool = False  # the winner was fitted again on train + validation (training.refit)
 
 
 class RegisterRequest(StepRequest):

@@ -69,7 +69,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     positive = positive_code(fs.labels, fs.positive_label)
     threshold, decision = _decision(deps, spec, fs, challenger, positive)  # on the winner as selected, before a refit
     refit = None
-    if spec.training is not None and spec.training.refit:
+    if spec.training is not None and spec.training.refits(fs.rows.get("train", 0) + fs.rows.get("valid", 0)):
         challenger, best, refit = _refit(deps, request.run_id, fs, best, challenger)
 
     inputs = load_manifest(deps, fs).feature_inputs()
@@ -125,6 +125,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         champion=champion,
         report_uri=ref.uri,
         threshold=threshold,
+        refitted=refit is not None,
     )
 
 

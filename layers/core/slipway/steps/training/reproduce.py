@@ -69,7 +69,8 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     threshold = _threshold(
         spec.training.threshold if binary else None, estimator, validation, positive, spec.training.metric
     )
-    if spec.training.refit:  # then fitted again on train + validation, as the evaluate step did
+    # then fitted on train + valid, as the evaluate step did: the version records it (before it did, the spec said)
+    if version_item.get("refit", bool(spec.training.refit)):
         winner = refit_candidate(candidate, estimator)
         estimator, _ = refit_estimator((X_train, y_train), validation, task, winner, seed)
     pipeline = assemble(fitted.preprocessor_, estimator)
