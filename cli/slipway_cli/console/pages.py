@@ -115,6 +115,7 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
     history = [e for e in trail if e["kind"] == "alias-move"]
     promotions = [public(r) for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG) if r.get("kind") == PROMOTION]
     checks, _ = drift.history(target, model, limit=20)
+    checks = [{**c, "model": model} for c in checks]
     oldest = int(versions[-1]["version"]) if versions else None
     return {
         "model": model,
@@ -127,32 +128,53 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         "history": list(reversed(history)),
         "promotions": promotions,
         "drift": checks,
-        "drift_chart": _drift_chart(checks),
+        "drift_chart": _drift_chart(target, checks),
         "audit": list(reversed([e for e in trail if e["kind"] != "alias-move"])),
         "older": oldest if oldest is not None and oldest > 1 and len(versions) == PAGE else None,
         "waiting": waiting(target, model),
     }
 
 
-def _drift_chart(checks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Rows in each check's window, coloured by its dataset verdict (the per-feature statistics are in its report)."""
-    if not checks:
+DRIFT_SERIES = 10  # the newest checks whose per-feature statistics the model page charts (one S3 read each)
+
+
+def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each feature's population stability index across the newest checks (from each check's stored result), a
+    marker where its test called drift; hovering names the test, statistic and verdict."""
+    series: dict[str, dict[str, list[Any]]] = {}
+    lake = target.deps.settings.lake_bucket
+    for check in reversed(checks[:DRIFT_SERIES]):
+        if not check.get("report_uri"):  # nothing was checked (nothing in production)
+            continue
+        try:
+            result = target.deps.store.get_json(layout.drift_result(lake, str(check["model"]), str(check["check_id"])))
+        except NotFound:
+            continue
+        for feature in result.get("features") or []:
+            line = series.setdefault(str(feature["name"]), {"x": [], "y": [], "text": [], "size": []})
+            line["x"].append(str(check["at"])[:19])
+            line["y"].append(feature.get("psi"))
+            line["text"].append(
+                f"{feature['name']}: {feature.get('test')} {feature.get('statistic')} → {feature.get('verdict')}"
+            )
+            line["size"].append(12 if feature.get("verdict") == "drift" else 6)
+    if not series:
         return None
-    ordered = list(reversed(checks))
     return {
         "data": [
             {
-                "type": "bar",
-                "x": [str(c["at"])[:19] for c in ordered],
-                "y": [c.get("rows") or 0 for c in ordered],
-                "text": [
-                    f"{c.get('dataset')}; drifted: {', '.join(c.get('drifted_features') or []) or 'none'}"
-                    for c in ordered
-                ],
-                "name": "rows checked",
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": s["x"],
+                "y": s["y"],
+                "text": s["text"],
+                "hoverinfo": "text",
+                "marker": {"size": s["size"]},
             }
+            for name, s in sorted(series.items())
         ],
-        "layout": {"xaxis": {"title": {"text": "check"}}, "yaxis": {"title": {"text": "rows in the window"}}},
+        "layout": {"xaxis": {"title": {"text": "check"}}, "yaxis": {"title": {"text": "PSI against training"}}},
     }
 
 
