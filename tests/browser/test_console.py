@@ -252,6 +252,7 @@ def test_a_reviewer_approves_from_the_inbox_and_the_promotion_completes(world: W
         page = visits.open("/approvals")
         card = page.locator(f"article#prod-{MODEL}")
         compared = card.locator("table").inner_text()
+        drift_said = card.locator("p", has_text="Last drift check").inner_text()
         card.scroll_into_view_if_needed()
         visits.shot("approvals")
         # WHEN prod's platform engineer approves it with a reason
@@ -263,6 +264,7 @@ def test_a_reviewer_approves_from_the_inbox_and_the_promotion_completes(world: W
 
     # THEN the console says so, the promotion completes and v1 serves in prod, audited in the reviewer's name
     assert "roc_auc" in compared
+    assert drift_said == "Last drift check in prod: none yet."
     assert said == f"approved {MODEL} v1 in prod"
     described, record = promotion.follow(world.waiting, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
     assert described["status"] == "SUCCEEDED", described.get("cause")
@@ -290,7 +292,12 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     checked, _ = drift.check(world.operators["prod"], MODEL, "1h", timeout_s=120)
     assert checked["status"] == "checked", checked
     with console(chromium, reviewer(world)) as visits:
-        visits.open("/env/prod/runs")
+        page = visits.open("/env/prod/runs")
+        page.get_by_label("model").select_option(MODEL)
+        page.get_by_role("button", name="Show").click()
+        page.wait_for_load_state("load")
+        visits.check("the runs of one model")
+        listed = page.locator("tbody tr td:nth-child(3)").all_inner_texts()
         page = visits.open(f"/env/prod/models/{MODEL}")
         page.locator("#drift-plot .scatterlayer .trace").first.wait_for(state="attached")
         features = page.locator("#drift-plot .scatterlayer .trace").count()
@@ -303,6 +310,7 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
         visits.open("/approvals")
         empty = page.locator("section", has=page.locator("h2#env-prod")).inner_text()
 
+    assert listed and set(listed) == {MODEL}  # the promotion into prod, and nothing of other models
     assert features >= 10  # one line per feature of the contract
     assert report[:2] == ["Summary", "Features"]  # the drift report as the drift machine wrote it
     assert f"model:{MODEL}:1@staging" in labels and f"model:{MODEL}:1@dev" in labels

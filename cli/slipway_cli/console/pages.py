@@ -302,8 +302,14 @@ def _execution_arn(target: Target, run: dict[str, Any]) -> str:
 
 
 def runs_listing(target: Target, model: str | None, after: str | None) -> dict[str, Any]:
+    """A page of runs and promotions, newest first (one model's, or all), and the models to filter by."""
     items = [public(r) for r in runs.runs_page(target.deps, model, limit=PAGE, after=after)]
-    return {"runs": items, "next": items[-1]["run_id"] if len(items) == PAGE else None, "model": model}
+    return {
+        "runs": items,
+        "next": items[-1]["run_id"] if len(items) == PAGE else None,
+        "model": model,
+        "models": ModelRegistry.of(target.deps).model_names(),
+    }
 
 
 def approvals(target: Target) -> list[dict[str, Any]]:
@@ -316,6 +322,7 @@ def approvals(target: Target) -> list[dict[str, Any]]:
             record = approval["record"]
             candidate = _version_or_none(registry, model, record.get("target_version") or approval.get("version"))
             champion = _version_or_none(registry, model, record.get("champion"))
+            checks, _ = drift.history(target, model, limit=1)
             metrics = sorted(
                 set((candidate or {}).get("test_metrics") or {}) | set((champion or {}).get("test_metrics") or {})
             )
@@ -325,6 +332,7 @@ def approvals(target: Target) -> list[dict[str, Any]]:
                     "model": model,
                     "candidate": candidate,
                     "champion": champion,
+                    "drift": checks[0] if checks else None,
                     "metrics": [
                         {
                             "metric": m,
