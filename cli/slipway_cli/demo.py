@@ -44,7 +44,7 @@ MONITORING = """
 monitoring:
   schedule: rate(1 day)
   window: 1d
-  retraining: {policy: retrain-and-promote, cooldown: 1d}
+  retraining: {policy: retrain-and-promote, cooldown: 1d, captures_from: [dev, staging, prod]}
 """
 SHOWN_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy", "log_loss")
 

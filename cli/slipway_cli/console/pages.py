@@ -94,7 +94,8 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
     for alias, item in alias_items.items():
         by_version.setdefault(int(item["version"]), []).append(alias)
     names = metric_names(versions)
-    chosen = metric if metric in names else (names[0] if names else None)
+    spec_metric = versions[0].get("metric") if versions else None  # what the spec ranks candidates by
+    chosen = metric if metric in names else (spec_metric if spec_metric in names else (names[0] if names else None))
     points = sorted(
         ((int(v["version"]), (v.get("test_metrics") or {}).get(chosen)) for v in versions if chosen),
         key=lambda p: p[0],
