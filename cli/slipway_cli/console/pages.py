@@ -175,7 +175,10 @@ def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any]
             }
             for name, s in sorted(series.items())
         ],
-        "layout": {"xaxis": {"title": {"text": "check"}}, "yaxis": {"title": {"text": "PSI against training"}}},
+        "layout": {
+            "xaxis": {"title": {"text": "check"}, "type": "category"},
+            "yaxis": {"title": {"text": "PSI against training"}},
+        },
     }
 
 
