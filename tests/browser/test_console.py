@@ -49,6 +49,7 @@ class World:
     operators: dict[str, Target]
     waiting: promotion.Started
     quarantined_run: str
+    rolled_back: str
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,12 @@ def world(cloud: LocalCloud) -> Iterator[World]:
     and its promotion into prod waiting for approval (requested by the operator)."""
     operators = {env: target_in(cloud, env) for env in ("dev", "staging", "prod")}
     # three samples of one population: the regression gate must not tell them apart (0.02 of AUC in specs/churn.yaml)
-    relaxed = {**ONE_FOREST, "max_regression: {roc_auc: 0.02}": "max_regression: {roc_auc: 0.2}"}
+    # (and a canary bakes for 1 s)
+    relaxed = {
+        **ONE_FOREST,
+        "max_regression: {roc_auc: 0.02}": "max_regression: {roc_auc: 0.2}",
+        "bake: 10m": "bake: 1s",
+    }
     push_spec(operators["dev"].deps, spec_variant(MODEL, **relaxed))
     for n in (1, 2, 3):
         run = upload_and_wait(cloud, "dev", f"{MODEL}/part-{n}.csv", to_csv_bytes(make_churn(n_rows=1_500, seed=n)))
@@ -67,10 +73,14 @@ def world(cloud: LocalCloud) -> Iterator[World]:
     staged = promotion.start(operators["staging"], f"{MODEL}@1", "dev", "first release")
     described, _ = promotion.follow(staged, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
     assert described["status"] == "SUCCEEDED", described.get("cause")
+    # v2 canaried in staging against v1 without traffic: too few rows for a verdict, rolled back
+    canaried = promotion.start(operators["staging"], f"{MODEL}@2", "dev", "a canary nobody calls")
+    described, record = promotion.follow(canaried, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    assert record["status"] == "ROLLED_BACK", record
     waiting = promotion.start(operators["prod"], f"{MODEL}@production", "staging", "release to prod")
     _, record = promotion.follow(waiting, timeout_s=120, interval_s=0.2)
     assert record["status"] == "WAITING_FOR_APPROVAL"
-    yield World(cloud, operators, waiting, bad.execution["name"])
+    yield World(cloud, operators, waiting, bad.execution["name"], canaried.name)
     if waiting.record().get("status") == "WAITING_FOR_APPROVAL":  # a test stopped before approving: end it
         promotion.answer(team_target_in(cloud, "prod", "platform"), MODEL, False, "the console's tests ended")
 
@@ -307,6 +317,9 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
         assert visits.messages == []
         page = visits.open(f"/env/prod/models/{MODEL}/versions/1")
         labels = page.locator("svg.lineage g.node").evaluate_all("gs => gs.map(g => g.dataset.node)")
+        # AND the promotion whose canary was rolled back in staging: the challenger beside the champion
+        page = visits.open(f"/env/staging/runs/{world.rolled_back}")
+        canary = page.locator("section", has=page.locator("#canary")).inner_text()
         visits.open("/approvals")
         empty = page.locator("section", has=page.locator("h2#env-prod")).inner_text()
 
@@ -315,3 +328,5 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     assert report[:2] == ["Summary", "Features"]  # the drift report as the drift machine wrote it
     assert f"model:{MODEL}:1@staging" in labels and f"model:{MODEL}:1@dev" in labels
     assert "Nothing waits for a person in prod" in empty
+    assert "challenger v2 beside champion v1" in canary and "Not healthy" in canary
+    assert re.search(r"rows\s+0\s+0", canary)  # nobody called either variant during the bake

@@ -265,7 +265,13 @@ def run_page(target: Target, run_id: str) -> dict[str, Any]:
         dataset = deps.table.get(*layout.dataset_key(model, str(run["dataset_version"]))) or {}
         if dataset.get("profile_uri"):
             profile = deps.store.get_json(S3Object.parse(str(dataset["profile_uri"])))
-    return {**value, "report": report, "profile": profile, "steps": steps_of(target, run)}
+    canary = None
+    if run.get("canary_report"):  # the challenger beside the champion, as the canary judged them
+        try:
+            canary = deps.store.get_json(S3Object.parse(str(run["canary_report"])))
+        except NotFound:
+            canary = None
+    return {**value, "report": report, "profile": profile, "canary": canary, "steps": steps_of(target, run)}
 
 
 def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
