@@ -172,6 +172,14 @@ def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser
         versions = listed.locator("tbody tr").count()
         page.locator("#metric-plot .scatterlayer .point").first.wait_for(state="attached")  # drawn after paint
         plotted = page.locator("#metric-plot .scatterlayer .point").count()
+        # AND sorts the versions by roc_auc from the keyboard
+        header = listed.get_by_role("button", name="roc_auc")
+        header.focus()
+        page.keyboard.press("Enter")
+        column = [h.inner_text() for h in listed.locator("thead th").all()].index("roc_auc")
+        by_auc = [float(t) for t in listed.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()]
+        sorted_as = listed.locator("th[aria-sort]").get_attribute("aria-sort")
+        visits.check("the sorted versions")
         visits.open(f"/env/dev/runs/{world.quarantined_run}")
         quarantine = page.locator("section", has=page.locator("#quarantine")).inner_text()
         steps = page.locator("ol.timeline li").all_inner_texts()
@@ -182,6 +190,7 @@ def test_the_models_page_shows_what_serves_where(world: World, chromium: Browser
     assert "candidate → v3" in dev_row
     # AND the model page lists its three versions, its metric plotted for each; the run says why it was refused
     assert versions == 3 and plotted == 3
+    assert by_auc == sorted(by_auc) and sorted_as == "ascending"
     assert "Quarantined" in quarantine and "missing_column" in quarantine and "plan" in quarantine
     assert re.search(r"not_null\s+6\s+[\d, ]+", quarantine)  # how many rows, and which
     names = [s.split("\n")[0] for s in steps]

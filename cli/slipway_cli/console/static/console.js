@@ -23,3 +23,37 @@ document.addEventListener("DOMContentLoaded", () => {
     document.head.appendChild(script);
   }, 0));
 });
+
+// Tables marked "sortable": each column header is a button (keyboard: Tab, then Enter or Space) that sorts the rows
+// shown on this page by that column, numbers as numbers; aria-sort says which way.
+function sortBy(table, index, header) {
+  const ascending = header.getAttribute("aria-sort") !== "ascending";
+  for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
+  header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+  const body = table.tBodies[0];
+  const key = (row) => {
+    const text = (row.cells[index] ? row.cells[index].textContent : "").trim().replace(/^v(?=\d)/, "");
+    const number = Number(text.replace(/[,%\s]/g, ""));
+    return text !== "" && !Number.isNaN(number) ? number : text;
+  };
+  const rows = [...body.rows].sort((a, b) => {
+    const x = key(a), y = key(b);
+    const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+    return ascending ? order : -order;
+  });
+  for (const row of rows) body.appendChild(row);
+}
+document.addEventListener("DOMContentLoaded", () => {
+  for (const table of document.querySelectorAll("table.sortable")) {
+    [...table.tHead.rows[0].cells].forEach((th, index) => {
+      if (th.dataset.nosort !== undefined) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = th.textContent;
+      button.addEventListener("click", () => sortBy(table, index, th));
+      th.textContent = "";
+      th.appendChild(button);
+    });
+  }
+});
