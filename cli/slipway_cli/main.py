@@ -384,8 +384,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
     targets = {}
     for env in envs:
         profile = env if args.profile is None else (args.profile or None)
-        targets[env] = target_for(env, profile, args.endpoint_url, args.region)
-    console.print(f"slipway console on [bold]http://127.0.0.1:{args.port}/[/] ({', '.join(envs)}); Ctrl-C stops it")
+        try:
+            targets[env] = target_for(env, profile, args.endpoint_url, args.region)
+        except (BotoCoreError, ClientError) as e:  # no such profile, no stack: the others are still shown
+            console.print(f"[yellow]{env} left out[/]: {type(e).__name__}: {escape(str(e))}")
+    if not targets:
+        console.print("[red]no environment could be reached[/]: name one with --env and its --profile")
+        return 2
+    shown = ", ".join(targets)
+    console.print(f"slipway console on [bold]http://127.0.0.1:{args.port}/[/] ({shown}); Ctrl-C stops it")
     serve(targets, args.port)
     return 0
 

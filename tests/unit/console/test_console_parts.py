@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from botocore.exceptions import ClientError
 
 from slipway.errors import Forbidden, NotFound
 from slipway_cli.console.access import refusal, role_of
 from slipway_cli.console.graph import lineage_svg
+from slipway_cli.main import main
 
 MEMBER = "arn:aws:sts::333333333333:assumed-role/slipway-prod-data-engineer/data-engineer-member"
 
@@ -65,3 +67,14 @@ def test_the_lineage_graph_puts_each_node_after_what_fed_it() -> None:
         assert column[e["upstream"]] < column[e["downstream"]], e
     assert "curated dataset" in svg and "feature set" in svg and "promotion" in svg and "churn v1 in dev" in svg
     assert 'class="node model self"' in svg  # the page's own version stands out
+
+
+def test_ui_leaves_out_an_environment_it_cannot_reach(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an operator naming a profile their AWS config does not have
+    # WHEN they start the console on that environment alone
+    code = main(["ui", "--env", "dev", "--profile", "no-such-profile"])
+    # THEN it says which environment it left out and why, in one line each, and starts nothing
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "dev left out: ProfileNotFound" in out and "no environment could be reached" in out
+    assert "Traceback" not in out
