@@ -7,7 +7,8 @@ account and the training CSV uploaded; the time is upload → registered, and th
 model scoring the same holdout.
 
     make bench-automl                     # sets up both venvs, then runs this
-    .venv/bin/python bench/automl/bench_automl.py --automl-venv /tmp/automl-venv [--budget 60] [--tables a b] [--refit]
+    .venv/bin/python bench/automl/bench_automl.py --automl-venv /tmp/automl-venv
+        [--budget 60] [--tables a b] [--refit true|false]
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ sys.path.insert(0, str(HERE.parent / "pipeline"))  # bench/pipeline's reading of
 from bench_pipeline import STATES, state_seconds  # noqa: E402
 
 
-def spec_for(name: str, info: dict[str, Any], refit: bool = False) -> str:
+def spec_for(name: str, info: dict[str, Any], refit: bool | None = None) -> str:
     """The spec a user would write for the table: every column with its type, nothing chosen for the model."""
     columns = []
     for column, entry in info["columns"].items():
@@ -57,8 +58,10 @@ def spec_for(name: str, info: dict[str, Any], refit: bool = False) -> str:
         "name": name,
         "data": {"target": info["target"], "min_rows": 100, "columns": columns},
         "features": {"transforms": []},
-        "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto", "refit": refit},
+        "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto"},
     }
+    if refit is not None:  # unset: slipway's default (refit when the candidates were cross-validated)
+        document["training"]["refit"] = refit
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -76,7 +79,7 @@ def score(info: dict[str, Any], item: dict[str, Any], onnx: bytes, holdout: pd.D
 
 
 def run_slipway(
-    cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str], refit: bool
+    cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str], refit: bool | None
 ) -> dict[str, dict[str, Any]]:
     dev = target_in(cloud, "dev")
     results = {}
@@ -117,7 +120,9 @@ def main() -> None:
     parser.add_argument("--automl-venv", type=Path, required=True)
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--tables", nargs="*", default=[])
-    parser.add_argument("--refit", action="store_true", help="training.refit: true in every spec")
+    parser.add_argument(
+        "--refit", choices=["true", "false"], help="training.refit in every spec (default: unset, slipway's default)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -138,10 +143,10 @@ def main() -> None:
             shown = f"{entry['value']:.4f} in {entry['wall_s']} s ({entry['best']})"
             print(f"  flaml {entry['table']}: {shown}", flush=True)
 
-        print(f"slipway (local cloud, candidates: auto, refit: {str(args.refit).lower()}):", flush=True)
+        print(f"slipway (local cloud, candidates: auto, refit: {args.refit or 'unset'}):", flush=True)
         cloud = LocalCloud(log_level="ERROR").start()
         try:
-            ours = run_slipway(cloud, tables, meta, names, args.refit)
+            ours = run_slipway(cloud, tables, meta, names, None if args.refit is None else args.refit == "true")
         finally:
             cloud.stop()
 

@@ -243,7 +243,8 @@ def _contributions_section(explanations: dict[str, Any]) -> str:
     ]
     head = f"<tr><th>feature</th><th>mean |contribution| ({_text(explanations.get('units'))})</th><th></th></tr>"
     method = "TreeSHAP (path-dependent)" if explanations.get("method") == "tree_path_dependent" else "exact (linear)"
-    return f'<p>{method}; a request with <code>"explain": true</code> gets these per row.</p>' + (
+    over = f" over {_text(explanations['rows'])} test rows" if explanations.get("rows") else ""
+    return f'<p>{method}{over}; a request with <code>"explain": true</code> gets these per row.</p>' + (
         f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
