@@ -242,10 +242,23 @@ def test_the_compare_page_charts_three_versions(world: World, chromium: Browser)
         visits.check("the compare page's charts")
         traces = page.locator("#compare-plot .barlayer .trace").count()
         axes = page.locator("#parallel-plot .parcoords .y-axis").count()
+        # AND the three runs that trained them, chosen on the runs page
+        page = visits.open(f"/env/dev/runs?model={MODEL}")
+        for n in (1, 2, 3):
+            page.get_by_label(re.compile(f"^compare {MODEL}-part-{n}-")).check()
+        page.get_by_role("button", name="Compare the chosen runs").click()
+        page.wait_for_load_state("load")
+        page.locator("#parallel-plot .parcoords").first.wait_for(state="attached")
+        visits.check("the compared runs")
+        run_headers = page.locator("table thead th").all_inner_texts()
+        run_traces = page.locator("#compare-plot .barlayer .trace").count()
+        compared_runs = page.locator("table tbody").inner_text()
 
     assert headers[1:] == ["v1", "v2", "v3"]
     assert traces == 3
     assert axes >= 4  # version, algorithm, a hyperparameter or more, the validation metric
+    assert run_headers[1:] == ["run 1", "run 2", "run 3"] and run_traces == 3
+    assert all(f"{MODEL}-part-{n}-" in compared_runs for n in (1, 2, 3)) and "test roc_auc" in compared_runs
 
 
 def test_a_data_engineer_sees_approve_refused_with_the_reason(world: World, chromium: Browser) -> None:
@@ -317,7 +330,7 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
         page.get_by_role("button", name="Show").click()
         page.wait_for_load_state("load")
         visits.check("the runs of one model")
-        listed = page.locator("tbody tr td:nth-child(3)").all_inner_texts()
+        listed = page.locator("tbody tr td:nth-child(4)").all_inner_texts()  # the model column
         page = visits.open(f"/env/prod/models/{MODEL}")
         page.locator("#drift-plot .scatterlayer .trace").first.wait_for(state="attached")
         features = page.locator("#drift-plot .scatterlayer .trace").count()

@@ -96,7 +96,7 @@ class Console:
             path=request.url.path,
             **context,
         )
-        policy = CSP_EVAL if name == "compare.html" else CSP
+        policy = CSP_EVAL if name in ("compare.html", "compare_runs.html") else CSP
         return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": policy})
 
     def target(self, env: str) -> Target:
@@ -224,6 +224,18 @@ class Console:
             title=f"Run {run_id}",
         )
 
+    def compare_runs(self, request: Request) -> Response:
+        env = request.path_params["env"]
+        chosen = request.query_params.getlist("r")
+        return self.page(  # type: ignore[no-any-return]
+            request,
+            "compare_runs.html",
+            env,
+            f"compare runs in {env}",
+            lambda: pages.compare_runs(self.target(env), chosen),
+            title=f"Compare runs in {env}",
+        )
+
     def compare(self, request: Request) -> Response:
         env, model = request.path_params["env"], request.path_params["model"]
         versions = [int(v) for v in request.query_params.getlist("v") if v.isdigit()]
@@ -305,6 +317,7 @@ def create_app(targets: Mapping[str, Target], *, token: str | None = None, hosts
         Route("/models", console.models),
         Route("/approvals", console.approvals),
         Route("/env/{env}/runs", console.runs),
+        Route("/env/{env}/runs/compare", console.compare_runs),
         Route("/env/{env}/runs/{run}", console.run),
         Route("/env/{env}/models/{model}", console.model),
         Route("/env/{env}/models/{model}/compare", console.compare),

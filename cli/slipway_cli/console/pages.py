@@ -26,6 +26,7 @@ from slipway_cli.target import Target
 __all__ = [
     "approvals",
     "compare_page",
+    "compare_runs",
     "model_page",
     "models_overview",
     "run_page",
@@ -397,6 +398,34 @@ def compare_page(target: Target, model: str, versions: list[int]) -> dict[str, A
         "parallel": _parallel(candidates, metric),
         "metric": metric,
     }
+
+
+def compare_runs(target: Target, run_ids: list[str]) -> dict[str, Any]:
+    """Two or more runs side by side: what each used and made (dataset, spec, best candidate, test metrics, outcome),
+    a chart of their test metrics, and all their candidates on parallel coordinates (the run as a numbered axis)."""
+    deps = target.deps
+    chosen = [public(runs.find_run(deps, r)) for r in dict.fromkeys(run_ids)]
+    metrics = metric_names(chosen)
+    bars = {
+        "data": [
+            {
+                "type": "bar",
+                "name": f"run {n + 1}",
+                "x": metrics,
+                "y": [(r.get("test_metrics") or {}).get(m) for m in metrics],
+            }
+            for n, r in enumerate(chosen)
+        ],
+        "layout": {"barmode": "group", "yaxis": {"title": {"text": "test split"}}},
+    }
+    candidates = []
+    for n, r in enumerate(chosen):
+        candidates += [{**public(c), "version": n + 1} for c in runs.candidates_of(deps, str(r["run_id"]))]
+    metric = next((m for m in ("roc_auc", "r2", "accuracy") if m in metrics), metrics[0] if metrics else "")
+    parallel = _parallel(candidates, metric)
+    if parallel is not None:
+        parallel["data"][0]["dimensions"][0]["label"] = "run"
+    return {"runs": chosen, "metrics": metrics, "chart": bars, "parallel": parallel, "metric": metric}
 
 
 def _parallel(candidates: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
