@@ -334,6 +334,8 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
         page = visits.open(f"/env/prod/models/{MODEL}")
         page.locator("#drift-plot .scatterlayer .trace").first.wait_for(state="attached")
         features = page.locator("#drift-plot .scatterlayer .trace").count()
+        page.locator("#promotions-plot .barlayer .trace").first.wait_for(state="attached")
+        phases = page.locator("#promotions-plot .legendtext").all_text_contents()
         page.get_by_role("link", name="report").first.click()
         page.wait_for_load_state("load")
         report = page.locator("h2").all_inner_texts()
@@ -348,6 +350,7 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
 
     assert listed and set(listed) == {MODEL}  # the promotion into prod, and nothing of other models
     assert features >= 10  # one line per feature of the contract
+    assert {"promotion", "waiting for a person"} <= set(phases)  # the release waited for the reviewer
     assert report[:2] == ["Summary", "Features"]  # the drift report as the drift machine wrote it
     assert f"model:{MODEL}:1@staging" in labels and f"model:{MODEL}:1@dev" in labels
     assert waiting_here == 0  # (other tests' models may wait in this local cloud)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -129,6 +129,7 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         "served": served_versions(alias_items),
         "history": list(reversed(history)),
         "promotions": promotions,
+        "promotions_chart": _promotions_chart(promotions),
         "drift": checks,
         "drift_chart": _drift_chart(target, checks),
         "audit": list(reversed([e for e in trail if e["kind"] != "alias-move"])),
@@ -138,6 +139,44 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
 
 
 DRIFT_SERIES = 10  # the newest checks whose per-feature statistics the model page charts (one S3 read each)
+
+
+def _ms_between(start: Any, end: Any) -> float | None:
+    try:
+        return (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds() * 1000
+    except ValueError:
+        return None
+
+
+def _promotions_chart(promotions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The promotions on a timeline, one row each, in their phases: waiting for a person (requested → answered), the
+    canary's bake (canary start → end), and the whole promotion (start → end, or now while it runs)."""
+    now = datetime.now(UTC).isoformat()
+    phases: dict[str, dict[str, list[Any]]] = {}
+
+    def add(phase: str, row: str, start: Any, end: Any) -> None:
+        width = _ms_between(start, end) if start and end else None
+        if width is not None and width >= 0:
+            bar = phases.setdefault(phase, {"y": [], "base": [], "x": []})
+            bar["y"].append(row)
+            bar["base"].append(str(start))
+            bar["x"].append(max(width, 1.0))
+
+    for p in reversed(promotions[:20]):
+        moved = f"v{p.get('source_version', '?')} → v{p.get('target_version', '?')}"
+        row = f"{p.get('source_env')} {moved}: {p.get('status')} ({str(p.get('started_at'))[11:19]})"
+        add("promotion", row, p.get("started_at"), p.get("ended_at") or now)
+        approval = p.get("approval") or {}
+        if approval.get("at"):
+            add("waiting for a person", row, p.get("started_at"), approval["at"])
+        if p.get("canary_started_at"):
+            add("canary", row, p["canary_started_at"], p.get("ended_at") or now)
+    if not phases:
+        return None
+    return {
+        "data": [{"type": "bar", "orientation": "h", "name": phase, **bars} for phase, bars in phases.items()],
+        "layout": {"barmode": "overlay", "xaxis": {"type": "date"}, "yaxis": {"automargin": True}},
+    }
 
 
 def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any] | None:
