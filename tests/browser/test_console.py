@@ -207,6 +207,8 @@ def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Br
         labels = page.locator("svg.lineage g.node").evaluate_all("gs => gs.map(g => g.dataset.node)")
         card = page.frame_locator("iframe.artifact").locator("h1").inner_text()
         downloads = page.locator("#downloads + ul a").all_inner_texts()
+        onwards = page.locator("section", has=page.locator("h2#promotions")).get_by_role("link").first
+        onwards_href = onwards.get_attribute("href") or ""
         with page.expect_download() as downloaded:
             page.get_by_role("link", name="model.onnx").click()
         onnx = downloaded.value.path().read_bytes()
@@ -222,6 +224,7 @@ def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Br
     assert f"model:{MODEL}:1" in labels and any(f"{MODEL}/part-1.csv" in n for n in labels)
     assert MODEL in card
     assert "model.onnx" in downloads and "model_card.html" in downloads
+    assert onwards_href.startswith("/env/staging/runs/promote-churn-ui-1-from-dev-")  # recorded where it went
     assert {"Validate", "Features", "Evaluate", "Register"} <= set(steps)
     assert "hashed (PII)" in profile and "tenure_months" in profile
     recorded = ModelRegistry.of(world.operators["dev"].deps).get_version(MODEL, 1)["artifacts"]["model.onnx"]
