@@ -187,3 +187,30 @@ def item_of(deps: Deps, key: tuple[str, str]) -> dict[str, Any]:
     found = deps.table.get(*key)
     assert found is not None, f"no item at {key}"
     return found
+
+
+# ---------------------------------------------------------------- scikit-learn's handwritten digits, as a user's table
+
+PIXELS = [f"p{i}" for i in range(64)]
+
+
+def digits_spec(name: str, target: str, labels: list[int], training: str) -> str:
+    """The spec a user writes for scikit-learn's digits (64 pixel intensities, floats 0–16) with an int ``target``
+    taking ``labels``, and ``training`` (the training section's lines, indented two spaces)."""
+    columns = "\n".join(f"    - {{name: {p}, type: float, min: 0, max: 16}}" for p in PIXELS)
+    allowed = ", ".join(map(str, labels))
+    return (
+        f"name: {name}\ndata:\n  target: {target}\n  min_rows: 100\n  columns:\n{columns}\n"
+        f"    - {{name: {target}, type: int, allowed: [{allowed}]}}\nfeatures: {{}}\ntraining:\n{training}"
+    )
+
+
+def digits_frame(target: str, label: Any) -> Any:
+    """The 1,797 digits as a frame: the pixels and ``target``, ``label(digit)`` of each row's digit."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    frame = pd.DataFrame(data.data, columns=PIXELS)
+    frame[target] = [label(int(d)) for d in data.target]
+    return frame

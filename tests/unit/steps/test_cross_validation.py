@@ -4,10 +4,8 @@ leaderboard and `runs show` show it; `cv: none` and a large table keep the valid
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from rich.console import Console
-from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
 from slipway import layout
@@ -19,23 +17,11 @@ from slipway.stores.runs import candidates_of
 from slipway.stores.specs import push_spec
 from slipway_cli import commands
 from tests.fakes import fake_deps
-from tests.unit.steps.support import Run, run_pipeline
-
-PIXELS = [f"p{i}" for i in range(64)]
+from tests.unit.steps.support import Run, digits_frame, digits_spec, run_pipeline
 
 
 def _spec(cv: str) -> str:
-    columns = "\n".join(f"    - {{name: {p}, type: float, min: 0, max: 16}}" for p in PIXELS)
-    return f"""name: digits
-data:
-  target: digit
-  min_rows: 100
-  columns:
-{columns}
-    - {{name: digit, type: int, allowed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}}
-features: {{}}
-training:
-  task: classification
+    training = f"""  task: classification
   metric: accuracy
   seed: 7
   cv: {cv}
@@ -45,13 +31,11 @@ training:
     - algorithm: random_forest
       grid: {{n_estimators: [20], max_depth: [3]}}
 """
+    return digits_spec("digits", "digit", list(range(10)), training)
 
 
 def _digits() -> bytes:
-    data = load_digits()
-    frame = pd.DataFrame(data.data, columns=PIXELS)
-    frame["digit"] = data.target
-    return frame.to_csv(index=False).encode()
+    return bytes(digits_frame("digit", lambda digit: digit).to_csv(index=False).encode())
 
 
 def _train(cv: str) -> tuple[Deps, Run]:

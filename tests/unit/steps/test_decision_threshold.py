@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
 from slipway import layout
@@ -20,45 +19,28 @@ from slipway.steps.training.reproduce import reproduce
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from tests.fakes import fake_deps
-from tests.unit.steps.support import Run, run_pipeline
+from tests.unit.steps.support import PIXELS, Run, digits_frame, digits_spec, run_pipeline
 
-PIXELS = [f"p{i}" for i in range(64)]
-
-
-def _spec(threshold: str) -> str:
-    columns = "\n".join(f"    - {{name: {p}, type: float, min: 0, max: 16}}" for p in PIXELS)
-    return f"""name: nines
-data:
-  target: is_nine
-  min_rows: 100
-  columns:
-{columns}
-    - {{name: is_nine, type: int, allowed: [0, 1]}}
-features: {{}}
-training:
-  task: classification
+TRAINING = """  task: classification
   metric: f1
   seed: 7
-  split: {{method: random, seed: 7, valid: 0.25, test: 0.25}}
-  threshold: {threshold}
+  split: {method: random, seed: 7, valid: 0.25, test: 0.25}
+  threshold: tune
   candidates:
     - algorithm: logistic_regression
-      grid: {{C: [0.01]}}
+      grid: {C: [0.01]}
 """
 
 
 def _digits() -> pd.DataFrame:
-    data = load_digits()
-    frame = pd.DataFrame(data.data, columns=PIXELS)
-    frame["is_nine"] = (data.target == 9).astype(int)
-    return frame
+    return digits_frame("is_nine", lambda digit: int(digit == 9))
 
 
 @pytest.fixture(scope="module")
 def tuned() -> tuple[Deps, Run]:
     with threadpool_limits(limits=1):
         deps = fake_deps()
-        push_spec(deps, _spec("tune"))
+        push_spec(deps, digits_spec("nines", "is_nine", [0, 1], TRAINING))
         body = _digits().to_csv(index=False).encode()
         return deps, run_pipeline(deps, "run-1", "nines/digits.csv", body, until="register")
 
