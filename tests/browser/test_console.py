@@ -12,7 +12,7 @@ import json
 import os
 import re
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from slipway_cli import drift, promotion
 from slipway_cli.console.server import running
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from slipway_cli.target import Target, target_in, team_target_in
-from slipway_local import LocalCloud
+from slipway_local import LocalCloud, iam
 from slipway_local.cloud import ACCOUNTS
 from tests.browser.chromium import CHROMIUM, FLAGS, available
 from tests.conftest import ONE_FOREST, REPO_ROOT, spec_variant, upload_and_wait
@@ -125,6 +125,14 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield browser
         browser.close()
+
+
+@contextmanager
+def _finally(end: Callable[[], None]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        end()
 
 
 @contextmanager
@@ -267,7 +275,8 @@ def test_the_compare_page_charts_three_versions(world: World, chromium: Browser)
 def test_a_data_engineer_sees_approve_refused_with_the_reason(world: World, chromium: Browser) -> None:
     # GIVEN prod's data engineer, who may read the registry and the runs but not answer approvals
     engineer = {"prod": team_target_in(world.cloud, "prod", "data-engineer")}
-    with console(chromium, engineer) as visits:
+    iam.enable()  # the local cloud enforces IAM on every call, as AWS does (off elsewhere in the suite, for speed)
+    with console(chromium, engineer) as visits, _finally(iam.disable):
         page = visits.open("/approvals")
         # WHEN they try to approve the waiting promotion
         card = page.locator(f"article#prod-{MODEL}")
@@ -277,10 +286,18 @@ def test_a_data_engineer_sees_approve_refused_with_the_reason(world: World, chro
         visits.check("the refused approval")
         said = page.get_by_role("alert").first.inner_text()
 
+        # AND on the version's page they read the registry, but not the model card (the registry is theirs to read,
+        # the models are not)
+        page = visits.open(f"/env/prod/models/{MODEL}/versions/1")
+        metrics = page.locator("table.metrics").inner_text()
+        in_frame = page.frame_locator("iframe.artifact").get_by_role("alert").inner_text()
+
     # THEN the page says their role may not, with AWS's reason; the promotion still waits
     assert "your role slipway-prod-data-engineer may not approve the promotion of churn-ui in prod" in said
     assert "execute-api:Invoke" in said and "Traceback" not in said
     assert world.waiting.record()["status"] == "WAITING_FOR_APPROVAL"
+    assert "roc_auc" in metrics
+    assert "your role slipway-prod-data-engineer may not read model_card.html of churn-ui v1 in prod" in in_frame
 
 
 def test_a_reviewer_approves_from_the_inbox_and_the_promotion_completes(world: World, chromium: Browser) -> None:

@@ -177,10 +177,13 @@ class Console:
             f"read {name} of {model} v{version} in {env}",
             lambda: pages.artifact_bytes(self.target(env), model, int(version), name),
         )
+        in_place = name.endswith(".html") and request.query_params.get("download") is None
+        if problem is not None and in_place:  # the frame on the version page says why, as its content
+            return self.render(request, "artifact_problem.html", problem=problem, env=env, title=name)
         if problem is not None:
             return self.render(request, "problem.html", status=403 if problem["kind"] == "refused" else 404,
                                problem=problem, env=env, title=name)  # fmt: skip
-        if name.endswith(".html") and request.query_params.get("download") is None:
+        if in_place:
             return HTMLResponse(body, headers={"Content-Security-Policy": ARTIFACT_CSP})
         filename = f"{model}-v{version}-{name}"
         return Response(
