@@ -106,7 +106,8 @@ def _champion_comparison(deps: Deps, run: dict[str, Any]) -> dict[str, Any] | No
 def _failure_text(candidate: dict[str, Any]) -> str:
     """A candidate that failed to train: its error, and the start of its cause."""
     cause = str(candidate.get("cause") or "")
-    return escape(f"FAILED {candidate.get('error', '')}" + (f": {cause[:120]}" if cause else ""))
+    limit = f" (past its {candidate['limit']})" if candidate.get("limit") else ""
+    return escape(f"FAILED {candidate.get('error', '')}{limit}" + (f": {cause[:120]}" if cause else ""))
 
 
 def _selection_metric(deps: Deps, run: dict[str, Any]) -> str:

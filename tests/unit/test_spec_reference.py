@@ -136,3 +136,6 @@ def test_the_limits_of_the_training_steps_are_the_templates() -> None:
 
     # THEN it names every step with its function's limits
     assert {step: (memory, timeout) for step, memory, timeout in rows} == expected
+    # AND the evaluate step, which names a failed candidate's limit, is told the train function's
+    told = template["Resources"][steps["Evaluate"]]["Properties"]["Environment"]["Variables"]
+    assert (f"{told['TRAIN_MEMORY_MB']} MB", f"{told['TRAIN_TIMEOUT_S']} s") == expected["Train"]

@@ -39,6 +39,10 @@ class Settings:
     # functions and tools that push specs: ``slipway spec push``, register-promoted).
     drift_state_machine_arn: str = ""
     drift_schedule_role_arn: str = ""
+    # The train function's memory and timeout (set for the evaluate step): what a failed candidate's record names
+    # as the limit it met.
+    train_memory_mb: int | None = None
+    train_timeout_s: int | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,4 +71,6 @@ class Settings:
             approval_required=e.get("APPROVAL_REQUIRED", "").lower() == "true",
             drift_state_machine_arn=e.get("DRIFT_STATE_MACHINE_ARN", ""),
             drift_schedule_role_arn=e.get("DRIFT_SCHEDULE_ROLE_ARN", ""),
+            train_memory_mb=int(e["TRAIN_MEMORY_MB"]) if e.get("TRAIN_MEMORY_MB") else None,
+            train_timeout_s=int(e["TRAIN_TIMEOUT_S"]) if e.get("TRAIN_TIMEOUT_S") else None,
         )

@@ -4,14 +4,17 @@ is refused."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from slipway import layout
+from slipway.contracts.training import CandidateFailure, FailedCandidate
 from slipway.errors import ArtifactIntegrityError
 from slipway.objects import S3Object
 from slipway.steps.training.evaluate_challenger import evaluate_challenger
 from slipway.stores.registry import ModelRegistry
-from slipway.stores.runs import get_run
+from slipway.stores.runs import candidates_of, get_run
 from slipway.stores.specs import push_spec
 from tests.fakes import fork
 from tests.unit.steps.support import Pipeline, churn_csv, evaluate_request, item_of, run_pipeline, spec_text
@@ -123,3 +126,29 @@ def test_a_candidate_tampered_between_train_and_evaluate_is_refused(evaluated: P
     assert raised.value.details["expected"] == best.model_sha256
     # AND no evaluation report was written
     assert deps.store.versions(report) == reports_before
+
+
+def test_a_candidate_past_its_memory_or_time_is_recorded_naming_the_limit(evaluated: Pipeline) -> None:
+    # GIVEN run-1's trained candidates and two more whose Train ended at Lambda's limits (as the Map's Catch passes
+    # them on), evaluated where the train function has 3008 MB and 900 s
+    deps = fork(evaluated.deps)
+    limits = dataclasses.replace(deps.settings, train_memory_mb=3008, train_timeout_s=900)
+    deps = dataclasses.replace(deps, settings=limits)
+    run = evaluated.run
+    failed = [
+        FailedCandidate(index=7, algorithm="random_forest", params={"max_depth": None},
+                        failed=CandidateFailure(error="Runtime.OutOfMemory", cause="memory over 3008 MB")),
+        FailedCandidate(index=8, algorithm="lightgbm", params={"n_estimators": 100000},
+                        failed=CandidateFailure(error="Sandbox.Timedout", cause="Task timed out after 900.00 seconds")),
+    ]  # fmt: skip
+    request = evaluate_request(run.run_id, run.dataset, run.features, run.trained)
+    request = request.model_copy(update={"trained": [*request.trained, *failed]})
+
+    # WHEN the evaluate step runs
+    evaluation = evaluate_challenger(deps, request)
+
+    # THEN the others' best is the challenger, and each failed candidate's record names the limit it met
+    assert evaluation.best.index in {t.index for t in run.trained}
+    records = {int(c["index"]): c for c in candidates_of(deps, run.run_id)}
+    assert (records[7]["status"], records[7]["limit"]) == ("FAILED", "3008 MB of memory")
+    assert (records[8]["status"], records[8]["limit"]) == ("FAILED", "900 s of time")

@@ -61,7 +61,17 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     if not trained:
         raise NoCandidateTrained(
             f"all {len(failed)} candidates failed to train",
-            {"failed": [{"index": f.index, "algorithm": f.algorithm, "error": f.failed.error} for f in failed]},
+            {
+                "failed": [
+                    {
+                        "index": f.index,
+                        "algorithm": f.algorithm,
+                        "error": f.failed.error,
+                        "limit": _limit(deps, f.failed.error),
+                    }
+                    for f in failed
+                ]
+            },
         )
     results = [t.model_dump() for t in trained]
     best = TrainResult.model_validate(select_best(results, fs.metric))
@@ -142,11 +152,23 @@ def _record_failures(deps: Deps, run_id: str, fs: FeatureSetRef, failed: list[Fa
             params_json=json.dumps(f.params, sort_keys=True),
             status="FAILED",
             error=f.failed.error,
+            limit=_limit(deps, f.failed.error),
             cause=_cause(f.failed.cause),
             feature_set=fs.id,
             spec_version=fs.spec_version,
             failed_at=deps.now_iso(),
         )
+
+
+def _limit(deps: Deps, error: str) -> str | None:
+    """The limit a candidate's failure met, in words: the train function's memory or its timeout; None for a
+    failure that is not a limit (a parameter the library refused, a crash)."""
+    memory, seconds = deps.settings.train_memory_mb, deps.settings.train_timeout_s
+    if error == "Runtime.OutOfMemory":
+        return f"{memory} MB of memory" if memory else "the train function's memory"
+    if error in ("Sandbox.Timedout", "States.Timeout"):
+        return f"{seconds} s of time" if seconds else "the train function's timeout"
+    return None
 
 
 def _cause(cause: str | None) -> str | None:
