@@ -247,7 +247,9 @@ def test_the_compare_page_charts_three_versions(world: World, chromium: Browser)
         page.get_by_role("button", name="Compare the chosen versions").click()
         page.wait_for_load_state("load")
         visits.check("the compare page")
-        headers = page.locator("table thead th").all_inner_texts()
+        headers = page.locator("table").first.locator("thead th").all_inner_texts()
+        per_label = page.locator("table", has=page.locator("caption", has_text="Per label")).locator("tbody tr")
+        label_rows = per_label.count()
         assert page.locator("#parallel-plot").count() == 1, page.locator("#main").inner_text()
         page.locator("#parallel-plot .parcoords").first.wait_for(state="attached")  # the last chart drawn
         visits.check("the compare page's charts")
@@ -266,6 +268,7 @@ def test_the_compare_page_charts_three_versions(world: World, chromium: Browser)
         compared_runs = page.locator("table tbody").inner_text()
 
     assert headers[1:] == ["v1", "v2", "v3"]
+    assert label_rows == 2 * 3  # churned or not: precision, recall and f1 of each
     assert traces == 3
     assert axes >= 4  # version, algorithm, a hyperparameter or more, the validation metric
     assert run_headers[1:] == ["run 1", "run 2", "run 3"] and run_traces == 3

@@ -428,8 +428,15 @@ def compare_page(target: Target, model: str, versions: list[int]) -> dict[str, A
         for c in runs.candidates_of(target.deps, str(i.get("training_run_id") or i.get("run_id"))):
             candidates.append({**public(c), "version": i["version"]})
     metric = str(items[0].get("metric") or (metrics[0] if metrics else ""))
+    per_label = []  # classification: each label's precision, recall and f1 on each version's test split (its card)
+    classes = [_per_class(target, model, int(i["version"])) for i in items]
+    for label in dict.fromkeys(k for c in classes for k in c):
+        for measure in ("precision", "recall", "f1"):
+            values = [(c.get(label) or {}).get(measure) for c in classes]
+            per_label.append({"label": label, "measure": measure, "values": values})
     return {
         "model": model,
+        "per_label": per_label,
         "versions": items,
         "metrics": metrics,
         "params": sorted({p for i in items for p in (i.get("params") or {})}),
@@ -437,6 +444,15 @@ def compare_page(target: Target, model: str, versions: list[int]) -> dict[str, A
         "parallel": _parallel(candidates, metric),
         "metric": metric,
     }
+
+
+def _per_class(target: Target, model: str, version: int) -> dict[str, Any]:
+    """The per-label test metrics of a version's model card (none when it has no card or the role may not read it)."""
+    try:
+        card = json.loads(artifact_bytes(target, model, version, layout.MODEL_CARD_JSON))
+    except (NotFound, ClientError, ValueError):
+        return {}
+    return dict((card.get("test_metrics") or {}).get("per_class") or {})
 
 
 def compare_runs(target: Target, run_ids: list[str]) -> dict[str, Any]:
