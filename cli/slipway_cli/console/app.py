@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from slipway.adapters import clients
 from slipway.errors import NotFound, SlipwayError
 from slipway_cli import promotion
-from slipway_cli.console import pages
+from slipway_cli.console import compare, pages
 from slipway_cli.console.access import failure_text, refusal
 from slipway_cli.target import Target
 
@@ -235,7 +235,7 @@ class Console:
             "compare_runs.html",
             env,
             f"compare runs in {env}",
-            lambda: pages.compare_runs(self.target(env), chosen),
+            lambda: compare.compare_runs(self.target(env), chosen),
             title=f"Compare runs in {env}",
         )
 
@@ -247,7 +247,7 @@ class Console:
             "compare.html",
             env,
             f"compare versions of {model} in {env}",
-            lambda: pages.compare_page(self.target(env), model, versions),
+            lambda: compare.compare_page(self.target(env), model, versions),
             title=f"Compare {model} in {env}",
             model=model,
         )
