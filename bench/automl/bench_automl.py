@@ -60,7 +60,7 @@ def spec_for(name: str, info: dict[str, Any], refit: bool | None = None) -> str:
         "features": {"transforms": []},
         "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto"},
     }
-    if refit is not None:  # unset: slipway's default (refit when the candidates were cross-validated)
+    if refit is not None:  # unset: slipway's default (false)
         document["training"]["refit"] = refit
     return yaml.safe_dump(document, sort_keys=False)
 

@@ -150,7 +150,7 @@ def test_cli_shows_runs_models_lineage_and_reproduces(server: dict[str, Any], up
     assert any(node.startswith(f"raw:{raw}") for node in lineage["upstream"])
     assert _slipway(server, "lineage", "--from", raw)["models"] == ["model:churn:1"]
     reproduced = _slipway(server, "reproduce", "churn@1")
-    assert reproduced["identical"] is True
+    assert reproduced["identical"] is True, json.dumps(reproduced)
 
 
 def _cli(server: dict[str, Any], *args: str, expect: int = 0) -> Any:

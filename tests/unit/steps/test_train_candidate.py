@@ -89,7 +89,7 @@ def test_a_fit_lost_before_its_record_is_redone_and_the_first_artifact_stays_ver
     # THEN the retry's artifact has its own content address next to the first one
     prefix = layout.candidate_artifact(deps.settings.artifacts_bucket, run.run_id, 0, "x").key.rsplit("/", 1)[0]
     assert retried.model_sha256 != first.model_sha256  # skops bytes of two fits differ
-    refitted = run.evaluated.best.model_uri if run.evaluated.best.index == 0 else None  # the evaluate step's refit
+    refitted = run.evaluated.best.model_uri if run.evaluated.refitted and run.evaluated.best.index == 0 else None
     expected = [S3Object.parse(uri).key for uri in (first.model_uri, retried.model_uri, refitted) if uri]
     assert store_keys(deps, deps.settings.artifacts_bucket, prefix + "/") == sorted(expected)
     # AND both artifacts still hash to what their results recorded

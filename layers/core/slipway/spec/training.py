@@ -186,9 +186,11 @@ class TrainingSpec(Frozen):
     candidates: list[CandidateSpec] = Field(min_length=1, json_schema_extra=_list_or_auto)
     max_candidates: int = Field(default=50, ge=1)
     # Fit the winner again on the training and validation rows before it is measured on the test rows and served
-    # (LightGBM with the number of rounds early stopping chose); False: it is served as fitted on the training rows;
-    # unset: refit when the candidates were cross-validated (the folds already used every one of those rows).
-    refit: bool | None = None
+    # (LightGBM with the number of rounds early stopping chose); False: it is served as fitted on the training rows.
+    # Not the default after cross-validation (where it would be natural): a refit linear model's last bits depend on
+    # the BLAS kernel, and `slipway reproduce` on another machine then reports it within tolerance, not identical,
+    # until reproduction runs where training ran (issue 20).
+    refit: bool = False
     # Binary classification: the label whose precision, recall, f1 and fairness rates are reported (the
     # greater of the two labels otherwise: 1, true, or the later text in sorting order).
     positive_label: bool | int | str | None = None
@@ -258,11 +260,6 @@ class TrainingSpec(Frozen):
         if self.cv == "auto":
             return CV_AUTO_FOLDS if rows <= CV_AUTO_ROWS else None
         return self.cv
-
-    def refits(self, rows: int) -> bool:
-        """Whether the winner is fitted again on train + validation, for ``rows`` of them: ``refit`` when the spec
-        sets it, else when the candidates are cross-validated."""
-        return self.refit if self.refit is not None else self.folds(rows) is not None
 
     @property
     def total_candidates(self) -> int:

@@ -79,7 +79,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     positive = positive_code(fs.labels, fs.positive_label)
     threshold, decision = _decision(deps, spec, fs, challenger, positive)  # on the winner as selected, before a refit
     refit = None
-    if spec.training is not None and spec.training.refits(fs.rows.get("train", 0) + fs.rows.get("valid", 0)):
+    if spec.training is not None and spec.training.refit:
         challenger, best, refit = _refit(deps, request.run_id, fs, best, challenger)
 
     inputs = load_manifest(deps, fs).feature_inputs()
@@ -193,10 +193,12 @@ def _refit(
     pipeline = assemble(load_preprocessor(deps, fs), refitted)
     body = dump_model(pipeline)
     sha = sha256_hex(body)
-    written = deps.store.put_bytes(
-        layout.candidate_artifact(deps.settings.artifacts_bucket, run_id, best.index, sha), body
-    )
-    details = {"rows": int(len(train[1]) + len(valid[1])), "params": again.params, "fit_seconds": round(seconds, 4)}
+    target = layout.candidate_artifact(deps.settings.artifacts_bucket, run_id, best.index, sha)
+    written = put_unless_identical(deps.store, target, body, "application/octet-stream")  # a retry writes none
+    # the fit's seconds go on the run item: in the report they would make a retried step's report differ (a second
+    # version of it) where nothing else did
+    update_run(deps, run_id, refit_seconds=round(seconds, 4))
+    details = {"rows": int(len(train[1]) + len(valid[1])), "params": again.params}
     return pipeline, best.model_copy(update={"model_uri": written.uri, "model_sha256": sha}), details
 
 

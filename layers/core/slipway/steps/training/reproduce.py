@@ -70,7 +70,7 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
         spec.training.threshold if binary else None, estimator, validation, positive, spec.training.metric
     )
     # then fitted on train + valid, as the evaluate step did: the version records it (before it did, the spec said)
-    if version_item.get("refit", bool(spec.training.refit)):
+    if version_item.get("refit", spec.training.refit):
         winner = refit_candidate(candidate, estimator)
         estimator, _ = refit_estimator((X_train, y_train), validation, task, winner, seed)
     pipeline = assemble(fitted.preprocessor_, estimator)
