@@ -61,7 +61,7 @@ def experiments(deps: Deps, model: str) -> list[Experiment]:
     production: int | None = None
     open_: dict[str, Any] | None = None  # the running split: challenger, weight, start, who, why
 
-    def close(at: str) -> None:
+    def close(at: str | None) -> None:  # at: when the split ended (None: it is still running)
         nonlocal open_
         if open_ is not None and open_["champion"] is not None:
             found.append(
@@ -98,20 +98,7 @@ def experiments(deps: Deps, model: str) -> list[Experiment]:
                     "by": str(entry.get("actor", "")),
                     "reason": str(entry.get("reason", "")),
                 }
-    if open_ is not None and open_["champion"] is not None:
-        found.append(
-            Experiment(
-                model,
-                len(found) + 1,
-                open_["champion"],
-                open_["challenger"],
-                open_["weight"],
-                open_["start"],
-                None,
-                open_["by"],
-                open_["reason"],
-            )
-        )
+    close(None)
     return found
 
 
