@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "candidate_flags",
     "classification_metrics",
     "cross_validate",
+    "decision_threshold",
     "expand_candidates",
     "fit_estimator",
     "make_estimator",
@@ -358,3 +360,27 @@ def cross_validate(
         mean[name] = float(np.mean(values)) if values else None
         sd[name] = float(np.std(values, ddof=1)) if len(values) > 1 else None
     return {"folds": folds, "mean": mean, "sd": sd}
+
+
+def decision_threshold(
+    wanted: float | str | None,
+    model: Any,
+    validation: Callable[[], tuple[Any, Any]],
+    positive: int,
+    metric: str,
+) -> dict[str, Any]:
+    """A binary model's decision threshold as ``training.threshold`` asks (``wanted``; None for other models) and how
+    it was chosen: ``{"threshold", "rule"}``, with ``metric`` and ``validation_rows`` when tuned. ``tune`` maximises
+    ``metric`` on ``model``'s probabilities of the validation split (``validation()``: its matrix and label codes,
+    read only then) — the model as selected, before any refit. The evaluate step and `slipway reproduce` both call
+    this, so a reproduction chooses as training did."""
+    if wanted is None:
+        return {"threshold": None, "rule": "the most probable label"}
+    if wanted != "tune":
+        return {"threshold": float(wanted), "rule": "set in the spec"}
+    matrix, y = validation()
+    threshold, target = tune_threshold(y, predict_scores(model, matrix, "classification"), positive, metric)
+    if threshold is None:
+        return {"threshold": None, "rule": f"the most probable label: not tuned ({target})"}
+    rule = f"tuned on the validation split for {target}"
+    return {"threshold": threshold, "rule": rule, "metric": target, "validation_rows": len(y)}

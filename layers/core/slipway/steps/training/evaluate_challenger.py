@@ -36,11 +36,11 @@ from slipway.domain.features import encode_labels, model_input_frame
 from slipway.domain.training import (
     Candidate,
     assemble,
+    decision_threshold,
     positive_code,
     predict_scores,
     refit_candidate,
     refit_estimator,
-    tune_threshold,
 )
 from slipway.errors import NoCandidateTrained
 from slipway.ports import Deps
@@ -259,18 +259,11 @@ def _champion(deps: Deps, spec: ModelSpec, fs: FeatureSetRef, rows: pa.Table) ->
 def _decision(
     deps: Deps, spec: ModelSpec, fs: FeatureSetRef, challenger: Any, positive: int
 ) -> tuple[float | None, dict[str, Any]]:
-    """The challenger's decision threshold (``training.threshold``) and how it was chosen: None for the most
-    probable label; the spec's number; or, for ``tune``, the one that maximises the metric on the validation split
-    (predicted by the winner as it was selected, so a refit on those rows does not make the choice optimistic)."""
-    wanted = spec.training.threshold if spec.training is not None else None
-    if wanted is None or fs.task != "classification" or len(fs.labels or ()) != 2:
-        return None, {"threshold": None, "rule": "the most probable label"}
-    if wanted != "tune":
-        return float(wanted), {"threshold": float(wanted), "rule": "set in the spec"}
-    matrix, y = load_split(deps, fs, "valid")
-    probabilities = predict_scores(Pipeline(challenger.steps[1:]), matrix, "classification")
-    threshold, metric = tune_threshold(y, probabilities, positive, fs.metric)
-    if threshold is None:
-        return None, {"threshold": None, "rule": f"the most probable label: not tuned ({metric})"}
-    rule = f"tuned on the validation split for {metric}"
-    return threshold, {"threshold": threshold, "rule": rule, "metric": metric, "validation_rows": len(y)}
+    """The challenger's decision threshold (``training.threshold``, binary models only) and how it was chosen; a
+    tuned one on the winner as it was selected, so a refit on the validation rows does not make the choice
+    optimistic."""
+    binary = fs.task == "classification" and len(fs.labels or ()) == 2
+    wanted = spec.training.threshold if spec.training is not None and binary else None
+    model = Pipeline(challenger.steps[1:])  # the estimator's steps: the split is already transformed
+    decision = decision_threshold(wanted, model, lambda: load_split(deps, fs, "valid"), positive, fs.metric)
+    return decision["threshold"], decision

@@ -19,12 +19,12 @@ from slipway.domain.features import encode_labels, feature_set_id, fit_features,
 from slipway.domain.training import (
     Candidate,
     assemble,
+    decision_threshold,
     fit_estimator,
     positive_code,
     predict_scores,
     refit_candidate,
     refit_estimator,
-    tune_threshold,
 )
 from slipway.errors import NotFound
 from slipway.ports import Deps
@@ -66,9 +66,8 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
     estimator, _ = fit_estimator(X_train, y_train, task, candidate, seed, validation)
     positive = positive_code(fitted.labels, version_item.get("positive_label"))
     binary = len(fitted.labels or ()) == 2
-    threshold = _threshold(
-        spec.training.threshold if binary else None, estimator, validation, positive, spec.training.metric
-    )
+    wanted = spec.training.threshold if binary else None
+    threshold = decision_threshold(wanted, estimator, lambda: validation, positive, spec.training.metric)["threshold"]
     # then fitted on train + valid, as the evaluate step did: the version records it (before it did, the spec said)
     if version_item.get("refit", spec.training.refit):
         winner = refit_candidate(candidate, estimator)
@@ -105,14 +104,3 @@ def reproduce(deps: Deps, version_item: dict[str, Any]) -> dict[str, Any]:
         "feature_set_matches": feature_set_matches,
         "metrics": rows,
     }
-
-
-def _threshold(
-    wanted: float | str | None, estimator: Any, validation: tuple[Any, Any], positive: int, metric: str
-) -> float | None:
-    """The decision threshold as the evaluate step chose it: none, the spec's number, or tuned for ``metric`` on
-    the validation split's probabilities of the estimator fitted on the training rows (before any refit)."""
-    if wanted is None or wanted != "tune":
-        return None if wanted is None else float(wanted)
-    probabilities = predict_scores(estimator, validation[0], "classification")
-    return tune_threshold(validation[1], probabilities, positive, metric)[0]
