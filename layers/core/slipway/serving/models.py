@@ -57,16 +57,21 @@ class ServedModel:
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[dict[str, float]] | None, np.ndarray]:
         """(predictions, probabilities per class or None, the score per row: P(last class) or the value) of rows
         as ``reader`` reads them."""
-        feed = model_input_from_records(rows, self.inputs)
+        output = self.session.run([self._output], model_input_from_records(rows, self.inputs))[0]
+        predictions, per_class, scores, _ = self._answer(output)
+        return predictions, per_class, scores
+
+    def _answer(self, output: Any) -> tuple[list[Any], list[dict[str, float]] | None, np.ndarray, np.ndarray]:
+        """``predict``'s answer from the model's output, and each row's chosen class (0 for a regression)."""
+        values = np.asarray(output, dtype=np.float64)
         if self.task == "classification":
-            probabilities = np.asarray(self.session.run(["probabilities"], feed)[0], dtype=np.float64)
             assert self.labels is not None
             labels, keys = self.labels, self._label_keys
-            predictions = [labels[i] for i in decide(probabilities, self.positive, self.threshold).tolist()]
-            per_class = [dict(zip(keys, row, strict=True)) for row in probabilities.tolist()]
-            return predictions, per_class, probabilities[:, -1]
-        values = np.asarray(self.session.run([self._value_output], feed)[0], dtype=np.float64).reshape(-1)
-        return values.tolist(), None, values
+            chosen = decide(values, self.positive, self.threshold)
+            per_class = [dict(zip(keys, row, strict=True)) for row in values.tolist()]
+            return [labels[i] for i in chosen.tolist()], per_class, values[:, -1], chosen
+        values = values.reshape(-1)
+        return values.tolist(), None, values, np.zeros(len(values), dtype=np.int64)
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -81,22 +86,8 @@ class ServedModel:
         """``predict``'s answer and each row's explanation, from one run of the model (its ``features`` output is
         the matrix the explainer reads)."""
         explainer = self.explainer
-        feed = model_input_from_records(rows, self.inputs)
-        answer = "probabilities" if self.task == "classification" else self._value_output
-        output, features = self.session.run([answer, "features"], feed)
-        output = np.asarray(output, dtype=np.float64)
-        if self.task == "classification":
-            assert self.labels is not None
-            chosen = decide(output, self.positive, self.threshold)
-            predictions: list[Any] = [self.labels[i] for i in chosen.tolist()]
-            per_class: list[dict[str, float]] | None = [
-                dict(zip(self._label_keys, r, strict=True)) for r in output.tolist()
-            ]
-            scores = output[:, -1]
-        else:
-            chosen = np.zeros(len(output), dtype=np.int64)
-            scores = output.reshape(-1)
-            predictions, per_class = scores.tolist(), None
+        output, features = self.session.run([self._output, "features"], model_input_from_records(rows, self.inputs))
+        predictions, per_class, scores, chosen = self._answer(output)
         explained = explainer.explain(np.asarray(features), explainer.output_for(chosen))
         return predictions, per_class, scores, self._explanations(explainer, explained)
 
@@ -113,9 +104,10 @@ class ServedModel:
         return out
 
     @cached_property
-    def _value_output(self) -> str:
-        """A regressor's prediction output: the graph's first (``features``, when present, comes last)."""
-        return str(self.session.get_outputs()[0].name)
+    def _output(self) -> str:
+        """The output ``predict`` reads: a classifier's probabilities, a regressor's prediction (the graph's first;
+        ``features``, when present, comes last)."""
+        return "probabilities" if self.task == "classification" else str(self.session.get_outputs()[0].name)
 
     @cached_property
     def _label_keys(self) -> list[str]:
