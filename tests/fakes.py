@@ -17,7 +17,7 @@ from slipway.adapters.metadata import as_stored
 from slipway.adapters.workflows import execution_arn
 from slipway.errors import ConflictError, NotFound
 from slipway.objects import S3Object
-from slipway.ports import ConditionalDelete, ConditionalUpdate, Counter, Deps, Started
+from slipway.ports import ConditionalDelete, ConditionalUpdate, Counter, Deps, OnlineRecord, Started
 from slipway.settings import Settings
 
 SETTINGS = Settings(
@@ -313,6 +313,30 @@ class FakeSchedules:
         return self.rules.get(model)
 
 
+class FakeOnlineStore:
+    """The online feature store in memory: newest event time per key wins, under a lock as DynamoDB's conditions."""
+
+    def __init__(self, records: dict[str, OnlineRecord] | None = None) -> None:
+        self.records: dict[str, OnlineRecord] = dict(records or {})
+        self.reads = 0  # read calls (a test counts the batched reads of a prediction)
+        self._lock = threading.Lock()
+
+    def read(self, keys: Sequence[str]) -> dict[str, OnlineRecord]:
+        self.reads += 1
+        with self._lock:
+            return {k: self.records[k] for k in dict.fromkeys(keys) if k in self.records}
+
+    def write_newer(self, records: Sequence[OnlineRecord]) -> int:
+        written = 0
+        with self._lock:
+            for record in records:
+                held = self.records.get(record.key)
+                if held is None or held.event_us < record.event_us:
+                    self.records[record.key] = record
+                    written += 1
+        return written
+
+
 @dataclass
 class ManualClock:
     """A clock that moves only forward, by ``step`` per reading (so timestamps are distinct) or by ``advance``."""
@@ -340,6 +364,7 @@ def fake_deps(settings: Settings = SETTINGS) -> Deps:
         captures=FakeCaptureSink(),
         workflows=FakeWorkflows(),
         schedules=FakeSchedules(),
+        online=FakeOnlineStore(),
     )
 
 
@@ -365,4 +390,5 @@ def fork(deps: Deps) -> Deps:
         captures=FakeCaptureSink(copy.deepcopy(getattr(deps.captures, "records", []))),
         workflows=FakeWorkflows(copy.deepcopy(workflows.executions)),
         schedules=FakeSchedules(dict(getattr(deps.schedules, "rules", {}))),
+        online=FakeOnlineStore(dict(getattr(deps.online, "records", {}))),
     )

@@ -17,6 +17,7 @@ from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.lambda_errors import typed_errors
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.online import DynamoOnlineStore
 from slipway.adapters.schedules import EventBridgeSchedules
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.ports import Deps
@@ -32,10 +33,11 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
     def client(service: str) -> Any:
         return _LazyClient(lambda: clients.client(service, settings.region, settings.endpoint_url, session))
 
+    dynamodb = client("dynamodb")  # the metadata table's and the online store's: one client
     return Deps(
         settings=settings,
         store=S3ArtifactStore(client("s3")),
-        table=DynamoMetadataTable(client("dynamodb"), settings.metadata_table),
+        table=DynamoMetadataTable(dynamodb, settings.metadata_table),
         events=EventBridgeBus(client("events"), settings.event_bus),
         clock=SystemClock(),
         captures=FirehoseSink(client("firehose"), settings.capture_stream),
@@ -43,6 +45,7 @@ def aws_deps(settings: Settings, session: Any = None) -> Deps:
         schedules=EventBridgeSchedules(
             client("events"), settings.env, settings.drift_state_machine_arn, settings.drift_schedule_role_arn
         ),
+        online=DynamoOnlineStore(dynamodb, settings.online_table),
     )
 
 

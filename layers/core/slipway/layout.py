@@ -238,7 +238,59 @@ def item(key: Key, **attributes: Any) -> dict[str, Any]:
     return {"PK": key[0], "SK": key[1], **attributes}
 
 
+# ================================================================ DynamoDB: feature views
+
+VIEWS: Collection = ("VIEWS", "VIEW#")  # one item per feature view pushed here: what `slipway features list` reads
+
+
+def view_listing_key(view: str) -> Key:
+    return "VIEWS", f"VIEW#{view}"
+
+
+def view_spec_version_key(view: str, version: str) -> Key:
+    return f"VIEWSPEC#{view}", f"V#{version}"
+
+
+def view_spec_pointer_key(view: str) -> Key:
+    """The view's current spec in this environment."""
+    return f"VIEWSPEC#{view}", "CURRENT"
+
+
+def view_version_key(view: str, version: int) -> Key:
+    """A materialisation: the upload (and the spec) that made view version ``version``."""
+    return f"VIEW#{view}", f"V#{version:06d}"
+
+
+def view_versions(view: str) -> Collection:
+    return f"VIEW#{view}", "V#"
+
+
+def view_counter_key(view: str) -> Key:
+    return f"VIEW#{view}", "COUNTER"
+
+
+def view_upload_key(view: str, dataset_version: str) -> Key:
+    """An upload's content already materialised into the view (a replay of the same bytes adds no version)."""
+    return f"VIEW#{view}", f"UPLOAD#{dataset_version}"
+
+
+def online_key(view: str, entity: str) -> str:
+    """The online table's key of one entity's latest values in a view (``entity``: ``slipway.domain.feature_views
+    .entity_text``)."""
+    return f"{view}#{entity}"
+
+
 # ================================================================ S3: raw bucket
+
+VIEWS_PREFIX = "views/"  # raw uploads of feature views: views/<view>/<file> (so no model may be named "views")
+
+
+def view_of_raw_key(key: str) -> str | None:
+    """The feature view an upload feeds (``views/<view>/<file>``), None for a model's upload."""
+    if not key.startswith(VIEWS_PREFIX):
+        return None
+    view, sep, rest = key[len(VIEWS_PREFIX) :].partition("/")
+    return view if sep and view and rest else None
 
 
 def model_of_raw_key(key: str) -> str | None:
@@ -264,6 +316,29 @@ def quarantine_copy(bucket: str, model: str, run_id: str, file_name: str) -> S3O
 
 def quarantine_report(bucket: str, model: str, run_id: str) -> S3Object:
     return S3Object(bucket=bucket, key=f"quarantine/{model}/{run_id}/report.json")
+
+
+def view_offline_prefix(view: str) -> str:
+    """A feature view's offline history: Parquet partitioned by event date (``event_date=YYYY-MM-DD``), one file per
+    view version in each date it has rows for."""
+    return f"views/{view}/"
+
+
+def view_offline_part(bucket: str, view: str, day: str, version: int, dataset_version: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"views/{view}/event_date={day}/{version:06d}-{dataset_version[:16]}.parquet")
+
+
+def view_version_of_part(key: str) -> int:
+    """The view version that wrote an offline part (its file name's leading number)."""
+    return int(key.rsplit("/", 1)[-1].split("-", 1)[0])
+
+
+def view_quarantine_copy(bucket: str, view: str, run_id: str, file_name: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"quarantine/views/{view}/{run_id}/{file_name}")
+
+
+def view_quarantine_report(bucket: str, view: str, run_id: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"quarantine/views/{view}/{run_id}/report.json")
 
 
 def feature_set_uri(bucket: str, model: str, feature_set: str) -> str:
@@ -302,6 +377,10 @@ def predictions_summary(bucket: str, model: str, version: int, run_id: str) -> S
 
 def spec_object(bucket: str, model: str, version: str) -> S3Object:
     return S3Object(bucket=bucket, key=f"specs/{model}/{version}.yaml")
+
+
+def view_spec_object(bucket: str, view: str, version: str) -> S3Object:
+    return S3Object(bucket=bucket, key=f"feature-views/{view}/{version}.yaml")
 
 
 def candidate_artifact(bucket: str, run_id: str, index: int, sha256: str) -> S3Object:

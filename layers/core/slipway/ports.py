@@ -21,6 +21,8 @@ __all__ = [
     "Deps",
     "EventBus",
     "MetadataTable",
+    "OnlineRecord",
+    "OnlineStore",
     "Schedules",
     "Started",
     "Workflows",
@@ -150,6 +152,31 @@ class MetadataTable(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OnlineRecord:
+    """One entity's newest values in a view, as the online store keeps them."""
+
+    key: str  # layout.online_key(view, entity_text)
+    event_us: int  # the values' event time, microseconds since 1970-01-01 UTC: a newer one replaces it
+    values: str  # JSON object feature → value, as a request would send it (floats round-trip exactly)
+    version: int  # the view version that wrote it
+    expires_at: int  # epoch seconds after which the value is no longer served (event time + TTL)
+
+
+class OnlineStore(Protocol):
+    """The online feature store (its own DynamoDB table): each entity's newest values per feature view."""
+
+    def read(self, keys: Sequence[str]) -> dict[str, OnlineRecord]:
+        """The records of these keys that exist (any number of keys: batched as the store requires)."""
+        ...
+
+    def write_newer(self, records: Sequence[OnlineRecord]) -> int:
+        """Write each record unless the store holds one for its key with the same or a newer event time (a replay
+        changes nothing, an older upload never overwrites a newer one, also when two writers race). Returns how
+        many were written."""
+        ...
+
+
 class EventBus(Protocol):
     """Domain events (EventBridge): ``source`` like ``slipway.promotion``, a detail type, a JSON detail."""
 
@@ -230,6 +257,7 @@ class Deps:
     captures: CaptureSink
     workflows: Workflows
     schedules: Schedules
+    online: OnlineStore
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat()

@@ -43,6 +43,7 @@ class Settings:
     # as the limit it met.
     train_memory_mb: int | None = None
     train_timeout_s: int | None = None
+    online_table: str = ""  # the online feature store (materialisation writes it, infer reads it)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,4 +74,5 @@ class Settings:
             drift_schedule_role_arn=e.get("DRIFT_SCHEDULE_ROLE_ARN", ""),
             train_memory_mb=int(e["TRAIN_MEMORY_MB"]) if e.get("TRAIN_MEMORY_MB") else None,
             train_timeout_s=int(e["TRAIN_TIMEOUT_S"]) if e.get("TRAIN_TIMEOUT_S") else None,
+            online_table=e.get("ONLINE_TABLE", ""),
         )

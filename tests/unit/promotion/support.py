@@ -47,6 +47,7 @@ from tests.fakes import (
     FakeCaptureSink,
     FakeEventBus,
     FakeMetadataTable,
+    FakeOnlineStore,
     FakeSchedules,
     FakeWorkflows,
     ManualClock,
@@ -111,6 +112,7 @@ class Environments:
                 captures=FakeCaptureSink(),
                 workflows=FakeWorkflows(),
                 schedules=FakeSchedules(),
+                online=FakeOnlineStore(),
             )
         return forked
 
@@ -144,6 +146,7 @@ def environments(dev: Deps) -> Environments:
             captures=FakeCaptureSink(),
             workflows=FakeWorkflows(),
             schedules=FakeSchedules(),
+            online=FakeOnlineStore(),
         )
     return envs
 

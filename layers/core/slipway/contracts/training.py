@@ -98,6 +98,8 @@ class DatasetVersion(Frozen):
     new: bool  # False when the same bytes were already a dataset version
     trained_version: int | None = None  # the model version these bytes already made under this spec
     dropped_null_target: int = 0  # upload rows without a target, dropped (``missing_target: drop``)
+    # The feature views joined in (``FeatureViewSpec.binding`` and the view version): what serving fetches by entity.
+    views: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class FailureReport(Frozen):

@@ -23,6 +23,8 @@ type EdgeKind = Literal[
     "registered_as",
     "specified",
     "promoted_as",
+    "materialised_into",
+    "joined_into",
 ]
 
 
@@ -66,6 +68,15 @@ def spec_node(model: str, version: str) -> str:
 def raw_node(uri: str, version_id: str | None) -> str:
     """An uploaded object, pinned to one S3 version when the bucket is versioned."""
     return f"raw:{uri}" + (f"?versionId={version_id}" if version_id else "")
+
+
+def view_node(view: str, version: int) -> str:
+    """A feature view version (one materialised upload), numbered per environment as model versions are."""
+    return f"view:{view}:{version}"
+
+
+def view_spec_node(view: str, version: str) -> str:
+    return f"viewspec:{view}:{version}"
 
 
 def feature_set_node(model: str, feature_set: str) -> str:

@@ -22,6 +22,7 @@ from slipway.errors import NotFound
 from slipway.objects import S3Object
 from slipway.ports import ArtifactStore
 from slipway.serving.rows import RowReader, ignored_columns
+from slipway.serving.views import ViewBinding
 from slipway.spec.data import ColumnSpec, DataContract
 
 __all__ = ["ModelCache", "NotServable", "ServedModel"]
@@ -48,6 +49,7 @@ class ServedModel:
     positive: int = 1  # the positive label's column
     explainer_source: Callable[[], Explainer] | None = None  # loads the version's explainer (None: it has none)
     not_explainable: str = "it was registered without an explainer"  # why, when it has none
+    views: tuple[ViewBinding, ...] = ()  # feature views whose values are fetched by entity for rows that lack them
 
     @cached_property
     def reader(self) -> RowReader:
@@ -170,6 +172,8 @@ class ModelCache:
             served.threshold = float(item["threshold"])
             positive_label = item.get("positive_label")
             served.positive = labels.index(positive_label) if positive_label in labels else 1
+        key_types = {c.name: c.type for c in contract.columns}
+        served.views = tuple(ViewBinding.of(v, key_types) for v in item.get("views") or ())
         recorded = item.get("artifacts", {}).get(layout.EXPLAINER)
         if recorded is not None:
             served.explainer_source = functools.partial(self._explainer, str(recorded["uri"]), str(recorded["sha256"]))

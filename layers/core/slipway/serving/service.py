@@ -19,6 +19,7 @@ from slipway.serving.captures import BackgroundCaptures
 from slipway.serving.models import ModelCache, ServedModel
 from slipway.serving.routing import Routing, Variant, routing_from_aliases
 from slipway.serving.rows import RowFinding, RowReader, row_json_schema, served_columns
+from slipway.serving.views import with_view_values
 from slipway.spec.data import DataContract
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import contract_at
@@ -128,6 +129,10 @@ class InferenceService:
             except Exception as e:  # noqa: BLE001 - a failing challenger is captured, production answers
                 self._fall_back(model, rows, groups, assigned, variant, production, request_id, e, started)
 
+        bindings = list(dict.fromkeys(b for v in groups for b in served[v].views))
+        if bindings:  # the features of feature views a row does not send, fetched by entity (one read)
+            rows, missing = with_view_values(rows, bindings, self.deps.online, self.deps.clock.now().timestamp())
+            self._refuse(model, missing)
         # each row read by its variant's contract, as validation read that version's training data
         read: dict[Variant, dict[int, dict[str, Any]]] = {}
         spent: dict[Variant, float] = {}  # each variant's own time: its rows' contract check and model call

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from slipway.domain.categories import Label, canonical_category
 from slipway.domain.timestamps import parse_timestamp
@@ -41,6 +41,9 @@ class ColumnSpec(Frozen):
     # Typed files (Parquet) must store the column as the contract's type (a string column for an int is a
     # `type` finding naming both); coerce: true converts it value by value instead, as CSV text is read.
     coerce: bool = False
+    # The feature view that supplies this column: uploads do not carry it; training joins the view's value as of
+    # each row's ``timestamp`` by the view's entity key, and serving fetches it by entity (docs/features.md).
+    view: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{1,40}$")
 
     @field_validator("min", "max", mode="before")
     @classmethod
@@ -173,6 +176,44 @@ class DataContract(Frozen):
         if dropped:
             raise ValueError(f"sensitive attributes {dropped!r} are PII-dropped; fairness needs their values")
         return value
+
+    @field_validator("columns")
+    @classmethod
+    def _view_columns(cls, value: list[ColumnSpec]) -> list[ColumnSpec]:
+        for col in value:
+            if col.view is not None and col.pii != "keep":
+                raise ValueError(f"column {col.name!r} comes from view {col.view!r}: its PII is the view's to handle")
+        return value
+
+    @model_validator(mode="after")
+    def _views_need_time(self) -> DataContract:
+        joined = [c.name for c in self.columns if c.view is not None]
+        if not joined:
+            return self
+        if self.timestamp is None:
+            raise ValueError(
+                f"columns {joined!r} come from feature views: name the label time as data.timestamp (each row is "
+                "joined to the view's values as of that time)"
+            )
+        own = {self.target, self.timestamp, self.entity_id, *self.sensitive}
+        clash = sorted(n for n in joined if n in own)
+        if clash:
+            raise ValueError(
+                f"columns {clash!r} come from feature views: the target, timestamp, entity id and "
+                "sensitive attributes must be the upload's own"
+            )
+        return self
+
+    @property
+    def view_columns(self) -> list[ColumnSpec]:
+        """The columns feature views supply (none in an upload)."""
+        return [c for c in self.columns if c.view is not None]
+
+    def upload_contract(self) -> DataContract:
+        """The contract an upload meets: without the columns feature views supply."""
+        if not self.view_columns:
+            return self
+        return self.model_copy(update={"columns": [c for c in self.columns if c.view is None]})
 
     @field_validator("max_rows")
     @classmethod

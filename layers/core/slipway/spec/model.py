@@ -50,6 +50,8 @@ class ModelSpec(Frozen):
 
     @model_validator(mode="after")
     def _sections_fit_the_contract(self) -> ModelSpec:
+        if self.name == "views":
+            raise ValueError("name: 'views' is reserved (uploads under views/ in the raw bucket feed feature views)")
         if self.features is not None:
             check_features(self.features, self.data)
         if self.training is not None:

@@ -76,6 +76,8 @@ def curate_retraining_set(deps: Deps, request: CurateRetrainingRequest) -> Datas
         "raw_uri": str(base["raw_uri"]),  # the upload this set extends: lineage reaches it through the registry
         "raw_version_id": base.get("raw_version_id"),
         "run_id": run_id,
+        # the captured rows hold the views' values the model saw when it answered (point in time by construction)
+        "views": base.get("views") or [],
     }
     created = deps.table.put_new(
         layout.item(

@@ -172,6 +172,7 @@ def _upload_and_register(
             "positive_label": manifest.labels[fs.positive] if manifest.labels and fs.positive is not None else None,
             "threshold": evaluation.threshold,  # binary: the decision threshold (None: the most probable label)
             "refit": evaluation.refitted,  # fitted again on train + validation: what reproduce repeats
+            "views": request.dataset.views or None,  # feature views served by entity (their keys, TTL, defaults)
             "artifacts": artifacts,
             "code_version": deps.settings.code_version,
             "raw_uri": request.dataset.raw_uri,

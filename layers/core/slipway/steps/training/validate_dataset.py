@@ -11,7 +11,7 @@ import pyarrow as pa
 from slipway import layout
 from slipway.contracts.training import DatasetVersion
 from slipway.domain.digest import sha256_hex
-from slipway.domain.lineage import Edge, dataset_node, raw_node, spec_node
+from slipway.domain.lineage import Edge, dataset_node, raw_node, spec_node, view_node
 from slipway.domain.profile import profile_table
 from slipway.domain.redaction import Redactor, pii_column_names, withhold_row_text
 from slipway.domain.tables import canonical_parquet, is_typed_format, read_upload
@@ -25,6 +25,7 @@ from slipway.stores.artifacts import PARQUET, put_if_absent
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.runs import start_run, update_run
 from slipway.stores.specs import current_spec
+from slipway.stores.view_join import join_views
 
 MAX_FAILURES_IN_CAUSE = 10
 
@@ -43,8 +44,9 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         )
         _quarantine(deps, raw, model, run_id, _finding("spec", message), error=SpecError)
     data = deps.store.get_bytes(raw)
+    upload = spec.data.upload_contract()  # without the columns feature views supply
     try:
-        table = read_upload(data, raw.key, contract=spec.data)
+        table = read_upload(data, raw.key, contract=upload)
     except DataContractViolation as e:
         failures = e.details.get("failures", [])
         if pii_column_names(spec.data):
@@ -52,7 +54,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         _quarantine(deps, raw, model, run_id, {"rows": 0, "ok": False, "bad_values": 0, "failures": failures})
     redactor = Redactor.of(table, spec.data)
     try:
-        typed, report = validate_table(table, spec.data, stored_types=is_typed_format(raw.key))
+        typed, report = validate_table(table, upload, stored_types=is_typed_format(raw.key))
         report.failures.extend(_trainability(spec, typed))
     except SlipwayError:
         raise
@@ -64,6 +66,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     if not report.ok:
         _quarantine(deps, raw, model, run_id, report.to_dict(), redactor=redactor)
 
+    typed, views = join_views(deps, spec.data, typed)
     curated = apply_pii(typed, spec.data, deps.settings.pii_salt)
     body = canonical_parquet(curated)
     version = sha256_hex(body)
@@ -87,6 +90,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
         "raw_uri": raw.uri,
         "raw_version_id": raw.version_id,
         "run_id": run_id,
+        "views": views,
     }
     created = deps.table.put_new(
         layout.item(
@@ -106,7 +110,9 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     )
     node = dataset_node(model, version)
     raw_id = raw_node(raw.uri, raw.version_id)
-    for edge in (Edge(raw_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")):
+    edges = [Edge(raw_id, node, "curated_into"), Edge(spec_node(model, spec_version), node, "validated")]
+    edges += [Edge(view_node(v["view"], v["version"]), node, "joined_into") for v in views]
+    for edge in edges:
         for item in edge.items(now):
             deps.table.put_new(item)
     trained = None if created else ModelRegistry.of(deps).trained_from(model, version, spec_version)

@@ -1,0 +1,1 @@
+"""Steps of feature views: materialising an upload into a view version."""
