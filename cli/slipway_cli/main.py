@@ -76,6 +76,25 @@ def cmd_spec_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features(args: argparse.Namespace) -> int:
+    from slipway_cli import features
+
+    target = _target(args)
+    command = args.features_command
+    if command == "push":
+        return _show(args, features.push(target, Path(args.file), args.reason or ""))
+    if command == "list":
+        return _show(args, features.views_list(target))
+    if command == "show":
+        return _show(args, features.view_show(target, args.view))
+    if command == "get":
+        return _show(args, features.get(target, args.view, args.entity))
+    with console.status(f"materialising {args.file} into view {args.view}…") as status:
+        value, renderable = features.materialise(target, args.view, args.file, status)
+    _show(args, (value, renderable))
+    return 0 if value.get("status") == "SUCCEEDED" else 1
+
+
 def cmd_spec_check(args: argparse.Namespace) -> int:
     from slipway.spec import load_spec, spec_version
     from slipway_cli.specs import summary
@@ -545,6 +564,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_spec_check)
     schema = spec_sub.add_parser("schema", help="print the JSON Schema of model specs (docs/spec.schema.json)")
     schema.set_defaults(func=cmd_spec_schema)
+
+    features = sub.add_parser("features", help="feature views: push, list, show, get an entity's values, materialize")
+    features_sub = features.add_subparsers(dest="features_command", required=True)
+    fpush = features_sub.add_parser("push", help="validate a feature view's spec and store it in the environment")
+    fpush.add_argument("file")
+    fpush.add_argument("--reason", help="why (kept in the view's audit trail with who pushed it)")
+    flist = features_sub.add_parser("list", help="the feature views here, with their latest versions")
+    fshow = features_sub.add_parser("show", help="a view's features and its versions (materialised uploads)")
+    fshow.add_argument("view")
+    fget = features_sub.add_parser("get", help="entities' online values, as infer fetches them")
+    fget.add_argument("view")
+    fget.add_argument("entity", nargs="+", help="entity key (several key columns: a JSON list)")
+    fmat = features_sub.add_parser("materialize", help="upload a file under views/VIEW/ and follow it to its version")
+    fmat.add_argument("view")
+    fmat.add_argument("file", type=Path)
+    for each in (fpush, flist, fshow, fget, fmat):
+        _target_args(each)
+        each.set_defaults(func=cmd_features)
 
     run_parser = sub.add_parser("runs", help="pipeline runs (newest first), or one run with `runs show RUN`")
     run_parser.add_argument(

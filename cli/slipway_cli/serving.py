@@ -132,7 +132,7 @@ def operate(target: Target, method: str, path: str, body: Any) -> dict[str, Any]
             raise NotFound(str(message), details) from None
         if e.status == 409:
             raise ConflictError(str(message), details) from None
-        if e.status == 422 and path == "/v1/specs":
+        if e.status == 422 and path in ("/v1/specs", "/v1/feature-views"):
             raise SpecError(str(message), details) from None
         raise SlipwayError(f"HTTP {e.status}: {message}", details) from None  # one line, never a traceback
     return answer

@@ -31,6 +31,8 @@ class Target:
             lake_bucket=self.outputs["LakeBucketName"],
             artifacts_bucket=self.outputs["ArtifactsBucketName"],
             metadata_table=self.outputs["MetadataTableName"],
+            online_table=self.outputs.get("OnlineTableName", ""),
+            materialise_state_machine_arn=self.outputs.get("MaterialiseStateMachineArn", ""),
             endpoint_url=self.endpoint_url,
             training_state_machine_arn=self.outputs.get("TrainingStateMachineArn", ""),
             principal=self.principal,

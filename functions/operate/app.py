@@ -104,5 +104,11 @@ def push_spec(body: SpecBody) -> dict[str, Any]:
     return acts.push(deps(), body.spec, body.reason, _caller())
 
 
+@app.post("/v1/feature-views")
+def push_feature_view(body: SpecBody) -> dict[str, Any]:
+    """Validate a feature view's spec and make it the view's current one."""
+    return acts.push_feature_view(deps(), body.spec, body.reason, _caller())
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -26,6 +26,7 @@ class Settings:
     code_version: str = "unversioned"  # git SHA of the deployed code (template parameter CodeVersion)
     endpoint_url: str | None = None  # the standard AWS_ENDPOINT_URL; None on AWS
     training_state_machine_arn: str = ""  # set only for the function that starts training runs
+    materialise_state_machine_arn: str = ""  # the same function starts feature view materialisations
     promotion_state_machine_arn: str = ""  # set only for the function that starts promotions (operate)
     # Promotion into this environment: where versions come from (staging ← dev, prod ← staging), and the
     # principal (the promotion role's ARN) recorded with every alias move the promotion makes.
@@ -65,6 +66,7 @@ class Settings:
             code_version=e.get("CODE_VERSION") or f"slipway-{__version__}",
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             training_state_machine_arn=e.get("TRAINING_STATE_MACHINE_ARN", ""),
+            materialise_state_machine_arn=e.get("MATERIALISE_STATE_MACHINE_ARN", ""),
             promotion_state_machine_arn=e.get("PROMOTION_STATE_MACHINE_ARN", ""),
             promotion_source_env=e.get("PROMOTION_SOURCE_ENV") or None,
             promotion_source_bucket=e.get("PROMOTION_SOURCE_BUCKET") or None,

@@ -15,6 +15,7 @@ from typing import Any
 from slipway import layout
 from slipway.errors import ConflictError, Forbidden, NotFound, SpecError
 from slipway.ports import Deps
+from slipway.stores.feature_views import push_view
 from slipway.stores.promotions import claim_approval, pending_approvals, withdraw_answer
 from slipway.stores.registry import ANY_PREVIOUS, ModelRegistry, parse_ref
 from slipway.stores.runs import get_run, update_run
@@ -149,3 +150,11 @@ def push(deps: Deps, source: str, reason: str, caller: str) -> dict[str, Any]:
         raise SpecError("the spec is empty", {"errors": [{"field": "spec", "message": "empty"}]})
     as_caller = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, principal=caller))
     return push_spec(as_caller, source, reason=reason)
+
+
+def push_feature_view(deps: Deps, source: str, reason: str, caller: str) -> dict[str, Any]:
+    """Validate and store a feature view's spec as its current one, audited with the caller."""
+    if not source.strip():
+        raise SpecError("the feature view is empty", {"errors": [{"field": "spec", "message": "empty"}]})
+    as_caller = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, principal=caller))
+    return push_view(as_caller, source, reason=reason)

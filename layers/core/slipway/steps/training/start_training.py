@@ -1,10 +1,12 @@
 """The start step: the upload rule's target (and the DriftDetected rule's: ``start_retraining``). Starts the
 training run of an uploaded object version under a name derived from that version, so every event about it
 (EventBridge delivers at least once; a multipart upload raises two) names the same execution and Step Functions
-refuses the duplicates. A refused duplicate is a success: the run exists."""
+refuses the duplicates. A refused duplicate is a success: the run exists. Uploads of feature views
+(``views/<view>/<file>``) start the materialisation machine the same way."""
 
 from __future__ import annotations
 
+from slipway import layout
 from slipway.contracts.drift import RetrainingOrder
 from slipway.contracts.training import StartedRun, StartTrainingRequest
 from slipway.domain.run_names import run_name_for_object, run_name_for_retraining
@@ -16,10 +18,16 @@ from slipway.stores.specs import current_spec
 
 
 def start_training(deps: Deps, request: StartTrainingRequest) -> StartedRun:
-    machine = deps.settings.training_state_machine_arn
-    if not machine:
-        raise InternalError("TRAINING_STATE_MACHINE_ARN is not set for the start-training function")
+    """A model's upload starts a training run; an upload under ``views/<view>/`` a materialisation of the view."""
     raw = request.raw
+    if layout.view_of_raw_key(raw.key) is not None:
+        machine = deps.settings.materialise_state_machine_arn
+        if not machine:
+            raise InternalError("MATERIALISE_STATE_MACHINE_ARN is not set for the start-training function")
+    else:
+        machine = deps.settings.training_state_machine_arn
+        if not machine:
+            raise InternalError("TRAINING_STATE_MACHINE_ARN is not set for the start-training function")
     name = run_name_for_object(raw.bucket, raw.key, raw.version_id, request.etag)
     started = deps.workflows.start(machine, name, request.execution_input())
     return StartedRun(run_id=name, execution_arn=started.execution_arn, already_exists=started.already_exists)
