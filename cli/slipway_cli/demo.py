@@ -524,11 +524,128 @@ def run_demo(console: Console, rows: int = 12_000, out_dir: Path = Path("out/dem
         console.rule("8. a bad version passes the gates: its canary rolls it back")
         with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
             caught = _skewed_version(console, cloud, dev, rows)
+        console.rule("9. features that live between models: the customer-activity view, joined and served by id")
+        with (out_dir / "function-stdout.log").open("a") as logs, _screen_only(console), redirect_stdout(logs):
+            viewed = _feature_view(console, cloud, dev, text, rows, out_dir)
         console.rule(f"done in {time.perf_counter() - started:.1f} s")
         _console_until_interrupted(console, cloud, ui_port)
-        return promoted or drifted or retrained or caught
+        return promoted or drifted or retrained or caught or viewed
     finally:
         cloud.stop()
+
+
+VIEW_PATH = REPO_ROOT / "specs" / "feature_views" / "customer-activity.yaml"
+VIEW_COLUMNS = ("num_logins_30d", "avg_session_minutes")
+
+
+def _with_activity_view(text: str) -> str:
+    """The churn spec with its two activity columns taken from the customer-activity view, as of ``observed_at``
+    (when each customer's outcome was observed: the label's time)."""
+    for old, new in {
+        "  timestamp: signup_date\n": "  timestamp: observed_at\n",
+        "    - name: email\n": "    - name: observed_at\n      type: timestamp\n    - name: email\n",
+        "    - name: num_logins_30d\n      type: int\n": (
+            "    - name: num_logins_30d\n      type: int\n      view: customer-activity\n"
+        ),
+        "    - name: avg_session_minutes\n      type: float\n": (
+            "    - name: avg_session_minutes\n      type: float\n      view: customer-activity\n"
+        ),
+        "  exclude: [gender]": "  exclude: [gender, observed_at]",
+    }.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def _activity(frame: Any, now: Any, seed: int) -> tuple[bytes, bytes, bytes]:
+    """Labels (the churn table without the view's columns, with ``observed_at`` 1 to 20 days ago) and two uploads of
+    the view: last quarter's values (60 days before each label: past the 45-day TTL, other numbers) and this month's
+    (0 to 3 days before each label: the values the table had)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    observed = now - pd.to_timedelta(rng.integers(86_400, 20 * 86_400, n), unit="s")
+    recent = observed - pd.to_timedelta(rng.integers(0, 3 * 86_400, n), unit="s")
+    labels = frame.drop(columns=list(VIEW_COLUMNS)).assign(observed_at=observed)
+    current = pd.DataFrame(
+        {"customer_id": frame["customer_id"], "event_time": recent, **{c: frame[c] for c in VIEW_COLUMNS}}
+    )
+    old = current.assign(
+        event_time=observed - pd.Timedelta(days=60),
+        num_logins_30d=rng.integers(0, 400, n),
+        avg_session_minutes=rng.uniform(1, 90, n).round(1),
+    )
+    return to_csv_bytes(labels), to_csv_bytes(old), to_csv_bytes(current)
+
+
+def _feature_view(console: Console, cloud: LocalCloud, dev: Target, text: str, rows: int, out_dir: Path) -> int:
+    """The customer-activity view pushed, materialised from two uploads, and joined into churn's next version as of
+    each label's time; then churn served by customer id alone, as it answers the full row."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from slipway_cli import features
+
+    pushed, _ = features.push(dev, VIEW_PATH.read_text(), "demo: activity computed by the data team")
+    console.print(f"feature view [bold]customer-activity[/] pushed: version {pushed['version'][:12]} ({VIEW_PATH})")
+    frame = make_churn(n_rows=rows, seed=9)
+    labels, old, current = _activity(frame, pd.Timestamp(datetime.now(UTC)), seed=9)
+    for name, body in (("2026-09.csv", old), ("2026-12.csv", current)):
+        path = out_dir / f"customer-activity-{name}"
+        path.write_bytes(body)
+        value, shown = features.materialise(dev, "customer-activity", path)
+        console.print(shown)
+        if value.get("status") != "SUCCEEDED":
+            return 1
+    customers = list(frame["customer_id"][:3])
+    console.print(features.get(dev, "customer-activity", customers)[1])
+
+    viewed = _with_activity_view(text)
+    serving.push_spec(dev, viewed, reason="demo: activity from the customer-activity view")
+    console.print("churn's spec now takes num_logins_30d and avg_session_minutes from the view, as of observed_at")
+    result = _upload(cloud, dev, "churn/2026-12-07-labels.csv", labels, console)
+    if result["status"] != "SUCCEEDED":
+        console.print(f"[red]run {result['status']}[/]: {result.get('error')} {escape(result.get('cause', ''))}")
+        return 1
+    output = json.loads(result["output"])
+    if "model" not in output:
+        console.print(f"no new version: {escape(json.dumps(output)[:200])}")
+        return 1
+    model = output["model"]
+    joined = ", ".join(f"{v['view']} v{v['version']}" for v in output["dataset"].get("views", []))
+    console.print(f"dataset {output['dataset']['dataset_version'][:12]}: labels joined to {joined} as of observed_at")
+    _show_model(console, dev, model, out_dir)
+    registry = ModelRegistry.of(dev.deps)
+    before = registry.aliases("churn").get("production")
+    serving.aliases_set(
+        dev,
+        "churn",
+        "production",
+        model["version"],
+        reason="demo: the version that reads the view",
+        expect_previous=str(before) if before is not None else "none",
+    )
+    url = f"{cloud.api_url('dev')}/v1/models/churn/predict"
+    sent = json.loads(frame.head(3).drop(columns=["churned"]).to_json(orient="records", date_format="iso"))
+    by_id = [{k: v for k, v in row.items() if k not in VIEW_COLUMNS} for row in sent]
+    deadline = time.monotonic() + 10
+    while True:  # warm functions re-read aliases within 5 s
+        answer = serving.post_json(dev, url, {"instances": by_id})
+        if answer.get("version") == model["version"] or time.monotonic() > deadline:
+            break
+    full = serving.post_json(dev, url, {"instances": sent})
+    console.print(
+        f"churn@production → v{model['version']}; three customers sent without their activity (fetched "
+        f"by customer_id from the online store): {answer['probabilities']}"
+    )
+    same = answer["probabilities"] == full["probabilities"]
+    console.print(
+        f"the same customers with every column sent: {'the same answer, to the bit' if same else 'DIFFERENT'}"
+    )
+    return 0 if same else 1
 
 
 def _console_until_interrupted(console: Console, cloud: LocalCloud, port: int | None) -> None:

@@ -27,10 +27,9 @@ from slipway_cli.target import Target
 MATERIALISE_TIMEOUT_S = 600.0
 
 
-def push(target: Target, path: Path, reason: str) -> tuple[Any, Any]:
+def push(target: Target, text: str, reason: str) -> tuple[Any, Any]:
     from slipway.spec.feature_view import load_view
 
-    text = path.read_text()
     view = load_view(text)  # refused here, naming its fields, before any AWS call
     result = operate(target, "POST", "/v1/feature-views", {"spec": text, "reason": reason})
     change = "it already was" if result["previous"] == result["version"] else ("new" if result["new"] else "again")

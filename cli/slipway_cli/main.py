@@ -82,7 +82,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     target = _target(args)
     command = args.features_command
     if command == "push":
-        return _show(args, features.push(target, Path(args.file), args.reason or ""))
+        return _show(args, features.push(target, Path(args.file).read_text(), args.reason or ""))
     if command == "list":
         return _show(args, features.views_list(target))
     if command == "show":

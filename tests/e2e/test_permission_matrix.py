@@ -24,7 +24,7 @@ from slipway.errors import SlipwayError
 from slipway.stores import audit
 from slipway.stores.promotions import record
 from slipway.stores.registry import ModelRegistry
-from slipway_cli import promotion, serving
+from slipway_cli import features, promotion, serving
 from slipway_cli.serving import HttpApiError
 from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud, iam
@@ -248,6 +248,30 @@ def _upload_raw(world: World, env: str, team: str) -> None:
     world.session(env, team).client("s3").put_object(Bucket=raw, Key=f"{MODEL}/{team}.csv", Body=b"a,b\n1,2\n")
 
 
+def _upload_view(world: World, env: str, team: str) -> None:
+    raw = world.cloud.environments[env].outputs["RawBucketName"]
+    world.session(env, team).client("s3").put_object(Bucket=raw, Key=f"views/matrix/{team}.csv", Body=b"a,b\n1,2\n")
+
+
+def _push_view(world: World, env: str, team: str) -> None:
+    text = (ROOT / "specs" / "feature_views" / "customer-activity.yaml").read_text()
+    _act(lambda: features.push(world.target(env, team), text, "permission matrix"))
+
+
+def _online_table(world: World, env: str) -> str:
+    return world.cloud.environments[env].outputs["OnlineTableName"]
+
+
+def _read_online(world: World, env: str, team: str) -> None:
+    key = {"pk": {"S": layout.online_key("customer-activity", "C000001")}}
+    world.session(env, team).client("dynamodb").get_item(TableName=_online_table(world, env), Key=key)
+
+
+def _write_online(world: World, env: str, team: str) -> None:
+    item = {"pk": {"S": layout.online_key("customer-activity", "C000001")}, "t": {"N": "1"}, "v": {"S": "{}"}}
+    world.session(env, team).client("dynamodb").put_item(TableName=_online_table(world, env), Item=item)
+
+
 def _read_registry(world: World, env: str, team: str) -> None:
     ModelRegistry.of(world.target(env, team).deps).versions(MODEL)
 
@@ -363,7 +387,7 @@ def _assume_deployment_role(world: World, env: str, team: str) -> None:
 
 # Acts through the operate routes: API Gateway's authorization of the signed request decides them.
 ROUTE_ACTIONS = frozenset(
-    {"push-spec", "start-promotion", "approve", "approve-own-promotion", "move-alias", "rollback"}
+    {"push-spec", "push-view", "start-promotion", "approve", "approve-own-promotion", "move-alias", "rollback"}
 )
 ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "upload-raw": _upload_raw,
@@ -373,6 +397,10 @@ ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "read-model": lambda w, e, t: _get(w, e, t, "artifacts/models"),
     "read-registry": _read_registry,
     "push-spec": _push_spec,
+    "upload-view": _upload_view,
+    "push-view": _push_view,
+    "read-online": _read_online,
+    "write-online": _write_online,
     "start-training": _start("TrainingStateMachineArn"),
     "start-promotion": _start_promotion,
     "start-promotion-directly": _start("PromotionStateMachineArn"),

@@ -78,9 +78,7 @@ def _world(seed: int = 9) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def served(cloud: LocalCloud, dev: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     labels, before, after = _world()
     folder = tmp_path_factory.mktemp("views")
-    view_file = folder / "activity.yaml"
-    view_file.write_text(VIEW)
-    pushed, _ = features.push(dev, view_file, "the renewals model's activity")
+    pushed, _ = features.push(dev, VIEW, "the renewals model's activity")
     assert pushed["view"] == "activity" and pushed["new"]
     (folder / "after.csv").write_bytes(_csv(after))
     (folder / "before.csv").write_bytes(_csv(before))
