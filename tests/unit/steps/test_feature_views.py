@@ -373,3 +373,57 @@ def test_as_of_join_keeps_the_first_materialised_of_two_values_at_the_same_time(
         labels, label_time="when", entity=["k"], history=rows, timestamp="t", features=["x"], ttl_s=86400, defaults={}
     )
     assert out["x"].to_pylist() == [1.0, None, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (("entity: [customer_id]", "entity: [client]"), "(view)", "'client' is not a declared column"),
+        (("ttl: 30d", "ttl: soon"), "ttl", "a duration such as 90d"),
+        (("timestamp: event_time", "timestamp: signal"), "(view)", "must name a non-nullable timestamp column"),
+        (("ttl: 30d", "ttl: 30d\nmissing: default"), "(view)", "feature 'signal' needs a default"),
+        (("description: engagement score", "default: high"), "(view)", "default 'high' of feature 'signal'"),
+    ],
+)
+def test_a_view_spec_that_cannot_work_is_refused_naming_its_field(
+    change: tuple[str, str], field: str, says: str
+) -> None:
+    from slipway.spec.feature_view import load_view
+
+    with pytest.raises(SpecError) as refused:
+        load_view(VIEW.replace(*change))
+    errors = refused.value.details["errors"]
+    assert errors[0]["field"] == field and says in errors[0]["message"], errors
+
+
+def test_a_model_spec_must_fit_its_views() -> None:
+    from slipway.spec import load_spec
+
+    with pytest.raises(SpecError, match=r"name the label time as data\.timestamp"):
+        load_spec(MODEL.replace("  timestamp: asked_at\n", ""))
+    with pytest.raises(SpecError, match="'views' is reserved"):
+        load_spec(MODEL.replace("name: renewals", "name: views"))
+    # pushed where the view is: a type that differs from the view's is refused, naming both
+    deps = fake_deps()
+    push_view(deps, VIEW)
+    with pytest.raises(SpecError, match="column 'visits' is float here but int in the view"):
+        push_spec(deps, MODEL.replace("{name: visits, type: int,", "{name: visits, type: float,"))
+    with pytest.raises(SpecError, match="column 'plan' is not a feature of view 'activity'"):
+        push_spec(
+            deps,
+            MODEL.replace(
+                "{name: plan, type: category, allowed: [basic, pro]}",
+                "{name: plan, type: category, allowed: [basic, pro], view: activity}",
+            ),
+        )
+
+
+def test_entity_keys_read_the_same_from_an_upload_and_a_request() -> None:
+    from slipway.domain.entities import entity_text
+
+    assert entity_text([7], ["int"]) == entity_text(["7"], ["int"]) == entity_text([7.0], ["int"]) == "7"
+    assert entity_text(["C-1", 3], ["string", "int"]) == '["C-1","3"]'
+    with pytest.raises(ValueError, match="not an integer"):
+        entity_text([7.5], ["int"])
+    with pytest.raises(ValueError, match="not text"):
+        entity_text([7], ["string"])

@@ -144,6 +144,27 @@ class FeatureViewSpec(Frozen):
         }
 
 
+def fit_problems(contract: DataContract, view: FeatureViewSpec, features: list[str]) -> list[str]:
+    """What keeps a model's columns from taking ``features`` from ``view``: its entity keys must be columns of the
+    model's data with the view's types, and each feature a feature of the view with the model column's type."""
+    problems = []
+    keys = view.contract()
+    for key in view.entity:
+        if key not in contract.names:
+            problems.append(f"the view's entity key {key!r} is not a column of the model's data")
+        elif contract.column(key).type != keys.column(key).type:
+            problems.append(f"key {key!r} is {contract.column(key).type} here but {keys.column(key).type} in the view")
+    for name in features:
+        try:
+            theirs = view.feature(name)
+        except KeyError:
+            problems.append(f"column {name!r} is not a feature of view {view.name!r}")
+            continue
+        if theirs.type != contract.column(name).type:
+            problems.append(f"column {name!r} is {contract.column(name).type} here but {theirs.type} in the view")
+    return problems
+
+
 def _check_default(col: FeatureColumn) -> None:
     value = col.default
     fits = {

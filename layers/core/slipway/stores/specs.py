@@ -25,6 +25,7 @@ def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
     from slipway.spec.model import dump_spec_yaml, load_spec, spec_version
 
     spec = load_spec(source)
+    _check_views(deps, spec)
     version = spec_version(spec)
     stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
     if not deps.store.exists(stored):  # content-addressed: the same spec is written once
@@ -39,6 +40,27 @@ def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
     audit.record(deps, spec.name, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
     schedule = schedule_drift(deps, spec)
     return {**fields, "new": created, "previous": previous, "drift_schedule": schedule}
+
+
+def _check_views(deps: Deps, spec: ModelSpec) -> None:
+    """A spec whose columns come from feature views pushed here must fit them (keys and types); one naming a view
+    not pushed yet is accepted (its first training run says what is missing)."""
+    from slipway.spec.feature_view import fit_problems
+    from slipway.stores.feature_views import current_view
+
+    by_view: dict[str, list[str]] = {}
+    for col in spec.data.view_columns:
+        by_view.setdefault(str(col.view), []).append(col.name)
+    errors = []
+    for name, features in by_view.items():
+        try:
+            view, _ = current_view(deps, name)
+        except SpecError:
+            continue
+        errors += [{"field": "data.columns", "message": p} for p in fit_problems(spec.data, view, features)]
+    if errors:
+        summary = "; ".join(e["message"] for e in errors)
+        raise SpecError(f"model spec does not fit its feature views: {summary}", {"errors": errors})
 
 
 def schedule_drift(deps: Deps, spec: ModelSpec) -> str | None:

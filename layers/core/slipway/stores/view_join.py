@@ -14,6 +14,7 @@ from slipway.domain.feature_views import as_of_join
 from slipway.errors import SpecError
 from slipway.ports import Deps
 from slipway.spec.data import DataContract
+from slipway.spec.feature_view import fit_problems
 from slipway.stores.feature_views import current_view, history, latest_version
 
 __all__ = ["join_views"]
@@ -32,7 +33,12 @@ def join_views(deps: Deps, contract: DataContract, table: pa.Table) -> tuple[pa.
     bindings: list[dict[str, Any]] = []
     for name, features in by_view.items():
         view, spec_version = current_view(deps, name)
-        _check_fits(contract, view, features)
+        problems = fit_problems(contract, view, features)
+        if problems:
+            raise SpecError(
+                f"the model's data does not fit feature view {name!r}: {'; '.join(problems)}",
+                {"view": name, "problems": problems},
+            )
         latest = latest_version(deps, name)
         if latest is None:
             raise SpecError(
@@ -64,31 +70,6 @@ def join_views(deps: Deps, contract: DataContract, table: pa.Table) -> tuple[pa.
         bindings.append({**view.binding(features, spec_version), "version": version})
     ordered = [n for n in contract.names if n in columns]
     return pa.table({n: columns[n] for n in ordered}), bindings
-
-
-def _check_fits(contract: DataContract, view: Any, features: list[str]) -> None:
-    """The model's columns name the view's keys and features with the view's types."""
-    problems = []
-    for key in view.entity:
-        if key not in contract.names:
-            problems.append(f"the view's entity key {key!r} is not a column of the model's data")
-        elif contract.column(key).type != view.contract().column(key).type:
-            problems.append(
-                f"key {key!r} is {contract.column(key).type} here but {view.contract().column(key).type} in the view"
-            )
-    for name in features:
-        try:
-            theirs = view.feature(name)
-        except KeyError:
-            problems.append(f"column {name!r} is not a feature of view {view.name!r}")
-            continue
-        if theirs.type != contract.column(name).type:
-            problems.append(f"column {name!r} is {contract.column(name).type} here but {theirs.type} in the view")
-    if problems:
-        raise SpecError(
-            f"the model's data does not fit feature view {view.name!r}: {'; '.join(problems)}",
-            {"view": view.name, "problems": problems},
-        )
 
 
 def _all_missing(contract: DataContract, feature: str, default: Any, rows: int) -> pa.ChunkedArray:
