@@ -19,6 +19,7 @@ __all__ = [
     "gunzip_bounded",
     "is_typed_format",
     "max_decompressed_bytes",
+    "plain_values",
     "read_upload",
 ]
 
@@ -110,18 +111,26 @@ def _require_utf8(table: pa.Table, key: str) -> None:
         )
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+def plain_values(table: pa.Table) -> pa.Table:
+    """``table`` as the curated Parquet stores it: no schema or field metadata, and dictionary-encoded columns
+    (validation keeps categories so) as their values."""
+    schema = pa.schema(
+        [
+            pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type, f.nullable)
+            for f in table.schema
+        ]
+    )
+    return table.cast(schema)
 
 
 def canonical_parquet(table: pa.Table) -> bytes:
     """Deterministic Parquet bytes: same rows and schema give the same bytes, whatever the chunking.
 
-    Schema and field metadata (e.g. pandas') are dropped and chunks combined so that page and
-    row-group boundaries depend only on the data. The bytes also embed the writer's
-    ``created_by`` string, so a pyarrow upgrade may change the dataset version of equal data.
+    Written as ``plain_values`` (no metadata, e.g. pandas', and dictionary-encoded columns as their values),
+    chunks combined so that page and row-group boundaries depend only on the data. The bytes also embed the
+    writer's ``created_by`` string, so a pyarrow upgrade may change the dataset version of equal data.
     """
-    plain = table.cast(_plain_schema(table.schema)).combine_chunks()
+    plain = plain_values(table).combine_chunks()
     sink = io.BytesIO()
     pq.write_table(
         plain,

@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 
 from slipway.domain.coercion import (
     ARROW_TYPES,
-    canonical_categories,
     coerce_column,
     stored_type_fits,
     to_numpy_mask,
@@ -196,19 +195,14 @@ def _bound(spec: ColumnSpec, value: float | str) -> pa.Scalar:
     return pa.scalar(float(value), pa.float64())
 
 
-def _extremes(chunk: pa.Array) -> tuple[Any, Any]:
-    """(min, max) of a numeric chunk's values, (None, None) when it has none. Floats hold no NaN here (it
-    became null), so numpy reduces the zero-copy view; with nulls, a copy whose null rows hold a value of the
-    chunk (which changes neither extreme)."""
+def _slot_extremes(chunk: pa.Array) -> tuple[float, float] | None:
+    """(min, max) over every slot of a numeric chunk, None when it holds no value. A null row's slot holds
+    anything (a NaN made null, which these ignore, or any number), so they bound the values rather than being
+    their extremes: a chunk whose bound crosses is searched, and the search skips null rows. No copy."""
     if chunk.null_count == len(chunk):
-        return None, None
+        return None
     values = values_view(chunk)
-    if chunk.null_count:
-        nulls = _null_positions(chunk)
-        skipped = np.flatnonzero(nulls != np.arange(nulls.size))  # the first row not null: the first gap
-        values = values.copy()
-        values[nulls] = values[skipped[0] if skipped.size else nulls.size]
-    return values.min(), values.max()
+    return np.fmin.reduce(values).item(), np.fmax.reduce(values).item()
 
 
 def _limit(values: np.ndarray, check: str, bound: float) -> float | int:
@@ -233,35 +227,29 @@ def _check_bounds(spec: ColumnSpec, col: Column) -> list[CheckFailure]:
         return []
     failures = []
     numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-    if numeric:  # per chunk, so that only the chunks whose extreme crosses a bound are searched row by row
-        extremes = [_extremes(c) for c in col.chunks]
-        lowest = min(lo for lo, _ in extremes if lo is not None)
-        highest = max(hi for _, hi in extremes if hi is not None)
+    if numeric:  # per chunk, so that only the chunks whose values may cross a bound are searched row by row
+        spans = [_slot_extremes(c) for c in col.chunks]
         starts = np.cumsum([0] + [len(c) for c in col.chunks])[:-1]
     else:
         both = pc.min_max(col)
         lowest, highest = both["min"].as_py(), both["max"].as_py()
-    for check, bound, extreme, word in (("min", spec.min, lowest, "below"), ("max", spec.max, highest, "above")):
+    for check, bound, word in (("min", spec.min, "below"), ("max", spec.max, "above")):
         if bound is None:
             continue
-        limit = _bound(spec, bound)
-        if not (extreme < limit.as_py() if check == "min" else extreme > limit.as_py()):
-            continue
+        limit = _bound(spec, bound).as_py()
         if numeric:
-            side = 0 if check == "min" else 1
-            crossed = [
-                e[side] is not None and (e[side] < limit.as_py() if check == "min" else e[side] > limit.as_py())
-                for e in extremes
-            ]
             found = [
-                _crossing(c, check, limit.as_py()) + start
-                for c, start, crosses in zip(col.chunks, starts, crossed, strict=True)
-                if crosses
+                _crossing(c, check, limit) + start
+                for c, start, span in zip(col.chunks, starts, spans, strict=True)
+                if span is not None and (span[0] < limit if check == "min" else span[1] > limit)
             ]
-            rows = np.concatenate(found)
+            rows = np.concatenate(found) if found else np.zeros(0, np.int64)
+        elif lowest < limit if check == "min" else highest > limit:
+            rows = np.flatnonzero(to_numpy_mask((pc.less if check == "min" else pc.greater)(col, _bound(spec, bound))))
         else:
-            rows = np.flatnonzero(to_numpy_mask((pc.less if check == "min" else pc.greater)(col, limit)))
-        failures.append(_failure(spec.name, check, rows, f"{_n(rows.size, 'value')} {word} {check} {_fmt(bound)}"))
+            continue
+        if rows.size:
+            failures.append(_failure(spec.name, check, rows, f"{_n(rows.size, 'value')} {word} {check} {_fmt(bound)}"))
     return failures
 
 
@@ -297,18 +285,23 @@ def _repeated_rows(values: pa.Array) -> np.ndarray | None:
     n = len(values)
     integral = pa.types.is_integer(values.type) or pa.types.is_timestamp(values.type)
     if integral and values.null_count == 0 and n:
-        x = values.cast(pa.int64()).to_numpy()
+        x = (values if values.type == pa.int64() else values.cast(pa.int64())).to_numpy()
         lo, hi = int(x.min()), int(x.max())
-        if hi - lo < 4 * n:  # dense ids: mark and count in arrays instead of hashing
-            offsets = x - lo
-            seen = np.zeros(hi - lo + 1, dtype=bool)
-            seen[offsets] = True
-            if np.count_nonzero(seen) == n:  # as many values as rows: none repeats
+        if hi - lo < 4 * n:  # dense ids: values index an array instead of being hashed
+            base = 0 if 0 <= lo and hi < 4 * n else lo  # ids from 0 are their own offsets: no copy
+            offsets = x - base if base else x
+            # every row writes its number at its value; a value held by several rows keeps one of them, so the
+            # rows that find another number there are the repeats but one per value (no count, no sort)
+            position = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+            owner = np.empty(hi - base + 1, dtype=position.dtype)
+            owner[offsets] = position
+            lost = np.flatnonzero(owner[offsets] != position)
+            if not lost.size:
                 return None
-            rows = np.flatnonzero((np.bincount(offsets) > 1)[offsets])  # every row of a repeated value, in order
-            order = np.argsort(offsets[rows], kind="stable")
-            firsts = np.r_[True, np.diff(offsets[rows][order]) != 0]
-            return np.sort(rows[order][~firsts])
+            rows = np.union1d(lost, owner[offsets[lost]])  # every row of a repeated value
+            order = np.lexsort((rows, offsets[rows]))  # by value, then row: the first of each value leads
+            kept = np.r_[True, np.diff(offsets[rows][order]) != 0]
+            return np.sort(rows[order][~kept])
     encoded = pc.dictionary_encode(values)
     if len(encoded.dictionary) == n - values.null_count:
         return None
@@ -322,7 +315,8 @@ def _repeated_rows(values: pa.Array) -> np.ndarray | None:
 def _check_unique(spec: ColumnSpec, col: Column) -> CheckFailure | None:
     if not spec.unique:
         return None
-    repeated = _repeated_rows(col.combine_chunks())
+    values = col.combine_chunks()  # a category's chunks share one dictionary then: equal codes, equal text
+    repeated = _repeated_rows(values.indices if pa.types.is_dictionary(values.type) else values)
     if repeated is None:
         return None
     message = f"{_n(repeated.size, 'row')} repeating an earlier value{_sample(spec, col, repeated)}"
@@ -345,13 +339,9 @@ def _check_column(spec: ColumnSpec, raw: Column, stored_types: bool = False) -> 
     if stored_types and not spec.coerce and not stored_type_fits(raw.type, spec.type):
         return _stored_type_mismatch(spec, raw)
     failures: list[CheckFailure] = []
-    text = raw
-    if spec.type == "category" and not pa.types.is_nested(raw.type):
-        # judged as canonical text, once per distinct value through the codes; every row's text only for the output
-        text = canonical_categories(raw)
-        col, type_failed = text.cast(ARROW_TYPES["category"]), None
-    else:
-        col, type_failed = coerce_column(raw, spec.type)
+    col, type_failed = coerce_column(raw, spec.type)
+    # text checks judge the upload's text, or a category's canonical text once per distinct value through its codes
+    text = col if spec.type == "category" else raw
     unreadable = np.flatnonzero(type_failed) if type_failed is not None else np.zeros(0, np.int64)
     if unreadable.size:
         message = f"{_n(unreadable.size, 'value')} not readable as {spec.type}{_sample(spec, raw, unreadable)}"
