@@ -25,9 +25,22 @@ from slipway.domain.coercion import (
 )
 from slipway.spec import ColumnSpec, DataContract, parse_timestamp
 
-__all__ = ["ARROW_TYPES", "CheckFailure", "ValidationReport", "apply_pii", "validate_table"]
+__all__ = [
+    "ARROW_TYPES",
+    "CheckFailure",
+    "CheckedPart",
+    "Finding",
+    "ValidationReport",
+    "apply_pii",
+    "check_part",
+    "repeat_finding",
+    "repeated_rows",
+    "report_of",
+    "validate_table",
+]
 
 MAX_EXAMPLES = 5
+MAX_SHOWN = 3  # offending values a message quotes
 MAX_UNEXPECTED_LISTED = 50  # a 20,000-column file gets 50 findings and a count, not 20,000 findings
 _DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 
@@ -78,9 +91,44 @@ class ValidationReport:
         }
 
 
-def _failure(column: str | None, check: str, rows: np.ndarray, message: str) -> CheckFailure:
+# A column's findings in the order its checks run: a report lists them so, however its rows were read.
+_CHECK_ORDER = ("missing_column", "type", "not_null", "min", "max", "allowed", "regex", "unique")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A failed check over some rows, with what its message is made of, so that the findings of one check over
+    consecutive parts of an upload add up to the finding over the whole upload (``then``)."""
+
+    column: str | None
+    check: str
+    count: int
+    examples: list[int]
+    noun: str | None = None  # what the message counts ("value", "null", "row"); None: ``text`` is the message
+    text: str = ""
+    shown: tuple[str, ...] | None = None  # offending values the message quotes; None: it quotes none (PII)
+
+    def then(self, later: Finding) -> Finding:
+        """This finding followed by ``later``, the same check's over the rows after these."""
+        if self.check == "missing_column":  # about the file, not its rows: said once
+            return self
+        shown = None if self.shown is None else (self.shown + (later.shown or ()))[:MAX_SHOWN]
+        examples = (self.examples + later.examples)[:MAX_EXAMPLES]
+        return dataclasses.replace(self, count=self.count + later.count, examples=examples, shown=shown)
+
+    def failure(self) -> CheckFailure:
+        """The finding as the report states it."""
+        message = f"{_n(self.count, self.noun)} {self.text}" if self.noun else self.text
+        if self.shown:
+            message += ", e.g. " + ", ".join(self.shown)
+        return CheckFailure(self.column, self.check, self.count, self.examples, message)
+
+
+def _found(
+    column: str, check: str, rows: np.ndarray, noun: str, text: str, shown: tuple[str, ...] | None = None
+) -> Finding:
     """``rows``: the offending row numbers, ascending."""
-    return CheckFailure(column, check, int(rows.size), [int(r) for r in rows[:MAX_EXAMPLES]], message)
+    return Finding(column, check, int(rows.size), [int(r) for r in rows[:MAX_EXAMPLES]], noun, text, shown)
 
 
 def _n(count: int | np.integer, noun: str) -> str:
@@ -91,11 +139,11 @@ def _fmt(bound: float | str) -> str:
     return f"{bound:g}" if isinstance(bound, float) else bound
 
 
-def _sample(spec: ColumnSpec, col: Column, rows: np.ndarray) -> str:
+def _shown(spec: ColumnSpec, col: Column, rows: np.ndarray) -> tuple[str, ...] | None:
     """A few offending values for the message; PII columns never show theirs."""
     if spec.pii != "keep":
-        return ""
-    return ", e.g. " + ", ".join(repr(col[int(r)].as_py()) for r in rows[:3])
+        return None
+    return tuple(repr(col[int(r)].as_py()) for r in rows[:MAX_SHOWN])
 
 
 def _failed(ok: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -222,7 +270,7 @@ def _crossing(chunk: pa.Array, check: str, bound: float) -> np.ndarray:
     return np.asarray(rows[_valid_at(chunk, rows)])
 
 
-def _check_bounds(spec: ColumnSpec, col: Column) -> list[CheckFailure]:
+def _check_bounds(spec: ColumnSpec, col: Column) -> list[Finding]:
     if (spec.min is None and spec.max is None) or col.null_count == len(col):
         return []
     failures = []
@@ -249,11 +297,11 @@ def _check_bounds(spec: ColumnSpec, col: Column) -> list[CheckFailure]:
         else:
             continue
         if rows.size:
-            failures.append(_failure(spec.name, check, rows, f"{_n(rows.size, 'value')} {word} {check} {_fmt(bound)}"))
+            failures.append(_found(spec.name, check, rows, "value", f"{word} {check} {_fmt(bound)}"))
     return failures
 
 
-def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure | None:
+def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> Finding | None:
     """``text``: what text checks judge, the upload's text (or a category's canonical codes)."""
     if spec.allowed is None:
         return None
@@ -265,22 +313,20 @@ def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure 
         bad = np.flatnonzero(found & to_numpy_mask(pc.is_valid(col)))
     if bad is None or not bad.size:
         return None
-    message = f"{_n(bad.size, 'value')} not in {spec.allowed}{_sample(spec, col, bad)}"
-    return _failure(spec.name, "allowed", bad, message)
+    return _found(spec.name, "allowed", bad, "value", f"not in {spec.allowed}", _shown(spec, col, bad))
 
 
-def _check_regex(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure | None:
+def _check_regex(spec: ColumnSpec, text: Column, col: Column) -> Finding | None:
     if spec.regex is None:
         return None
     pattern = f"^(?:{spec.regex})$"
     bad = _text_failures(text, lambda values: pc.match_substring_regex(values, pattern))
     if bad is None:
         return None
-    message = f"{_n(bad.size, 'value')} not matching {spec.regex!r}{_sample(spec, col, bad)}"
-    return _failure(spec.name, "regex", bad, message)
+    return _found(spec.name, "regex", bad, "value", f"not matching {spec.regex!r}", _shown(spec, col, bad))
 
 
-def _repeated_rows(values: pa.Array) -> np.ndarray | None:
+def repeated_rows(values: pa.Array) -> np.ndarray | None:
     """Rows repeating an earlier row's value (nulls never repeat), ascending, or None if all values differ."""
     n = len(values)
     integral = pa.types.is_integer(values.type) or pa.types.is_timestamp(values.type)
@@ -312,18 +358,22 @@ def _repeated_rows(values: pa.Array) -> np.ndarray | None:
     return np.flatnonzero((codes >= 0) & (codes <= previous_max))
 
 
-def _check_unique(spec: ColumnSpec, col: Column) -> CheckFailure | None:
+def _check_unique(spec: ColumnSpec, col: Column) -> Finding | None:
     if not spec.unique:
         return None
     values = col.combine_chunks()  # a category's chunks share one dictionary then: equal codes, equal text
-    repeated = _repeated_rows(values.indices if pa.types.is_dictionary(values.type) else values)
+    repeated = repeated_rows(values.indices if pa.types.is_dictionary(values.type) else values)
     if repeated is None:
         return None
-    message = f"{_n(repeated.size, 'row')} repeating an earlier value{_sample(spec, col, repeated)}"
-    return _failure(spec.name, "unique", repeated, message)
+    return repeat_finding(spec, repeated, _shown(spec, col, repeated))
 
 
-def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[CheckFailure]]:
+def repeat_finding(spec: ColumnSpec, rows: np.ndarray, shown: tuple[str, ...] | None) -> Finding:
+    """The ``unique`` finding: ``rows`` repeat an earlier row's value."""
+    return _found(spec.name, "unique", rows, "row", "repeating an earlier value", shown)
+
+
+def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[Finding]]:
     """A typed file stores the column as another type: one ``type`` finding naming both, over every value."""
     stored = raw.type.value_type if pa.types.is_dictionary(raw.type) else raw.type
     shown = "string" if pa.types.is_large_string(stored) else str(stored)
@@ -331,29 +381,34 @@ def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[C
         f"stored as {shown} in a typed file; the contract says {spec.type} "
         "(set coerce: true on the column to convert its values)"
     )
-    failure = _failure(spec.name, "type", np.flatnonzero(to_numpy_mask(pc.is_valid(raw))), message)
-    return pa.chunked_array([pa.nulls(len(raw), ARROW_TYPES[spec.type])]), [failure]
+    valid = np.flatnonzero(to_numpy_mask(pc.is_valid(raw)))
+    return pa.chunked_array([pa.nulls(len(raw), ARROW_TYPES[spec.type])]), [
+        Finding(spec.name, "type", int(valid.size), [int(r) for r in valid[:MAX_EXAMPLES]], text=message)
+    ]
 
 
-def _check_column(spec: ColumnSpec, raw: Column, stored_types: bool = False) -> tuple[Column, list[CheckFailure]]:
+def _check_column(
+    spec: ColumnSpec, raw: Column, stored_types: bool = False, unique: bool = True
+) -> tuple[Column, list[Finding]]:
     if stored_types and not spec.coerce and not stored_type_fits(raw.type, spec.type):
         return _stored_type_mismatch(spec, raw)
-    failures: list[CheckFailure] = []
+    failures: list[Finding] = []
     col, type_failed = coerce_column(raw, spec.type)
     # text checks judge the upload's text, or a category's canonical text once per distinct value through its codes
     text = col if spec.type == "category" else raw
     unreadable = np.flatnonzero(type_failed) if type_failed is not None else np.zeros(0, np.int64)
     if unreadable.size:
-        message = f"{_n(unreadable.size, 'value')} not readable as {spec.type}{_sample(spec, raw, unreadable)}"
-        failures.append(_failure(spec.name, "type", unreadable, message))
+        shown = _shown(spec, raw, unreadable)
+        failures.append(_found(spec.name, "type", unreadable, "value", f"not readable as {spec.type}", shown))
     missing = col.null_count - unreadable.size
     if not spec.nullable and missing > 0:
         nulls = _null_rows(col)
         if unreadable.size:
             nulls = np.setdiff1d(nulls, unreadable, assume_unique=True)
-        failures.append(_failure(spec.name, "not_null", nulls, f"{_n(missing, 'null')} in a non-nullable column"))
+        failures.append(_found(spec.name, "not_null", nulls, "null", "in a non-nullable column"))
     failures.extend(_check_bounds(spec, col))
-    for check in (_check_allowed(spec, text, col), _check_regex(spec, text, col), _check_unique(spec, col)):
+    repeats = _check_unique(spec, col) if unique else None
+    for check in (_check_allowed(spec, text, col), _check_regex(spec, text, col), repeats):
         if check is not None:
             failures.append(check)
     return col, failures
@@ -391,9 +446,75 @@ def _header_failures(names: list[str], contract: DataContract) -> list[CheckFail
     return failures
 
 
-def _missing(spec: ColumnSpec, rows: int) -> tuple[Column, list[CheckFailure]]:
-    failure = CheckFailure(spec.name, "missing_column", 1, [], f"column {spec.name!r} is missing")
+def _missing(spec: ColumnSpec, rows: int) -> tuple[Column, list[Finding]]:
+    failure = Finding(spec.name, "missing_column", 1, [], text=f"column {spec.name!r} is missing")
     return pa.chunked_array([pa.nulls(rows, ARROW_TYPES[spec.type])]), [failure]
+
+
+@dataclass(frozen=True)
+class CheckedPart:
+    """Rows of an upload cast to the contract and checked (all of it, or one part of one read in parts)."""
+
+    typed: pa.Table  # the contract's columns, with the contract's types
+    findings: list[Finding]  # examples are row numbers of the upload
+    first_row: int  # the upload row number of the part's first row
+    kept: np.ndarray | None  # positions in the part of the typed rows when rows without a target were dropped
+    uploaded: int  # rows of the upload read here
+
+    def upload_rows(self) -> np.ndarray:
+        """The upload row number of each typed row."""
+        return self.first_row + (self.kept if self.kept is not None else np.arange(self.typed.num_rows))
+
+
+def check_part(
+    table: pa.Table,
+    contract: DataContract,
+    *,
+    first_row: int = 0,
+    max_workers: int | None = None,
+    stored_types: bool = False,
+    unique: bool = True,
+) -> CheckedPart:
+    """Cast ``table`` (the upload's rows from ``first_row`` on) to the contract and run every check on its rows;
+    ``unique=False`` leaves ``unique`` to the caller, who sees the other parts (the file-level checks, header
+    and row count, are ``report_of``'s)."""
+    uploaded = table.num_rows
+    table, kept = _drop_missing_targets(table, contract)
+    rows, names = table.num_rows, table.schema.names
+
+    def check(spec: ColumnSpec) -> tuple[Column, list[Finding]]:
+        if spec.name not in names:
+            return _missing(spec, rows)
+        return _check_column(spec, table.column(names.index(spec.name)), stored_types, unique)
+
+    workers = max_workers or min(_DEFAULT_WORKERS, len(contract.columns))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            checked = list(pool.map(check, contract.columns))
+    else:
+        checked = [check(spec) for spec in contract.columns]
+    findings = [f for _, found in checked for f in found]
+    if kept is not None or first_row:  # report row numbers of the upload
+        at = (lambda e: int(kept[e])) if kept is not None else (lambda e: e)
+        findings = [dataclasses.replace(f, examples=[first_row + at(e) for e in f.examples]) for f in findings]
+    typed = pa.table([col for col, _ in checked], names=contract.names)
+    return CheckedPart(typed, findings, first_row, kept, uploaded)
+
+
+def report_of(
+    names: list[str], contract: DataContract, findings: list[Finding], rows: int, uploaded: int
+) -> ValidationReport:
+    """The report on an upload whose header is ``names``: its header's findings, the rows' ``findings`` (in the
+    contract's column order, each column's checks in the order they run), its row count (``rows`` kept of
+    ``uploaded``)."""
+    position = {name: k for k, name in enumerate(contract.names)}
+    ordered = sorted(findings, key=lambda f: (position.get(f.column or "", -1), _CHECK_ORDER.index(f.check)))
+    failures = _header_failures(names, contract) + [f.failure() for f in ordered]
+    too_few = rows < contract.min_rows
+    if too_few or (contract.max_rows is not None and rows > contract.max_rows):
+        bound = f"min_rows {contract.min_rows}" if too_few else f"max_rows {contract.max_rows}"
+        failures.append(CheckFailure(None, "row_count", 1, [], f"{rows} rows breaks {bound}"))
+    return ValidationReport(rows=uploaded, failures=failures, dropped_null_target=uploaded - rows)
 
 
 def validate_table(
@@ -402,39 +523,15 @@ def validate_table(
     """Cast ``table`` to the contract and run every check, collecting all failures.
 
     The returned table has exactly the contract's columns, in order, with the contract's Arrow
-    types; values that failed the type check are null, and a missing column is all null.
-    Columns are checked in a small thread pool (Arrow and numpy release the GIL);
+    types (a category dictionary-encoded); values that failed the type check are null, and a missing column
+    is all null. Columns are checked in a small thread pool (Arrow and numpy release the GIL);
     ``max_workers=1`` checks them one after another. ``stored_types`` (a typed file such as Parquet): a
     column stored as another type than the contract's is a ``type`` finding unless the column says
     ``coerce: true``; text (CSV) is always parsed.
     """
-    uploaded_rows = table.num_rows
-    table, kept = _drop_missing_targets(table, contract)
-    rows, names = table.num_rows, table.schema.names
-    failures: list[CheckFailure] = []
-    failures.extend(_header_failures(names, contract))
-
-    def check(spec: ColumnSpec) -> tuple[Column, list[CheckFailure]]:
-        if spec.name not in names:
-            return _missing(spec, rows)
-        return _check_column(spec, table.column(names.index(spec.name)), stored_types)
-
-    workers = max_workers or min(_DEFAULT_WORKERS, len(contract.columns))
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            checked = list(pool.map(check, contract.columns))
-    else:
-        checked = [check(spec) for spec in contract.columns]
-    for _, column_failures in checked:
-        failures.extend(column_failures)
-    too_few = rows < contract.min_rows
-    if too_few or (contract.max_rows is not None and rows > contract.max_rows):
-        bound = f"min_rows {contract.min_rows}" if too_few else f"max_rows {contract.max_rows}"
-        failures.append(CheckFailure(None, "row_count", 1, [], f"{rows} rows breaks {bound}"))
-    typed = pa.table([col for col, _ in checked], names=contract.names)
-    if kept is not None:  # report row numbers of the upload, not of the rows kept
-        failures = [dataclasses.replace(f, examples=[int(kept[e]) for e in f.examples]) for f in failures]
-    return typed, ValidationReport(rows=uploaded_rows, failures=failures, dropped_null_target=uploaded_rows - rows)
+    part = check_part(table, contract, max_workers=max_workers, stored_types=stored_types)
+    report = report_of(table.schema.names, contract, part.findings, part.typed.num_rows, part.uploaded)
+    return part.typed, report
 
 
 def _drop_missing_targets(table: pa.Table, contract: DataContract) -> tuple[pa.Table, np.ndarray | None]:
