@@ -60,7 +60,7 @@ _CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to "
 
 
 class _Loosen(Exception):
-    """A later block of a CSV holds a value the type inferred from the first block cannot read."""
+    """A later part of a CSV holds a value its column's type (inferred from the first part) cannot read."""
 
     def __init__(self, column: str, was: pa.DataType) -> None:
         super().__init__(column)
@@ -77,49 +77,53 @@ def _open(path: Path, key: str) -> pa.NativeFile:
     return pa.input_stream(str(path), compression="gzip" if key.lower().endswith(".gz") else None)
 
 
+def _pieces(source: pa.NativeFile, part_bytes: int) -> Iterator[bytes]:
+    """The text about ``part_bytes`` at a time, each piece ending with a line's end (Arrow's CSV parser, as
+    configured here, ends a row at every line end; a quoted value holds none). Read as asked, never ahead (Arrow's
+    own streaming reader reads ahead of its consumer, as far as the whole file)."""
+    rest = b""
+    while block := source.read(part_bytes):
+        text = rest + block
+        cut = text.rfind(b"\n") + 1
+        if cut:
+            yield text[:cut]
+        rest = text[cut:]
+    if rest:
+        yield rest
+
+
 def csv_parts(
     path: Path, key: str, contract: DataContract, types: dict[str, pa.DataType], part_bytes: int = PART_BYTES
 ) -> Iterator[pa.Table]:
-    """The CSV's rows, a block of text at a time, read as ``read_upload`` reads the whole file: text columns as
-    text, other columns as ``types`` says or as Arrow infers them. Raises ``_Loosen`` when a later block does not
-    fit the type a column was given: Arrow's whole-file reader then tries the next type for every block, and so
-    does the caller, reading again."""
+    """The CSV's rows, about ``part_bytes`` of text at a time, read as ``read_upload`` reads the whole file: the
+    contract's text columns as text, the others as ``types`` says or as Arrow infers them from the first part.
+    Raises ``_Loosen`` when a later part does not fit a column's type: Arrow's whole-file reader then tries the
+    next type for every part, and so does the caller, reading the file again."""
     options = csv_convert_options(contract)
-    inferred = set(options.column_types)  # the contract's text columns are text; the others' types may loosen
-    options.column_types = {**types, **options.column_types}
+    text = dict(options.column_types)  # never loosened: a value that is not text makes the file unreadable
+    names: list[str] | None = None
     with _open(path, key) as source:
-        reader = None
-        try:
-            reader = pacsv.open_csv(
-                source, read_options=pacsv.ReadOptions(block_size=part_bytes), convert_options=options
-            )
-            batches = 0
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                batches += 1
-                yield pa.Table.from_batches([batch])
-            if not batches:
-                yield reader.schema.empty_table()
-        except pa.ArrowInvalid as exc:
-            found = _CONVERSION_ERROR.search(str(exc))
-            names = reader.schema.names if reader is not None else _header(path, key)
-            if found is None or names[int(found.group(1))] in inferred:
-                raise  # no column can be read otherwise: the file cannot be read, as the whole-file reader says
-            name = names[int(found.group(1))]
-            if name in types:  # a type given on a reading before
-                raise _Loosen(name, types[name]) from exc
-            if reader is None:
-                raise
-            raise _Loosen(name, reader.schema.field(name).type) from exc  # inferred from the first block
-
-
-def _header(path: Path, key: str) -> list[str]:
-    """The CSV's column names (its first row)."""
-    with _open(path, key) as source:
-        return list(pacsv.open_csv(source).schema.names)
+        for piece in _pieces(source, part_bytes):
+            first = names is None
+            if names is None:
+                names = pacsv.read_csv(pa.py_buffer(piece[: piece.find(b"\n") + 1] or piece)).column_names
+                read = pacsv.ReadOptions()
+                options.column_types = {**types, **text}
+            else:
+                read = pacsv.ReadOptions(column_names=names)
+            try:
+                table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=options)
+            except pa.ArrowInvalid as exc:
+                found = _CONVERSION_ERROR.search(str(exc))
+                name = names[int(found.group(1))] if found is not None else None
+                if name is None or name in text:
+                    raise  # the file cannot be read, as the whole-file reader says
+                raise _Loosen(name, options.column_types[name]) from exc
+            if first:  # later parts are read as the first part's types (or looser ones)
+                options.column_types = {**{f.name: f.type for f in table.schema}, **types, **text}
+            yield table
+    if names is None:  # an empty file: the whole-file reader's error
+        pacsv.read_csv(pa.py_buffer(b""), convert_options=options)
 
 
 def _parquet_parts(path: Path) -> Iterator[pa.Table]:
