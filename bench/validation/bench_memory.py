@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_validation import CATEGORIES, N_CAT, N_FLOAT, N_INT, slipway_contract  # noqa: E402
+from bench_validation import CATEGORIES, N_CAT, N_FLOAT, N_INT, slipway_contract
 
 ROWS_PER_WRITE = 200_000
 
@@ -77,7 +77,9 @@ def _worker(mode: str, path: str) -> None:
         ok, rows, curated_bytes = result.report.ok, result.rows, curated.stat().st_size if result.curated else 0
         curated.unlink(missing_ok=True)
     else:
-        typed, report = validate_table(read_upload(Path(path).read_bytes(), "m/upload.csv", contract=contract), contract)
+        typed, report = validate_table(
+            read_upload(Path(path).read_bytes(), "m/upload.csv", contract=contract), contract
+        )
         ok, rows = report.ok, typed.num_rows
         curated_bytes = len(canonical_parquet(apply_pii(typed, contract, "salt"))) if ok else 0
     seconds = time.perf_counter() - start

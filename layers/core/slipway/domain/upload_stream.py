@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from slipway.domain.findings import MAX_EXAMPLES, MAX_SHOWN, Finding, ValidationReport, report_of
 from slipway.domain.tables import (
     CanonicalParquetWriter,
     csv_convert_options,
@@ -24,16 +25,7 @@ from slipway.domain.tables import (
     require_utf8,
     unreadable,
 )
-from slipway.domain.validation import (
-    MAX_EXAMPLES,
-    MAX_SHOWN,
-    Finding,
-    ValidationReport,
-    check_part,
-    repeat_finding,
-    repeated_rows,
-    report_of,
-)
+from slipway.domain.validation import check_part, repeat_finding, repeated_rows
 from slipway.spec import ColumnSpec, DataContract
 
 __all__ = ["PART_BYTES", "SPILL_BYTES", "StreamedUpload", "csv_parts", "validate_upload_file"]
