@@ -277,3 +277,13 @@ def test_unreadable_upload_is_a_contract_violation(data: bytes, key: str, words:
     [finding] = exc.value.details["failures"]
     assert finding["check"] == "readable" and finding["column"] is None and finding["count"] == 1
     assert words in finding["message"]
+
+
+def test_unique_ids_repeat_within_and_across_chunks() -> None:
+    # GIVEN dense ids (some negative) in three chunks: a value repeated inside a chunk, one across chunks, and one
+    # on three rows spread over all of them
+    chunks = [[-3, 5, 7, 5, 11], [2, 7, 40, -3], [9, 2, -3, 0]]
+    data = contract({"name": "id", "type": "int", "unique": True})
+    # WHEN validated THEN every row repeating an earlier row's value is found, in upload order
+    table = pa.table({"id": pa.chunked_array(chunks, pa.int64())})
+    assert failures(table, data) == {("id", "unique"): (5, [3, 6, 8, 10, 11])}

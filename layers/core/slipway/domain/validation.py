@@ -242,28 +242,53 @@ def _check_regex(spec: ColumnSpec, text: Column, col: Column) -> Finding | None:
     return finding_of(spec.name, "regex", bad, "value", f"not matching {spec.regex!r}", _shown(spec, col, bad))
 
 
-def repeated_rows(values: pa.Array) -> np.ndarray | None:
+def _repeats_within(values: np.ndarray, fresh: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Positions among ``fresh`` ones whose value an earlier fresh position holds. Each position writes itself
+    at its value in ``owner``; a value held by several keeps one of them, so those that find another there are
+    every holder of a repeated value but one, and with the one they found, all of them (no count, no sort)."""
+    at = np.flatnonzero(fresh)
+    owner[values[at]] = at
+    lost = at[owner[values[at]] != at]
+    held = np.union1d(lost, owner[values[lost]])
+    order = np.lexsort((held, values[held]))  # by value, then position: the first holder of each value leads
+    first = np.r_[True, np.diff(values[held][order]) != 0]
+    return np.asarray(held[order][~first])
+
+
+def _dense_repeats(parts: list[np.ndarray], lo: int, size: int) -> np.ndarray | None:
+    """``repeated_rows`` of integers in ``[lo, lo + size)`` given as consecutive runs of rows (a column's chunks):
+    walked in order with one flag per possible value, so a row repeats when its value's flag is already up."""
+    seen = np.zeros(size, dtype=bool)
+    owner = np.empty(0, dtype=np.int64)
+    found, start, distinct = [], 0, 0
+    for part in parts:
+        values = part - lo if lo else part
+        repeats = seen[values]  # values met in an earlier run
+        seen[values] = True
+        now = int(np.count_nonzero(seen))
+        if now - distinct < values.size - int(np.count_nonzero(repeats)):  # a new value on several rows of this run
+            if not owner.size:
+                owner = np.empty(size, dtype=np.int64)
+            repeats[_repeats_within(values, ~repeats, owner)] = True
+        distinct = now
+        if repeats.any():
+            found.append(np.flatnonzero(repeats) + start)
+        start += values.size
+    return np.concatenate(found) if found else None
+
+
+def repeated_rows(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Rows repeating an earlier row's value (nulls never repeat), ascending, or None if all values differ."""
     n = len(values)
     integral = pa.types.is_integer(values.type) or pa.types.is_timestamp(values.type)
     if integral and values.null_count == 0 and n:
-        x = (values if values.type == pa.int64() else values.cast(pa.int64())).to_numpy()
-        lo, hi = int(x.min()), int(x.max())
-        if hi - lo < 4 * n:  # dense ids: values index an array instead of being hashed
-            base = 0 if 0 <= lo and hi < 4 * n else lo  # ids from 0 are their own offsets: no copy
-            offsets = x - base if base else x
-            # every row writes its number at its value; a value held by several rows keeps one of them, so the
-            # rows that find another number there are the repeats but one per value (no count, no sort)
-            position = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-            owner = np.empty(hi - base + 1, dtype=position.dtype)
-            owner[offsets] = position
-            lost = np.flatnonzero(owner[offsets] != position)
-            if not lost.size:
-                return None
-            rows = np.union1d(lost, owner[offsets[lost]])  # every row of a repeated value
-            order = np.lexsort((rows, offsets[rows]))  # by value, then row: the first of each value leads
-            kept = np.r_[True, np.diff(offsets[rows][order]) != 0]
-            return np.sort(rows[order][~kept])
+        chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        parts = [values_view(c if c.type == pa.int64() else c.cast(pa.int64())) for c in chunks if len(c)]
+        lo, hi = min(int(p.min()) for p in parts), max(int(p.max()) for p in parts)
+        if hi - lo < 4 * n:  # dense ids: values index arrays instead of being hashed
+            return _dense_repeats(parts, lo, hi - lo + 1)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     if len(encoded.dictionary) == n - values.null_count:
         return None
@@ -277,8 +302,10 @@ def repeated_rows(values: pa.Array) -> np.ndarray | None:
 def _check_unique(spec: ColumnSpec, col: Column) -> Finding | None:
     if not spec.unique:
         return None
-    values = col.combine_chunks()  # a category's chunks share one dictionary then: equal codes, equal text
-    repeated = repeated_rows(values.indices if pa.types.is_dictionary(values.type) else values)
+    if pa.types.is_dictionary(col.type):  # combined, a category's chunks share one dictionary: equal codes, text
+        repeated = repeated_rows(col.combine_chunks().indices)
+    else:
+        repeated = repeated_rows(col)
     if repeated is None:
         return None
     return repeat_finding(spec, repeated, _shown(spec, col, repeated))
