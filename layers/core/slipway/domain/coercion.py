@@ -18,6 +18,7 @@ from slipway.domain.values import (
 
 __all__ = [
     "ARROW_TYPES",
+    "CATEGORY_TYPE",
     "canonical_categories",
     "coerce_column",
     "nan_to_null",
@@ -26,11 +27,14 @@ __all__ = [
     "values_view",
 ]
 
+# A category is its canonical text, kept dictionary-encoded: each distinct value once, a code per row. The text of
+# every row is made only where it is stored (``tables.canonical_parquet`` writes plain text).
+CATEGORY_TYPE = pa.dictionary(pa.int32(), pa.string())
 ARROW_TYPES: dict[str, pa.DataType] = {
     "int": pa.int64(),
     "float": pa.float64(),
     "string": pa.string(),
-    "category": pa.string(),
+    "category": CATEGORY_TYPE,
     "bool": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
@@ -56,14 +60,24 @@ def _null_where(failed: np.ndarray, col: Column) -> Column:
     return pc.if_else(pa.array(failed), pa.scalar(None, col.type), col)
 
 
+def _nan_as_null(chunk: pa.Array) -> pa.Array:
+    """A float chunk whose NaN values are null: a new validity bitmap over the same data (a null row's slot may
+    hold anything, here the NaN), so no value is copied."""
+    nan = pc.fill_null(pc.is_nan(chunk), False)
+    valid = pc.and_not(pc.is_valid(chunk), nan)  # no nulls: its bitmap is the new validity, from offset 0
+    width = chunk.type.bit_width // 8
+    data = chunk.buffers()[1].slice(chunk.offset * width, len(chunk) * width)
+    return pa.Array.from_buffers(chunk.type, len(chunk), [valid.buffers()[1], data], offset=0)
+
+
 def nan_to_null(col: Column) -> Column:
     """Float NaN means missing, as in pandas; make it an Arrow null so that every check agrees."""
     if not pa.types.is_floating(col.type):
         return col
     # np.min propagates NaN: one vectorised pass over zero-copy views of the data (a null row's slot may hold
     # anything, so a NaN there only costs the conversion below, which leaves nulls null)
-    has_nan = any(np.isnan(np.min(values_view(c))) for c in col.chunks if len(c) > c.null_count)
-    return pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col) if has_nan else col
+    chunks = [_nan_as_null(c) if len(c) > c.null_count and np.isnan(np.min(values_view(c))) else c for c in col.chunks]
+    return pa.chunked_array(chunks, col.type)
 
 
 def _casts(value: str, source: pa.DataType, target: pa.DataType) -> bool:
@@ -107,7 +121,7 @@ def _text_to_bool(strings: Column) -> tuple[Column, np.ndarray]:
 
 def _from_text(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
     target = ARROW_TYPES[col_type]
-    if col_type in ("string", "category"):
+    if col_type == "string":
         return col.cast(target), None
     strings = pc.utf8_trim_whitespace(col)
     if col_type == "int":
@@ -157,28 +171,34 @@ def stored_type_fits(stored: pa.DataType, col_type: str) -> bool:
     )
 
 
-def _canonical_dictionary(values: pa.Array) -> pa.Array:
+def _canonical_dictionary(values: pa.Array) -> tuple[pa.Array, bool]:
     """``canonical_category`` of each distinct value (a dictionary's few): text is kept unless it is a decimal
-    number, numbers and booleans become their canonical text, NaN is null."""
+    number, numbers and booleans become their canonical text, NaN is null. The flag: the text was kept as is."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         decimal = pc.fill_null(pc.match_substring_regex(values, DECIMAL_PATTERN), False)
         values = values.cast(pa.string())
         if not pc.any(decimal).as_py():
-            return values
+            return values, True
         canonical = [canonical_category(v) for v in pc.filter(values, decimal).to_pylist()]
-        return pc.replace_with_mask(values, decimal, pa.array(canonical, pa.string()))
+        return pc.replace_with_mask(values, decimal, pa.array(canonical, pa.string())), False
     values = nan_to_null(pa.chunked_array([values])).combine_chunks()
-    return pa.array([None if v is None else canonical_category(v) for v in values.to_pylist()], pa.string())
+    return pa.array([None if v is None else canonical_category(v) for v in values.to_pylist()], pa.string()), False
 
 
-def _coded(chunk: pa.Array, index_type: pa.DataType) -> pa.DictionaryArray:
-    """A chunk as a dictionary of canonical category text; rows whose value is missing are null codes."""
-    encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
-    dictionary = _canonical_dictionary(encoded.dictionary)
-    indices = encoded.indices if encoded.indices.type == index_type else encoded.indices.cast(index_type)
-    if dictionary.null_count:  # NaN in a float dictionary: the rows coded for it are missing values
-        missing = pa.array(np.flatnonzero(to_numpy_mask(pc.is_null(dictionary))), index_type)
-        indices = pc.if_else(pc.is_in(indices, value_set=missing), pa.scalar(None, index_type), indices)
+def _coded(chunk: pa.Array) -> pa.DictionaryArray:
+    """A chunk as a dictionary of canonical category text, each distinct text once; rows whose value is missing
+    are null codes."""
+    built = not pa.types.is_dictionary(chunk.type)
+    encoded = pc.dictionary_encode(chunk) if built else chunk
+    dictionary, kept = _canonical_dictionary(encoded.dictionary)
+    indices = encoded.indices if encoded.indices.type == pa.int32() else encoded.indices.cast(pa.int32())
+    # a dictionary built here holds distinct values; a file's is checked (it costs one pass over its values)
+    if dictionary.null_count or not ((built and kept) or len(pc.unique(dictionary)) == len(dictionary)):
+        # NaN in a float dictionary (its rows are missing values), or two values with one canonical text
+        # ("1.0" and "1", -0.0 and 0.0): one code per text, a null code for a missing value
+        distinct = pc.unique(dictionary.drop_null())
+        indices = pc.take(pc.index_in(dictionary, value_set=distinct), indices)
+        dictionary = distinct
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
@@ -186,10 +206,8 @@ def canonical_categories(col: Column) -> Column:
     """A category column as dictionary-encoded canonical text (``canonical_category``), so that a float column's
     1.0 (Parquet) and its CSV text "1.0" are both "1". The rule runs over each chunk's distinct values (the
     dictionary a Parquet file already holds, or one built here), never row by row; checks on the codes judge
-    each distinct value once, and ``cast(pa.string())`` gives the text of every row."""
-    kinds = {c.type.index_type if pa.types.is_dictionary(c.type) else pa.int32() for c in col.chunks}
-    index_type = kinds.pop() if len(kinds) == 1 else pa.int32()  # a Parquet file's own codes are kept as they are
-    return pa.chunked_array([_coded(c, index_type) for c in col.chunks], pa.dictionary(index_type, pa.string()))
+    each distinct value once. Each chunk's dictionary holds each text once (chunks' dictionaries may differ)."""
+    return pa.chunked_array([_coded(c) for c in col.chunks], CATEGORY_TYPE)
 
 
 def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None]:
@@ -197,11 +215,11 @@ def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None
 
     Values that cannot be read as that type become null and are flagged in the returned numpy
     mask (None when every value was readable). Float NaN becomes null; naive timestamps are UTC; categories
-    are canonical text (numbers in their shortest form: 1.0 and "1.0" are "1").
+    are canonical text (numbers in their shortest form: 1.0 and "1.0" are "1"), dictionary-encoded.
     """
     target, source = ARROW_TYPES[col_type], col.type
     if col_type == "category" and not pa.types.is_nested(source):
-        return canonical_categories(col).cast(target), None
+        return canonical_categories(col), None
     if pa.types.is_dictionary(source):
         col, source = col.cast(source.value_type), source.value_type
     col = nan_to_null(col)
@@ -210,7 +228,7 @@ def coerce_column(col: Column, col_type: str) -> tuple[Column, np.ndarray | None
     if pa.types.is_string(source) or pa.types.is_large_string(source):
         return _from_text(col, col_type)
     numeric = pa.types.is_integer(source) or pa.types.is_floating(source)
-    if col_type in ("string", "category") and not pa.types.is_nested(source):
+    if col_type == "string" and not pa.types.is_nested(source):
         return col.cast(target), None
     if col_type == "float" and (numeric or pa.types.is_boolean(source)):
         return col.cast(target, safe=False), None

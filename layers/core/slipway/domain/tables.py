@@ -15,11 +15,16 @@ from slipway.spec import DataContract
 
 __all__ = [
     "CANONICAL_ROW_GROUP_SIZE",
+    "CanonicalParquetWriter",
     "canonical_parquet",
+    "csv_convert_options",
     "gunzip_bounded",
     "is_typed_format",
     "max_decompressed_bytes",
+    "plain_values",
     "read_upload",
+    "require_utf8",
+    "unreadable",
 ]
 
 CANONICAL_ROW_GROUP_SIZE = 256 * 1024
@@ -29,7 +34,7 @@ _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-def _unreadable(key: str, reason: str) -> DataContractViolation:
+def unreadable(key: str, reason: str) -> DataContractViolation:
     finding: dict[str, Any] = {"column": None, "check": "readable", "count": 1, "examples": [], "message": reason}
     return DataContractViolation(f"{key}: {reason}", details={"key": key, "failures": [finding]})
 
@@ -40,7 +45,7 @@ def is_typed_format(key: str) -> bool:
     return key.lower().endswith(_PARQUET_SUFFIXES)
 
 
-def _csv_options(contract: DataContract | None) -> pacsv.ConvertOptions:
+def csv_convert_options(contract: DataContract | None) -> pacsv.ConvertOptions:
     # Text columns are read as text so that "00123" keeps its zeros; everything else is inferred
     # and cast (row by row, with failures counted) by validation.
     text_types = {
@@ -56,16 +61,16 @@ def read_upload(data: bytes, key: str, *, contract: DataContract | None = None) 
     try:
         if lowered.endswith(_CSV_SUFFIXES):
             text = gunzip_bounded(data, key) if lowered.endswith(".gz") else data
-            table = pacsv.read_csv(pa.BufferReader(text), convert_options=_csv_options(contract))
-            _require_utf8(table, key)
+            table = pacsv.read_csv(pa.BufferReader(text), convert_options=csv_convert_options(contract))
+            require_utf8(table, key)
             return table
         if lowered.endswith(_PARQUET_SUFFIXES):
             return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
         hint = " (the file must be UTF-8 text)" if "UTF8" in str(exc) else ""
         kind = "CSV" if ".csv" in lowered else "Parquet"
-        raise _unreadable(key, f"cannot read the object as {kind}: {exc}{hint}") from exc
-    raise _unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
+        raise unreadable(key, f"cannot read the object as {kind}: {exc}{hint}") from exc
+    raise unreadable(key, f"unsupported file type; expected one of {', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}")
 
 
 def max_decompressed_bytes(compressed: int) -> int:
@@ -88,51 +93,92 @@ def gunzip_bounded(data: bytes, key: str) -> bytes:
                 piece = inflate.decompress(pending, 1 << 20)
                 size += len(piece)
                 if size > limit:
-                    raise _unreadable(
+                    raise unreadable(
                         key, f"the gzip stream expands to more than {limit:,} bytes (a decompression bomb?): refused"
                     )
                 out.append(piece)
                 pending = inflate.unconsumed_tail
             if not inflate.eof:
-                raise _unreadable(key, "cannot read the object as gzip: the stream is truncated")
+                raise unreadable(key, "cannot read the object as gzip: the stream is truncated")
             pending = inflate.unused_data
     except zlib.error as exc:
-        raise _unreadable(key, f"cannot read the object as gzip: {exc}") from exc
+        raise unreadable(key, f"cannot read the object as gzip: {exc}") from exc
     return b"".join(out)
 
 
-def _require_utf8(table: pa.Table, key: str) -> None:
+def require_utf8(table: pa.Table, key: str) -> None:
     """pyarrow reads text that is not UTF-8 as bytes: say so, instead of failing later on a cast."""
     binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
     if binary:
-        raise _unreadable(
+        raise unreadable(
             key, f"{len(binary)} column(s) are not UTF-8 text (e.g. {binary[0]!r}): save the file as UTF-8"
         )
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+def plain_values(table: pa.Table) -> pa.Table:
+    """``table`` as the curated Parquet stores it: no schema or field metadata, and dictionary-encoded columns
+    (validation keeps categories so) as their values."""
+    schema = pa.schema(
+        [
+            pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type, f.nullable)
+            for f in table.schema
+        ]
+    )
+    return table.cast(schema)
+
+
+_CANONICAL_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "store_schema": True,
+    "data_page_version": "1.0",
+    "version": "2.6",
+}
+
+
+class CanonicalParquetWriter:
+    """``canonical_parquet``'s bytes written part by part into a file: rows are held until a row group is full
+    and each row group is written from one contiguous chunk, so the file is the same, byte for byte, as
+    ``canonical_parquet`` of all the rows at once, while memory holds one row group."""
+
+    def __init__(self, where: str | pa.NativeFile, schema: pa.Schema) -> None:
+        self.schema = plain_values(schema.empty_table()).schema
+        self._writer = pq.ParquetWriter(where, self.schema, **_CANONICAL_OPTIONS)
+        self._pending: list[pa.Table] = []
+        self._held = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Append ``table``'s rows (dictionary-encoded columns are written as their values)."""
+        self._pending.append(plain_values(table))
+        self._held += table.num_rows
+        while self._held >= CANONICAL_ROW_GROUP_SIZE:
+            held = pa.concat_tables(self._pending)
+            self._write(held.slice(0, CANONICAL_ROW_GROUP_SIZE))
+            self._pending, self._held = [held.slice(CANONICAL_ROW_GROUP_SIZE)], self._held - CANONICAL_ROW_GROUP_SIZE
+
+    def _write(self, rows: pa.Table) -> None:
+        self._writer.write_table(rows.combine_chunks(), row_group_size=CANONICAL_ROW_GROUP_SIZE)
+        self.rows += rows.num_rows
+
+    def close(self) -> None:
+        """Write the last rows (an empty file, like ``canonical_parquet`` of no rows, if there were none)."""
+        if self._held or not self.rows:
+            self._write(pa.concat_tables(self._pending) if self._pending else self.schema.empty_table())
+        self._pending, self._held = [], 0
+        self._writer.close()
 
 
 def canonical_parquet(table: pa.Table) -> bytes:
     """Deterministic Parquet bytes: same rows and schema give the same bytes, whatever the chunking.
 
-    Schema and field metadata (e.g. pandas') are dropped and chunks combined so that page and
-    row-group boundaries depend only on the data. The bytes also embed the writer's
-    ``created_by`` string, so a pyarrow upgrade may change the dataset version of equal data.
+    Written as ``plain_values`` (no metadata, e.g. pandas', and dictionary-encoded columns as their values),
+    chunks combined so that page and row-group boundaries depend only on the data. The bytes also embed the
+    writer's ``created_by`` string, so a pyarrow upgrade may change the dataset version of equal data.
     """
-    plain = table.cast(_plain_schema(table.schema)).combine_chunks()
+    plain = plain_values(table).combine_chunks()
     sink = io.BytesIO()
-    pq.write_table(
-        plain,
-        sink,
-        row_group_size=CANONICAL_ROW_GROUP_SIZE,
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=True,
-        write_statistics=True,
-        store_schema=True,
-        data_page_version="1.0",
-        version="2.6",
-    )
+    pq.write_table(plain, sink, row_group_size=CANONICAL_ROW_GROUP_SIZE, **_CANONICAL_OPTIONS)
     return sink.getvalue()

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.domain.validation import MAX_EXAMPLES, CheckFailure
+from slipway.domain.findings import MAX_EXAMPLES, CheckFailure
 
 __all__ = ["MIN_TRAIN_ROWS", "SplitShape", "trainability_failures"]
 

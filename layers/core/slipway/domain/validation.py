@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -18,85 +16,50 @@ import pyarrow.compute as pc
 
 from slipway.domain.coercion import (
     ARROW_TYPES,
-    canonical_categories,
     coerce_column,
     stored_type_fits,
     to_numpy_mask,
     values_view,
 )
+from slipway.domain.findings import (
+    MAX_EXAMPLES,
+    MAX_SHOWN,
+    CheckFailure,
+    Finding,
+    ValidationReport,
+    finding_of,
+    report_of,
+)
 from slipway.spec import ColumnSpec, DataContract, parse_timestamp
 
-__all__ = ["ARROW_TYPES", "CheckFailure", "ValidationReport", "apply_pii", "validate_table"]
+__all__ = [
+    "ARROW_TYPES",
+    "CheckFailure",
+    "CheckedPart",
+    "Finding",
+    "ValidationReport",
+    "apply_pii",
+    "check_part",
+    "repeat_finding",
+    "repeated_rows",
+    "report_of",
+    "validate_table",
+]
 
-MAX_EXAMPLES = 5
-MAX_UNEXPECTED_LISTED = 50  # a 20,000-column file gets 50 findings and a count, not 20,000 findings
 _DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
 
 type Column = pa.ChunkedArray
-
-
-@dataclass(frozen=True)
-class CheckFailure:
-    """One failed check: which column, which check, how many rows, and the first few row numbers."""
-
-    column: str | None
-    check: str
-    count: int
-    examples: list[int]
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form, as stored in the quarantine report."""
-        return asdict(self)
-
-
-@dataclass
-class ValidationReport:
-    """Every failed check of one table against one contract; ``ok`` when there is none."""
-
-    rows: int
-    failures: list[CheckFailure] = field(default_factory=list)
-    dropped_null_target: int = 0  # rows removed before the checks (``missing_target: drop``)
-
-    @property
-    def ok(self) -> bool:
-        """True when the table meets the contract."""
-        return not self.failures
-
-    @property
-    def checks(self) -> set[tuple[str | None, str]]:
-        """The failed (column, check) pairs, handy for assertions and summaries."""
-        return {(f.column, f.check) for f in self.failures}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form; ``bad_values`` sums the per-check counts."""
-        return {
-            "rows": self.rows,
-            "ok": self.ok,
-            "bad_values": sum(f.count for f in self.failures),
-            "dropped_rows": {"null_target": self.dropped_null_target},
-            "failures": [f.to_dict() for f in self.failures],
-        }
-
-
-def _failure(column: str | None, check: str, rows: np.ndarray, message: str) -> CheckFailure:
-    """``rows``: the offending row numbers, ascending."""
-    return CheckFailure(column, check, int(rows.size), [int(r) for r in rows[:MAX_EXAMPLES]], message)
-
-
-def _n(count: int | np.integer, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _fmt(bound: float | str) -> str:
     return f"{bound:g}" if isinstance(bound, float) else bound
 
 
-def _sample(spec: ColumnSpec, col: Column, rows: np.ndarray) -> str:
+def _shown(spec: ColumnSpec, col: Column, rows: np.ndarray) -> tuple[str, ...] | None:
     """A few offending values for the message; PII columns never show theirs."""
     if spec.pii != "keep":
-        return ""
-    return ", e.g. " + ", ".join(repr(col[int(r)].as_py()) for r in rows[:3])
+        return None
+    return tuple(repr(col[int(r)].as_py()) for r in rows[:MAX_SHOWN])
 
 
 def _failed(ok: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -196,19 +159,14 @@ def _bound(spec: ColumnSpec, value: float | str) -> pa.Scalar:
     return pa.scalar(float(value), pa.float64())
 
 
-def _extremes(chunk: pa.Array) -> tuple[Any, Any]:
-    """(min, max) of a numeric chunk's values, (None, None) when it has none. Floats hold no NaN here (it
-    became null), so numpy reduces the zero-copy view; with nulls, a copy whose null rows hold a value of the
-    chunk (which changes neither extreme)."""
+def _slot_extremes(chunk: pa.Array) -> tuple[float, float] | None:
+    """(min, max) over every slot of a numeric chunk, None when it holds no value. A null row's slot holds
+    anything (a NaN made null, which these ignore, or any number), so they bound the values rather than being
+    their extremes: a chunk whose bound crosses is searched, and the search skips null rows. No copy."""
     if chunk.null_count == len(chunk):
-        return None, None
+        return None
     values = values_view(chunk)
-    if chunk.null_count:
-        nulls = _null_positions(chunk)
-        skipped = np.flatnonzero(nulls != np.arange(nulls.size))  # the first row not null: the first gap
-        values = values.copy()
-        values[nulls] = values[skipped[0] if skipped.size else nulls.size]
-    return values.min(), values.max()
+    return np.fmin.reduce(values).item(), np.fmax.reduce(values).item()
 
 
 def _limit(values: np.ndarray, check: str, bound: float) -> float | int:
@@ -228,44 +186,38 @@ def _crossing(chunk: pa.Array, check: str, bound: float) -> np.ndarray:
     return np.asarray(rows[_valid_at(chunk, rows)])
 
 
-def _check_bounds(spec: ColumnSpec, col: Column) -> list[CheckFailure]:
+def _check_bounds(spec: ColumnSpec, col: Column) -> list[Finding]:
     if (spec.min is None and spec.max is None) or col.null_count == len(col):
         return []
     failures = []
     numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-    if numeric:  # per chunk, so that only the chunks whose extreme crosses a bound are searched row by row
-        extremes = [_extremes(c) for c in col.chunks]
-        lowest = min(lo for lo, _ in extremes if lo is not None)
-        highest = max(hi for _, hi in extremes if hi is not None)
+    if numeric:  # per chunk, so that only the chunks whose values may cross a bound are searched row by row
+        spans = [_slot_extremes(c) for c in col.chunks]
         starts = np.cumsum([0] + [len(c) for c in col.chunks])[:-1]
     else:
         both = pc.min_max(col)
         lowest, highest = both["min"].as_py(), both["max"].as_py()
-    for check, bound, extreme, word in (("min", spec.min, lowest, "below"), ("max", spec.max, highest, "above")):
+    for check, bound, word in (("min", spec.min, "below"), ("max", spec.max, "above")):
         if bound is None:
             continue
-        limit = _bound(spec, bound)
-        if not (extreme < limit.as_py() if check == "min" else extreme > limit.as_py()):
-            continue
+        limit = _bound(spec, bound).as_py()
         if numeric:
-            side = 0 if check == "min" else 1
-            crossed = [
-                e[side] is not None and (e[side] < limit.as_py() if check == "min" else e[side] > limit.as_py())
-                for e in extremes
-            ]
             found = [
-                _crossing(c, check, limit.as_py()) + start
-                for c, start, crosses in zip(col.chunks, starts, crossed, strict=True)
-                if crosses
+                _crossing(c, check, limit) + start
+                for c, start, span in zip(col.chunks, starts, spans, strict=True)
+                if span is not None and (span[0] < limit if check == "min" else span[1] > limit)
             ]
-            rows = np.concatenate(found)
+            rows = np.concatenate(found) if found else np.zeros(0, np.int64)
+        elif lowest < limit if check == "min" else highest > limit:
+            rows = np.flatnonzero(to_numpy_mask((pc.less if check == "min" else pc.greater)(col, _bound(spec, bound))))
         else:
-            rows = np.flatnonzero(to_numpy_mask((pc.less if check == "min" else pc.greater)(col, limit)))
-        failures.append(_failure(spec.name, check, rows, f"{_n(rows.size, 'value')} {word} {check} {_fmt(bound)}"))
+            continue
+        if rows.size:
+            failures.append(finding_of(spec.name, check, rows, "value", f"{word} {check} {_fmt(bound)}"))
     return failures
 
 
-def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure | None:
+def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> Finding | None:
     """``text``: what text checks judge, the upload's text (or a category's canonical codes)."""
     if spec.allowed is None:
         return None
@@ -277,38 +229,66 @@ def _check_allowed(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure 
         bad = np.flatnonzero(found & to_numpy_mask(pc.is_valid(col)))
     if bad is None or not bad.size:
         return None
-    message = f"{_n(bad.size, 'value')} not in {spec.allowed}{_sample(spec, col, bad)}"
-    return _failure(spec.name, "allowed", bad, message)
+    return finding_of(spec.name, "allowed", bad, "value", f"not in {spec.allowed}", _shown(spec, col, bad))
 
 
-def _check_regex(spec: ColumnSpec, text: Column, col: Column) -> CheckFailure | None:
+def _check_regex(spec: ColumnSpec, text: Column, col: Column) -> Finding | None:
     if spec.regex is None:
         return None
     pattern = f"^(?:{spec.regex})$"
     bad = _text_failures(text, lambda values: pc.match_substring_regex(values, pattern))
     if bad is None:
         return None
-    message = f"{_n(bad.size, 'value')} not matching {spec.regex!r}{_sample(spec, col, bad)}"
-    return _failure(spec.name, "regex", bad, message)
+    return finding_of(spec.name, "regex", bad, "value", f"not matching {spec.regex!r}", _shown(spec, col, bad))
 
 
-def _repeated_rows(values: pa.Array) -> np.ndarray | None:
+def _repeats_within(values: np.ndarray, fresh: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Positions among ``fresh`` ones whose value an earlier fresh position holds. Each position writes itself
+    at its value in ``owner``; a value held by several keeps one of them, so those that find another there are
+    every holder of a repeated value but one, and with the one they found, all of them (no count, no sort)."""
+    at = np.flatnonzero(fresh)
+    owner[values[at]] = at
+    lost = at[owner[values[at]] != at]
+    held = np.union1d(lost, owner[values[lost]])
+    order = np.lexsort((held, values[held]))  # by value, then position: the first holder of each value leads
+    first = np.r_[True, np.diff(values[held][order]) != 0]
+    return np.asarray(held[order][~first])
+
+
+def _dense_repeats(parts: list[np.ndarray], lo: int, size: int) -> np.ndarray | None:
+    """``repeated_rows`` of integers in ``[lo, lo + size)`` given as consecutive runs of rows (a column's chunks):
+    walked in order with one flag per possible value, so a row repeats when its value's flag is already up."""
+    seen = np.zeros(size, dtype=bool)
+    owner = np.empty(0, dtype=np.int64)
+    found, start, distinct = [], 0, 0
+    for part in parts:
+        values = part - lo if lo else part
+        repeats = seen[values]  # values met in an earlier run
+        seen[values] = True
+        now = int(np.count_nonzero(seen))
+        if now - distinct < values.size - int(np.count_nonzero(repeats)):  # a new value on several rows of this run
+            if not owner.size:
+                owner = np.empty(size, dtype=np.int64)
+            repeats[_repeats_within(values, ~repeats, owner)] = True
+        distinct = now
+        if repeats.any():
+            found.append(np.flatnonzero(repeats) + start)
+        start += values.size
+    return np.concatenate(found) if found else None
+
+
+def repeated_rows(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Rows repeating an earlier row's value (nulls never repeat), ascending, or None if all values differ."""
     n = len(values)
     integral = pa.types.is_integer(values.type) or pa.types.is_timestamp(values.type)
     if integral and values.null_count == 0 and n:
-        x = values.cast(pa.int64()).to_numpy()
-        lo, hi = int(x.min()), int(x.max())
-        if hi - lo < 4 * n:  # dense ids: mark and count in arrays instead of hashing
-            offsets = x - lo
-            seen = np.zeros(hi - lo + 1, dtype=bool)
-            seen[offsets] = True
-            if np.count_nonzero(seen) == n:  # as many values as rows: none repeats
-                return None
-            rows = np.flatnonzero((np.bincount(offsets) > 1)[offsets])  # every row of a repeated value, in order
-            order = np.argsort(offsets[rows], kind="stable")
-            firsts = np.r_[True, np.diff(offsets[rows][order]) != 0]
-            return np.sort(rows[order][~firsts])
+        chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        parts = [values_view(c if c.type == pa.int64() else c.cast(pa.int64())) for c in chunks if len(c)]
+        lo, hi = min(int(p.min()) for p in parts), max(int(p.max()) for p in parts)
+        if hi - lo < 4 * n:  # dense ids: values index arrays instead of being hashed
+            return _dense_repeats(parts, lo, hi - lo + 1)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     if len(encoded.dictionary) == n - values.null_count:
         return None
@@ -319,17 +299,24 @@ def _repeated_rows(values: pa.Array) -> np.ndarray | None:
     return np.flatnonzero((codes >= 0) & (codes <= previous_max))
 
 
-def _check_unique(spec: ColumnSpec, col: Column) -> CheckFailure | None:
+def _check_unique(spec: ColumnSpec, col: Column) -> Finding | None:
     if not spec.unique:
         return None
-    repeated = _repeated_rows(col.combine_chunks())
+    if pa.types.is_dictionary(col.type):  # combined, a category's chunks share one dictionary: equal codes, text
+        repeated = repeated_rows(col.combine_chunks().indices)
+    else:
+        repeated = repeated_rows(col)
     if repeated is None:
         return None
-    message = f"{_n(repeated.size, 'row')} repeating an earlier value{_sample(spec, col, repeated)}"
-    return _failure(spec.name, "unique", repeated, message)
+    return repeat_finding(spec, repeated, _shown(spec, col, repeated))
 
 
-def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[CheckFailure]]:
+def repeat_finding(spec: ColumnSpec, rows: np.ndarray, shown: tuple[str, ...] | None) -> Finding:
+    """The ``unique`` finding: ``rows`` repeat an earlier row's value."""
+    return finding_of(spec.name, "unique", rows, "row", "repeating an earlier value", shown)
+
+
+def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[Finding]]:
     """A typed file stores the column as another type: one ``type`` finding naming both, over every value."""
     stored = raw.type.value_type if pa.types.is_dictionary(raw.type) else raw.type
     shown = "string" if pa.types.is_large_string(stored) else str(stored)
@@ -337,73 +324,92 @@ def _stored_type_mismatch(spec: ColumnSpec, raw: Column) -> tuple[Column, list[C
         f"stored as {shown} in a typed file; the contract says {spec.type} "
         "(set coerce: true on the column to convert its values)"
     )
-    failure = _failure(spec.name, "type", np.flatnonzero(to_numpy_mask(pc.is_valid(raw))), message)
-    return pa.chunked_array([pa.nulls(len(raw), ARROW_TYPES[spec.type])]), [failure]
+    valid = np.flatnonzero(to_numpy_mask(pc.is_valid(raw)))
+    return pa.chunked_array([pa.nulls(len(raw), ARROW_TYPES[spec.type])]), [
+        Finding(spec.name, "type", int(valid.size), [int(r) for r in valid[:MAX_EXAMPLES]], text=message)
+    ]
 
 
-def _check_column(spec: ColumnSpec, raw: Column, stored_types: bool = False) -> tuple[Column, list[CheckFailure]]:
+def _check_column(
+    spec: ColumnSpec, raw: Column, stored_types: bool = False, unique: bool = True
+) -> tuple[Column, list[Finding]]:
     if stored_types and not spec.coerce and not stored_type_fits(raw.type, spec.type):
         return _stored_type_mismatch(spec, raw)
-    failures: list[CheckFailure] = []
-    text = raw
-    if spec.type == "category" and not pa.types.is_nested(raw.type):
-        # judged as canonical text, once per distinct value through the codes; every row's text only for the output
-        text = canonical_categories(raw)
-        col, type_failed = text.cast(ARROW_TYPES["category"]), None
-    else:
-        col, type_failed = coerce_column(raw, spec.type)
+    failures: list[Finding] = []
+    col, type_failed = coerce_column(raw, spec.type)
+    # text checks judge the upload's text, or a category's canonical text once per distinct value through its codes
+    text = col if spec.type == "category" else raw
     unreadable = np.flatnonzero(type_failed) if type_failed is not None else np.zeros(0, np.int64)
     if unreadable.size:
-        message = f"{_n(unreadable.size, 'value')} not readable as {spec.type}{_sample(spec, raw, unreadable)}"
-        failures.append(_failure(spec.name, "type", unreadable, message))
+        shown = _shown(spec, raw, unreadable)
+        failures.append(finding_of(spec.name, "type", unreadable, "value", f"not readable as {spec.type}", shown))
     missing = col.null_count - unreadable.size
     if not spec.nullable and missing > 0:
         nulls = _null_rows(col)
         if unreadable.size:
             nulls = np.setdiff1d(nulls, unreadable, assume_unique=True)
-        failures.append(_failure(spec.name, "not_null", nulls, f"{_n(missing, 'null')} in a non-nullable column"))
+        failures.append(finding_of(spec.name, "not_null", nulls, "null", "in a non-nullable column"))
     failures.extend(_check_bounds(spec, col))
-    for check in (_check_allowed(spec, text, col), _check_regex(spec, text, col), _check_unique(spec, col)):
+    repeats = _check_unique(spec, col) if unique else None
+    for check in (_check_allowed(spec, text, col), _check_regex(spec, text, col), repeats):
         if check is not None:
             failures.append(check)
     return col, failures
 
 
-def _header_failures(names: list[str], contract: DataContract) -> list[CheckFailure]:
-    """Columns the contract does not declare, or declared more than once. A header naming no contract column
-    at all is one ``header`` finding that quotes none of it (a file without a header row has data there)."""
-    declared = set(contract.names)
-    counts = collections.Counter(names)
-    if names and not declared & counts.keys():
-        message = (
-            f"none of the {len(counts)} column names in the first row is a column of the contract (a file "
-            f"without a header row?); expected: {', '.join(contract.names)}"
-        )
-        return [CheckFailure(None, "header", 1, [], message)]
-    odd = [name for name in counts if name not in declared or counts[name] > 1]
-    failures = [
-        CheckFailure(
-            name,
-            "unexpected_column",
-            1,
-            [],
-            f"column {name!r} appears {counts[name]} times"
-            if name in declared
-            else f"column {name!r} is not in the contract",
-        )
-        for name in odd[:MAX_UNEXPECTED_LISTED]
-    ]
-    if len(odd) > MAX_UNEXPECTED_LISTED:
-        rest = len(odd) - MAX_UNEXPECTED_LISTED
-        failures.append(
-            CheckFailure(None, "unexpected_column", rest, [], f"{rest} more columns not in the contract, not listed")
-        )
-    return failures
-
-
-def _missing(spec: ColumnSpec, rows: int) -> tuple[Column, list[CheckFailure]]:
-    failure = CheckFailure(spec.name, "missing_column", 1, [], f"column {spec.name!r} is missing")
+def _missing(spec: ColumnSpec, rows: int) -> tuple[Column, list[Finding]]:
+    failure = Finding(spec.name, "missing_column", 1, [], text=f"column {spec.name!r} is missing")
     return pa.chunked_array([pa.nulls(rows, ARROW_TYPES[spec.type])]), [failure]
+
+
+@dataclass(frozen=True)
+class CheckedPart:
+    """Rows of an upload cast to the contract and checked (all of it, or one part of one read in parts)."""
+
+    typed: pa.Table  # the contract's columns, with the contract's types
+    findings: list[Finding]  # examples are row numbers of the upload
+    first_row: int  # the upload row number of the part's first row
+    kept: np.ndarray | None  # positions in the part of the typed rows when rows without a target were dropped
+    uploaded: int  # rows of the upload read here
+
+    def upload_rows(self) -> np.ndarray:
+        """The upload row number of each typed row."""
+        return self.first_row + (self.kept if self.kept is not None else np.arange(self.typed.num_rows))
+
+
+def check_part(
+    table: pa.Table,
+    contract: DataContract,
+    *,
+    first_row: int = 0,
+    max_workers: int | None = None,
+    stored_types: bool = False,
+    unique: bool = True,
+) -> CheckedPart:
+    """Cast ``table`` (the upload's rows from ``first_row`` on) to the contract and run every check on its rows;
+    ``unique=False`` leaves ``unique`` to the caller, who sees the other parts (the file-level checks, header
+    and row count, are ``report_of``'s)."""
+    uploaded = table.num_rows
+    table, kept = _drop_missing_targets(table, contract)
+    rows, names = table.num_rows, table.schema.names
+
+    def check(spec: ColumnSpec) -> tuple[Column, list[Finding]]:
+        if spec.name not in names:
+            return _missing(spec, rows)
+        return _check_column(spec, table.column(names.index(spec.name)), stored_types, unique)
+
+    workers = max_workers or min(_DEFAULT_WORKERS, len(contract.columns))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            checked = list(pool.map(check, contract.columns))
+    else:
+        checked = [check(spec) for spec in contract.columns]
+    findings = [f for _, found in checked for f in found]
+    if kept is not None or first_row:  # report row numbers of the upload
+        at = (lambda e: int(kept[e])) if kept is not None else (lambda e: e)
+        findings = [dataclasses.replace(f, examples=[first_row + at(e) for e in f.examples]) for f in findings]
+    typed = pa.table([col for col, _ in checked], names=contract.names)
+    return CheckedPart(typed, findings, first_row, kept, uploaded)
 
 
 def validate_table(
@@ -412,39 +418,15 @@ def validate_table(
     """Cast ``table`` to the contract and run every check, collecting all failures.
 
     The returned table has exactly the contract's columns, in order, with the contract's Arrow
-    types; values that failed the type check are null, and a missing column is all null.
-    Columns are checked in a small thread pool (Arrow and numpy release the GIL);
+    types (a category dictionary-encoded); values that failed the type check are null, and a missing column
+    is all null. Columns are checked in a small thread pool (Arrow and numpy release the GIL);
     ``max_workers=1`` checks them one after another. ``stored_types`` (a typed file such as Parquet): a
     column stored as another type than the contract's is a ``type`` finding unless the column says
     ``coerce: true``; text (CSV) is always parsed.
     """
-    uploaded_rows = table.num_rows
-    table, kept = _drop_missing_targets(table, contract)
-    rows, names = table.num_rows, table.schema.names
-    failures: list[CheckFailure] = []
-    failures.extend(_header_failures(names, contract))
-
-    def check(spec: ColumnSpec) -> tuple[Column, list[CheckFailure]]:
-        if spec.name not in names:
-            return _missing(spec, rows)
-        return _check_column(spec, table.column(names.index(spec.name)), stored_types)
-
-    workers = max_workers or min(_DEFAULT_WORKERS, len(contract.columns))
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            checked = list(pool.map(check, contract.columns))
-    else:
-        checked = [check(spec) for spec in contract.columns]
-    for _, column_failures in checked:
-        failures.extend(column_failures)
-    too_few = rows < contract.min_rows
-    if too_few or (contract.max_rows is not None and rows > contract.max_rows):
-        bound = f"min_rows {contract.min_rows}" if too_few else f"max_rows {contract.max_rows}"
-        failures.append(CheckFailure(None, "row_count", 1, [], f"{rows} rows breaks {bound}"))
-    typed = pa.table([col for col, _ in checked], names=contract.names)
-    if kept is not None:  # report row numbers of the upload, not of the rows kept
-        failures = [dataclasses.replace(f, examples=[int(kept[e]) for e in f.examples]) for f in failures]
-    return typed, ValidationReport(rows=uploaded_rows, failures=failures, dropped_null_target=uploaded_rows - rows)
+    part = check_part(table, contract, max_workers=max_workers, stored_types=stored_types)
+    report = report_of(table.schema.names, contract, part.findings, part.typed.num_rows, part.uploaded)
+    return part.typed, report
 
 
 def _drop_missing_targets(table: pa.Table, contract: DataContract) -> tuple[pa.Table, np.ndarray | None]:
