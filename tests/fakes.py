@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from slipway.adapters.metadata import as_stored
@@ -76,6 +77,11 @@ class FakeArtifactStore:
 
     def get_json(self, obj: S3Object) -> Any:
         return json.loads(self.get_bytes(obj))
+
+    def download(self, obj: S3Object, path: Path) -> int:
+        data = self.get_bytes(obj)
+        path.write_bytes(data)
+        return len(data)
 
     def put_bytes(
         self,

@@ -86,13 +86,13 @@ def view_show(target: Target, name: str) -> tuple[Any, Any]:
     for f in view.features:
         features.add_row(f.name, f.type, str(f.nullable), "—" if f.default is None else repr(f.default), f.description)
     history = Table(title="versions (newest first)")
-    for column in ("version", "rows", "entities", "written online", "events", "upload", "run"):
+    for column in ("version", "rows", "newest rows", "written online", "events", "upload", "run"):
         history.add_column(column)
     for v in versions:
         history.add_row(
             str(v["version"]),
             str(v["rows"]),
-            str(v["entities"]),
+            str(v["online_records"]),
             str(v["written_online"]),
             f"{v.get('first_event')} … {v.get('last_event')}",
             escape(str(v["raw_uri"])),

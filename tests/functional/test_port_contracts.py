@@ -145,6 +145,17 @@ def test_store_round_trips_bytes_and_json(store: ArtifactStore, obj: Callable[..
     assert written.key == "a/b.bin" and written.version_id
 
 
+def test_store_downloads_a_pinned_version_to_a_file(
+    store: ArtifactStore, obj: Callable[..., S3Object], tmp_path: Path
+) -> None:
+    first = store.put_bytes(obj("big.bin"), bytes(range(256)) * 40_000)  # 10 MB: more than one part
+    store.put_bytes(obj("big.bin"), b"later")
+    assert store.download(first, tmp_path / "big.bin") == 10_240_000
+    assert (tmp_path / "big.bin").read_bytes() == bytes(range(256)) * 40_000
+    with pytest.raises(NotFound):
+        store.download(obj("absent.bin"), tmp_path / "absent.bin")
+
+
 def test_store_keeps_every_version_and_reads_a_pinned_one(store: ArtifactStore, obj: Callable[..., S3Object]) -> None:
     first = store.put_bytes(obj("k"), b"one")
     second = store.put_bytes(obj("k"), b"two")

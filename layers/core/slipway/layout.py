@@ -324,8 +324,10 @@ def view_offline_prefix(view: str) -> str:
     return f"views/{view}/"
 
 
-def view_offline_part(bucket: str, view: str, day: str, version: int, dataset_version: str) -> S3Object:
-    return S3Object(bucket=bucket, key=f"views/{view}/event_date={day}/{version:06d}-{dataset_version[:16]}.parquet")
+def view_offline_part(bucket: str, view: str, day: str, version: int, dataset_version: str, group: int) -> S3Object:
+    """The rows of one event date in row group ``group`` of a view version's curated upload."""
+    name = f"{version:06d}-{dataset_version[:16]}-{group:05d}.parquet"
+    return S3Object(bucket=bucket, key=f"views/{view}/event_date={day}/{name}")
 
 
 def view_version_of_part(key: str) -> int:

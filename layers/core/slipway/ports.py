@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from slipway.objects import S3Object
@@ -35,6 +36,10 @@ class ArtifactStore(Protocol):
     def get_bytes(self, obj: S3Object) -> bytes: ...
 
     def get_json(self, obj: S3Object) -> Any: ...
+
+    def download(self, obj: S3Object, path: Path) -> int:
+        """Write the object to a local file a part at a time (memory holds a part, never the object); its size."""
+        ...
 
     def put_bytes(
         self,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from slipway.adapters.clients import aws_errors
 from slipway.errors import NotFound
 from slipway.objects import S3Object
 
+DOWNLOAD_CHUNK = 8 * 1024 * 1024  # bytes read from S3 at a time by download
 _MISSING = frozenset({"NoSuchKey", "404", "NoSuchVersion", "NoSuchBucket", "NotFound"})
 
 
@@ -31,6 +33,17 @@ class S3ArtifactStore:
 
     def get_json(self, obj: S3Object) -> Any:
         return json.loads(self.get_bytes(obj))
+
+    def download(self, obj: S3Object, path: Path) -> int:
+        kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
+        if obj.version_id:
+            kwargs["VersionId"] = obj.version_id
+        size = 0
+        with aws_errors(f"get {_where(obj)}", missing=_MISSING), path.open("wb") as out:
+            for chunk in self._s3.get_object(**kwargs)["Body"].iter_chunks(DOWNLOAD_CHUNK):
+                out.write(chunk)
+                size += len(chunk)
+        return size
 
     def put_bytes(
         self,

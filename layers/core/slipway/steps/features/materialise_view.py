@@ -5,20 +5,24 @@ nothing)."""
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
+from pathlib import Path
 from typing import Any, NoReturn
 
-import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from slipway import layout
-from slipway.domain.digest import sha256_hex
 from slipway.domain.feature_views import newest_per_entity
 from slipway.domain.lineage import Edge, raw_node, view_node, view_spec_node
-from slipway.domain.tables import canonical_parquet, is_typed_format, read_upload
-from slipway.domain.validation import apply_pii, validate_table
+from slipway.domain.tables import canonical_parquet
+from slipway.domain.upload_stream import validate_upload_file
+from slipway.domain.validation import apply_pii
 from slipway.errors import DataContractViolation, SlipwayError, SpecError
 from slipway.objects import S3Object
 from slipway.ports import Deps
+from slipway.spec.feature_view import FeatureViewSpec
 from slipway.stores.artifacts import PARQUET, put_if_absent
 from slipway.stores.feature_views import claim_version, current_view
 from slipway.stores.runs import start_run, update_run
@@ -48,18 +52,35 @@ def materialise_view(deps: Deps, raw: S3Object, run_id: str) -> dict[str, Any]:
         )
         _quarantine(deps, raw, view_name, run_id, _finding("spec", message), error=SpecError)
     contract = view.contract()
-    try:
-        table = read_upload(deps.store.get_bytes(raw), raw.key, contract=contract)
-    except DataContractViolation as e:
-        report = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
-        _quarantine(deps, raw, view_name, run_id, report)
-    typed, checked = validate_table(table, contract, stored_types=is_typed_format(raw.key))
-    if not checked.ok:
-        _quarantine(deps, raw, view_name, run_id, checked.to_dict())
-    curated = apply_pii(typed, contract, deps.settings.pii_salt)
-    dataset_version = sha256_hex(canonical_parquet(curated))
-    version, claimed = claim_version(deps, view_name, dataset_version, run_id)
-    done = deps.table.get(*layout.view_version_key(view_name, version))
+    with tempfile.TemporaryDirectory(prefix="materialise-") as scratch:
+        local = Path(scratch) / (raw.key.rsplit("/", 1)[-1] or "upload")
+        deps.store.download(raw, local)
+        try:  # in parts: memory holds a part of the upload (CSV blocks, Parquet row groups), never the whole file
+            streamed = validate_upload_file(
+                local,
+                raw.key,
+                contract,
+                lambda typed: apply_pii(typed, contract, deps.settings.pii_salt),
+                Path(scratch) / "curated.parquet",
+            )
+        except DataContractViolation as e:
+            report = {"rows": 0, "ok": False, "bad_values": 0, "failures": e.details.get("failures", [])}
+            _quarantine(deps, raw, view_name, run_id, report)
+        local.unlink()
+        if streamed.curated is None:
+            _quarantine(deps, raw, view_name, run_id, streamed.report.to_dict())
+        return _materialise(deps, raw, run_id, view, spec_version, streamed.curated, streamed.rows)
+
+
+def _materialise(
+    deps: Deps, raw: S3Object, run_id: str, view: FeatureViewSpec, spec_version: str, curated: Path, rows: int
+) -> dict[str, Any]:
+    """The curated rows (canonical Parquet: the dataset version is its hash) into the view's offline history and the
+    online store, one row group at a time."""
+    name = view.name
+    dataset_version = _file_sha256(curated)
+    version, claimed = claim_version(deps, name, dataset_version, run_id)
+    done = deps.table.get(*layout.view_version_key(name, version))
     if done is not None and done.get("run_id") != run_id:  # the same content was materialised before: a replay
         update_run(
             deps,
@@ -69,54 +90,69 @@ def materialise_view(deps: Deps, raw: S3Object, run_id: str) -> dict[str, Any]:
             view_version=version,
             ended_at=deps.now_iso(),
         )
-        return {"view": view_name, "version": version, "new": False, "written": 0, "rows": curated.num_rows}
+        return {"view": name, "version": version, "new": False, "written": 0, "rows": rows}
 
     lake = deps.settings.lake_bucket
-    days = pc.strftime(curated.column(view.timestamp), format="%Y-%m-%d")
-    for day in sorted(pc.unique(days).to_pylist()):
-        part = curated.filter(pc.equal(days, day))
-        put_if_absent(
-            deps.store,
-            layout.view_offline_part(lake, view_name, day, version, dataset_version),
-            canonical_parquet(part),
-            PARQUET,
-        )
     features = [f.name for f in view.features]
-    types = [contract.column(k).type for k in view.entity]
-    records = newest_per_entity(
-        curated,
-        view=view_name,
-        entity=view.entity,
-        entity_types=types,
-        timestamp=view.timestamp,
-        features=features,
-        version=version,
-        ttl_s=view.ttl_seconds,
-    )
-    written = sum(deps.online.write_newer(records[i : i + ONLINE_BATCH]) for i in range(0, len(records), ONLINE_BATCH))
-    times = curated.column(view.timestamp)
+    key_types = [view.contract().column(k).type for k in view.entity]
+    written = considered = 0
+    first: Any = None
+    last: Any = None
+    parquet = pq.ParquetFile(curated)
+    for group in range(parquet.num_row_groups):
+        part = parquet.read_row_group(group)
+        times = part.column(view.timestamp)
+        days = pc.strftime(times, format="%Y-%m-%d")
+        for day in sorted(pc.unique(days).to_pylist()):
+            rows_of_day = part.filter(pc.equal(days, day))
+            put_if_absent(
+                deps.store,
+                layout.view_offline_part(lake, name, day, version, dataset_version, group),
+                canonical_parquet(rows_of_day),
+                PARQUET,
+            )
+        # each row group's newest row per entity; across row groups the store's condition keeps the newest (ties:
+        # the earlier row group, as offline the earlier row)
+        records = newest_per_entity(
+            part,
+            view=name,
+            entity=view.entity,
+            entity_types=key_types,
+            timestamp=view.timestamp,
+            features=features,
+            version=version,
+            ttl_s=view.ttl_seconds,
+        )
+        considered += len(records)
+        written += sum(
+            deps.online.write_newer(records[i : i + ONLINE_BATCH]) for i in range(0, len(records), ONLINE_BATCH)
+        )
+        low, high = pc.min(times).as_py(), pc.max(times).as_py()
+        first = low if first is None or (low is not None and low < first) else first
+        last = high if last is None or (high is not None and high > last) else last
     now = deps.now_iso()
     recorded = {
-        "view": view_name,
+        "view": name,
         "version": version,
         "spec_version": spec_version,
         "dataset_version": dataset_version,
         "raw_uri": raw.uri,
         "raw_version_id": raw.version_id,
-        "rows": curated.num_rows,
-        "entities": len(records),
+        "rows": rows,
+        "online_records": considered,
         "written_online": written,
-        "first_event": _iso(pc.min(times)),
-        "last_event": _iso(pc.max(times)),
+        "first_event": first.isoformat() if first is not None else None,
+        "last_event": last.isoformat() if last is not None else None,
         "run_id": run_id,
         "created_at": now,
     }
-    deps.table.put_new(layout.item(layout.view_version_key(view_name, version), **recorded))
-    node = view_node(view_name, version)
-    for edge in (
+    deps.table.put_new(layout.item(layout.view_version_key(name, version), **recorded))
+    node = view_node(name, version)
+    edges = (
         Edge(raw_node(raw.uri, raw.version_id), node, "materialised_into"),
-        Edge(view_spec_node(view_name, spec_version), node, "validated"),
-    ):
+        Edge(view_spec_node(name, spec_version), node, "validated"),
+    )
+    for edge in edges:
         for item in edge.items(now):
             deps.table.put_new(item)
     update_run(
@@ -129,12 +165,15 @@ def materialise_view(deps: Deps, raw: S3Object, run_id: str) -> dict[str, Any]:
         dataset_version=dataset_version,
         ended_at=now,
     )
-    return {"view": view_name, "version": version, "new": claimed, "written": written, "rows": curated.num_rows}
+    return {"view": name, "version": version, "new": claimed, "written": written, "rows": rows}
 
 
-def _iso(value: pa.Scalar) -> str | None:
-    found = value.as_py()
-    return found.isoformat() if found is not None else None
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _finding(check: str, message: str) -> dict[str, Any]:
