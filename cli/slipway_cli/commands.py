@@ -178,7 +178,7 @@ def models_list(deps: Deps) -> tuple[Any, Any]:
     """Every model: a bounded read each (its newest version, its aliases, its champion), however many versions it
     has. Version numbers have no gaps (``ModelRegistry.register``), so the newest one is how many there are."""
     registry = ModelRegistry.of(deps)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model in registry.model_names():
         latest = int(registry.versions_page(model, limit=1)[0]["version"])
         champion = registry.champion(model)

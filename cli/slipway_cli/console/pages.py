@@ -4,7 +4,7 @@ where a list grows): plain dicts for the templates. No page reads the table any 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +14,13 @@ from slipway import layout
 from slipway.domain.lineage import model_node
 from slipway.errors import NotFound, SlipwayError
 from slipway.objects import S3Object
-from slipway.stores import audit, lineage, runs
+from slipway.stores import lineage, runs
 from slipway.stores.promotions import KIND as PROMOTION
 from slipway.stores.promotions import pending_approvals
 from slipway.stores.registry import ModelRegistry
 from slipway_cli import drift
 from slipway_cli.commands import public, runs_show, served_versions
+from slipway_cli.console import history
 from slipway_cli.console.graph import lineage_svg
 from slipway_cli.target import Target
 
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 PAGE = 25  # versions or runs a page lists
+CURSORS = ("history_before", "promotions_after", "audit_before")  # where the model page's other lists start
 PROMOTIONS_AMONG = 100  # a model page's promotions: those among its newest runs and promotions
 
 
@@ -80,9 +82,18 @@ def metric_names(versions: Iterable[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def model_page(target: Target, model: str, *, before: int | None, metric: str | None) -> dict[str, Any]:
-    """A model: a page of its versions (newest first), the chosen metric across them, its aliases and their
-    history, its promotions, drift checks and audit trail."""
+def model_page(
+    target: Target,
+    model: str,
+    *,
+    before: int | None,
+    metric: str | None,
+    cursors: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """A model: a page of its versions (newest first), the chosen metric across them, its aliases, a page of their
+    history, a page of its promotions, its drift checks and a page of its audit trail (``cursors``: where each of
+    those pages starts, ``history_before``, ``promotions_after``, ``audit_before``; None: the newest)."""
+    cursors = cursors or {}
     deps = target.deps
     registry = ModelRegistry.of(deps)
     versions = [public(v) for v in registry.versions_page(model, limit=PAGE, before=before)]
@@ -111,9 +122,9 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         ],
         "layout": {"xaxis": {"title": {"text": "version"}, "dtick": 1}, "yaxis": {"title": {"text": chosen}}},
     }
-    trail = audit.trail(deps, model)
-    history = [e for e in trail if e["kind"] == "alias-move"]
-    promotions = [public(r) for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG) if r.get("kind") == PROMOTION]
+    moves, older_moves = history.alias_moves(deps, model, cursors.get("history_before"))
+    entries, older_entries = history.audit_entries(deps, model, cursors.get("audit_before"))
+    promotions, older_promotions = history.promotions(deps, model, cursors.get("promotions_after"))
     checks, _ = drift.history(target, model, limit=20)
     checks = [{**c, "model": model} for c in checks]
     oldest = int(versions[-1]["version"]) if versions else None
@@ -125,12 +136,16 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         "chart": chart,
         "aliases": alias_items,
         "served": served_versions(alias_items),
-        "history": list(reversed(history)),
+        "history": moves,
+        "older_history": older_moves,
         "promotions": promotions,
+        "older_promotions": older_promotions,
+        "promotions_read": history.RUNS_READ,
         "promotions_chart": _promotions_chart(promotions),
         "drift": checks,
         "drift_chart": _drift_chart(target, checks),
-        "audit": list(reversed([e for e in trail if e["kind"] != "alias-move"])),
+        "audit": entries,
+        "older_audit": older_entries,
         "older": oldest if oldest is not None and oldest > 1 and len(versions) == PAGE else None,
         "waiting": waiting(target, model),
     }
