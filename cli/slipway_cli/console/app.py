@@ -27,9 +27,9 @@ from starlette.staticfiles import StaticFiles
 from slipway.adapters import clients
 from slipway.errors import NotFound, SlipwayError
 from slipway_cli import promotion
-from slipway_cli.console import compare, pages
+from slipway_cli.console import compare, pages, runs_table
 from slipway_cli.console.access import failure_text, refusal
-from slipway_cli.console.history import BadCursor
+from slipway_cli.console.history import BadQuery
 from slipway_cli.target import Target
 
 __all__ = ["create_app", "plotly_js"]
@@ -122,7 +122,7 @@ class Console:
             return {"kind": "refused", "headline": refused.headline, "message": refused.message, "env": env}
         if isinstance(error, NotFound):
             return {"kind": "missing", "headline": error.message, "message": "", "env": env}
-        if isinstance(error, BadCursor):
+        if isinstance(error, BadQuery):
             return {"kind": "invalid", "headline": error.message, "message": "", "env": env}
         return {"kind": "failed", "headline": f"could not {doing}", "message": failure_text(error), "env": env}
 
@@ -210,13 +210,12 @@ class Console:
 
     def runs(self, request: Request) -> Response:
         env = request.path_params["env"]
-        model, after = request.query_params.get("model") or None, request.query_params.get("after") or None
         return self.page(  # type: ignore[no-any-return]
             request,
             "runs.html",
             env,
             f"list the runs in {env}",
-            lambda: pages.runs_listing(self.target(env), model, after),
+            lambda: runs_table.runs_listing(self.target(env), runs_table.Filters.parse(request.query_params)),
             title=f"Runs in {env}",
         )
 

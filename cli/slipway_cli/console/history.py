@@ -14,7 +14,7 @@ from slipway.stores import runs
 from slipway.stores.promotions import KIND as PROMOTION
 from slipway_cli.commands import public
 
-__all__ = ["BadCursor", "Page", "alias_moves", "audit_entries", "promotions"]
+__all__ = ["BadQuery", "Page", "alias_moves", "audit_entries", "promotions"]
 
 PAGE = 25  # alias moves or audit entries a page shows
 RUNS_READ = 100  # runs and promotions (of every model) a page of promotions reads
@@ -22,15 +22,15 @@ RUNS_READ = 100  # runs and promotions (of every model) a page of promotions rea
 type Page = tuple[list[dict[str, Any]], str | None]  # the items, and the cursor of the next page (None: no more)
 
 
-class BadCursor(SlipwayError):
-    """A page's cursor (a query parameter) that no page of this console made."""
+class BadQuery(SlipwayError):
+    """A query parameter no page of this console makes (a cursor, a filter, a column): a 400 naming it."""
 
 
 def _at_and_name(cursor: str, field: str) -> tuple[str, str]:
     """``<iso time>#<name>``, as a page's cursor names its last item."""
     at, sep, name = cursor.rpartition("#")
     if not sep or not at or not name or "T" not in at:
-        raise BadCursor(f"{field}: {cursor!r} is not a cursor of this page (TIME#NAME)", {"field": field})
+        raise BadQuery(f"{field}: {cursor!r} is not a cursor of this page (TIME#NAME)", {"field": field})
     return at, name
 
 
@@ -66,7 +66,7 @@ def promotions(deps: Deps, model: str, after: str | None) -> Page:
     if after is not None:
         last = runs.get_run(deps, after)
         if last is None:
-            raise BadCursor(f"promotions_after: no run {after!r} in {deps.settings.env}", {"field": "promotions_after"})
+            raise BadQuery(f"promotions_after: no run {after!r} in {deps.settings.env}", {"field": "promotions_after"})
         start = layout.page_key(last, layout.GSI1)
     read = deps.table.query(layout.RUNS[0], index=layout.GSI1, newest_first=True, limit=RUNS_READ, start_after=start)
     found = [public(r) for r in read if r.get("kind") == PROMOTION and r.get("model") == model]

@@ -364,17 +364,6 @@ def _execution_arn(target: Target, run: dict[str, Any]) -> str:
     return machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}" if machine else ""
 
 
-def runs_listing(target: Target, model: str | None, after: str | None) -> dict[str, Any]:
-    """A page of runs and promotions, newest first (one model's, or all), and the models to filter by."""
-    items = [public(r) for r in runs.runs_page(target.deps, model, limit=PAGE, after=after)]
-    return {
-        "runs": items,
-        "next": items[-1]["run_id"] if len(items) == PAGE else None,
-        "model": model,
-        "models": ModelRegistry.of(target.deps).model_names(),
-    }
-
-
 def approvals(target: Target) -> list[dict[str, Any]]:
     """Every promotion waiting for a person in this environment, with what a reviewer weighs: the candidate's
     metrics beside the champion's (both as registered here)."""

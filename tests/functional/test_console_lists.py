@@ -1,6 +1,7 @@
-"""The model page's long lists, paged as a person pages them in the console over dev's table in the local cloud:
+"""The console's long lists as a person pages and filters them, over dev's table in the local cloud. The model page:
 following "Older …" from the newest page reaches every alias move, audit entry and promotion once, in order, each
-page through a few queries whatever the history's length; a cursor no page made is a 400 naming its field."""
+page through a few queries whatever the history's length. The runs page: filtered by model, status and the winning
+algorithm, with the columns chosen, all in its address. A parameter no page made is a 400 naming it."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def base(dev: Target) -> Iterator[str]:
     other_runs(RUNS_READ + 50, 10)
     promotions.record(deps, f"promote-{MODEL}-newer", model=MODEL, source_env="dev", source_version=2, status="FAILED")
     other_runs(20, RUNS_READ + 60)
+    runs.start_run(deps, f"{MODEL}-boosted", model=MODEL)  # a training run whose winner is LightGBM
+    runs.record_candidate(deps, f"{MODEL}-boosted", 0, algorithm="random_forest")
+    runs.record_candidate(deps, f"{MODEL}-boosted", 1, algorithm="lightgbm")
+    runs.update_run(deps, f"{MODEL}-boosted", best_candidate=1, status="SUCCEEDED")
     with running({"dev": dev}) as url:
         yield url
 
@@ -107,11 +112,49 @@ def test_promotions_past_the_newest_runs_are_reached_by_reading_on(base: str) ->
     assert len(requests) >= 2 and max(requests) - min(requests) <= 1  # a get of the cursor's run on later pages
 
 
+def headers_and_rows(page: str) -> tuple[list[str], list[list[str]]]:
+    table = page[page.index('<table class="sortable">') :].split("</table>", 1)[0]
+    cells = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.S)
+    head = [unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells.findall(table.split("</thead>")[0])]
+    body = table.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells.findall(r)] for r in body.split("</tr>")[:-1]]
+    return head, [r for r in rows if len(r) == len(head)]
+
+
+def test_runs_filtered_by_model_and_status_with_the_columns_chosen(base: str) -> None:
+    # WHEN a person shows churn-pages' failed runs, with the status and model columns only
+    status, page = get(f"{base}/env/dev/runs?model={MODEL}&status=FAILED&col=status&col=model")
+    head, rows = headers_and_rows(page)
+    # THEN the table has those columns and the one failed promotion of churn-pages
+    assert status == 200
+    assert head == ["compare", "run", "model", "status"]
+    assert [r[1:] for r in rows] == [[f"promote-{MODEL}-newer", MODEL, "FAILED"]]
+    # AND the form says what was chosen, so the address is the page (a deep link)
+    assert re.search(r"<option selected>FAILED</option>", page) and 'value="kind">' in page
+    assert 'value="status" checked' in page and 'value="kind" checked' not in page
+
+
+def test_runs_filtered_by_the_winning_algorithm(base: str) -> None:
+    status, page = get(f"{base}/env/dev/runs?model={MODEL}&algorithm=lightgbm&col=algorithm")
+    head, rows = headers_and_rows(page)
+    found = FOOTER.search(page)
+    assert status == 200 and head == ["compare", "run", "algorithm"]
+    assert [r[1:] for r in rows] == [[f"{MODEL}-boosted", "lightgbm"]]  # its losing random forest does not count
+    assert found is not None and int(found.group(1)) < 12  # the listing's queries, the winner's GetItem, the models
+
+
 @pytest.mark.parametrize(
-    ("query", "field"),
-    [("history_before=yesterday", "history_before"), ("audit_before=x%23y", "audit_before"),
-     ("promotions_after=no-such-run", "promotions_after")],
-)  # fmt: skip
-def test_a_cursor_no_page_made_is_refused_naming_its_field(base: str, query: str, field: str) -> None:
-    status, page = get(f"{base}/env/dev/models/{MODEL}?{query}")
-    assert status == 400 and field in page and "Traceback" not in page
+    ("path", "field"),
+    [
+        (f"models/{MODEL}?history_before=yesterday", "history_before"),
+        (f"models/{MODEL}?audit_before=x%23y", "audit_before"),
+        (f"models/{MODEL}?promotions_after=no-such-run", "promotions_after"),
+        ("runs?status=BOGUS", "status"),
+        ("runs?algorithm=xgboost", "algorithm"),
+        ("runs?col=secret", "col"),
+        ("runs?after=no-such-run", "after"),
+    ],
+)
+def test_a_parameter_no_page_made_is_refused_naming_it(base: str, path: str, field: str) -> None:
+    status, page = get(f"{base}/env/dev/{path}")
+    assert status == 400 and f"{field}: " in page and "Traceback" not in page
