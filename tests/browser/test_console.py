@@ -228,8 +228,10 @@ def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Br
         profile = page.locator("section", has=page.locator("#profile")).inner_text()
 
     assert "roc_auc" in metrics
-    assert {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"} <= set(kinds)
+    kinds_named = {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"}
+    assert kinds_named | {"environment"} <= set(kinds)
     assert f"model:{MODEL}:1" in labels and any(f"{MODEL}/part-1.csv" in n for n in labels)
+    assert "env:staging: v1 (production)" in labels  # where its promotion went, and what it serves as there
     assert MODEL in card
     assert "model.onnx" in downloads and "model_card.html" in downloads
     assert onwards_href.startswith("/env/staging/runs/promote-churn-ui-1-from-dev-")  # recorded where it went

@@ -4,7 +4,7 @@ where a list grows): plain dicts for the templates. No page reads the table any 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -235,7 +235,7 @@ def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
-def version_page(target: Target, model: str, version: int, others: Iterable[Target] = ()) -> dict[str, Any]:
+def version_page(target: Target, model: str, version: int, others: Sequence[Target] = ()) -> dict[str, Any]:
     """A version: its record, candidates' leaderboard, lineage as a graph and the promotions it took part in (here,
     and in the ``others`` environments the console reads, where this version was their source)."""
     deps = target.deps
@@ -267,6 +267,15 @@ def version_page(target: Target, model: str, version: int, others: Iterable[Targ
             for r in found
             if r.get("kind") == PROMOTION and r.get("source_env") == target.env and r.get("source_version") == version
         ]
+    environments: dict[str, dict[int, list[str]]] = {}  # what each version serves as where the promotions went
+    for env_target in (target, *others):
+        if any((p.get("target_env") or target.env) == env_target.env for p in promotions + onwards):
+            try:
+                held = ModelRegistry.of(env_target.deps).aliases(model)
+            except (ClientError, BotoCoreError, SlipwayError):
+                continue
+            for alias, number in held.items():
+                environments.setdefault(env_target.env, {}).setdefault(int(number), []).append(alias)
     return {
         "model": model,
         "version": version,
@@ -277,7 +286,7 @@ def version_page(target: Target, model: str, version: int, others: Iterable[Targ
         "edges": edges,
         "node": node,
         "promotions": promotions + onwards,
-        "graph": lineage_svg(edges, node, promotions + onwards),
+        "graph": lineage_svg(edges, node, promotions + onwards, environments),
         "artifacts": item.get("artifacts") or {},
     }
 
