@@ -381,3 +381,55 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     assert waiting_here == 0  # (other tests' models may wait in this local cloud)
     assert "challenger v2 beside champion v1" in canary and "Not healthy" in canary
     assert re.search(r"rows\s+0\s+0", canary)  # nobody called either variant during the bake
+
+
+def test_runs_are_filtered_and_their_columns_chosen_from_the_keyboard(world: World, chromium: Browser) -> None:
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open("/env/dev/runs")
+        # WHEN a person picks churn-ui's failed runs and the algorithm column instead of the kind, keyboard only
+        page.get_by_label("model", exact=True).select_option(MODEL)
+        page.get_by_label("status", exact=True).select_option("FAILED")
+        page.get_by_role("checkbox", name="kind").focus()
+        page.keyboard.press("Space")
+        page.get_by_role("checkbox", name="algorithm").focus()
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Show").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state("load")
+        visits.check("the filtered runs")
+        address = page.url
+        headers = page.locator("table.sortable thead th").all_inner_texts()
+        failed = page.locator("table.sortable tbody th").all_inner_texts()
+        # AND the random forests of churn-ui, from a link pasted elsewhere
+        visits.open(f"/env/dev/runs?model={MODEL}&algorithm=random_forest&col=algorithm&col=version")
+        forests = page.locator("table.sortable tbody tr").all_inner_texts()
+
+    # THEN the address holds every choice, the table the chosen columns, and only the refused upload
+    assert "status=FAILED" in address and f"model={MODEL}" in address and "col=algorithm" in address
+    assert "col=kind" not in address
+    assert headers == ["compare", "run", "model", "status", "algorithm", "started", "ended", "version", "outcome"]
+    assert failed == [world.quarantined_run]
+    assert len(forests) == 3 and all("random_forest" in row for row in forests)  # the three training runs
+
+
+def test_the_approval_card_shows_the_canary_a_version_had_on_its_way(world: World, chromium: Browser) -> None:
+    # GIVEN staging's v2, whose canary there was rolled back, asked into prod (after v1's release)
+    if world.waiting.record().get("status") == "WAITING_FOR_APPROVAL":
+        promotion.answer(team_target_in(world.cloud, "prod", "platform"), MODEL, True, "v1 first")
+        promotion.follow(world.waiting, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    asked = promotion.start(world.operators["prod"], f"{MODEL}@2", "staging", "v2 to prod")
+    _, record = promotion.follow(asked, timeout_s=120, interval_s=0.2)
+    assert record["status"] == "WAITING_FOR_APPROVAL", record
+    try:
+        with console(chromium, reviewer(world)) as visits:
+            page = visits.open("/approvals")
+            card = page.locator(f"article#prod-{MODEL}")
+            cause = card.locator("section.cause").inner_text()
+            canaries = card.locator("section.canaries").inner_text()
+    finally:
+        promotion.answer(team_target_in(world.cloud, "prod", "platform"), MODEL, False, "its canary failed")
+
+    # THEN the reviewer reads why it exists and how its canary in staging went, numbers beside the champion's
+    assert "Not a drift's retraining" in cause and f"{MODEL}/part-2.csv" in cause
+    assert f"In staging ({world.rolled_back}, ROLLED_BACK): challenger v2 beside champion v1, not healthy" in canaries
+    assert re.search(r"rows\s+0\s+0", canaries)

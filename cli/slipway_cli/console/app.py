@@ -258,7 +258,9 @@ class Console:
     def approvals(self, request: Request, outcome: dict[str, Any] | None = None) -> Response:
         sections = []
         for env, target in self.targets.items():
-            rows, problem = self.attempt(env, f"list the approvals in {env}", partial(pages.approvals, target))
+            rows, problem = self.attempt(
+                env, f"list the approvals in {env}", partial(pages.approvals, target, self.targets)
+            )
             sections.append({"env": env, "rows": rows or [], "problem": problem, "who": _principal(target)})
         done = request.query_params.get("done")
         return self.render(request, "approvals.html", sections=sections, outcome=outcome, done=done, title="Approvals")

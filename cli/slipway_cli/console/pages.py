@@ -20,7 +20,8 @@ from slipway.stores.promotions import pending_approvals
 from slipway.stores.registry import ModelRegistry
 from slipway_cli import drift
 from slipway_cli.commands import public, runs_show, served_versions
-from slipway_cli.console import history
+from slipway_cli.console import history, review
+from slipway_cli.console.executions import execution_arn
 from slipway_cli.console.graph import lineage_svg
 from slipway_cli.target import Target
 
@@ -338,12 +339,7 @@ def run_page(target: Target, run_id: str) -> dict[str, Any]:
 
 def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
     """The run's steps from its execution's history: each state's start, end and duration (seconds)."""
-    arn = str(run.get("execution_arn") or "")
-    machine = str(run.get("state_machine") or "")
-    if not arn and machine.startswith("arn:"):
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}"
-    if not arn:
-        arn = _execution_arn(target, run)
+    arn = execution_arn(target, run)
     if not arn:
         return {"steps": [], "error": None}
     events = target.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
@@ -366,16 +362,10 @@ def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
     return {"steps": steps, "error": None}
 
 
-def _execution_arn(target: Target, run: dict[str, Any]) -> str:
-    """The training (or promotion) execution named after the run, from the stack's state machine outputs."""
-    name = "PromotionStateMachineArn" if run.get("kind") == PROMOTION else "TrainingStateMachineArn"
-    machine = target.outputs.get(name, "")
-    return machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}" if machine else ""
-
-
-def approvals(target: Target) -> list[dict[str, Any]]:
+def approvals(target: Target, targets: Mapping[str, Target] | None = None) -> list[dict[str, Any]]:
     """Every promotion waiting for a person in this environment, with what a reviewer weighs: the candidate's
-    metrics beside the champion's (both as registered here)."""
+    metrics beside the champion's (both as registered here), the drift that caused it and the canaries it has had
+    (read in ``targets``, the environments the console reads)."""
     registry = ModelRegistry.of(target.deps)
     found = []
     for model in registry.model_names():
@@ -394,6 +384,7 @@ def approvals(target: Target) -> list[dict[str, Any]]:
                     "candidate": candidate,
                     "champion": champion,
                     "drift": checks[0] if checks else None,
+                    "review": review.review({target.env: target, **(targets or {})}, target.env, candidate),
                     "metrics": [
                         {
                             "metric": m,
