@@ -351,7 +351,7 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     assert checked["status"] == "checked", checked
     with console(chromium, reviewer(world)) as visits:
         page = visits.open("/env/prod/runs")
-        page.get_by_label("model").select_option(MODEL)
+        page.get_by_label("filter by model").select_option(MODEL)
         page.get_by_role("button", name="Show").click()
         page.wait_for_load_state("load")
         visits.check("the runs of one model")
@@ -387,8 +387,8 @@ def test_runs_are_filtered_and_their_columns_chosen_from_the_keyboard(world: Wor
     with console(chromium, reviewer(world)) as visits:
         page = visits.open("/env/dev/runs")
         # WHEN a person picks churn-ui's failed runs and the algorithm column instead of the kind, keyboard only
-        page.get_by_label("model", exact=True).select_option(MODEL)
-        page.get_by_label("status", exact=True).select_option("FAILED")
+        page.get_by_label("filter by model").select_option(MODEL)
+        page.get_by_label("filter by status").select_option("FAILED")
         page.get_by_role("checkbox", name="kind").focus()
         page.keyboard.press("Space")
         page.get_by_role("checkbox", name="algorithm").focus()
