@@ -14,7 +14,7 @@ from slipway import layout
 from slipway.domain.lineage import model_node
 from slipway.errors import NotFound, SlipwayError
 from slipway.objects import S3Object
-from slipway.stores import lineage, runs
+from slipway.stores import lineage, reproductions, runs
 from slipway.stores.promotions import KIND as PROMOTION
 from slipway.stores.promotions import pending_approvals
 from slipway.stores.registry import ModelRegistry
@@ -35,6 +35,7 @@ __all__ = [
 
 PAGE = 25  # versions or runs a page lists
 CURSORS = ("history_before", "promotions_after", "audit_before")  # where the model page's other lists start
+REPRODUCTIONS = 5  # the newest reproductions a version page shows
 PROMOTIONS_AMONG = 100  # a model page's promotions: those among its newest runs and promotions
 
 
@@ -237,8 +238,9 @@ def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def version_page(target: Target, model: str, version: int, others: Sequence[Target] = ()) -> dict[str, Any]:
-    """A version: its record, candidates' leaderboard, lineage as a graph and the promotions it took part in (here,
-    and in the ``others`` environments the console reads, where this version was their source)."""
+    """A version: its record, candidates' leaderboard, lineage as a graph, the promotions it took part in (here,
+    and in the ``others`` environments the console reads, where this version was their source) and its newest
+    reproductions."""
     deps = target.deps
     registry = ModelRegistry.of(deps)
     item = public(registry.get_version(model, version))
@@ -288,6 +290,7 @@ def version_page(target: Target, model: str, version: int, others: Sequence[Targ
         "node": node,
         "promotions": promotions + onwards,
         "graph": lineage_svg(edges, node, promotions + onwards, environments),
+        "reproductions": [public(r) for r in reproductions.latest(deps, model, version, limit=REPRODUCTIONS)],
         "artifacts": item.get("artifacts") or {},
     }
 
