@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,10 +23,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from slipway.errors import Forbidden
 from slipway.stores import audit
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
-from slipway_cli import drift, promotion
+from slipway_cli import commands, drift, promotion, reproducing
 from slipway_cli.console.server import running
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from slipway_cli.target import Target, target_in, team_target_in
@@ -433,3 +435,30 @@ def test_the_approval_card_shows_the_canary_a_version_had_on_its_way(world: Worl
     assert "Not a drift's retraining" in cause and f"{MODEL}/part-2.csv" in cause
     assert f"In staging ({world.rolled_back}, ROLLED_BACK): challenger v2 beside champion v1, not healthy" in canaries
     assert re.search(r"rows\s+0\s+0", canaries)
+
+
+def test_a_reproduction_is_recorded_in_the_reproducers_name_and_shown_on_the_version_page(
+    world: World, chromium: Browser
+) -> None:
+    # GIVEN dev's ML engineer reproduces v1, as `slipway reproduce churn-ui@1 --env dev` does with their profile, and
+    # the data engineer tries to record the same result; IAM enforced as AWS does
+    engineer = team_target_in(world.cloud, "dev", "ml-engineer")
+    iam.enable()
+    with _finally(iam.disable):
+        result, _ = commands.reproduce_model(engineer.deps, f"{MODEL}@1")
+        kept = reproducing.record(engineer, result)
+        with pytest.raises(Forbidden) as refused:
+            reproducing.record(team_target_in(world.cloud, "dev", "data-engineer"), result)
+    # WHEN anyone opens the version's page
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open(f"/env/dev/models/{MODEL}/versions/1")
+        shown = page.locator("section", has=page.locator("h2#reproductions")).inner_text()
+
+    # THEN it shows who reproduced it, when, on which machine, and what came out, metric by metric
+    said = {"identical": "identical", "within_tolerance": "within tolerance", "different": "different"}
+    assert result["reproduced"], result
+    assert "role slipway-dev-ml-engineer" in shown and kept["at"][:19].replace("T", " ") in shown.replace("T", " ")
+    assert f"slipway reproduce (CLI) on {platform.node()}" in shown and said[result["status"]] in shown
+    assert "roc_auc" in shown
+    # AND the data engineer's record was refused by the route's authorization: one record, the engineer's
+    assert "execute-api:Invoke" in refused.value.message and shown.count("slipway reproduce (CLI) on") == 1
