@@ -396,8 +396,8 @@ def test_runs_are_filtered_and_their_columns_chosen_from_the_keyboard(world: Wor
         page.get_by_role("checkbox", name="algorithm").focus()
         page.keyboard.press("Space")
         page.get_by_role("button", name="Show").focus()
-        page.keyboard.press("Enter")
-        page.wait_for_load_state("load")
+        with page.expect_navigation(wait_until="load"):
+            page.keyboard.press("Enter")
         visits.check("the filtered runs")
         address = page.url
         headers = page.locator("table.sortable thead th").all_inner_texts()
