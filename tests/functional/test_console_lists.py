@@ -158,3 +158,16 @@ def test_runs_filtered_by_the_winning_algorithm(base: str) -> None:
 def test_a_parameter_no_page_made_is_refused_naming_it(base: str, path: str, field: str) -> None:
     status, page = get(f"{base}/env/dev/{path}")
     assert status == 400 and f"{field}: " in page and "Traceback" not in page
+
+
+def test_a_version_page_finds_its_promotions_by_bounded_reads(base: str) -> None:
+    # GIVEN v2's promotion among the newest runs of the listing, v1's further back
+    status, v2 = get(f"{base}/env/dev/models/{MODEL}/versions/2")
+    _, v1 = get(f"{base}/env/dev/models/{MODEL}/versions/1")
+    requests = [int(found.group(1)) for found in map(FOOTER.search, (v1, v2)) if found]
+    # THEN v2's page names its promotion; v1's looks no further than the newest; each from a handful of requests
+    # (its item, aliases, candidates, lineage, reproductions, its release's key, one page of the listing, and the
+    # aliases where a promotion went, for the graph's environment)
+    assert status == 200 and f"promote-{MODEL}-newer" in section(v2, "promotions")
+    assert f"promote-{MODEL}-older" not in section(v1, "promotions")
+    assert len(requests) == 2 and max(requests) <= 10

@@ -1,20 +1,26 @@
 """A model's history a page at a time, newest first, each through one DynamoDB query from a cursor (the key of the
 last item shown, ``MetadataTable.query(start_after=...)``): alias moves (``MODEL#m / ALIASLOG#``), the audit trail
 (``AUDIT#m``) and promotions (the newest-first runs listing, read 100 runs at a time: the table lists runs of every
-model under one key, so a model's promotions are found among them)."""
+model under one key, so a model's promotions are found among them); and the promotions one version took part in, by
+the keys that name them and among the newest of the listing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from slipway import layout
 from slipway.errors import SlipwayError
 from slipway.ports import Deps
 from slipway.stores import runs
 from slipway.stores.promotions import KIND as PROMOTION
+from slipway.stores.registry import ModelRegistry
 from slipway_cli.commands import public
+from slipway_cli.target import Target
 
-__all__ = ["BadQuery", "Page", "alias_moves", "audit_entries", "promotions"]
+__all__ = ["BadQuery", "Page", "alias_moves", "audit_entries", "promotions", "release_run", "version_promotions"]
 
 PAGE = 25  # alias moves or audit entries a page shows
 RUNS_READ = 100  # runs and promotions (of every model) a page of promotions reads
@@ -71,3 +77,46 @@ def promotions(deps: Deps, model: str, after: str | None) -> Page:
     read = deps.table.query(layout.RUNS[0], index=layout.GSI1, newest_first=True, limit=RUNS_READ, start_after=start)
     found = [public(r) for r in read if r.get("kind") == PROMOTION and r.get("model") == model]
     return found, (str(read[-1]["run_id"]) if len(read) == RUNS_READ else None)
+
+
+def release_run(model: str, version: int) -> str:
+    """The promotion that releases a freshly trained version in its own environment (the training machine's
+    ``StartRelease`` names it so)."""
+    return f"release-{model}-v{version}"
+
+
+def version_promotions(
+    target: Target, others: Sequence[Target], model: str, version: int, item: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The promotions ``version`` took part in, newest first: here, the one that registered it (``promoted_from``)
+    and its release, by their keys, and those of it among the newest ``RUNS_READ`` of the listing; in each of
+    ``others`` (the environments the console reads), the one that registered it there (its ``BYRUN#`` marker), and
+    those of it among their newest. A bounded read, whatever the listings hold; an environment the profile may not
+    read is left out."""
+    found: dict[str, dict[str, Any]] = {}
+    named = [(item.get("promoted_from") or {}).get("promotion"), release_run(model, version)]
+    for run_id in filter(None, named):
+        record = runs.get_run(target.deps, str(run_id))
+        if record is not None and record.get("kind") == PROMOTION:
+            found.setdefault(str(run_id), public(record))
+    here, _ = promotions(target.deps, model, None)
+    for r in here:
+        if r.get("target_version") == version or (
+            r.get("source_env") == target.env and r.get("source_version") == version
+        ):
+            found.setdefault(str(r["run_id"]), r)
+    for other in others:
+        try:
+            registry = ModelRegistry.of(other.deps)
+            there = registry.version_of_run(model, layout.promoted_run_id(target.env, version))
+            promoted = (registry.get_version(model, there).get("promoted_from") or {}) if there is not None else {}
+            record = runs.get_run(other.deps, str(promoted["promotion"])) if promoted.get("promotion") else None
+            listed, _ = promotions(other.deps, model, None)
+        except (ClientError, BotoCoreError, SlipwayError):
+            continue  # not readable with that profile: the page shows what this one can see
+        if record is not None:
+            found.setdefault(str(record["run_id"]), public(record))
+        for r in listed:
+            if r.get("source_env") == target.env and r.get("source_version") == version:
+                found.setdefault(str(r["run_id"]), r)
+    return sorted(found.values(), key=lambda r: str(r.get("started_at")), reverse=True)

@@ -15,7 +15,6 @@ from slipway.domain.lineage import model_node
 from slipway.errors import NotFound, SlipwayError
 from slipway.objects import S3Object
 from slipway.stores import lineage, reproductions, runs
-from slipway.stores.promotions import KIND as PROMOTION
 from slipway.stores.promotions import pending_approvals
 from slipway.stores.registry import ModelRegistry
 from slipway_cli import drift
@@ -36,7 +35,6 @@ __all__ = [
 PAGE = 25  # versions or runs a page lists
 CURSORS = ("history_before", "promotions_after", "audit_before")  # where the model page's other lists start
 REPRODUCTIONS = 5  # the newest reproductions a version page shows
-PROMOTIONS_AMONG = 100  # a model page's promotions: those among its newest runs and promotions
 
 
 def models_overview(target: Target) -> list[dict[str, Any]]:
@@ -254,25 +252,10 @@ def version_page(target: Target, model: str, version: int, others: Sequence[Targ
     )
     node = model_node(model, version)
     edges = lineage.upstream_edges(deps, node)
-    promotions = [
-        public(r)
-        for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG)
-        if r.get("kind") == PROMOTION and version in (r.get("target_version"), r.get("source_version"))
-    ]
-    onwards = []
-    for other in others:
-        try:
-            found = runs.runs_page(other.deps, model, limit=PROMOTIONS_AMONG)
-        except (ClientError, BotoCoreError, SlipwayError):
-            continue  # not readable with that profile: the graph shows what this one can see
-        onwards += [
-            public(r)
-            for r in found
-            if r.get("kind") == PROMOTION and r.get("source_env") == target.env and r.get("source_version") == version
-        ]
+    took_part = history.version_promotions(target, others, model, version, item)
     environments: dict[str, dict[int, list[str]]] = {}  # what each version serves as where the promotions went
     for env_target in (target, *others):
-        if any((p.get("target_env") or target.env) == env_target.env for p in promotions + onwards):
+        if any((p.get("target_env") or target.env) == env_target.env for p in took_part):
             try:
                 held = ModelRegistry.of(env_target.deps).aliases(model)
             except (ClientError, BotoCoreError, SlipwayError):
@@ -288,8 +271,8 @@ def version_page(target: Target, model: str, version: int, others: Sequence[Targ
         "leaderboard": leaderboard,
         "edges": edges,
         "node": node,
-        "promotions": promotions + onwards,
-        "graph": lineage_svg(edges, node, promotions + onwards, environments),
+        "promotions": took_part,
+        "graph": lineage_svg(edges, node, took_part, environments),
         "reproductions": [public(r) for r in reproductions.latest(deps, model, version, limit=REPRODUCTIONS)],
         "artifacts": item.get("artifacts") or {},
     }

@@ -21,6 +21,7 @@ from slipway.stores import runs
 from slipway.stores.registry import ModelRegistry
 from slipway_cli.commands import public
 from slipway_cli.console.executions import execution_arn
+from slipway_cli.console.history import release_run
 from slipway_cli.target import Target
 
 __all__ = ["canaries", "lineage_chain", "review", "trigger"]
@@ -107,7 +108,7 @@ def canaries(targets: Mapping[str, Target], chain: list[Step]) -> list[dict[str,
     found = []
     for env, item in chain:
         promoted = (item.get("promoted_from") or {}).get("promotion")
-        run_id = str(promoted) if promoted else f"release-{item['model']}-v{item['version']}"
+        run_id = str(promoted) if promoted else release_run(str(item["model"]), int(item["version"]))
         deps = targets[env].deps
         record, problem = _read(f"promotion {run_id} in {env}", partial(runs.get_run, deps, run_id))
         if record is None or not record.get("canary_report"):
