@@ -13,14 +13,15 @@ from html import unescape
 
 import pytest
 
+from slipway import layout
 from slipway.stores import audit, promotions, runs
 from slipway.stores.registry import ModelRegistry
-from slipway_cli.console.history import PAGE, RUNS_READ
+from slipway_cli.console.history import DRIFT_PAGE, PAGE, RUNS_READ
 from slipway_cli.console.server import running
 from slipway_cli.target import Target
 
 MODEL = "churn-pages"
-MOVES, ENTRIES = 2 * PAGE + 7, PAGE + 4
+MOVES, ENTRIES, CHECKS = 2 * PAGE + 7, PAGE + 4, DRIFT_PAGE + 3
 FOOTER = re.compile(r"(\d+) requests to DynamoDB and S3")
 
 
@@ -48,6 +49,15 @@ def base(dev: Target) -> Iterator[str]:
     other_runs(RUNS_READ + 50, 10)
     promotions.record(deps, f"promote-{MODEL}-newer", model=MODEL, source_env="dev", source_version=2, status="FAILED")
     other_runs(20, RUNS_READ + 60)
+    for n in range(CHECKS):  # drift checks as the drift machine records them (a summary item each; no report)
+        at = f"2026-12-{1 + n // 24:02d}T{n % 24:02d}:00:00+00:00"
+        deps.table.put(
+            layout.item(
+                layout.drift_check_key(MODEL, at, f"check-{n:03d}"), model=MODEL, check_id=f"check-{n:03d}",
+                status="checked", version=2, at=at, drifted=n % 2 == 0, rows=100, dataset="no_drift",
+                drifted_features=[], reason=f"check {n}",
+            )
+        )  # fmt: skip
     runs.start_run(deps, f"{MODEL}-boosted", model=MODEL)  # a training run whose winner is LightGBM
     runs.record_candidate(deps, f"{MODEL}-boosted", 0, algorithm="random_forest")
     runs.record_candidate(deps, f"{MODEL}-boosted", 1, algorithm="lightgbm")
@@ -101,6 +111,14 @@ def test_every_audit_entry_is_reached_page_by_page_newest_first(base: str) -> No
     assert "user sam" in rows[0] and len(requests) == 2
 
 
+def test_every_drift_check_is_reached_page_by_page_newest_first(base: str) -> None:
+    rows, requests = walk(base, "drift", "Older drift checks")
+    days = [re.match(r"\s*(2026-12-\d\d \d\d:00)", r.replace("T", " ")) for r in rows]
+    expected = [f"2026-12-{1 + n // 24:02d} {n % 24:02d}:00" for n in reversed(range(CHECKS))]
+    assert [d.group(1) if d else None for d in days] == expected
+    assert len(requests) == 2
+
+
 def test_promotions_past_the_newest_runs_are_reached_by_reading_on(base: str) -> None:
     # GIVEN the older promotion started RUNS_READ + 50 runs of another model before the newer one
     rows, requests = walk(base, "promotions", r"Older promotions")
@@ -148,6 +166,7 @@ def test_runs_filtered_by_the_winning_algorithm(base: str) -> None:
     [
         (f"models/{MODEL}?history_before=yesterday", "history_before"),
         (f"models/{MODEL}?audit_before=x%23y", "audit_before"),
+        (f"models/{MODEL}?drift_before=soon", "drift_before"),
         (f"models/{MODEL}?promotions_after=no-such-run", "promotions_after"),
         ("runs?status=BOGUS", "status"),
         ("runs?algorithm=xgboost", "algorithm"),

@@ -1,8 +1,8 @@
-"""A model's history a page at a time, newest first, each through one DynamoDB query from a cursor (the key of the
-last item shown, ``MetadataTable.query(start_after=...)``): alias moves (``MODEL#m / ALIASLOG#``), the audit trail
+"""A model's history a page at a time, newest first, each through one DynamoDB query from a cursor (the key of the last
+item shown, ``MetadataTable.query(start_after=...)``): alias moves (``MODEL#m / ALIASLOG#``), the audit trail
 (``AUDIT#m``) and promotions (the newest-first runs listing, read 100 runs at a time: the table lists runs of every
-model under one key, so a model's promotions are found among them); and the promotions one version took part in, by
-the keys that name them and among the newest of the listing."""
+model under one key, so a model's promotions are found among them), drift checks (``DRIFT#m``); and the promotions
+one version took part in, by the keys that name them and among the newest of the listing."""
 
 from __future__ import annotations
 
@@ -20,10 +20,20 @@ from slipway.stores.registry import ModelRegistry
 from slipway_cli.commands import public
 from slipway_cli.target import Target
 
-__all__ = ["BadQuery", "Page", "alias_moves", "audit_entries", "promotions", "release_run", "version_promotions"]
+__all__ = [
+    "BadQuery",
+    "Page",
+    "alias_moves",
+    "audit_entries",
+    "drift_checks",
+    "promotions",
+    "release_run",
+    "version_promotions",
+]
 
 PAGE = 25  # alias moves or audit entries a page shows
 RUNS_READ = 100  # runs and promotions (of every model) a page of promotions reads
+DRIFT_PAGE = 20  # drift checks a page shows
 
 type Page = tuple[list[dict[str, Any]], str | None]  # the items, and the cursor of the next page (None: no more)
 
@@ -62,6 +72,18 @@ def audit_entries(deps: Deps, model: str, before: str | None) -> Page:
     found = deps.table.query(*layout.audit_trail(model), newest_first=True, limit=PAGE, start_after=start)
     entries = [public(e) for e in found]
     return entries, (str(found[-1]["SK"]) if len(found) == PAGE else None)
+
+
+def drift_checks(deps: Deps, model: str, before: str | None) -> Page:
+    """Drift checks (verdicts, drifted features, report), newest first, older than ``before`` (``<at>#<check id>``)."""
+    pk, prefix = layout.drift_checks(model)
+    start = None
+    if before is not None:
+        at, check_id = _at_and_name(before, "drift_before")
+        start = layout.page_key(layout.item(layout.drift_check_key(model, at, check_id)))
+    found = deps.table.query(pk, prefix, newest_first=True, limit=DRIFT_PAGE, start_after=start)
+    checks = [{**public(c), "model": model} for c in found]
+    return checks, (str(found[-1]["SK"]) if len(found) == DRIFT_PAGE else None)
 
 
 def promotions(deps: Deps, model: str, after: str | None) -> Page:

@@ -33,7 +33,12 @@ __all__ = [
 ]
 
 PAGE = 25  # versions or runs a page lists
-CURSORS = ("history_before", "promotions_after", "audit_before")  # where the model page's other lists start
+CURSORS = (
+    "history_before",
+    "promotions_after",
+    "drift_before",
+    "audit_before",
+)  # where the model page's other lists start
 REPRODUCTIONS = 5  # the newest reproductions a version page shows
 
 
@@ -91,8 +96,8 @@ def model_page(
     cursors: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """A model: a page of its versions (newest first), the chosen metric across them, its aliases, a page of their
-    history, a page of its promotions, its drift checks and a page of its audit trail (``cursors``: where each of
-    those pages starts, ``history_before``, ``promotions_after``, ``audit_before``; None: the newest)."""
+    history, a page of its promotions, of its drift checks and of its audit trail (``cursors``: where each of those
+    pages starts, ``history_before``, ``promotions_after``, ``drift_before``, ``audit_before``; None: the newest)."""
     cursors = cursors or {}
     deps = target.deps
     registry = ModelRegistry.of(deps)
@@ -125,8 +130,7 @@ def model_page(
     moves, older_moves = history.alias_moves(deps, model, cursors.get("history_before"))
     entries, older_entries = history.audit_entries(deps, model, cursors.get("audit_before"))
     promotions, older_promotions = history.promotions(deps, model, cursors.get("promotions_after"))
-    checks, _ = drift.history(target, model, limit=20)
-    checks = [{**c, "model": model} for c in checks]
+    checks, older_checks = history.drift_checks(deps, model, cursors.get("drift_before"))
     oldest = int(versions[-1]["version"]) if versions else None
     return {
         "model": model,
@@ -143,6 +147,7 @@ def model_page(
         "promotions_read": history.RUNS_READ,
         "promotions_chart": _promotions_chart(promotions),
         "drift": checks,
+        "older_drift": older_checks,
         "drift_chart": _drift_chart(target, checks),
         "audit": entries,
         "older_audit": older_entries,
