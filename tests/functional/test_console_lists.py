@@ -190,3 +190,9 @@ def test_a_version_page_finds_its_promotions_by_bounded_reads(base: str) -> None
     assert status == 200 and f"promote-{MODEL}-newer" in section(v2, "promotions")
     assert f"promote-{MODEL}-older" not in section(v1, "promotions")
     assert len(requests) == 2 and max(requests) <= 10
+
+
+def test_the_models_page_finds_each_models_last_run_in_one_read_of_the_listing(base: str) -> None:
+    status, page = get(f"{base}/models")
+    row = page[page.index(f'<a href="/env/dev/models/{MODEL}">') :].split("</tr>", 1)[0]
+    assert status == 200 and f'href="/env/dev/runs/{MODEL}-boosted">SUCCEEDED' in row

@@ -86,10 +86,9 @@ def drift_checks(deps: Deps, model: str, before: str | None) -> Page:
     return checks, (str(found[-1]["SK"]) if len(found) == DRIFT_PAGE else None)
 
 
-def promotions(deps: Deps, model: str, after: str | None) -> Page:
-    """The model's promotions among the next ``RUNS_READ`` runs and promotions of the listing (every model's,
-    newest first), after run ``after``; the cursor is the last run read, so the next page goes on from there
-    whether or not this one found any."""
+def newest_runs(deps: Deps, after: str | None = None) -> Page:
+    """The next ``RUNS_READ`` runs and promotions of the listing (every model's), newest first, after run
+    ``after``; and the cursor of the next page."""
     start = None
     if after is not None:
         last = runs.get_run(deps, after)
@@ -97,8 +96,15 @@ def promotions(deps: Deps, model: str, after: str | None) -> Page:
             raise BadQuery(f"promotions_after: no run {after!r} in {deps.settings.env}", {"field": "promotions_after"})
         start = layout.page_key(last, layout.GSI1)
     read = deps.table.query(layout.RUNS[0], index=layout.GSI1, newest_first=True, limit=RUNS_READ, start_after=start)
-    found = [public(r) for r in read if r.get("kind") == PROMOTION and r.get("model") == model]
-    return found, (str(read[-1]["run_id"]) if len(read) == RUNS_READ else None)
+    return [public(r) for r in read], (str(read[-1]["run_id"]) if len(read) == RUNS_READ else None)
+
+
+def promotions(deps: Deps, model: str, after: str | None) -> Page:
+    """The model's promotions among the next ``RUNS_READ`` runs and promotions of the listing (every model's,
+    newest first), after run ``after``; the cursor is the last run read, so the next page goes on from there
+    whether or not this one found any."""
+    read, cursor = newest_runs(deps, after)
+    return [r for r in read if r.get("kind") == PROMOTION and r.get("model") == model], cursor
 
 
 def release_run(model: str, version: int) -> str:

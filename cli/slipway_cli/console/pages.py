@@ -33,25 +33,23 @@ __all__ = [
 ]
 
 PAGE = 25  # versions or runs a page lists
-CURSORS = (
-    "history_before",
-    "promotions_after",
-    "drift_before",
-    "audit_before",
-)  # where the model page's other lists start
+# where the model page's other lists start (query parameters)
+CURSORS = ("history_before", "promotions_after", "drift_before", "audit_before")
 REPRODUCTIONS = 5  # the newest reproductions a version page shows
 
 
 def models_overview(target: Target) -> list[dict[str, Any]]:
     """Every model of the environment: what serves (production, challenger and their weights), the latest version,
-    the last run, the last drift verdict and the promotions waiting for a person."""
+    the last run (among the newest 100 of every model's), the last drift verdict and the promotions waiting for a
+    person."""
     deps = target.deps
     registry = ModelRegistry.of(deps)
+    newest, _ = history.newest_runs(deps)  # one query for every model's last run
     rows = []
     for model in registry.model_names():
         latest = registry.versions_page(model, limit=1)
         alias_items = registry.alias_items(model)
-        last_run = runs.runs_page(deps, model, limit=1)
+        last_run = [r for r in newest if r.get("model") == model][:1]
         checks, _ = drift.history(target, model, limit=1)
         rows.append(
             {
