@@ -19,18 +19,21 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from slipway import layout  # noqa: E402
 from slipway.adapters.metadata import _to_dynamo  # noqa: E402 - the adapter's own item encoding
+from slipway.stores import audit  # noqa: E402
 from slipway.stores.registry import ModelRegistry  # noqa: E402
 from slipway_cli.console.server import running  # noqa: E402
 from slipway_cli.target import Target, target_in  # noqa: E402
 from slipway_local import LocalCloud  # noqa: E402
 
 MODEL = "churn-big"
+PROMOTION_EVERY = 100  # one run of the listing in a hundred is a promotion of the model
 FOOTER = re.compile(r"(\d+) requests to DynamoDB and S3 · rendered in (\d+) ms")
 
 
@@ -44,15 +47,26 @@ def seed(cloud: LocalCloud, dev: Target, versions: int, runs: int) -> float:
     run_ids = [f"{MODEL}-part-{n:05d}-{rng.getrandbits(96):024x}" for n in range(runs)]
     for n, run_id in enumerate(run_ids):
         started_at = (at + timedelta(minutes=n)).isoformat()
+        if n % PROMOTION_EVERY == PROMOTION_EVERY - 1:  # a promotion of the model into dev, among the runs
+            items.append(
+                layout.item(
+                    layout.run_key(run_id), run_id=run_id, model=MODEL, kind="promotion", status="SUCCEEDED",
+                    source_env="dev", target_env="dev", source_version=1 + n // (runs // versions),
+                    started_at=started_at, ended_at=started_at, **layout.run_listing(started_at, run_id),
+                )
+            )  # fmt: skip
+            continue
         items.append(
             layout.item(
                 layout.run_key(run_id), run_id=run_id, model=MODEL, status="SUCCEEDED", outcome="registered",
                 started_at=started_at, ended_at=started_at, dataset_version=f"{rng.getrandbits(256):064x}",
                 spec_version=f"{rng.getrandbits(256):064x}", gate_passed=True, gate_summary="passed all 3 gates",
                 test_metrics={"roc_auc": 0.7 + rng.random() / 10, "accuracy": 0.8 + rng.random() / 20},
-                **layout.run_listing(started_at, run_id),
+                best_candidate=0, **layout.run_listing(started_at, run_id),
             )
         )  # fmt: skip
+        algorithm = "lightgbm" if n % 3 == 0 else "random_forest"  # the winner, as the train step records it
+        items.append(layout.item(layout.candidate_key(run_id, 0), run_id=run_id, index=0, algorithm=algorithm))
     for v in range(1, versions + 1):
         run_id = run_ids[(v - 1) * (runs // versions)]
         items.append(
@@ -72,6 +86,17 @@ def seed(cloud: LocalCloud, dev: Target, versions: int, runs: int) -> float:
             )
         )  # fmt: skip
     items.append(layout.item(layout.version_counter_key(MODEL), value=versions))
+    for v in range(1, versions + 1):  # production moved to each version in turn (the registry's log items)
+        moved = (at + timedelta(minutes=(v - 1) * (runs // versions), seconds=30)).isoformat()
+        items.append(
+            layout.item(
+                layout.alias_log_key(MODEL, moved, "production"), alias="production", version=v,
+                previous_version=v - 1 if v > 1 else None, actor="arn:aws:iam::1:user/bench", reason=f"release {v}",
+                at=moved,
+            )
+        )  # fmt: skip
+        if v % 5 == 0:  # an approval answered every fifth release
+            items.append(audit.entry(MODEL, "approved", at=moved, principal="arn:aws:iam::1:user/bench", reason="ok"))
     db = dev.client("dynamodb")
     table = dev.settings.metadata_table
     for start in range(0, len(items), 25):
@@ -144,14 +169,21 @@ def main() -> int:
         print(f"seeded {args.versions:,} versions and {args.runs:,} runs of {MODEL} in {took:.1f} s")
         middle = args.versions // 2
         some_run = ModelRegistry.of(dev.deps).get_version(MODEL, middle)["run_id"]
+        moved = ModelRegistry.of(dev.deps).alias_log(MODEL)[middle - 1]
         pages = {
             "models": "/models",
             "model (newest 25 versions)": f"/env/dev/models/{MODEL}",
             f"model (versions before {middle})": f"/env/dev/models/{MODEL}?before={middle}",
+            f"model (alias moves before the {middle}th)": f"/env/dev/models/{MODEL}?"
+            + urlencode({"history_before": f"{moved['at']}#production"}),
+            f"model (promotions after run {middle})": f"/env/dev/models/{MODEL}?promotions_after={some_run}",
             f"version {middle}": f"/env/dev/models/{MODEL}/versions/{middle}",
             "compare 3 versions": f"/env/dev/models/{MODEL}/compare?v=1&v={middle}&v={args.versions}",
             "runs (newest 25)": "/env/dev/runs",
             f"runs of {MODEL} after run {middle}": f"/env/dev/runs?model={MODEL}&after={some_run}",
+            "runs with the algorithm column": "/env/dev/runs?col=status&col=algorithm&col=started",
+            "runs whose winner is lightgbm": "/env/dev/runs?algorithm=lightgbm&col=algorithm",
+            "runs that FAILED (none: a page reads 400)": "/env/dev/runs?status=FAILED",
             "approvals": "/approvals",
         }
         with running({"dev": dev}) as base:

@@ -169,10 +169,19 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from slipway_cli import commands
 
-    deps = _target(args).deps
+    target = _target(args)
     with console.status(f"retraining {args.ref} from its recorded lineage…"):
-        value, renderable = commands.reproduce_model(deps, args.ref)
+        value, renderable = commands.reproduce_model(target.deps, args.ref)
     _show(args, (value, renderable))
+    if args.record:  # what was found, kept in the environment in the caller's name (on stderr: --json stays JSON)
+        from slipway_cli import reproducing
+
+        try:
+            kept = reproducing.record(target, value)
+            note = f"recorded in {target.env} at {kept['at']} as {kept['principal']}"
+        except (SlipwayError, LookupError, BotoCoreError, ClientError) as e:
+            note = f"not recorded in {target.env}: {getattr(e, 'message', None) or e}"
+        Console(stderr=True).print(note, highlight=False, markup=False)
     return 0 if value["reproduced"] else 1
 
 
@@ -726,6 +735,12 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce", help="retrain a version from its lineage; exit 1 unless the metrics match (within the tolerance)"
     )
     reproduce.add_argument("ref", help="MODEL@VERSION")
+    reproduce.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="do not record the result in the environment (recorded by default, in your name, for the console)",
+    )
     _target_args(reproduce)
     reproduce.set_defaults(func=cmd_reproduce)
     return parser

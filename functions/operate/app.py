@@ -1,7 +1,7 @@
 """operate: the acts a person asks of an environment (start a promotion, answer an approval, roll production
-back, move an alias, push a spec) over the HTTP API, done in the name of the caller API Gateway verified
-(IAM authorization: the SigV4 signature's principal), so the audit trail records who really acted and the
-team roles themselves write nothing in the metadata table. Which team may ask for what is IAM's decision
+back, move an alias, push a spec, record a reproduction) over the HTTP API, done in the name of the caller API
+Gateway verified (IAM authorization: the SigV4 signature's principal), so the audit trail records who really acted
+and the team roles themselves write nothing in the metadata table. Which team may ask for what is IAM's decision
 (execute-api:Invoke on each route, docs/permissions.md); this function adds what IAM cannot see: nobody answers
 the approval of a promotion they requested."""
 
@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from slipway.composition import deps
 from slipway.errors import ConflictError, Forbidden, NotFound, SpecError
 from slipway.operations import acts
-from slipway.operations.http import AliasBody, AnswerBody, PromoteBody, RollbackBody, SpecBody
+from slipway.operations.http import AliasBody, AnswerBody, PromoteBody, ReproductionBody, RollbackBody, SpecBody
 from slipway.serving.http import error_answer, invalid_body_answer
 from slipway.stores.registry import ANY_PREVIOUS
 
@@ -96,6 +96,15 @@ def move_alias(model: str, alias: str, body: AliasBody) -> dict[str, Any]:
 def clear_alias(model: str, alias: str, body: RollbackBody) -> dict[str, Any]:
     """Remove an alias (a challenger after its test), logged."""
     return acts.clear_alias(deps(), model, alias, body.reason, _caller())
+
+
+@app.post("/v1/models/<model>/versions/<version>/reproductions")
+def record_reproduction(model: str, version: str, body: ReproductionBody) -> Response[Any]:
+    """Record what ``slipway reproduce`` found for ``model`` v``version``, in the caller's name."""
+    if not version.isdigit():
+        raise ValueError(f"version: {version!r} is not a version number")
+    recorded = acts.record_reproduction(deps(), model, int(version), body.model_dump(mode="json"), _caller())
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=recorded)
 
 
 @app.post("/v1/specs")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,10 +23,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from slipway.errors import Forbidden
 from slipway.stores import audit
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
-from slipway_cli import drift, promotion
+from slipway_cli import commands, drift, promotion, reproducing
 from slipway_cli.console.server import running
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from slipway_cli.target import Target, target_in, team_target_in
@@ -228,8 +230,10 @@ def test_a_version_page_shows_its_metrics_and_lineage(world: World, chromium: Br
         profile = page.locator("section", has=page.locator("#profile")).inner_text()
 
     assert "roc_auc" in metrics
-    assert {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"} <= set(kinds)
+    kinds_named = {"raw upload", "curated dataset", "spec", "feature set", "run", "model version", "promotion"}
+    assert kinds_named | {"environment"} <= set(kinds)
     assert f"model:{MODEL}:1" in labels and any(f"{MODEL}/part-1.csv" in n for n in labels)
+    assert "env:staging: v1 (production)" in labels  # where its promotion went, and what it serves as there
     assert MODEL in card
     assert "model.onnx" in downloads and "model_card.html" in downloads
     assert onwards_href.startswith("/env/staging/runs/promote-churn-ui-1-from-dev-")  # recorded where it went
@@ -349,7 +353,7 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     assert checked["status"] == "checked", checked
     with console(chromium, reviewer(world)) as visits:
         page = visits.open("/env/prod/runs")
-        page.get_by_label("model").select_option(MODEL)
+        page.get_by_label("filter by model").select_option(MODEL)
         page.get_by_role("button", name="Show").click()
         page.wait_for_load_state("load")
         visits.check("the runs of one model")
@@ -379,3 +383,82 @@ def test_every_page_of_prod_after_the_release(world: World, chromium: Browser) -
     assert waiting_here == 0  # (other tests' models may wait in this local cloud)
     assert "challenger v2 beside champion v1" in canary and "Not healthy" in canary
     assert re.search(r"rows\s+0\s+0", canary)  # nobody called either variant during the bake
+
+
+def test_runs_are_filtered_and_their_columns_chosen_from_the_keyboard(world: World, chromium: Browser) -> None:
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open("/env/dev/runs")
+        # WHEN a person picks churn-ui's failed runs and the algorithm column instead of the kind, keyboard only
+        page.get_by_label("filter by model").select_option(MODEL)
+        page.get_by_label("filter by status").select_option("FAILED")
+        page.get_by_role("checkbox", name="kind").focus()
+        page.keyboard.press("Space")
+        page.get_by_role("checkbox", name="algorithm").focus()
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Show").focus()
+        with page.expect_navigation(wait_until="load"):
+            page.keyboard.press("Enter")
+        visits.check("the filtered runs")
+        address = page.url
+        headers = page.locator("table.sortable thead th").all_inner_texts()
+        failed = page.locator("table.sortable tbody th").all_inner_texts()
+        # AND the random forests of churn-ui, from a link pasted elsewhere
+        visits.open(f"/env/dev/runs?model={MODEL}&algorithm=random_forest&col=algorithm&col=version")
+        forests = page.locator("table.sortable tbody tr").all_inner_texts()
+
+    # THEN the address holds every choice, the table the chosen columns, and only the refused upload
+    assert "status=FAILED" in address and f"model={MODEL}" in address and "col=algorithm" in address
+    assert "col=kind" not in address
+    assert headers == ["compare", "run", "model", "status", "algorithm", "started", "ended", "version", "outcome"]
+    assert failed == [world.quarantined_run]
+    assert len(forests) == 3 and all("random_forest" in row for row in forests)  # the three training runs
+
+
+def test_the_approval_card_shows_the_canary_a_version_had_on_its_way(world: World, chromium: Browser) -> None:
+    # GIVEN staging's v2, whose canary there was rolled back, asked into prod (after v1's release)
+    if world.waiting.record().get("status") == "WAITING_FOR_APPROVAL":
+        promotion.answer(team_target_in(world.cloud, "prod", "platform"), MODEL, True, "v1 first")
+        promotion.follow(world.waiting, stop_when_waiting=False, timeout_s=120, interval_s=0.2)
+    asked = promotion.start(world.operators["prod"], f"{MODEL}@2", "staging", "v2 to prod")
+    _, record = promotion.follow(asked, timeout_s=120, interval_s=0.2)
+    assert record["status"] == "WAITING_FOR_APPROVAL", record
+    try:
+        with console(chromium, reviewer(world)) as visits:
+            page = visits.open("/approvals")
+            card = page.locator(f"article#prod-{MODEL}")
+            cause = card.locator("section.cause").inner_text()
+            canaries = card.locator("section.canaries").inner_text()
+    finally:
+        promotion.answer(team_target_in(world.cloud, "prod", "platform"), MODEL, False, "its canary failed")
+
+    # THEN the reviewer reads why it exists and how its canary in staging went, numbers beside the champion's
+    assert "Not a drift's retraining" in cause and f"{MODEL}/part-2.csv" in cause
+    assert f"In staging ({world.rolled_back}, ROLLED_BACK): challenger v2 beside champion v1, not healthy" in canaries
+    assert re.search(r"rows\s+0\s+0", canaries)
+
+
+def test_a_reproduction_is_recorded_in_the_reproducers_name_and_shown_on_the_version_page(
+    world: World, chromium: Browser
+) -> None:
+    # GIVEN dev's ML engineer reproduces v1, as `slipway reproduce churn-ui@1 --env dev` does with their profile, and
+    # the data engineer tries to record the same result; IAM enforced as AWS does
+    engineer = team_target_in(world.cloud, "dev", "ml-engineer")
+    iam.enable()
+    with _finally(iam.disable):
+        result, _ = commands.reproduce_model(engineer.deps, f"{MODEL}@1")
+        kept = reproducing.record(engineer, result)
+        with pytest.raises(Forbidden) as refused:
+            reproducing.record(team_target_in(world.cloud, "dev", "data-engineer"), result)
+    # WHEN anyone opens the version's page
+    with console(chromium, reviewer(world)) as visits:
+        page = visits.open(f"/env/dev/models/{MODEL}/versions/1")
+        shown = page.locator("section", has=page.locator("h2#reproductions")).inner_text()
+
+    # THEN it shows who reproduced it, when, on which machine, and what came out, metric by metric
+    said = {"identical": "identical", "within_tolerance": "within tolerance", "different": "different"}
+    assert result["reproduced"], result
+    assert "role slipway-dev-ml-engineer" in shown and kept["at"][:19].replace("T", " ") in shown.replace("T", " ")
+    assert f"slipway reproduce (CLI) on {platform.node()}" in shown and said[result["status"]] in shown
+    assert "roc_auc" in shown
+    # AND the data engineer's record was refused by the route's authorization: one record, the engineer's
+    assert "execute-api:Invoke" in refused.value.message and shown.count("slipway reproduce (CLI) on") == 1

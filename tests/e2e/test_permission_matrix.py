@@ -21,10 +21,10 @@ from botocore.exceptions import ClientError
 
 from slipway import layout
 from slipway.errors import SlipwayError
-from slipway.stores import audit
+from slipway.stores import audit, reproductions
 from slipway.stores.promotions import record
 from slipway.stores.registry import ModelRegistry
-from slipway_cli import features, promotion, serving
+from slipway_cli import features, promotion, reproducing, serving
 from slipway_cli.serving import HttpApiError
 from slipway_cli.target import Target, target_in
 from slipway_local import LocalCloud, iam
@@ -184,7 +184,9 @@ def _seed(cloud: LocalCloud, env: str) -> dict[tuple[str, str], tuple[str, str]]
         writer = as_promotion if obj.bucket == artifacts else s3
         writer.put_object(Bucket=obj.bucket, Key=obj.key, Body=b"probe")
     for version in (1, 2):
-        deps.table.put(layout.item(layout.version_key(MODEL, version), model=MODEL, version=version))
+        deps.table.put(
+            layout.item(layout.version_key(MODEL, version), model=MODEL, version=version, test_metrics=REPRODUCED)
+        )
     registry = ModelRegistry.of(deps)
     for version in (1, 2):
         registry.set_alias(MODEL, "production", version, actor="operator", reason="matrix seed")
@@ -325,6 +327,23 @@ def _rollback(world: World, env: str, team: str) -> None:
     _act(lambda: promotion.rollback(world.target(env, team), MODEL, "permission matrix"))
 
 
+REPRODUCED = {"roc_auc": 0.8}
+REPRODUCTION = {
+    "model": MODEL, "version": 1, "status": "identical", "tolerance": 1e-9, "max_diff": 0.0,
+    "feature_set_matches": True, "metrics": [{"metric": "roc_auc", "recorded": 0.8, "reproduced": 0.8, "diff": 0.0}],
+}  # fmt: skip
+
+
+def _record_reproduction(world: World, env: str, team: str) -> None:
+    _act(lambda: reproducing.record(world.target(env, team), REPRODUCTION))
+
+
+def _record_reproduction_directly(world: World, env: str, team: str) -> None:
+    """The reproduction's item written as the team's role, past the route: under a name of its choosing."""
+    result = {k: v for k, v in REPRODUCTION.items() if k not in ("model", "version")}
+    reproductions.record(world.target(env, team).deps, MODEL, 1, "forged", result)
+
+
 def _act(call: Callable[[], Any]) -> None:
     """An act through the operate route: API Gateway's 403 (no execute-api:Invoke on the route) or the act's own
     refusal of the caller (Forbidden: the requester answering their own promotion) is a denial; the act's
@@ -387,7 +406,16 @@ def _assume_deployment_role(world: World, env: str, team: str) -> None:
 
 # Acts through the operate routes: API Gateway's authorization of the signed request decides them.
 ROUTE_ACTIONS = frozenset(
-    {"push-spec", "push-view", "start-promotion", "approve", "approve-own-promotion", "move-alias", "rollback"}
+    {
+        "push-spec",
+        "push-view",
+        "start-promotion",
+        "approve",
+        "approve-own-promotion",
+        "move-alias",
+        "rollback",
+        "record-reproduction",
+    }
 )
 ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "upload-raw": _upload_raw,
@@ -410,6 +438,8 @@ ACTIONS: dict[str, Callable[[World, str, str], None]] = {
     "move-alias": _move_alias,
     "move-alias-directly": _move_alias_directly,
     "rollback": _rollback,
+    "record-reproduction": _record_reproduction,
+    "record-reproduction-directly": _record_reproduction_directly,
     "overwrite-audit": _overwrite_audit,
     "update-audit": _update_audit,
     "replace-alias": _replace_alias,

@@ -8,9 +8,11 @@ back to dev, where it starts a training run named after prod's check, on prod's 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from slipway.stores.promotions import TERMINAL
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
 from slipway_cli import promotion
+from slipway_cli.console.server import running
 from slipway_cli.samples import make_churn, to_csv_bytes
 from slipway_cli.target import Target, target_in, team_target_in
 from slipway_cli.traffic import live_traffic
@@ -100,6 +103,14 @@ def serve_shifted_with_feedback(
             timeout_s=30,
             what=f"{kind} not landed",
         )
+
+
+def approval_card(targets: dict[str, Target], env: str) -> str:
+    """The text of MODEL's card on the console's approvals page, reading every environment (`slipway ui`)."""
+    with running(targets) as url, urllib.request.urlopen(f"{url}/approvals", timeout=60) as answer:
+        page = answer.read().decode()
+    card = page[page.index(f'<article class="approval" id="{env}-{MODEL}"') :].split("</article>", 1)[0]
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", card)).split()).replace(" ,", ",").replace("( ", "(")
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +218,16 @@ def test_drift_in_dev_retrains_releases_and_promotes_through_staging_to_prod(
             what="prod never waited for approval of the retrained version",
         )
         assert ModelRegistry.of(prod.deps).aliases(MODEL) == {"production": 1}
+        # AND the console's approval card tells the reviewer the drift that caused it and the canaries it passed
+        card = approval_card(targets, "prod")
+        check_id = json.loads(checked["output"])["check"]["result"]["check_id"]
+        assert (
+            f"A drift's retraining: run {decision['run_id']} in dev was started by drift check {check_id} in dev"
+            in card
+        )
+        assert "tenure_months" in card or "contract_type" in card  # the shifted features
+        assert f"In staging ({done['run_id']}, SUCCEEDED): challenger v{staged} beside champion v1, healthy" in card
+        assert f"In dev (release-{MODEL}-v{retrained}, SUCCEEDED): challenger v{retrained}" in card
 
         # WHEN a prod operator approves THEN it canaries on prod's traffic and is promoted
         promotion.answer(prod, MODEL, True, "retrained after drift: card reviewed")

@@ -27,8 +27,9 @@ from starlette.staticfiles import StaticFiles
 from slipway.adapters import clients
 from slipway.errors import NotFound, SlipwayError
 from slipway_cli import promotion
-from slipway_cli.console import compare, pages
+from slipway_cli.console import compare, pages, runs_table
 from slipway_cli.console.access import failure_text, refusal
+from slipway_cli.console.history import BadQuery
 from slipway_cli.target import Target
 
 __all__ = ["create_app", "plotly_js"]
@@ -78,7 +79,7 @@ class Console:
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
         )
-        self.templates.globals.update(pretty=pages.pretty, quote=quote, urlencode=urlencode)
+        self.templates.globals.update(pretty=pages.pretty, quote=quote, urlencode=urlencode, link=_link)
         self.templates.filters["role"] = _role
         for target in self.targets.values():
             _count_requests(target)
@@ -121,12 +122,14 @@ class Console:
             return {"kind": "refused", "headline": refused.headline, "message": refused.message, "env": env}
         if isinstance(error, NotFound):
             return {"kind": "missing", "headline": error.message, "message": "", "env": env}
+        if isinstance(error, BadQuery):
+            return {"kind": "invalid", "headline": error.message, "message": "", "env": env}
         return {"kind": "failed", "headline": f"could not {doing}", "message": failure_text(error), "env": env}
 
     def page(self, request: Request, name: str, env: str, doing: str, read: Callable[[], Any], **context: Any) -> Any:
         data, problem = self.attempt(env, doing, read)
         if problem is not None:
-            status = {"refused": 403, "missing": 404}.get(problem["kind"], 502)
+            status = {"refused": 403, "missing": 404, "invalid": 400}.get(problem["kind"], 502)
             return self.render(request, "problem.html", status=status, problem=problem, env=env, **context)
         return self.render(request, name, env=env, data=data, **context)
 
@@ -145,12 +148,13 @@ class Console:
         env, model = request.path_params["env"], request.path_params["model"]
         before = _int(request.query_params.get("before"))
         metric = request.query_params.get("metric")
+        cursors = {k: request.query_params.get(k) or None for k in pages.CURSORS}
         return self.page(  # type: ignore[no-any-return]
             request,
             "model_page.html",
             env,
             f"read {model} in {env}",
-            lambda: pages.model_page(self.target(env), model, before=before, metric=metric),
+            lambda: pages.model_page(self.target(env), model, before=before, metric=metric, cursors=cursors),
             title=f"{model} in {env}",
             model=model,
         )
@@ -206,13 +210,12 @@ class Console:
 
     def runs(self, request: Request) -> Response:
         env = request.path_params["env"]
-        model, after = request.query_params.get("model") or None, request.query_params.get("after") or None
         return self.page(  # type: ignore[no-any-return]
             request,
             "runs.html",
             env,
             f"list the runs in {env}",
-            lambda: pages.runs_listing(self.target(env), model, after),
+            lambda: runs_table.runs_listing(self.target(env), runs_table.Filters.parse(request.query_params)),
             title=f"Runs in {env}",
         )
 
@@ -255,7 +258,9 @@ class Console:
     def approvals(self, request: Request, outcome: dict[str, Any] | None = None) -> Response:
         sections = []
         for env, target in self.targets.items():
-            rows, problem = self.attempt(env, f"list the approvals in {env}", partial(pages.approvals, target))
+            rows, problem = self.attempt(
+                env, f"list the approvals in {env}", partial(pages.approvals, target, self.targets)
+            )
             sections.append({"env": env, "rows": rows or [], "problem": problem, "who": _principal(target)})
         done = request.query_params.get("done")
         return self.render(request, "approvals.html", sections=sections, outcome=outcome, done=done, title="Approvals")
@@ -305,6 +310,13 @@ def _principal(target: Target) -> str:
         return target.principal
     except (ClientError, BotoCoreError):
         return "unknown caller"
+
+
+def _link(request: Request, **changes: str | None) -> str:
+    """This page's address with some query parameters changed (None: dropped), the others kept: a deep link."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    kept += [(k, v) for k, v in changes.items() if v is not None]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _int(value: str | None) -> int | None:

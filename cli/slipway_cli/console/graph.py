@@ -1,6 +1,7 @@
 """A version's lineage drawn as an SVG graph on the server (no script): raw upload → curated dataset (and the spec
-that validated it) → feature set → run → model version (→ the versions it was promoted as) → promotions. Columns
-by each node's depth from the uploads; each node names its kind and id."""
+that validated it) → feature set → run → model version (→ the versions it was promoted as) → promotions → the
+environments they went into (with the version there and what it serves as). Columns by each node's depth from the
+uploads; each node names its kind and id."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-__all__ = ["KIND_NAMES", "Node", "lineage_svg", "nodes_of"]
+__all__ = ["KIND_NAMES", "Node", "env_node", "lineage_svg", "nodes_of"]
 
 KIND_NAMES = {
     "raw": "raw upload",
@@ -19,6 +20,7 @@ KIND_NAMES = {
     "run": "run",
     "model": "model version",
     "promotion": "promotion",
+    "env": "environment",
 }
 WIDTH, HEIGHT, GAP_X, GAP_Y, PAD = 200, 46, 56, 14, 10
 
@@ -42,7 +44,7 @@ def _node(node_id: str) -> Node:
         return Node(node_id, kind, f"{model} v{number}" + (f" in {env}" if env else ""))
     if kind in ("dataset", "features", "spec"):
         return Node(node_id, kind, rest.rpartition(":")[2][:16])
-    if kind == "promotion":
+    if kind in ("promotion", "env"):
         return Node(node_id, kind, rest)
     return Node(node_id, kind, rest[:28])
 
@@ -73,12 +75,28 @@ def _depths(nodes: list[Node], edges: list[dict[str, str]]) -> dict[str, int]:
     return depth
 
 
-def lineage_svg(edges: list[dict[str, str]], focus: str, promotions: list[dict[str, Any]]) -> str:
-    """The graph of ``edges`` (upstream lineage of ``focus``) plus ``promotions`` of the focus, as inline SVG."""
+def env_node(env: str, version: Any, aliases: Iterable[str]) -> str:
+    """An environment as a node: the version the promotion made there, and the aliases it holds now."""
+    held = ", ".join(sorted(aliases)) or "no alias"
+    return f"env:{env}: v{version} ({held})" if version is not None else f"env:{env}"
+
+
+def lineage_svg(
+    edges: list[dict[str, str]],
+    focus: str,
+    promotions: list[dict[str, Any]],
+    environments: dict[str, dict[int, list[str]]] | None = None,
+) -> str:
+    """The graph of ``edges`` (upstream lineage of ``focus``) plus ``promotions`` of the focus and the environments
+    they went into (``environments``: env → version → its aliases there, for the environments the console reads), as
+    inline SVG."""
     edges = list(edges)
     for p in promotions:
         to = f"promotion:{p.get('source_env')} v{p.get('source_version')} → {p.get('target_env')}: {p.get('status')}"
         edges.append({"upstream": focus, "downstream": to, "kind": "promoted"})
+        env, version = str(p.get("target_env")), p.get("target_version")
+        held = (environments or {}).get(env, {}).get(int(version), []) if version is not None else []
+        edges.append({"upstream": to, "downstream": env_node(env, version, held), "kind": "into"})
     nodes = nodes_of(edges) or [_node(focus)]
     depth = _depths(nodes, edges)
     columns: dict[int, list[Node]] = {}

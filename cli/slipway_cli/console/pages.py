@@ -4,7 +4,7 @@ where a list grows): plain dicts for the templates. No page reads the table any 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +14,13 @@ from slipway import layout
 from slipway.domain.lineage import model_node
 from slipway.errors import NotFound, SlipwayError
 from slipway.objects import S3Object
-from slipway.stores import audit, lineage, runs
-from slipway.stores.promotions import KIND as PROMOTION
+from slipway.stores import lineage, reproductions, runs
 from slipway.stores.promotions import pending_approvals
 from slipway.stores.registry import ModelRegistry
 from slipway_cli import drift
 from slipway_cli.commands import public, runs_show, served_versions
+from slipway_cli.console import history, review
+from slipway_cli.console.executions import execution_arn
 from slipway_cli.console.graph import lineage_svg
 from slipway_cli.target import Target
 
@@ -32,19 +33,23 @@ __all__ = [
 ]
 
 PAGE = 25  # versions or runs a page lists
-PROMOTIONS_AMONG = 100  # a model page's promotions: those among its newest runs and promotions
+# where the model page's other lists start (query parameters)
+CURSORS = ("history_before", "promotions_after", "drift_before", "audit_before")
+REPRODUCTIONS = 5  # the newest reproductions a version page shows
 
 
 def models_overview(target: Target) -> list[dict[str, Any]]:
     """Every model of the environment: what serves (production, challenger and their weights), the latest version,
-    the last run, the last drift verdict and the promotions waiting for a person."""
+    the last run (among the newest 100 of every model's), the last drift verdict and the promotions waiting for a
+    person."""
     deps = target.deps
     registry = ModelRegistry.of(deps)
+    newest, _ = history.newest_runs(deps)  # one query for every model's last run
     rows = []
     for model in registry.model_names():
         latest = registry.versions_page(model, limit=1)
         alias_items = registry.alias_items(model)
-        last_run = runs.runs_page(deps, model, limit=1)
+        last_run = [r for r in newest if r.get("model") == model][:1]
         checks, _ = drift.history(target, model, limit=1)
         rows.append(
             {
@@ -80,9 +85,18 @@ def metric_names(versions: Iterable[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
-def model_page(target: Target, model: str, *, before: int | None, metric: str | None) -> dict[str, Any]:
-    """A model: a page of its versions (newest first), the chosen metric across them, its aliases and their
-    history, its promotions, drift checks and audit trail."""
+def model_page(
+    target: Target,
+    model: str,
+    *,
+    before: int | None,
+    metric: str | None,
+    cursors: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """A model: a page of its versions (newest first), the chosen metric across them, its aliases, a page of their
+    history, a page of its promotions, of its drift checks and of its audit trail (``cursors``: where each of those
+    pages starts, ``history_before``, ``promotions_after``, ``drift_before``, ``audit_before``; None: the newest)."""
+    cursors = cursors or {}
     deps = target.deps
     registry = ModelRegistry.of(deps)
     versions = [public(v) for v in registry.versions_page(model, limit=PAGE, before=before)]
@@ -111,11 +125,10 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         ],
         "layout": {"xaxis": {"title": {"text": "version"}, "dtick": 1}, "yaxis": {"title": {"text": chosen}}},
     }
-    trail = audit.trail(deps, model)
-    history = [e for e in trail if e["kind"] == "alias-move"]
-    promotions = [public(r) for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG) if r.get("kind") == PROMOTION]
-    checks, _ = drift.history(target, model, limit=20)
-    checks = [{**c, "model": model} for c in checks]
+    moves, older_moves = history.alias_moves(deps, model, cursors.get("history_before"))
+    entries, older_entries = history.audit_entries(deps, model, cursors.get("audit_before"))
+    promotions, older_promotions = history.promotions(deps, model, cursors.get("promotions_after"))
+    checks, older_checks = history.drift_checks(deps, model, cursors.get("drift_before"))
     oldest = int(versions[-1]["version"]) if versions else None
     return {
         "model": model,
@@ -125,12 +138,17 @@ def model_page(target: Target, model: str, *, before: int | None, metric: str | 
         "chart": chart,
         "aliases": alias_items,
         "served": served_versions(alias_items),
-        "history": list(reversed(history)),
+        "history": moves,
+        "older_history": older_moves,
         "promotions": promotions,
+        "older_promotions": older_promotions,
+        "promotions_read": history.RUNS_READ,
         "promotions_chart": _promotions_chart(promotions),
         "drift": checks,
+        "older_drift": older_checks,
         "drift_chart": _drift_chart(target, checks),
-        "audit": list(reversed([e for e in trail if e["kind"] != "alias-move"])),
+        "audit": entries,
+        "older_audit": older_entries,
         "older": oldest if oldest is not None and oldest > 1 and len(versions) == PAGE else None,
         "waiting": waiting(target, model),
     }
@@ -220,9 +238,10 @@ def _drift_chart(target: Target, checks: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
-def version_page(target: Target, model: str, version: int, others: Iterable[Target] = ()) -> dict[str, Any]:
-    """A version: its record, candidates' leaderboard, lineage as a graph and the promotions it took part in (here,
-    and in the ``others`` environments the console reads, where this version was their source)."""
+def version_page(target: Target, model: str, version: int, others: Sequence[Target] = ()) -> dict[str, Any]:
+    """A version: its record, candidates' leaderboard, lineage as a graph, the promotions it took part in (here,
+    and in the ``others`` environments the console reads, where this version was their source) and its newest
+    reproductions."""
     deps = target.deps
     registry = ModelRegistry.of(deps)
     item = public(registry.get_version(model, version))
@@ -236,22 +255,16 @@ def version_page(target: Target, model: str, version: int, others: Iterable[Targ
     )
     node = model_node(model, version)
     edges = lineage.upstream_edges(deps, node)
-    promotions = [
-        public(r)
-        for r in runs.runs_page(deps, model, limit=PROMOTIONS_AMONG)
-        if r.get("kind") == PROMOTION and version in (r.get("target_version"), r.get("source_version"))
-    ]
-    onwards = []
-    for other in others:
-        try:
-            found = runs.runs_page(other.deps, model, limit=PROMOTIONS_AMONG)
-        except (ClientError, BotoCoreError, SlipwayError):
-            continue  # not readable with that profile: the graph shows what this one can see
-        onwards += [
-            public(r)
-            for r in found
-            if r.get("kind") == PROMOTION and r.get("source_env") == target.env and r.get("source_version") == version
-        ]
+    took_part = history.version_promotions(target, others, model, version, item)
+    environments: dict[str, dict[int, list[str]]] = {}  # what each version serves as where the promotions went
+    for env_target in (target, *others):
+        if any((p.get("target_env") or target.env) == env_target.env for p in took_part):
+            try:
+                held = ModelRegistry.of(env_target.deps).aliases(model)
+            except (ClientError, BotoCoreError, SlipwayError):
+                continue
+            for alias, number in held.items():
+                environments.setdefault(env_target.env, {}).setdefault(int(number), []).append(alias)
     return {
         "model": model,
         "version": version,
@@ -261,8 +274,9 @@ def version_page(target: Target, model: str, version: int, others: Iterable[Targ
         "leaderboard": leaderboard,
         "edges": edges,
         "node": node,
-        "promotions": promotions + onwards,
-        "graph": lineage_svg(edges, node, promotions + onwards),
+        "promotions": took_part,
+        "graph": lineage_svg(edges, node, took_part, environments),
+        "reproductions": [public(r) for r in reproductions.latest(deps, model, version, limit=REPRODUCTIONS)],
         "artifacts": item.get("artifacts") or {},
     }
 
@@ -314,12 +328,7 @@ def run_page(target: Target, run_id: str) -> dict[str, Any]:
 
 def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
     """The run's steps from its execution's history: each state's start, end and duration (seconds)."""
-    arn = str(run.get("execution_arn") or "")
-    machine = str(run.get("state_machine") or "")
-    if not arn and machine.startswith("arn:"):
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}"
-    if not arn:
-        arn = _execution_arn(target, run)
+    arn = execution_arn(target, run)
     if not arn:
         return {"steps": [], "error": None}
     events = target.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
@@ -342,27 +351,10 @@ def steps_of(target: Target, run: dict[str, Any]) -> dict[str, Any]:
     return {"steps": steps, "error": None}
 
 
-def _execution_arn(target: Target, run: dict[str, Any]) -> str:
-    """The training (or promotion) execution named after the run, from the stack's state machine outputs."""
-    name = "PromotionStateMachineArn" if run.get("kind") == PROMOTION else "TrainingStateMachineArn"
-    machine = target.outputs.get(name, "")
-    return machine.replace(":stateMachine:", ":execution:") + f":{run['run_id']}" if machine else ""
-
-
-def runs_listing(target: Target, model: str | None, after: str | None) -> dict[str, Any]:
-    """A page of runs and promotions, newest first (one model's, or all), and the models to filter by."""
-    items = [public(r) for r in runs.runs_page(target.deps, model, limit=PAGE, after=after)]
-    return {
-        "runs": items,
-        "next": items[-1]["run_id"] if len(items) == PAGE else None,
-        "model": model,
-        "models": ModelRegistry.of(target.deps).model_names(),
-    }
-
-
-def approvals(target: Target) -> list[dict[str, Any]]:
+def approvals(target: Target, targets: Mapping[str, Target] | None = None) -> list[dict[str, Any]]:
     """Every promotion waiting for a person in this environment, with what a reviewer weighs: the candidate's
-    metrics beside the champion's (both as registered here)."""
+    metrics beside the champion's (both as registered here), the drift that caused it and the canaries it has had
+    (read in ``targets``, the environments the console reads)."""
     registry = ModelRegistry.of(target.deps)
     found = []
     for model in registry.model_names():
@@ -381,6 +373,7 @@ def approvals(target: Target) -> list[dict[str, Any]]:
                     "candidate": candidate,
                     "champion": champion,
                     "drift": checks[0] if checks else None,
+                    "review": review.review({target.env: target, **(targets or {})}, target.env, candidate),
                     "metrics": [
                         {
                             "metric": m,

@@ -170,6 +170,18 @@ def audit_trail(model: str) -> Collection:
     return f"AUDIT#{model}", ""
 
 
+def reproduction_key(model: str, version: int, at: str) -> Key:
+    """One reproduction of a model version (``slipway reproduce``): who, when, where, the verdict, the metrics
+    compared. Its own partition, so the operate route that records it for a person reaches neither the registry
+    nor the audit trail."""
+    return f"REPRO#{model}", f"V#{version:06d}#{at}"
+
+
+def reproductions(model: str, version: int) -> Collection:
+    """A version's reproductions, in time order."""
+    return f"REPRO#{model}", f"V#{version:06d}#"
+
+
 def promotion_lock_key(model: str) -> Key:
     """Held by the one promotion of a model under way in this environment (its execution name)."""
     return model_pk(model), "PROMOTING"

@@ -55,18 +55,24 @@ def test_the_lineage_graph_puts_each_node_after_what_fed_it() -> None:
         {"upstream": "run:r1", "downstream": "model:churn:1@dev", "kind": "registered_as"},
         {"upstream": "model:churn:1@dev", "downstream": "model:churn:1", "kind": "promoted_as"},
     ]
-    promotion = {"source_env": "staging", "source_version": 1, "target_env": "prod", "status": "SUCCEEDED"}
-    # WHEN it is drawn
-    svg = lineage_svg(edges, "model:churn:1", [promotion])
+    promotion = {
+        "source_env": "staging", "source_version": 1, "target_env": "prod", "target_version": 3, "status": "SUCCEEDED",
+    }  # fmt: skip
+    # WHEN it is drawn, with what v3 serves as in prod
+    svg = lineage_svg(edges, "model:churn:1", [promotion], {"prod": {3: ["production"], 2: ["challenger"]}})
 
     # THEN every node is there once, named by its kind, in a column after each node that fed it
     nodes = dict(re.findall(r'data-node="([^"]+)"><title>[^<]*</title><rect x="(\d+)"', svg))
-    assert len(nodes) == 8
+    assert len(nodes) == 9
     column = {node: int(x) for node, x in nodes.items()}
     for e in edges:
         assert column[e["upstream"]] < column[e["downstream"]], e
     assert "curated dataset" in svg and "feature set" in svg and "promotion" in svg and "churn v1 in dev" in svg
     assert 'class="node model self"' in svg  # the page's own version stands out
+    # AND the promotion leads to the environment it went into: the version there and what it serves as
+    promoted = "promotion:staging v1 → prod: SUCCEEDED"
+    assert column["env:prod: v3 (production)"] > column[promoted] > column["model:churn:1"]
+    assert ">environment</text>" in svg
 
 
 def test_ui_leaves_out_an_environment_it_cannot_reach(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from slipway import layout
 from slipway.ports import Deps
-from slipway.stores import audit
+from slipway.stores import audit, reproductions
 from slipway.stores.registry import ModelRegistry
 from tests.fakes import fake_deps
 from tests.unit.promotion.support import settings
@@ -138,3 +138,59 @@ def test_refusals_are_typed(operate: tuple[ModuleType, Deps]) -> None:
     )
     assert status == 403 and "verified caller" in answer["message"]
     assert audit.trail(deps, "churn") == []
+
+
+def _reproduction(**change: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "within_tolerance", "tolerance": 1e-9, "max_diff": 3e-16, "feature_set_matches": True,
+        "metrics": [{"metric": "roc_auc", "recorded": 0.8, "reproduced": 0.8000000000000003, "diff": 3e-16},
+                    {"metric": "accuracy", "recorded": 0.75, "reproduced": 0.75, "diff": 0.0}],
+        "where": {"runner": "slipway reproduce (CLI)", "host": "laptop", "python": "3.13.1",
+                  "libraries": {"scikit-learn": "1.6.1"}, "blas": [{"internal_api": "openblas", "num_threads": 2}]},
+    }  # fmt: skip
+    return body | change
+
+
+def test_a_reproduction_is_recorded_in_the_callers_name_when_its_numbers_agree(
+    operate: tuple[ModuleType, Deps],
+) -> None:
+    app, deps = operate
+    registry = ModelRegistry.of(deps)
+    registry.register("churn", "run-1", {"test_metrics": {"roc_auc": 0.8, "accuracy": 0.75}})
+    route, path = "/v1/models/{model}/versions/{version}/reproductions", "/v1/models/churn/versions/1/reproductions"
+    # WHEN carol records what `slipway reproduce churn@1` found
+    status, answer = call(app, event("POST", route, path, _reproduction()))
+    # THEN it is kept under her verified name, with where it ran and what it compared
+    assert status == 201, answer
+    [kept] = reproductions.latest(deps, "churn", 1)
+    assert (kept["principal"], kept["status"], kept["where"]["host"]) == (CAROL, "within_tolerance", "laptop")
+    assert [m["metric"] for m in kept["metrics"]] == ["roc_auc", "accuracy"]
+    # AND nothing else was written: no alias, no audit entry
+    assert registry.aliases("churn") == {} and audit.trail(deps, "churn") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "said"),
+    [
+        ("/v1/models/churn/versions/1/reproductions", _reproduction(principal="someone-else"), "principal"),
+        ("/v1/models/churn/versions/1/reproductions", _reproduction(status="identical"), "status"),
+        ("/v1/models/churn/versions/1/reproductions", _reproduction(max_diff=0.0), "max_diff"),
+        (
+            "/v1/models/churn/versions/1/reproductions",
+            _reproduction(metrics=[{"metric": "roc_auc", "recorded": 0.99, "reproduced": 0.99, "diff": 0.0}]),
+            "metrics[0].recorded",
+        ),
+        ("/v1/models/churn/versions/one/reproductions", _reproduction(), "version"),
+        ("/v1/models/churn/versions/7/reproductions", _reproduction(), "no version 7"),
+    ],
+    ids=["forged-principal", "identical-with-a-difference", "wrong-max-diff", "not-the-registrys", "version", "absent"],
+)
+def test_a_reproduction_that_does_not_agree_is_refused_naming_why(
+    operate: tuple[ModuleType, Deps], path: str, body: dict[str, Any], said: str
+) -> None:
+    app, deps = operate
+    ModelRegistry.of(deps).register("churn", "run-1", {"test_metrics": {"roc_auc": 0.8, "accuracy": 0.75}})
+    status, answer = call(app, event("POST", "/v1/models/{model}/versions/{version}/reproductions", path, body))
+    assert status in (404, 422), answer
+    assert said in json.dumps(answer)
+    assert reproductions.latest(deps, "churn", 1) == []

@@ -15,6 +15,7 @@ import pytest
 
 from slipway.ports import Deps
 from slipway.steps.training.register_version import register_version
+from slipway.stores.registry import ModelRegistry
 from slipway.stores.runs import start_run, update_run
 from slipway.stores.specs import push_spec
 from slipway_cli import main as cli
@@ -188,7 +189,7 @@ def test_reproduce_exits_0_and_prints_its_tolerance(
     two_versions: Deps, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN churn v1 WHEN reproduced
-    code, out = slipway(two_versions, monkeypatch, capsys, "reproduce", "churn@1")
+    code, out = slipway(two_versions, monkeypatch, capsys, "reproduce", "churn@1", "--no-record")  # no API here
     # THEN it is identical, the tolerance for float summation order is stated, and the exit is 0
     assert code == 0
     assert "identical" in out and "1e-09" in out
@@ -241,3 +242,39 @@ def test_runs_show_names_each_candidates_flags_and_the_warnings_it_raised(
     assert [c["flags"] for c in candidates] == [["not_converged"], []]
     assert candidates[0]["warnings"][0].startswith("ConvergenceWarning: lbfgs failed to converge after 3")
     assert _keys(json.loads(out)) <= DOCUMENTED
+
+
+def test_models_list_reads_a_bounded_slice_of_each_model_however_many_versions_it_has(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN churn with 300 versions (production at 299, the candidate at 300) and fraud with 2
+    deps = fake_deps()
+    registry = ModelRegistry.of(deps)
+    for model, count in (("churn", 300), ("fraud", 2)):
+        for n in range(1, count + 1):
+            registry.register(model, f"{model}-run-{n}", {"test_metrics": {"roc_auc": 0.8}})
+    registry.set_alias("churn", "production", 299, actor="test", reason="release")
+    registry.set_alias("churn", "candidate", 300, actor="test", reason="newest")
+    read: list[str] = []
+    query = deps.table.iter_query
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        for item in query(*args, **kwargs):
+            read.append(item["SK"])
+            yield item
+
+    monkeypatch.setattr(deps.table, "iter_query", counted)
+
+    # WHEN the models are listed
+    code, out = slipway(deps, monkeypatch, capsys, "models", "list", "--json")
+
+    # THEN each says how many versions it has, its newest, aliases and champion
+    assert code == 0
+    assert json.loads(out) == [
+        {"model": "churn", "versions": 300, "latest": 300, "aliases": {"candidate": 300, "production": 299},
+         "champion": 299},
+        {"model": "fraud", "versions": 2, "latest": 2, "aliases": {}, "champion": None},
+    ]  # fmt: skip
+    # AND the table gave back a handful of items (one per model on the index, the newest version, the aliases),
+    # not the 302 versions
+    assert len(read) < 12, read

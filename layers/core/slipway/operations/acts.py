@@ -15,6 +15,7 @@ from typing import Any
 from slipway import layout
 from slipway.errors import ConflictError, Forbidden, NotFound, SpecError
 from slipway.ports import Deps
+from slipway.stores import reproductions
 from slipway.stores.feature_views import push_view
 from slipway.stores.promotions import claim_approval, pending_approvals, withdraw_answer
 from slipway.stores.registry import ANY_PREVIOUS, ModelRegistry, parse_ref
@@ -29,6 +30,7 @@ __all__ = [
     "move_alias",
     "person",
     "push",
+    "record_reproduction",
     "rollback",
     "start_promotion",
 ]
@@ -158,3 +160,30 @@ def push_feature_view(deps: Deps, source: str, reason: str, caller: str) -> dict
         raise SpecError("the feature view is empty", {"errors": [{"field": "spec", "message": "empty"}]})
     as_caller = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, principal=caller))
     return push_view(as_caller, source, reason=reason)
+
+
+def record_reproduction(deps: Deps, model: str, version: int, result: dict[str, Any], caller: str) -> dict[str, Any]:
+    """Record a reproduction of ``model`` v``version`` in the caller's name, once its numbers agree with the
+    registry (each ``recorded`` value is the version's own) and with its verdict (identical: no difference; within
+    tolerance: none past it). ValueError (a 422) naming the first field that does not."""
+    item = ModelRegistry.of(deps).get_version(model, version)
+    registered = {**(item.get("test_metrics") or {}), "threshold": item.get("threshold")}
+    for n, row in enumerate(result["metrics"]):
+        if row["metric"] not in registered:
+            raise ValueError(f"metrics[{n}].metric: v{version} of {model} records no {row['metric']!r}")
+        own = registered[row["metric"]]
+        if row["recorded"] != (float(own) if isinstance(own, (int, float)) else own):
+            raise ValueError(f"metrics[{n}].recorded: {row['recorded']} is not v{version}'s {row['metric']} ({own})")
+    diffs = [row["diff"] for row in result["metrics"]]
+    largest = None if any(d is None for d in diffs) else max(diffs)
+    if result["max_diff"] != largest:
+        raise ValueError(f"max_diff: {result['max_diff']} is not the largest of the metrics' differences ({largest})")
+    agrees = {
+        "identical": largest == 0 and result["feature_set_matches"],
+        "within_tolerance": largest is not None and largest <= result["tolerance"] and result["feature_set_matches"],
+        "different": not (largest is not None and largest <= result["tolerance"] and result["feature_set_matches"]),
+    }
+    if not agrees[result["status"]]:
+        raise ValueError(f"status: {result['status']!r} does not follow from the differences (largest {largest})")
+    recorded = reproductions.record(deps, model, version, caller, result)
+    return {k: v for k, v in recorded.items() if k not in ("PK", "SK")}
