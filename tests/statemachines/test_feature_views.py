@@ -184,3 +184,26 @@ def test_a_view_upload_that_breaks_its_contract_is_quarantined(
     assert "visits: min x1" in result["error_message"]
     listed, _ = features.views_list(dev)
     assert listed[0]["latest_version"] == 2
+
+
+def test_the_console_shows_the_view_its_versions_and_where_it_fed_a_model(served: dict[str, Any], dev: Target) -> None:
+    from html import unescape
+
+    from slipway_cli.console.server import running
+
+    def get(url: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status, unescape(response.read().decode())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    with running({"dev": dev}) as url:
+        status, listing = get(f"{url}/env/dev/views")
+        assert status == 200 and 'href="/env/dev/views/activity"' in listing and "customer_id" in listing
+        status, page = get(f"{url}/env/dev/views/activity")
+        assert status == 200 and "engagement score" in page
+        for run in (served["first"]["run_id"], served["second"]["run_id"]):
+            assert f'href="/env/dev/runs/{run}"' in page
+        status, version = get(f"{url}/env/dev/models/renewals/versions/{served['model']['version']}")
+        assert status == 200 and "activity v2" in version  # the view version is a node of the lineage graph

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from slipway.adapters import clients
 from slipway.errors import NotFound, SlipwayError
-from slipway_cli import promotion
+from slipway_cli import features, promotion
 from slipway_cli.console import compare, pages, runs_table
 from slipway_cli.console.access import failure_text, refusal
 from slipway_cli.console.history import BadQuery
@@ -208,6 +208,30 @@ class Console:
                                problem=problem, env=env, title="drift report")  # fmt: skip
         return HTMLResponse(body, headers={"Content-Security-Policy": ARTIFACT_CSP})
 
+    def views(self, request: Request) -> Response:
+        env = request.path_params["env"]
+        return self.page(  # type: ignore[no-any-return]
+            request,
+            "views.html",
+            env,
+            f"list the feature views of {env}",
+            lambda: features.views_list(self.target(env))[0],
+            title=f"Feature views in {env}",
+        )
+
+    def view(self, request: Request) -> Response:
+        env, view = request.path_params["env"], request.path_params["view"]
+
+        def read() -> dict[str, Any]:
+            value: dict[str, Any] = features.view_show(self.target(env), view)[0]
+            spec = value["spec"]
+            listed = [c for c in spec["columns"] if c["name"] not in spec["entity"] and c["name"] != spec["timestamp"]]
+            return {**value, "features": listed}
+
+        return self.page(  # type: ignore[no-any-return]
+            request, "view.html", env, f"read feature view {view} in {env}", read, title=f"{view} in {env}"
+        )
+
     def runs(self, request: Request) -> Response:
         env = request.path_params["env"]
         return self.page(  # type: ignore[no-any-return]
@@ -331,6 +355,8 @@ def create_app(targets: Mapping[str, Target], *, token: str | None = None, hosts
         Route("/", console.home),
         Route("/models", console.models),
         Route("/approvals", console.approvals),
+        Route("/env/{env}/views", console.views),
+        Route("/env/{env}/views/{view}", console.view),
         Route("/env/{env}/runs", console.runs),
         Route("/env/{env}/runs/compare", console.compare_runs),
         Route("/env/{env}/runs/{run}", console.run),

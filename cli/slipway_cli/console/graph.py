@@ -21,6 +21,8 @@ KIND_NAMES = {
     "model": "model version",
     "promotion": "promotion",
     "env": "environment",
+    "view": "feature view version",
+    "viewspec": "feature view spec",
 }
 WIDTH, HEIGHT, GAP_X, GAP_Y, PAD = 200, 46, 56, 14, 10
 
@@ -44,6 +46,9 @@ def _node(node_id: str) -> Node:
         return Node(node_id, kind, f"{model} v{number}" + (f" in {env}" if env else ""))
     if kind in ("dataset", "features", "spec"):
         return Node(node_id, kind, rest.rpartition(":")[2][:16])
+    if kind == "view":
+        view, _, number = rest.rpartition(":")
+        return Node(node_id, kind, f"{view} v{number}")
     if kind in ("promotion", "env"):
         return Node(node_id, kind, rest)
     return Node(node_id, kind, rest[:28])
