@@ -110,6 +110,22 @@ def _failure_text(candidate: dict[str, Any]) -> str:
     return escape(f"FAILED {candidate.get('error', '')}{limit}" + (f": {cause[:120]}" if cause else ""))
 
 
+def _kilobytes(candidate: dict[str, Any]) -> str:
+    """The candidate's ONNX export in KB (1,000 bytes), or why it has none."""
+    if candidate.get("onnx_bytes") is not None:
+        return f"{float(candidate['onnx_bytes']) / 1000:,.1f}"
+    return escape(f"no ONNX: {str(candidate['onnx_error'])[:80]}") if candidate.get("onnx_error") else "—"
+
+
+def _result_text(candidate: dict[str, Any]) -> str:
+    """Won, or why it lost (score, gate, failed) — "—" while the run has not been evaluated."""
+    if candidate.get("outcome") == "won":
+        return "won"
+    if candidate.get("outcome") == "lost":
+        return escape(f"lost ({candidate.get('reason')}): {candidate.get('detail')}")
+    return "—"
+
+
 def _selection_metric(deps: Deps, run: dict[str, Any]) -> str:
     """The metric the run's spec selects on ("" when its spec cannot be read)."""
     from slipway.errors import SlipwayError
@@ -142,16 +158,20 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     folded = [k["cv"] for k in candidates if k.get("cv")]
     metric = _selection_metric(deps, item) if folded else ""
     cv_column = [f"{metric}, {folded[0]['folds']} folds"] if folded and metric else []  # mean ± sd
-    for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s"):
+    for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s", "predict ms/1k", "ONNX KB"):
         board.add_column(column)
     board.add_column("flags", min_width=len("numerical_warning"))  # a flag is read whole, not folded
+    board.add_column("result")
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
             _metrics_text(k["validation_metrics"]) if "validation_metrics" in k else _failure_text(k),
             *([_cv_text(k.get("cv"), metric)] if cv_column else []),
             _fmt(k.get("fit_seconds")),
+            _fmt(k.get("predict_ms_per_1000")),
+            _kilobytes(k),
             escape(", ".join(k.get("flags") or [])) or "—",
+            _result_text(k),
         )  # fmt: skip
     parts: list[Any] = [head, board]
     raised = [(k["index"], text) for k in candidates for text in k.get("warnings") or []]
