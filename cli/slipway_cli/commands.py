@@ -158,22 +158,26 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     folded = [k["cv"] for k in candidates if k.get("cv")]
     metric = _selection_metric(deps, item) if folded else ""
     cv_column = [f"{metric}, {folded[0]['folds']} folds"] if folded and metric else []  # mean ± sd
-    for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s", "predict ms/1k", "ONNX KB"):
+    for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s"):
         board.add_column(column)
     board.add_column("flags", min_width=len("numerical_warning"))  # a flag is read whole, not folded
-    board.add_column("result")
+    # what each would cost to serve, and why it lost: a table of its own, so the first one keeps its width
+    costs = Table(title="candidates: serving cost (ONNX, 1 thread) and result")
+    for column in ("#", "fit s", "predict ms / 1,000 rows", "ONNX KB", "result"):
+        costs.add_column(column)
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
             _metrics_text(k["validation_metrics"]) if "validation_metrics" in k else _failure_text(k),
             *([_cv_text(k.get("cv"), metric)] if cv_column else []),
             _fmt(k.get("fit_seconds")),
-            _fmt(k.get("predict_ms_per_1000")),
-            _kilobytes(k),
             escape(", ".join(k.get("flags") or [])) or "—",
+        )  # fmt: skip
+        costs.add_row(
+            str(k["index"]), _fmt(k.get("fit_seconds")), _fmt(k.get("predict_ms_per_1000")), _kilobytes(k),
             _result_text(k),
         )  # fmt: skip
-    parts: list[Any] = [head, board]
+    parts: list[Any] = [head, board, costs]
     raised = [(k["index"], text) for k in candidates for text in k.get("warnings") or []]
     if raised:
         warned = Table(title="warnings raised while training (the candidate's own)")
