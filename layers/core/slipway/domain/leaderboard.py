@@ -27,8 +27,8 @@ PREDICT_REPEATS = 5
 
 def serving_cost(pipeline: Any, inputs: list[FeatureInput], frame: pd.DataFrame) -> dict[str, Any]:
     """``{"onnx_bytes", "predict_ms_per_1000"}`` of the fitted pipeline's ONNX export, predicting ``frame``'s rows
-    (a ``model_input_frame``; None without rows) — or ``{"onnx_error"}`` when it does not convert (the candidate
-    still competes: a registered model without ONNX is served from its skops file)."""
+    (a ``model_input_frame``; None without rows) — or ``{"onnx_error"}`` when it does not convert or run (the
+    candidate still competes: a registered model without ONNX is served from its skops file)."""
     import onnxruntime as ort
 
     from slipway.domain.artifacts_codec import to_onnx
@@ -36,24 +36,23 @@ def serving_cost(pipeline: Any, inputs: list[FeatureInput], frame: pd.DataFrame)
 
     try:
         onnx_bytes = to_onnx(pipeline, inputs)
-    except Exception as e:  # noqa: BLE001 - any converter failure is this candidate's, recorded with its reason
-        return {"onnx_error": f"{type(e).__name__}: {e}"[:300]}
-    if len(frame) == 0:
-        return {"onnx_bytes": len(onnx_bytes), "predict_ms_per_1000": None}
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"])
-    batch = frame.iloc[np.arange(PREDICT_ROWS) % len(frame)]
-    columns = model_input_columns(batch, inputs)
-    feed = {i.name: columns[i.name] for i in session.get_inputs()}
-    answers = [o.name for o in session.get_outputs() if o.name != "features"]  # what the served model answers
-    session.run(answers, feed)
-    seconds = []
-    for _ in range(PREDICT_REPEATS):
-        started = time.perf_counter()
+        if len(frame) == 0:
+            return {"onnx_bytes": len(onnx_bytes), "predict_ms_per_1000": None}
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+        columns = model_input_columns(frame.iloc[np.arange(PREDICT_ROWS) % len(frame)], inputs)
+        feed = {i.name: columns[i.name] for i in session.get_inputs()}
+        answers = [o.name for o in session.get_outputs() if o.name != "features"]  # what the served model answers
         session.run(answers, feed)
-        seconds.append(time.perf_counter() - started)
+        seconds = []
+        for _ in range(PREDICT_REPEATS):
+            started = time.perf_counter()
+            session.run(answers, feed)
+            seconds.append(time.perf_counter() - started)
+    except Exception as e:  # noqa: BLE001 - a converter or runtime failure is this candidate's, recorded with its reason
+        return {"onnx_error": f"{type(e).__name__}: {e}"[:300]}
     return {"onnx_bytes": len(onnx_bytes), "predict_ms_per_1000": round(statistics.median(seconds) * 1000, 3)}
 
 
