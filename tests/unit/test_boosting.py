@@ -198,3 +198,19 @@ def test_refit_keeps_the_rounds_early_stopping_chose(algorithm: str) -> None:
     )
     assert kept == _rounds(fitted)
     assert refitted.n_features_in_ == train[0].shape[1]
+
+
+def test_a_grid_cannot_ask_for_what_the_export_gets_wrong() -> None:
+    # GIVEN xgboost grids with several trees per round, or another booster WHEN the spec is read THEN each is
+    # refused with the reason
+    from pydantic import ValidationError
+
+    from slipway.spec.training import CandidateSpec
+
+    for name, value, reason in (
+        ("num_parallel_tree", 3, "onnxmltools 1.16 exports XGBoost rounds of several trees wrongly"),
+        ("booster", "dart", "no tree export or explanation"),
+    ):
+        with pytest.raises(ValidationError) as exc:
+            CandidateSpec.model_validate({"algorithm": "xgboost", "grid": {name: [value]}})
+        assert f"{name!r} cannot be searched" in str(exc.value) and reason in str(exc.value)
