@@ -132,6 +132,13 @@ _RESERVED: dict[str, str] = {
     "booster": "XGBoost's gblinear and dart have no tree export or explanation (gbtree is used)",
 }
 
+# Values a grid may not take for one algorithm's parameter, and why.
+_LOG_LINK = "skl2onnx 1.20 exports its trees' sum without the exponential (values ~98 % off; no ONNX to serve)"
+_REFUSED_VALUES: dict[tuple[str, str, str], str] = {
+    ("hist_gradient_boosting", "loss", "poisson"): _LOG_LINK,
+    ("hist_gradient_boosting", "loss", "gamma"): _LOG_LINK,
+}
+
 
 def metric_direction(metric: str) -> Literal["max", "min"]:
     """``"min"`` for lower-is-better metrics (log_loss, rmse, mae, fairness gaps), ``"max"`` otherwise."""
@@ -172,6 +179,8 @@ class CandidateSpec(Frozen):
                 problems.append(f"{name!r} lists no values")
             elif len({(type(v).__name__, v) for v in values}) < len(values):
                 problems.append(f"{name!r} repeats a value: {values!r}")
+            for refused in [v for v in values if isinstance(v, str) and (algorithm, name, v) in _REFUSED_VALUES]:
+                problems.append(f"{name} {refused!r} cannot be searched: {_REFUSED_VALUES[(algorithm, name, refused)]}")
         if problems:
             raise ValueError("; ".join(problems))
         return value
