@@ -8,7 +8,10 @@ model scoring the same holdout.
 
     make bench-automl                     # sets up both venvs, then runs this
     .venv/bin/python bench/automl/bench_automl.py --automl-venv /tmp/automl-venv
-        [--budget 60] [--tables a b] [--refit true|false]
+        [--budget 60] [--tables a b] [--refit true|false] [--candidates auto|boosting]
+
+`--candidates boosting` replaces `auto` by the three gradient boosting libraries at slipway's defaults (LightGBM,
+XGBoost, scikit-learn's HistGradientBoosting, each stopped early on the validation split).
 """
 
 from __future__ import annotations
@@ -43,8 +46,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pipeline"))  # bench/pipeline's reading of an execution history
 from bench_pipeline import STATES, state_seconds  # noqa: E402
 
+BOOSTING: list[dict[str, Any]] = [
+    {"algorithm": "lightgbm", "grid": {}},
+    {"algorithm": "xgboost", "grid": {}},
+    {"algorithm": "hist_gradient_boosting", "grid": {}},
+]
 
-def spec_for(name: str, info: dict[str, Any], refit: bool | None = None) -> str:
+
+def spec_for(name: str, info: dict[str, Any], refit: bool | None = None, candidates: str = "auto") -> str:
     """The spec a user would write for the table: every column with its type, nothing chosen for the model."""
     columns = []
     for column, entry in info["columns"].items():
@@ -58,7 +67,12 @@ def spec_for(name: str, info: dict[str, Any], refit: bool | None = None) -> str:
         "name": name,
         "data": {"target": info["target"], "min_rows": 100, "columns": columns},
         "features": {"transforms": []},
-        "training": {"task": info["task"], "metric": info["metric"], "seed": 7, "candidates": "auto"},
+        "training": {
+            "task": info["task"],
+            "metric": info["metric"],
+            "seed": 7,
+            "candidates": BOOSTING if candidates == "boosting" else "auto",
+        },
     }
     if refit is not None:  # unset: slipway's default (false)
         document["training"]["refit"] = refit
@@ -79,13 +93,13 @@ def score(info: dict[str, Any], item: dict[str, Any], onnx: bytes, holdout: pd.D
 
 
 def run_slipway(
-    cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str], refit: bool | None
+    cloud: LocalCloud, tables: Path, meta: dict[str, Any], names: list[str], refit: bool | None, candidates: str
 ) -> dict[str, dict[str, Any]]:
     dev = target_in(cloud, "dev")
     results = {}
     for name in names:
         info = meta[name]
-        push_spec(dev.deps, spec_for(name, info, refit))
+        push_spec(dev.deps, spec_for(name, info, refit, candidates))
         known = {e["executionArn"] for e in cloud.executions("dev")}
         body = (tables / f"{name}.train.csv").read_bytes()
         started = time.perf_counter()
@@ -123,6 +137,7 @@ def main() -> None:
     parser.add_argument(
         "--refit", choices=["true", "false"], help="training.refit in every spec (default: unset, slipway's default)"
     )
+    parser.add_argument("--candidates", choices=["auto", "boosting"], default="auto")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -143,10 +158,11 @@ def main() -> None:
             shown = f"{entry['value']:.4f} in {entry['wall_s']} s ({entry['best']})"
             print(f"  flaml {entry['table']}: {shown}", flush=True)
 
-        print(f"slipway (local cloud, candidates: auto, refit: {args.refit or 'unset'}):", flush=True)
+        print(f"slipway (local cloud, candidates: {args.candidates}, refit: {args.refit or 'unset'}):", flush=True)
         cloud = LocalCloud(log_level="ERROR").start()
         try:
-            ours = run_slipway(cloud, tables, meta, names, None if args.refit is None else args.refit == "true")
+            refit = None if args.refit is None else args.refit == "true"
+            ours = run_slipway(cloud, tables, meta, names, refit, args.candidates)
         finally:
             cloud.stop()
 

@@ -6,7 +6,8 @@ For each algorithm (100 trees each; a linear model for scale) fitted on scikit-l
   predict    the ONNX model's probabilities for one row (what a predict request runs)
   +explain   the same run with the `features` output, then `Explainer.explain` for the row (what "explain": true adds)
   explain    `Explainer.explain` alone for the row
-  shap       shap.TreeExplainer(estimator).shap_values on the same row (its C++ extension; the peer)
+  shap       shap.TreeExplainer(estimator).shap_values on the same row (its C++ extension, or for XGBoost XGBoost's
+             own pred_contribs; the peer)
 
 Every figure is a p50 in µs over 2,000 calls, from one run. Reproduce:
 
@@ -36,6 +37,11 @@ from slipway.spec.features import FeaturesSpec
 
 MODELS = {
     "lightgbm": ("lightgbm", {"n_estimators": 100, "num_leaves": 31, "early_stopping_round": None}),
+    "xgboost": ("xgboost", {"n_estimators": 100, "max_depth": 6, "early_stopping_rounds": None}),
+    "hist_gradient_boosting": (
+        "hist_gradient_boosting",
+        {"max_iter": 100, "max_leaf_nodes": 31, "early_stopping": False},
+    ),
     "random_forest": ("random_forest", {"n_estimators": 100, "max_depth": 8}),
     "gradient_boosting": ("gradient_boosting", {"n_estimators": 100, "max_depth": 3}),
     "logistic_regression": ("logistic_regression", {}),

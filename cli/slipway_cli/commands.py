@@ -110,6 +110,22 @@ def _failure_text(candidate: dict[str, Any]) -> str:
     return escape(f"FAILED {candidate.get('error', '')}{limit}" + (f": {cause[:120]}" if cause else ""))
 
 
+def _kilobytes(candidate: dict[str, Any]) -> str:
+    """The candidate's ONNX export in KB (1,000 bytes), or why it has none."""
+    if candidate.get("onnx_bytes") is not None:
+        return f"{float(candidate['onnx_bytes']) / 1000:,.1f}"
+    return escape(f"no ONNX: {str(candidate['onnx_error'])[:80]}") if candidate.get("onnx_error") else "—"
+
+
+def _result_text(candidate: dict[str, Any]) -> str:
+    """Won, or why it lost (score, gate, failed) — "—" while the run has not been evaluated."""
+    if candidate.get("outcome") == "won":
+        return "won"
+    if candidate.get("outcome") == "lost":
+        return escape(f"lost ({candidate.get('reason')}): {candidate.get('detail')}")
+    return "—"
+
+
 def _selection_metric(deps: Deps, run: dict[str, Any]) -> str:
     """The metric the run's spec selects on ("" when its spec cannot be read)."""
     from slipway.errors import SlipwayError
@@ -145,6 +161,10 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
     for column in ("#", "algorithm", "params", "metrics", *cv_column, "fit s"):
         board.add_column(column)
     board.add_column("flags", min_width=len("numerical_warning"))  # a flag is read whole, not folded
+    # what each would cost to serve, and why it lost: a table of its own, so the first one keeps its width
+    costs = Table(title="candidates: serving cost (ONNX, 1 thread) and result")
+    for column in ("#", "fit s", "predict ms / 1,000 rows", "ONNX KB", "result"):
+        costs.add_column(column)
     for k in candidates:
         board.add_row(
             str(k["index"]), k["algorithm"], escape(json.dumps(k["params"], sort_keys=True)),
@@ -153,7 +173,11 @@ def runs_show(deps: Deps, ref: str) -> tuple[Any, Any]:
             _fmt(k.get("fit_seconds")),
             escape(", ".join(k.get("flags") or [])) or "—",
         )  # fmt: skip
-    parts: list[Any] = [head, board]
+        costs.add_row(
+            str(k["index"]), _fmt(k.get("fit_seconds")), _fmt(k.get("predict_ms_per_1000")), _kilobytes(k),
+            _result_text(k),
+        )  # fmt: skip
+    parts: list[Any] = [head, board, costs]
     raised = [(k["index"], text) for k in candidates for text in k.get("warnings") or []]
     if raised:
         warned = Table(title="warnings raised while training (the candidate's own)")

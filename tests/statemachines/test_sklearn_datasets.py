@@ -272,6 +272,55 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     assert result["status"] == "identical", result
 
 
+def test_an_xgboost_model_is_registered_explained_and_reproduced_beside_hist_gradient_boosting(
+    cloud: LocalCloud, dev: Target, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN iris (three species as text) with XGBoost at two depths and scikit-learn's histogram boosting
+    spec = yaml.safe_load((SPECS / "iris.yaml").read_text())
+    spec["name"] = name = "iris-boosting"
+    spec["training"]["candidates"] = [
+        {"algorithm": "xgboost", "grid": {"max_depth": [2, 4]}},
+        {"algorithm": "hist_gradient_boosting", "grid": {"max_leaf_nodes": [7]}},
+    ]
+    spec["training"]["cv"] = "none"  # the winner chosen on the validation split, which XGBoost also stops on
+    push_spec(dev.deps, yaml.safe_dump(spec, sort_keys=False))
+
+    # WHEN the public dataset is uploaded
+    run = upload_and_wait(cloud, "dev", f"{name}/sklearn.csv", _iris().to_csv(index=False).encode())
+
+    # THEN every candidate trained in the account and the winner is registered with an ONNX export matching its
+    # library on every class probability, and an exact explainer checked against that export
+    assert run.status == "SUCCEEDED", run.execution.get("cause")
+    item = ModelRegistry.of(dev.deps).get_version(name, run.output["model"]["version"])
+    assert item["onnx"]["status"] == "ok" and item["onnx"]["max_diff"] <= 1e-5, item["onnx"]
+    assert item["explanations"]["status"] == "ok" and item["explanations"]["units"] == "margin", item["explanations"]
+
+    # AND `slipway runs show --json` gives each candidate its fit time, ONNX size, prediction time per 1,000 rows and
+    # why it won or lost; the table shows them
+    run_id = run.execution_arn.rsplit(":", 1)[-1]
+    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    capsys.readouterr()  # the run's function logs
+    assert cli.main(["runs", "show", run_id, "--json"]) == 0
+    shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
+    assert [shown[i]["algorithm"] for i in range(3)] == ["xgboost", "xgboost", "hist_gradient_boosting"]
+    for candidate in shown.values():
+        assert candidate["fit_seconds"] > 0 and candidate["onnx_bytes"] > 1000 and candidate["predict_ms_per_1000"] > 0
+    results = sorted((c["outcome"], c.get("reason")) for c in shown.values())
+    assert results == [("lost", "score"), ("lost", "score"), ("won", None)]
+    assert shown[_winner(shown)]["algorithm"] == item["algorithm"]
+    assert cli.main(["runs", "show", run_id]) == 0
+    table = capsys.readouterr().out
+    assert "predict ms / 1,000 rows" in table and "lost (score)" in table
+
+    # AND `slipway reproduce` refits the same model here
+    assert cli.main(["reproduce", f"{name}@{item['version']}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "identical"
+
+
+def _winner(candidates: dict[int, dict[str, Any]]) -> int:
+    return next(i for i, c in candidates.items() if c["outcome"] == "won")
+
+
 def test_a_run_whose_every_candidate_fails_registers_nothing(cloud: LocalCloud, dev: Target) -> None:
     # GIVEN a spec whose only candidate cannot train
     spec = yaml.safe_load((SPECS / "iris.yaml").read_text())

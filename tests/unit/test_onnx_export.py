@@ -11,7 +11,8 @@ import pytest
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
@@ -230,8 +231,8 @@ def test_checked_onnx_keeps_a_matching_export(fitted: FittedFeatures, scoring_fr
 def test_checked_onnx_falls_back_to_skops_only_when_conversion_fails(
     fitted: FittedFeatures, scoring_frame: pd.DataFrame
 ) -> None:
-    # GIVEN an estimator skl2onnx 1.20 cannot convert (HistGradientBoosting, see shared/notes)
-    pipeline = _pipeline(fitted, HistGradientBoostingClassifier(max_iter=5))
+    # GIVEN an estimator skl2onnx 1.20 has no converter for (DummyClassifier)
+    pipeline = _pipeline(fitted, DummyClassifier())
     # WHEN it is exported THEN there are no ONNX bytes and the report says why
     onnx_bytes, report = checked_onnx(pipeline, fitted.inputs, scoring_frame, "classification")
     assert onnx_bytes is None

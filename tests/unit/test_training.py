@@ -12,9 +12,16 @@ from lightgbm import LGBMClassifier, LGBMRegressor
 from pydantic import ValidationError
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from xgboost import XGBClassifier, XGBRegressor
 
 from slipway.domain.training import Candidate, assemble, expand_candidates, fit_estimator, make_estimator, score
 from slipway.spec import load_spec
@@ -23,6 +30,7 @@ from slipway.spec.training import (
     CLASSIFICATION_METRICS,
     HYPERPARAMETERS,
     LIGHTGBM_EXTRA,
+    XGBOOST_TREE_PARAMETERS,
     CandidateSpec,
     GatesSpec,
     TrainingSpec,
@@ -165,15 +173,23 @@ def test_hyperparameter_table_matches_scikit_learn() -> None:
         ("random_forest", "classification"): RandomForestClassifier,
         ("random_forest", "regression"): RandomForestRegressor,
         ("gradient_boosting", "classification"): GradientBoostingClassifier,
+        ("hist_gradient_boosting", "classification"): HistGradientBoostingClassifier,
+        ("hist_gradient_boosting", "regression"): HistGradientBoostingRegressor,
     }
     # THEN every listed name is real and only the reserved names are missing
-    reserved = {"random_state", "init", "monotonic_cst", "penalty"}
+    reserved = {"random_state", "init", "monotonic_cst", "penalty", "categorical_features", "interaction_cst"}
     for key, cls in estimators.items():
         assert set(cls().get_params()) - reserved == HYPERPARAMETERS[key], key
     # AND LightGBM's estimators take their own parameters beside scikit-learn's, two of which a grid may set
     for key, cls in {("lightgbm", "classification"): LGBMClassifier, ("lightgbm", "regression"): LGBMRegressor}.items():
         assert set(cls().get_params()) - reserved == HYPERPARAMETERS[key] - set(LIGHTGBM_EXTRA), key
         assert {"early_stopping_round", "max_bin"} <= set(cls(early_stopping_round=5, max_bin=63).get_params())
+    # AND XGBoost's grids name real parameters of its estimators (a chosen subset: its tree booster's)
+    for key, cls in {("xgboost", "classification"): XGBClassifier, ("xgboost", "regression"): XGBRegressor}.items():
+        assert HYPERPARAMETERS[key] <= set(cls().get_params()), key
+        assert HYPERPARAMETERS[key] - set(XGBOOST_TREE_PARAMETERS) == (
+            {"scale_pos_weight"} if "class" in key[1] else set()
+        )
 
 
 def test_metric_directions_and_gate_placement() -> None:

@@ -202,6 +202,11 @@ class TrainResult(Frozen):
     # k-fold cross-validation over train + valid (training.cv): {"folds", "mean": {metric: v}, "sd": {metric: v}};
     # when every candidate has it, the winner is chosen on its mean
     cv: dict[str, Any] | None = None
+    # what it would cost to serve (slipway.domain.leaderboard.serving_cost): its ONNX export's size and the median
+    # time it takes to predict 1,000 rows on one thread; or why it has no ONNX export
+    onnx_bytes: int | None = None
+    predict_ms_per_1000: float | None = None
+    onnx_error: str | None = None
 
 
 class CandidateFailure(Frozen):

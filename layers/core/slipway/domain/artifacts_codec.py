@@ -29,13 +29,18 @@ __all__ = [
 # Types a skops artifact may contain. numpy entries that touch files are refused even though they match.
 ALLOWED_TYPE_PREFIXES = ("sklearn.", "numpy.", "slipway.domain.transforms.")
 # And these types by their exact names: the `lightgbm` algorithm's estimators, the Booster they hold (kept as
-# LightGBM's text model and rebuilt by parsing it) and the ordered dict of its fit state; nothing else of LightGBM's.
+# LightGBM's text model and rebuilt by parsing it) and the ordered dict of its fit state; the `xgboost` algorithm's
+# estimators and their Booster (kept as XGBoost's own serialised model, rebuilt by XGBoosterUnserializeFromBuffer);
+# nothing else of either library.
 ALLOWED_TYPES = frozenset(
     {
         "lightgbm.sklearn.LGBMClassifier",
         "lightgbm.sklearn.LGBMRegressor",
         "lightgbm.basic.Booster",
         "collections.OrderedDict",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.core.Booster",
     }
 )
 _REFUSED_NUMPY = ("numpy.memmap", "numpy.load", "numpy.save", "numpy.fromfile", "numpy.lib.npyio", "numpy.lib.format")

@@ -121,6 +121,15 @@ class _Tree:
                 stack.append((child, {**path, f: [lower, upper, follows, zero * fraction]}))
         return out
 
+    def output_of(self, row: np.ndarray) -> np.ndarray:
+        """The values of the leaf ``row`` falls in (a float64 row of the model input)."""
+        node = 0
+        while self.left[node] >= 0:
+            x = row[self.feature[node]]
+            goes_left = bool(self.nan_left[node]) if np.isnan(x) else x <= self.threshold[node]
+            node = int(self.left[node] if goes_left else self.right[node])
+        return np.asarray(self.value[node], dtype=np.float64)
+
 
 def _sklearn_tree(tree: Any, value: np.ndarray) -> _Tree:
     """``tree``: a fitted scikit-learn ``Tree``; ``value``: its node values as the ensemble adds them up."""
@@ -161,6 +170,76 @@ def _lightgbm_trees(estimator: Any, outputs: int) -> list[_Tree]:
                 value[at, int(info["tree_index"]) % outputs] = float(node["leaf_value"])
         trees.append(_Tree(left, right, feature, threshold, nan_left, cover, value))
     return trees
+
+
+def _xgboost_trees(estimator: Any, outputs: int) -> list[_Tree]:
+    """The trees XGBoost predicts with (up to the early-stopped round, as its ``predict`` does), from its JSON
+    model. XGBoost sends x left when ``x < t`` for a float32 t; for the float32 features that is ``x <= t'`` with t'
+    the float32 value just below t, the form the explainer compares in."""
+    import json
+
+    booster = estimator.get_booster()
+    learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+    if learner["gradient_booster"]["name"] != "gbtree":
+        raise NotExplainable(f"XGBoost's {learner['gradient_booster']['name']} booster (only gbtree)")
+    model = learner["gradient_booster"]["model"]
+    best = getattr(estimator, "best_iteration", None)  # AttributeError (None) unless it stopped early
+    count = int(model["iteration_indptr"][best + 1]) if best is not None else len(model["trees"])
+    trees = []
+    for tree, output in zip(model["trees"][:count], model["tree_info"][:count], strict=True):
+        if any(kind != 0 for kind in tree.get("split_type", [])):
+            raise NotExplainable("XGBoost's categorical splits are not explained")
+        left, right = np.asarray(tree["left_children"]), np.asarray(tree["right_children"])
+        leaf = left < 0
+        conditions = np.asarray(tree["split_conditions"], dtype=np.float32)
+        below = np.nextafter(conditions, np.float32(-np.inf)).astype(np.float64)
+        value = np.zeros((len(left), outputs))
+        value[leaf, int(output) % outputs] = conditions[leaf].astype(np.float64)
+        trees.append(
+            _Tree(
+                left,
+                right,
+                np.asarray(tree["split_indices"], dtype=np.int64),
+                np.where(leaf, 0.0, below),
+                np.asarray(tree["default_left"], dtype=bool),
+                np.asarray(tree["sum_hessian"], dtype=np.float64),
+                value,
+            )
+        )
+    return trees
+
+
+def _hist_gradient_boosting_trees(estimator: Any, outputs: int) -> list[_Tree]:
+    """HistGradientBoosting's trees (their leaf values already shrunk by the learning rate); tree k of a round
+    adds to output k. Cover: the training rows that reached each node."""
+    trees = []
+    for round_trees in estimator._predictors:
+        for k, predictor in enumerate(round_trees):
+            nodes = predictor.nodes
+            if np.any(nodes["is_categorical"]):
+                raise NotExplainable("HistGradientBoosting's categorical splits are not explained")
+            leaf = nodes["is_leaf"].astype(bool)
+            value = np.zeros((len(nodes), outputs))
+            value[leaf, k] = nodes["value"][leaf]
+            trees.append(
+                _Tree(
+                    np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                    np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                    nodes["feature_idx"].astype(np.int64),
+                    nodes["num_threshold"].astype(np.float64),
+                    nodes["missing_go_to_left"].astype(bool),
+                    nodes["count"].astype(np.float64),
+                    value,
+                )
+            )
+    return trees
+
+
+def _offset(trees: Sequence[_Tree], row: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """A boosted model's constant term (base score, initial estimate): its raw output for one row less what the
+    trees add to it."""
+    added = np.sum([tree.output_of(row) for tree in trees], axis=0)
+    return np.asarray(np.asarray(raw, dtype=np.float64).reshape(-1) - added, dtype=np.float64)
 
 
 def _preorder(node: dict[str, Any], nodes: list[dict[str, Any]]) -> int:
@@ -210,10 +289,13 @@ def explainer_of(pipeline: Any, sample: np.ndarray) -> Explainer:
     from sklearn.ensemble import (
         GradientBoostingClassifier,
         GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
         RandomForestClassifier,
         RandomForestRegressor,
     )
     from sklearn.linear_model import LogisticRegression, Ridge
+    from xgboost import XGBClassifier, XGBRegressor
 
     from slipway.domain.transforms import Standardize
 
@@ -263,11 +345,22 @@ def explainer_of(pipeline: Any, sample: np.ndarray) -> Explainer:
         units = "value" if not is_classifier(estimator) else "log-odds" if outputs == 1 else "margin"
         return _tree_explainer(trees, offset, units, groups, owner)
 
-    if isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
+    boosted = (LGBMClassifier, LGBMRegressor, XGBClassifier, XGBRegressor)
+    if isinstance(estimator, (*boosted, HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
         classes = len(estimator.classes_) if is_classifier(estimator) else 1
         outputs = 1 if classes <= 2 else classes
         units = "value" if not is_classifier(estimator) else "log-odds" if outputs == 1 else "margin"
-        return _tree_explainer(_lightgbm_trees(estimator, outputs), np.zeros(outputs), units, groups, owner)
+        if isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
+            return _tree_explainer(_lightgbm_trees(estimator, outputs), np.zeros(outputs), units, groups, owner)
+        if isinstance(estimator, (XGBClassifier, XGBRegressor)):
+            trees = _xgboost_trees(estimator, outputs)
+            raw = estimator.predict(x[:1].astype(np.float32), output_margin=True)
+        else:
+            if not is_classifier(estimator) and estimator.loss in ("poisson", "gamma"):
+                raise NotExplainable(f"HistGradientBoostingRegressor's {estimator.loss} loss (trees add up its log)")
+            trees = _hist_gradient_boosting_trees(estimator, outputs)
+            raw = estimator.decision_function(x[:1]) if is_classifier(estimator) else estimator.predict(x[:1])
+        return _tree_explainer(trees, _offset(trees, x[0], raw), units, groups, owner)
 
     raise NotExplainable(f"{type(estimator).__name__} has no exact explanation in slipway")
 

@@ -5,8 +5,9 @@ Two exact methods, for the algorithms slipway trains:
 
 - **linear** models (logistic and ridge regression on standardised features): the contribution of column j is
   ``w_j (z_j - mean_j)`` with ``mean`` the training rows' mean (zero for standardised columns), base ``b + w·mean``.
-- **tree ensembles** (random forest, gradient boosting, LightGBM): SHAP values with the path-dependent expectation
-  of TreeSHAP (Lundberg et al. 2018), where a leaf's share of an absent feature is its training cover. For one
+- **tree ensembles** (random forest, gradient boosting, histogram gradient boosting, LightGBM, XGBoost): SHAP
+  values with the path-dependent expectation of TreeSHAP (Lundberg et al. 2018), where a leaf's share of an absent
+  feature is its training cover (rows, or XGBoost's sum of hessians). For one
   leaf, with the path's distinct features j carrying a cover fraction ``z_j`` and ``o_j`` = 1 when the row follows
   every split on j (else 0), the leaf's value is the game ``v · Π_{j∈S} o_j · Π_{j∉S} z_j`` and feature i's Shapley
   value is ``v (o_i - z_i) Σ_k w_k [t^k] Π_{j≠i} (z_j + o_j t)`` with ``w_k = k!(d-1-k)!/d!``. Leaves are grouped

@@ -191,6 +191,8 @@ def register_onnx_converters() -> None:
         update_registered_converter(cls, f"Slipway{cls.__name__}", _shape(width), convert)
     update_registered_converter(FillMissing, "SlipwayFillMissing", _same_type, _convert_fill_missing)
     _register_lightgbm(update_registered_converter)
+    _register_xgboost(update_registered_converter)
+    _register_hist_gradient_boosting(update_registered_converter)
     _REGISTERED = True
 
 
@@ -220,24 +222,111 @@ def _register_lightgbm(update_registered_converter: Any) -> None:
     )
 
 
-def for_onnx(pipeline: Any) -> Any:
-    """The pipeline to convert: itself, or with a LightGBM model's thresholds written as float32 values.
+def _register_xgboost(update_registered_converter: Any) -> None:
+    """XGBoost's estimators through onnxmltools' converter, as LightGBM's (it reads the booster's own base_score,
+    a vector per class in XGBoost 3, and stops at the early-stopped round)."""
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+    from xgboost import XGBClassifier, XGBRegressor
 
-    ONNX tree ensembles hold float32 thresholds; LightGBM's are doubles midway between two values it saw, and one
-    rounded up to the next float32 sends an input equal to that value the other way (on scikit-learn's breast
-    cancer set, 1 row in 569 off by 3.5e-5 in probability, past parity's 1e-5). The features reach the model as
-    float32, and for a float32 x, ``x <= t`` exactly when ``x <= t'`` with t' the largest float32 not above t: a
-    copy split at t' predicts the same as the fitted model on every input, and converts exactly.
+    update_registered_converter(
+        XGBClassifier,
+        "XGBoostXGBClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_xgboost,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes, convert_xgboost
+    )
+
+
+class _IntegerFlags:
+    """skl2onnx's container, handing ``add_node`` integers where skl2onnx 1.20's HistGradientBoosting converter
+    passes Python booleans in an integer list (``nodes_missing_value_tracks_true``: ``False`` at every leaf), which
+    onnx 1.23 refuses ("Field onnx.AttributeProto.ints: Expected an int, got a boolean"), so that every
+    HistGradientBoosting model failed to convert. Everything else goes to the container as it is."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+    def add_node(self, op_type: str, inputs: Any, outputs: Any, *args: Any, **attrs: Any) -> Any:
+        fixed = {
+            key: [int(v) if isinstance(v, (bool, np.bool_)) else v for v in value] if isinstance(value, list) else value
+            for key, value in attrs.items()
+        }
+        return self._container.add_node(op_type, inputs, outputs, *args, **fixed)
+
+
+def _register_hist_gradient_boosting(update_registered_converter: Any) -> None:
+    """scikit-learn's HistGradientBoosting* through skl2onnx's own converter, given integer flags (_IntegerFlags)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter, get_shape_calculator
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    classifier = {"nocl": [True, False], "zipmap": [True, False, "columns"], "raw_scores": [True, False]}
+    for cls, options in ((HistGradientBoostingClassifier, classifier), (HistGradientBoostingRegressor, None)):
+        alias = sklearn_operator_name_map[cls]
+        converter = _with_integer_flags(get_converter(alias))
+        update_registered_converter(cls, alias, get_shape_calculator(alias), converter, overwrite=True, options=options)
+
+
+def _with_integer_flags(convert: Any) -> Any:
+    def converter(scope: Any, operator: Any, container: Any) -> None:
+        convert(scope, operator, _IntegerFlags(container))
+
+    return converter
+
+
+def for_onnx(pipeline: Any) -> Any:
+    """The pipeline to convert: itself, or with a LightGBM or HistGradientBoosting model's thresholds written as
+    float32 values.
+
+    ONNX tree ensembles hold float32 thresholds; LightGBM's and HistGradientBoosting's are doubles midway between
+    two values they saw, and one rounded up to the next float32 sends an input equal to that value the other way (on
+    scikit-learn's breast cancer set, 1 LightGBM row in 569 off by 3.5e-5 in probability, past parity's 1e-5). The
+    features reach the model as float32, and for a float32 x, ``x <= t`` exactly when ``x <= t'`` with t' the
+    largest float32 not above t: a copy split at t' predicts the same as the fitted model on every input, and
+    converts exactly. (XGBoost's thresholds are float32 values already.)
     """
     from lightgbm import Booster, LGBMClassifier, LGBMRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.pipeline import Pipeline
 
     name, estimator = pipeline.steps[-1]
-    if not isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
-        return pipeline
     exact = copy.copy(estimator)
-    exact._Booster = Booster(model_str=float32_thresholds(estimator.booster_.model_to_string()))
+    if isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
+        exact._Booster = Booster(model_str=float32_thresholds(estimator.booster_.model_to_string()))
+    elif isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        exact._predictors = [[_lowered_predictor(tree) for tree in trees] for trees in estimator._predictors]
+    else:
+        return pipeline
     return Pipeline([*pipeline.steps[:-1], (name, exact)])
+
+
+def _lowered_predictor(tree: Any) -> Any:
+    """A copy of a HistGradientBoosting ``TreePredictor`` split at the largest float32 not above each threshold."""
+    lowered = copy.copy(tree)
+    nodes = tree.nodes.copy()
+    split = (nodes["is_leaf"] == 0) & (nodes["is_categorical"] == 0)
+    nodes["num_threshold"][split] = _float32_floor(nodes["num_threshold"][split])
+    lowered.nodes = nodes
+    return lowered
+
+
+def _float32_floor(values: np.ndarray) -> np.ndarray:
+    """Each double as the largest float32 value not above it (as doubles)."""
+    with np.errstate(over="ignore"):
+        lowered = values.astype(np.float32)
+    above = lowered.astype(np.float64) > values
+    lowered[above] = np.nextafter(lowered[above], np.float32(-np.inf))
+    return lowered.astype(np.float64)
 
 
 def float32_thresholds(model: str) -> str:
@@ -261,9 +350,5 @@ def float32_thresholds(model: str) -> str:
 def _lowered(thresholds_text: str, kinds_text: str) -> str:
     thresholds = np.array(thresholds_text.split(), dtype=np.float64)
     kinds = np.array(kinds_text.split(), dtype=np.int64)
-    with np.errstate(over="ignore"):
-        lowered = thresholds.astype(np.float32)
-    above = lowered.astype(np.float64) > thresholds
-    lowered[above] = np.nextafter(lowered[above], np.float32(-np.inf))
     numerical = (kinds & 1) == 0  # bit 0 of decision_type marks a categorical split, whose "threshold" is an index
-    return " ".join(repr(float(v)) for v in np.where(numerical, lowered.astype(np.float64), thresholds))
+    return " ".join(repr(float(v)) for v in np.where(numerical, _float32_floor(thresholds), thresholds))

@@ -15,6 +15,8 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -32,6 +34,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 from sklearn.pipeline import Pipeline
+from xgboost import XGBClassifier, XGBRegressor
 
 from slipway.domain.decision import decide
 from slipway.domain.fit_warnings import CaughtWarning
@@ -66,6 +69,10 @@ _ESTIMATORS: dict[tuple[str, str], type[BaseEstimator]] = {
     ("gradient_boosting", "regression"): GradientBoostingRegressor,
     ("lightgbm", "classification"): LGBMClassifier,
     ("lightgbm", "regression"): LGBMRegressor,
+    ("hist_gradient_boosting", "classification"): HistGradientBoostingClassifier,
+    ("hist_gradient_boosting", "regression"): HistGradientBoostingRegressor,
+    ("xgboost", "classification"): XGBClassifier,
+    ("xgboost", "regression"): XGBRegressor,
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic_regression": {"max_iter": 1000},
@@ -81,6 +88,12 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "force_row_wise": True,
         "verbose": -1,
     },
+    # The same budget for XGBoost (its default "hist" trees; they come out the same on 1 thread or 2) ...
+    "xgboost": {"n_estimators": 1000, "learning_rate": 0.05, "early_stopping_rounds": 50},
+    # ... and for scikit-learn's histogram boosting, told to watch the validation split (X_val). It keeps every
+    # round it ran, the last n_iter_no_change included (scikit-learn does not roll back to the best one), so it
+    # waits 20 rounds rather than 50.
+    "hist_gradient_boosting": {"max_iter": 1000, "learning_rate": 0.05, "early_stopping": True, "n_iter_no_change": 20},
 }
 # Linear models see every column standardised (spec transforms or not: date parts such as a year of 2018-2026,
 # ratios, counts) and fit in float64. On the float32 matrix with a raw year, lbfgs stopped after 5 iterations
@@ -149,24 +162,53 @@ def fit_estimator(
     estimator = make_estimator(task, candidate, seed)
     if candidate.algorithm in _STANDARDISED:
         features = np.asarray(features, dtype=np.float64)
-    fit_params: dict[str, Any] = {}
-    if isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
-        if validation is not None and len(validation[1]) > 0:
-            fit_params = {"eval_X": (validation[0],), "eval_y": (np.asarray(validation[1]),)}
-        else:  # nothing to watch: every round runs (LightGBM refuses early stopping without an evaluation set)
-            estimator.set_params(early_stopping_round=None)
+    fit_params = _watching(estimator, validation)
     started = time.perf_counter()
     estimator.fit(features, np.asarray(y), **fit_params)
     return estimator, time.perf_counter() - started
 
 
+def _watching(estimator: Any, validation: tuple[Any, Any] | None) -> dict[str, Any]:
+    """The fit arguments through which a boosting estimator watches the validation split to stop early; with no
+    validation rows (or early stopping turned off in the grid) it runs every round, told so where its library
+    would refuse early stopping without an evaluation set or carve one out of the training rows."""
+    rows = validation is not None and len(validation[1]) > 0
+    if isinstance(estimator, (LGBMClassifier, LGBMRegressor)):
+        if rows and validation is not None:
+            return {"eval_X": (validation[0],), "eval_y": (np.asarray(validation[1]),)}
+        estimator.set_params(early_stopping_round=None)
+    elif isinstance(estimator, (XGBClassifier, XGBRegressor)):
+        if rows and validation is not None and estimator.get_params()["early_stopping_rounds"]:
+            return {"eval_set": [(validation[0], np.asarray(validation[1]))], "verbose": False}
+        estimator.set_params(early_stopping_rounds=None)
+    elif isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        if rows and validation is not None and estimator.early_stopping is not False:  # True, or "auto" (> 10,000)
+            return {"X_val": validation[0], "y_val": np.asarray(validation[1])}
+        estimator.set_params(early_stopping=False)
+    return {}
+
+
 def refit_candidate(candidate: Candidate, fitted: Any) -> Candidate:
     """The candidate to fit again on train + validation (``training.refit``): the same one, except that an
     estimator that stopped early keeps the rounds it stopped at (nothing is left to watch)."""
-    rounds = getattr(fitted, "best_iteration_", None)
-    if candidate.algorithm == "lightgbm" and isinstance(rounds, int) and rounds > 0:
-        return Candidate(candidate.index, candidate.algorithm, {**candidate.params, "n_estimators": rounds})
-    return candidate
+    rounds = _rounds_kept(candidate.algorithm, fitted)
+    if rounds is None:
+        return candidate
+    name = "max_iter" if candidate.algorithm == "hist_gradient_boosting" else "n_estimators"
+    return Candidate(candidate.index, candidate.algorithm, {**candidate.params, name: rounds})
+
+
+def _rounds_kept(algorithm: str, fitted: Any) -> int | None:
+    """How many rounds an early-stopped boosting model predicts with (None: it did not stop early)."""
+    if algorithm == "lightgbm":
+        rounds = getattr(fitted, "best_iteration_", None)
+        return rounds if isinstance(rounds, int) and rounds > 0 else None
+    if algorithm == "xgboost":
+        best = getattr(fitted, "best_iteration", None) if fitted.get_params().get("early_stopping_rounds") else None
+        return int(best) + 1 if best is not None else None
+    if algorithm == "hist_gradient_boosting" and getattr(fitted, "do_early_stopping_", False):
+        return int(fitted.n_iter_)
+    return None
 
 
 def refit_estimator(

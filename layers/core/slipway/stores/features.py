@@ -129,5 +129,10 @@ def split_rows(deps: Deps, ref: FeatureSetRef, name: SplitName) -> np.ndarray:
 
 def holdout_rows(deps: Deps, ref: FeatureSetRef) -> pa.Table:
     """The curated rows of the feature set's test split, in split order."""
+    return curated_rows(deps, ref, "test")
+
+
+def curated_rows(deps: Deps, ref: FeatureSetRef, name: SplitName, limit: int | None = None) -> pa.Table:
+    """The curated rows of one split, in split order (its first ``limit``)."""
     curated = read_parquet(deps.store, S3Object.parse(ref.curated_uri))
-    return curated.take(pa.array(split_rows(deps, ref, "test")))
+    return curated.take(pa.array(split_rows(deps, ref, name)[:limit]))

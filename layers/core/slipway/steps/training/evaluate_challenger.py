@@ -1,6 +1,7 @@
 """The evaluate step: the best candidate on validation becomes the challenger; it is measured on
 the test split (metrics, fairness, importances) beside the current champion on the same rows, and
-the spec's gates decide. Writes only run-level records: the registry is untouched."""
+the spec's gates decide; each candidate's record says why it won or lost. Writes only run-level records: the
+registry is untouched."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from slipway.domain.evaluation import (
     top_importances,
 )
 from slipway.domain.features import encode_labels, model_input_frame
+from slipway.domain.leaderboard import outcomes
 from slipway.domain.training import (
     Candidate,
     assemble,
@@ -93,6 +95,7 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
     champion = _champion(deps, spec, fs, rows)
 
     gate = decide_gates(spec.gates, metrics, champion, fairness_by_attr)
+    board = _leaderboard(deps, request.run_id, results, failed, best.index, fs.metric, gate.to_dict())
     report = {
         "run_id": request.run_id,
         "model": fs.model,
@@ -101,8 +104,8 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         "labels": fs.labels,
         "positive_label": fs.labels[fs.positive] if fs.labels is not None and fs.positive is not None else None,
         "best": best.model_dump(),
-        "candidates": results,
-        "failed_candidates": [f.model_dump() for f in failed],
+        "candidates": [{**r, **board[r["index"]]} for r in results],
+        "failed_candidates": [{**f.model_dump(), **board[f.index]} for f in failed],
         "test_metrics": metrics,
         "validation_metrics": best.metrics,
         "refit": refit,
@@ -137,6 +140,23 @@ def evaluate_challenger(deps: Deps, request: EvaluateRequest) -> EvaluateResult:
         threshold=threshold,
         refitted=refit is not None,
     )
+
+
+def _leaderboard(
+    deps: Deps,
+    run_id: str,
+    results: list[dict[str, Any]],
+    failed: list[FailedCandidate],
+    best: int,
+    metric: str,
+    gate: dict[str, Any],
+) -> dict[int, dict[str, Any]]:
+    """Why each candidate won or lost (``slipway.domain.leaderboard.outcomes``), written onto its record too."""
+    lost = [{**f.model_dump(), "limit": _limit(deps, f.failed.error)} for f in failed]
+    board = outcomes(results, lost, best, metric, gate)
+    for index, outcome in board.items():
+        deps.table.update(*layout.candidate_key(run_id, index), {"reason": None, "detail": None, **outcome})
+    return board
 
 
 def _record_failures(deps: Deps, run_id: str, fs: FeatureSetRef, failed: list[FailedCandidate]) -> None:

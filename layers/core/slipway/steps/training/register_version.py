@@ -225,6 +225,7 @@ def _model_card(
         test_metrics=evaluation["test_metrics"],
         validation_metrics=evaluation["validation_metrics"],
         candidates=evaluation["candidates"],
+        failed_candidates=evaluation.get("failed_candidates", []),
         best=evaluation["best"],
         fairness=evaluation["fairness"],
         importances=evaluation["importances"],

@@ -1,6 +1,7 @@
 """The train step (one Map iteration): fits one candidate on the feature set's training matrix,
 scores it on the validation split and records a candidate item with everything to reproduce it, the warnings it
-raised and what they and its score flag (not converged, numerical trouble, below chance)."""
+raised and what they and its score flag (not converged, numerical trouble, below chance), and what it would cost
+to serve (its ONNX export's size, its prediction time per 1,000 rows)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from slipway import layout
 from slipway.contracts.training import TrainRequest, TrainResult
 from slipway.domain.artifacts_codec import dump_model
 from slipway.domain.digest import sha256_hex
+from slipway.domain.features import model_input_frame
 from slipway.domain.fit_warnings import caught_warnings, warning_texts
+from slipway.domain.leaderboard import PREDICT_ROWS, serving_cost
 from slipway.domain.training import (
     Candidate,
     assemble,
@@ -25,7 +28,7 @@ from slipway.domain.training import (
 )
 from slipway.objects import S3Object
 from slipway.ports import Deps
-from slipway.stores.features import load_preprocessor, load_split
+from slipway.stores.features import curated_rows, load_manifest, load_preprocessor, load_split
 from slipway.stores.runs import record_candidate
 from slipway.stores.specs import training_spec
 
@@ -46,7 +49,10 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
     flags = candidate_flags(fs.task, metrics, caught)
     cv = _cross_validated(deps, request, candidate, (X_train, y_train), (X_valid, y_valid))
 
-    body = dump_model(assemble(load_preprocessor(deps, fs), estimator))
+    pipeline = assemble(load_preprocessor(deps, fs), estimator)
+    inputs = load_manifest(deps, fs).feature_inputs()
+    cost = serving_cost(pipeline, inputs, model_input_frame(curated_rows(deps, fs, "valid", PREDICT_ROWS), inputs))
+    body = dump_model(pipeline)
     sha = sha256_hex(body)
     written = deps.store.put_bytes(
         layout.candidate_artifact(deps.settings.artifacts_bucket, request.run_id, candidate.index, sha), body
@@ -63,6 +69,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         flags=flags,
         warnings=warning_texts(caught),
         fit_seconds=round(fit_seconds, 4),
+        **cost,
         seed=fs.seed,
         spec_version=fs.spec_version,
         dataset_version=fs.dataset_version,
@@ -82,6 +89,7 @@ def train_candidate(deps: Deps, request: TrainRequest) -> TrainResult:
         model_uri=written.uri,
         model_sha256=sha,
         cv=cv,
+        **cost,
     )
 
 
@@ -118,4 +126,7 @@ def _recorded(deps: Deps, request: TrainRequest) -> TrainResult | None:
         model_uri=item["model_uri"],
         model_sha256=item["model_sha256"],
         cv=item.get("cv"),
+        onnx_bytes=item.get("onnx_bytes"),
+        predict_ms_per_1000=item.get("predict_ms_per_1000"),
+        onnx_error=item.get("onnx_error"),
     )
