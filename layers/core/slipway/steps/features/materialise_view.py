@@ -25,6 +25,7 @@ from slipway.ports import Deps
 from slipway.spec.feature_view import FeatureViewSpec
 from slipway.stores.artifacts import PARQUET, put_if_absent
 from slipway.stores.feature_views import claim_version, current_view
+from slipway.stores.quarantine import finding, quarantine
 from slipway.stores.runs import start_run, update_run
 
 ONLINE_BATCH = 10_000  # records handed to the online store at a time (its reads and writes batch further)
@@ -42,7 +43,7 @@ def materialise_view(deps: Deps, raw: S3Object, run_id: str) -> dict[str, Any]:
     )
     if view_name is None:
         _quarantine(
-            deps, raw, "_unknown", run_id, _finding("layout", "view uploads are laid out as views/<view>/<file>")
+            deps, raw, "_unknown", run_id, finding("layout", "view uploads are laid out as views/<view>/<file>")
         )
     try:
         view, spec_version = current_view(deps, view_name)
@@ -50,7 +51,7 @@ def materialise_view(deps: Deps, raw: S3Object, run_id: str) -> dict[str, Any]:
         message = (
             f"{e.message}: push it (slipway features push <file>.yaml --env {deps.settings.env}), then upload again"
         )
-        _quarantine(deps, raw, view_name, run_id, _finding("spec", message), error=SpecError)
+        _quarantine(deps, raw, view_name, run_id, finding("spec", message), error=SpecError)
     contract = view.contract()
     with tempfile.TemporaryDirectory(prefix="materialise-") as scratch:
         local = Path(scratch) / (raw.key.rsplit("/", 1)[-1] or "upload")
@@ -176,11 +177,6 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _finding(check: str, message: str) -> dict[str, Any]:
-    failure: dict[str, Any] = {"column": None, "check": check, "count": 1, "examples": [], "message": message}
-    return {"rows": 0, "ok": False, "bad_values": 0, "failures": [failure]}
-
-
 def _quarantine(
     deps: Deps,
     raw: S3Object,
@@ -190,35 +186,16 @@ def _quarantine(
     *,
     error: type[SlipwayError] = DataContractViolation,
 ) -> NoReturn:
-    """Copy the raw object (untouched) and its report under ``quarantine/views/``, close the run, then raise."""
+    """Copy the raw object (untouched) and its report under quarantine/views/<view>/, then raise."""
     lake = deps.settings.lake_bucket
-    copy_obj = layout.view_quarantine_copy(lake, view, run_id, raw.key.rsplit("/", 1)[-1] or "upload")
-    report_obj = layout.view_quarantine_report(lake, view, run_id)
-    if not deps.store.exists(report_obj):
-        copied = deps.store.copy(raw, copy_obj)
-        deps.store.put_json(
-            report_obj,
-            {
-                "raw_uri": raw.uri,
-                "raw_version_id": raw.version_id,
-                "run_id": run_id,
-                "view": view,
-                "quarantined_copy": copied.uri,
-                "checked_at": deps.now_iso(),
-                **report,
-            },
-        )
-    failures = report.get("failures", [])
-    summary = "; ".join(f"{f.get('column') or '<table>'}: {f['check']} x{f['count']}" for f in failures[:10])
-    if error is DataContractViolation:
-        message = f"{raw.uri} broke the contract of feature view {view!r} ({len(failures)} failed checks): {summary}"
-    else:
-        message = f"{raw.uri} cannot be materialised: {failures[0]['message'] if failures else summary}"
-    raise error(
-        message,
-        {
-            "report_uri": report_obj.uri,
-            "quarantined_copy": copy_obj.uri,
-            "failures": [{k: f.get(k) for k in ("column", "check", "count")} for f in failures[:10]],
-        },
+    quarantine(
+        deps,
+        raw,
+        run_id,
+        report,
+        copy_obj=layout.view_quarantine_copy(lake, view, run_id, raw.key.rsplit("/", 1)[-1] or "upload"),
+        report_obj=layout.view_quarantine_report(lake, view, run_id),
+        subject={"view": view},
+        contract=f"the contract of feature view {view!r}",
+        error=error,
     )

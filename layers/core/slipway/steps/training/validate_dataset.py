@@ -22,19 +22,18 @@ from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.spec import ModelSpec
 from slipway.stores.artifacts import PARQUET, put_if_absent
+from slipway.stores.quarantine import finding, quarantine
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.runs import start_run, update_run
 from slipway.stores.specs import current_spec
 from slipway.stores.view_join import join_views
-
-MAX_FAILURES_IN_CAUSE = 10
 
 
 def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
     model = layout.model_of_raw_key(raw.key)
     start_run(deps, run_id, model=model or "_unknown", raw_uri=raw.uri, raw_version_id=raw.version_id)
     if model is None:
-        _quarantine(deps, raw, "_unknown", run_id, _finding("layout", "uploads must be laid out as <model>/<file>"))
+        _quarantine(deps, raw, "_unknown", run_id, finding("layout", "uploads must be laid out as <model>/<file>"))
     try:
         spec, spec_version = current_spec(deps, model)
     except SpecError as e:  # nothing to check the upload against: quarantine it with what to push
@@ -42,7 +41,7 @@ def validate_dataset(deps: Deps, raw: S3Object, run_id: str) -> DatasetVersion:
             f"{e.message}: push one whose name is {model!r} (slipway spec push <file>.yaml --env "
             f"{deps.settings.env}), then upload the file again"
         )
-        _quarantine(deps, raw, model, run_id, _finding("spec", message), error=SpecError)
+        _quarantine(deps, raw, model, run_id, finding("spec", message), error=SpecError)
     data = deps.store.get_bytes(raw)
     upload = spec.data.upload_contract()  # without the columns feature views supply
     try:
@@ -154,12 +153,6 @@ def _trainability(spec: ModelSpec, typed: pa.Table) -> list[CheckFailure]:
     )
 
 
-def _finding(check: str, message: str) -> dict[str, Any]:
-    """A report with one table-level finding (nothing about the rows could be checked)."""
-    failure: dict[str, Any] = {"column": None, "check": check, "count": 1, "examples": [], "message": message}
-    return {"rows": 0, "ok": False, "bad_values": 0, "failures": [failure]}
-
-
 def _quarantine(
     deps: Deps,
     raw: S3Object,
@@ -170,39 +163,17 @@ def _quarantine(
     error: type[SlipwayError] = DataContractViolation,
     redactor: Redactor | None = None,
 ) -> NoReturn:
-    """Copy the raw object (untouched) and its report (PII values masked) under quarantine, then raise.
-    A retried step finds its run's report (written last) and writes nothing again."""
+    """Copy the raw object (untouched) and its report (PII values masked) under quarantine/<model>/, then raise."""
     lake = deps.settings.lake_bucket
-    name = raw.key.rsplit("/", 1)[-1] or "upload"
-    copy_obj = layout.quarantine_copy(lake, model, run_id, name)
-    report_obj = layout.quarantine_report(lake, model, run_id)
-    if deps.store.exists(report_obj):
-        full = deps.store.get_json(report_obj)
-    else:
-        copy_ref = deps.store.copy(raw, copy_obj)
-        full = {
-            "raw_uri": raw.uri,
-            "raw_version_id": raw.version_id,
-            "run_id": run_id,
-            "model": model,
-            "quarantined_copy": copy_ref.uri,
-            "checked_at": deps.now_iso(),
-            **(redactor.json(report) if redactor else report),
-        }
-        deps.store.put_json(report_obj, full)
-    failures = full.get("failures", [])
-    summary = "; ".join(
-        f"{f.get('column') or '<table>'}: {f['check']} x{f['count']}" for f in failures[:MAX_FAILURES_IN_CAUSE]
-    )
-    if error is DataContractViolation:
-        message = f"{raw.uri} broke the data contract of {model!r} ({len(failures)} failed checks): {summary}"
-    else:
-        message = f"{raw.uri} cannot be validated: {failures[0]['message'] if failures else summary}"
-    raise error(
-        message,
-        {
-            "report_uri": report_obj.uri,
-            "quarantined_copy": copy_obj.uri,
-            "failures": [{k: f.get(k) for k in ("column", "check", "count")} for f in failures[:MAX_FAILURES_IN_CAUSE]],
-        },
+    quarantine(
+        deps,
+        raw,
+        run_id,
+        report,
+        copy_obj=layout.quarantine_copy(lake, model, run_id, raw.key.rsplit("/", 1)[-1] or "upload"),
+        report_obj=layout.quarantine_report(lake, model, run_id),
+        subject={"model": model},
+        contract=f"the data contract of {model!r}",
+        error=error,
+        redact=redactor.json if redactor else None,
     )
