@@ -112,6 +112,22 @@ def test_a_csv_whose_late_rows_change_a_column_type_reads_as_the_whole_file_does
     )
 
 
+def test_quoted_values_holding_line_ends_and_quotes_stay_whole_across_parts(tmp_path: Path) -> None:
+    # GIVEN a CSV whose quoted text holds line ends, commas and doubled quotes, in rows longer than a part
+    notes = ["plain", "two\nlines, and a comma", 'a ""quoted"" word\n\nand more', "x" * 3_000]
+    frame = pd.DataFrame({"y": np.arange(2_000), "note": [notes[i % len(notes)] for i in range(2_000)]})
+    body = frame.to_csv(index=False).encode()
+    contract = DataContract.model_validate(
+        {
+            "columns": [{"name": "y", "type": "int"}, {"name": "note", "type": "string", "regex": "[^0-9]*"}],
+            "target": "y",
+        }
+    )
+    # WHEN validated in parts of 1 KiB THEN no row is cut inside a quoted value: the same report and curated bytes
+    whole = _whole(body, "m/q.csv", contract)
+    assert whole[0]["ok"] and _streamed(body, "m/q.csv", contract, tmp_path, part_bytes=1024) == whole
+
+
 def test_a_file_that_cannot_be_read_is_the_same_contract_violation(tmp_path: Path) -> None:
     # GIVEN a CSV whose later rows are not UTF-8 text
     body = b"y,x\n" + b"".join(b"%d,a\n" % i for i in range(5_000)) + b"1,\xff\xfe\n"

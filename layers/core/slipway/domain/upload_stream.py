@@ -69,14 +69,23 @@ def _open(path: Path, key: str) -> pa.NativeFile:
     return pa.input_stream(str(path), compression="gzip" if key.lower().endswith(".gz") else None)
 
 
+def _row_end(text: bytes) -> int:
+    """Where the last row of ``text`` (which starts at a row's start) ends: after its last line end outside quotes
+    (a quoted value may hold line ends; a doubled quote inside one keeps the count even); 0 when none does."""
+    data = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    quotes = np.flatnonzero(data == ord('"'))
+    outside = ends[np.searchsorted(quotes, ends) % 2 == 0] if quotes.size else ends
+    return int(outside[-1]) + 1 if outside.size else 0
+
+
 def _pieces(source: pa.NativeFile, part_bytes: int) -> Iterator[bytes]:
-    """The text about ``part_bytes`` at a time, each piece ending with a line's end (Arrow's CSV parser, as
-    configured here, ends a row at every line end; a quoted value holds none). Read as asked, never ahead (Arrow's
-    own streaming reader reads ahead of its consumer, as far as the whole file)."""
+    """The text about ``part_bytes`` at a time, each piece whole rows. Read as asked, never ahead (Arrow's own
+    streaming reader reads ahead of its consumer, as far as the whole file)."""
     rest = b""
     while block := source.read(part_bytes):
         text = rest + block
-        cut = text.rfind(b"\n") + 1
+        cut = _row_end(text)
         if cut:
             yield text[:cut]
         rest = text[cut:]
@@ -98,7 +107,7 @@ def csv_parts(
         for piece in _pieces(source, part_bytes):
             first = names is None
             if names is None:
-                names = pacsv.read_csv(pa.py_buffer(piece[: piece.find(b"\n") + 1] or piece)).column_names
+                names = pacsv.open_csv(pa.py_buffer(piece)).schema.names  # the header row
                 read = pacsv.ReadOptions()
                 options.column_types = {**types, **text}
             else:
