@@ -27,7 +27,7 @@ from slipway.errors import Forbidden
 from slipway.stores import audit
 from slipway.stores.registry import ModelRegistry
 from slipway.stores.specs import push_spec
-from slipway_cli import commands, drift, promotion, reproducing
+from slipway_cli import commands, drift, features, promotion, reproducing
 from slipway_cli.console.server import running
 from slipway_cli.samples import corrupt, make_churn, to_csv_bytes
 from slipway_cli.target import Target, target_in, team_target_in
@@ -462,3 +462,27 @@ def test_a_reproduction_is_recorded_in_the_reproducers_name_and_shown_on_the_ver
     assert "roc_auc" in shown
     # AND the data engineer's record was refused by the route's authorization: one record, the engineer's
     assert "execute-api:Invoke" in refused.value.message and shown.count("slipway reproduce (CLI) on") == 1
+
+
+def test_the_feature_view_pages_are_accessible(world: World, chromium: Browser, tmp_path: Path) -> None:
+    # GIVEN a feature view pushed in dev and one upload materialised into it, through the CLI's own calls
+    dev = world.operators["dev"]
+    text = (REPO_ROOT / "specs" / "feature_views" / "customer-activity.yaml").read_text()
+    features.push(dev, text, "browser test")
+    upload = tmp_path / "activity.csv"
+    upload.write_text(
+        "customer_id,event_time,num_logins_30d,avg_session_minutes\n"
+        "C000001,2026-11-30T10:00:00+00:00,12,30.5\nC000002,2026-12-01T09:00:00+00:00,3,\n"
+    )
+    materialised, _ = features.materialise(dev, "customer-activity", upload)
+    assert materialised["status"] == "SUCCEEDED", materialised
+    # WHEN a person opens the views of dev and the view's page THEN they read its features and its version, and both
+    # pages pass axe with no console message
+    with console(chromium, world.operators) as visits:
+        page = visits.open("/env/dev/views")
+        assert page.get_by_role("link", name="customer-activity").count() == 1
+        page = visits.open("/env/dev/views/customer-activity")
+        features_table = page.get_by_role("table", name=re.compile("What a model may take"))
+        assert "num_logins_30d" in features_table.inner_text()
+        versions = page.get_by_role("table", name=re.compile("Each upload"))
+        assert "2026-11-30" in versions.inner_text()
