@@ -1,0 +1,284 @@
+"""Side by side: slipway's online feature store vs Feast's DynamoDB online store, both against one local DynamoDB
+endpoint (moto's threaded server on 127.0.0.1, with the local cloud's DynamoDB patches, in this process).
+
+Same data for both: one view of ``--features`` float features keyed by one entity id (``customer_id``),
+``--entities`` entities with one row each, event times over the last 10 days, as one Parquet file. Then:
+
+  materialisation (rows/s into the online store), one run each:
+    slipway  ``newest_per_entity`` + ``DynamoOnlineStore.write_newer`` (read first, then conditional
+             TransactWriteItems of 100: newest event time wins), the rows in memory; then a replay of the same
+             records; and the whole ``materialise_view`` step (S3 upload → validated → offline Parquet → online →
+             view version and lineage) into a second view
+    Feast    ``FeatureStore.write_to_online_store`` of the DataFrame (unconditional BatchWriteItem), then again;
+             and ``FeatureStore.materialize`` (Parquet file offline store → latest per entity → online) into a
+             second feature view
+  online read in the infer path, 1 and 10 entities per request, ``--calls`` timed calls after ``--warmup``:
+    slipway  ``with_view_values(rows, [binding], DynamoOnlineStore(client, table), now)``: what infer calls
+    Feast    ``FeatureStore.get_online_features(features=[...], entity_rows=[...]).to_dict()``: what Feast's
+             Python feature server calls
+    floor    the bare BatchGetItem of the same keys with slipway's client (the endpoint's own share)
+
+Every mode runs in a fresh process of its own (Feast's in its venv: it needs pandas < 3). The script exits non-zero
+unless every entity read has, from both tools and through both of each tool's materialisation paths, exactly the
+values of the data. Usage:
+
+    make bench-features     # or: .venv/bin/python bench/features/bench_features.py --feast-venv /tmp/feast-venv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+TEMPLATE = ROOT / "infra" / "template.yaml"
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads the template's YAML, its tags (!Sub, !Ref …) as plain values."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def table_definition(resource: str) -> dict[str, Any]:
+    """A DynamoDB table's keys, indexes and billing exactly as the template declares them."""
+    props = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][resource]["Properties"]
+    keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    return {k: props[k] for k in keys if k in props}
+
+
+def make_data(path: Path, entities: int, features: list[str], seed: int, now: datetime) -> tuple[str, str]:
+    """One row per entity: normal features of varied scale, event times over the 10 days before ``now``."""
+    rng = np.random.default_rng(seed)
+    back = rng.integers(60 * 1_000_000, 10 * 86_400 * 1_000_000, entities)
+    now_us = int(now.timestamp() * 1_000_000)
+    columns: dict[str, Any] = {
+        "customer_id": pa.array([f"C{n:06d}" for n in range(entities)]),
+        "event_time": pa.array(now_us - back, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+    }
+    for i, name in enumerate(features):
+        columns[name] = pa.array(rng.normal(10.0 * i, 1.0 + i, entities))
+    table = pa.table(columns)
+    pq.write_table(table, path)
+    times = table.column("event_time")
+    return pc.min(times).as_py().isoformat(), pc.max(times).as_py().isoformat()
+
+
+def entity_sets(entities: int, size: int, count: int, seed: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    return [[f"C{n:06d}" for n in rng.choice(entities, size, replace=False)] for _ in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
+    config_path, out_path = work / f"{script}-{mode}.json", work / f"{script}-{mode}.out.json"
+    config_path.write_text(json.dumps(config))
+    env = {**os.environ, **CREDENTIALS}
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_ENDPOINT_URL", None)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [python, str(HERE / script), mode, str(config_path), str(out_path)],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"{script} {mode} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+    print(f"  {script} {mode}: {time.perf_counter() - started:.1f} s (process)", flush=True)
+    return dict(json.loads(out_path.read_text()))
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
+
+
+def summary(ns: list[int]) -> dict[str, float]:
+    ms = sorted(v / 1e6 for v in ns)
+    return {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "mean_ms": statistics.fmean(ms)}
+
+
+def check_values(
+    source: pq.ParquetFile, features: list[str], answers: dict[str, dict[str, list[Any]]]
+) -> tuple[int, list[str]]:
+    """Every answer against the data, exactly (floats compared as the same float): (entities checked, problems)."""
+    table = source.read()
+    ids = table.column("customer_id").to_pylist()
+    truth = dict(zip(ids, zip(*(table.column(f).to_pylist() for f in features), strict=True), strict=True))
+    problems: list[str] = []
+    checked: set[str] = set()
+    for who, values in answers.items():
+        for entity, got in values.items():
+            checked.add(entity)
+            if list(truth[entity]) != got:
+                wrong = [f for f, a, b in zip(features, truth[entity], got, strict=True) if a != b]
+                problems.append(f"{who}: {entity} differs in {len(wrong)} features, e.g. {wrong[:3]}")
+    return len(checked), problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feast-venv", default="/tmp/feast-venv", help="the venv of requirements-feast.txt")
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--features", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=500, help="timed online reads per case")
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--json", help="write every figure to this file")
+    args = parser.parse_args()
+    feast_python = str(Path(args.feast_venv) / "bin" / "python")
+    if not Path(feast_python).exists():
+        sys.exit(f"no Feast venv at {args.feast_venv}: make /tmp/feast-venv/.installed (or make bench-features)")
+
+    from slipway_local import dynamodb as local_dynamodb
+    from slipway_local.moto_server import LocalMotoServer
+
+    local_dynamodb.install()  # the local cloud's DynamoDB: atomic requests, transactions cost what they touch
+    port = free_port()
+    server = LocalMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    features = [f"f{i:02d}" for i in range(args.features)]
+    load = os.getloadavg()
+    print(f"moto server at {endpoint}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
+            work = Path(tmp)
+            parquet = work / "view.parquet"
+            event_range = make_data(parquet, args.entities, features, args.seed, datetime.now(UTC))
+            config: dict[str, Any] = {
+                "region": REGION,
+                "endpoint": endpoint,
+                "parquet": str(parquet),
+                "features": features,
+                "event_range": event_range,
+                "slipway_table": "slipway-bench-online",
+                "slipway_view": "bench",
+                "slipway_step_view": "bench-step",
+                "raw_bucket": "slipway-bench-raw",
+                "lake_bucket": "slipway-bench-lake",
+                "artifacts_bucket": "slipway-bench-artifacts",
+                "metadata_table": "slipway-bench-metadata",
+                "feast_repo": str(work / "feast_repo"),
+                "feast_project": "bench",
+                "feast_view": "bench",
+                "feast_materialized_view": "bench_materialized",
+                "warmup": args.warmup,
+            }
+            aws = boto3.Session(
+                aws_access_key_id="bench", aws_secret_access_key="bench", region_name=REGION
+            )  # setting up the slipway side's resources as its stack would: not timed
+            dynamodb = aws.client("dynamodb", endpoint_url=endpoint)
+            dynamodb.create_table(TableName=config["slipway_table"], **table_definition("OnlineTable"))
+            dynamodb.create_table(TableName=config["metadata_table"], **table_definition("MetadataTable"))
+            s3 = aws.client("s3", endpoint_url=endpoint)
+            for bucket in ("raw_bucket", "lake_bucket", "artifacts_bucket"):
+                s3.create_bucket(Bucket=config[bucket])
+                s3.put_bucket_versioning(Bucket=config[bucket], VersioningConfiguration={"Status": "Enabled"})
+
+            slipway, feast = sys.executable, feast_python
+            print("materialisation:", flush=True)
+            results: dict[str, Any] = {"entities": args.entities, "features": args.features, "load": load}
+            results["slipway_materialise"] = run_side(slipway, "slipway_side.py", "materialise", config, work)
+            results["slipway_step"] = run_side(slipway, "slipway_side.py", "step", config, work)
+            run_side(feast, "feast_side.py", "apply", config, work)
+            results["feast_write"] = run_side(feast, "feast_side.py", "write", config, work)
+            results["feast_materialize"] = run_side(feast, "feast_side.py", "materialize", config, work)
+
+            print("online reads:", flush=True)
+            answers: dict[str, dict[str, list[Any]]] = {}
+            for size in (1, 10):
+                sets = entity_sets(args.entities, size, args.warmup + args.calls, args.seed + size)
+                case = {**config, "entity_sets": sets}
+                mine = run_side(slipway, "slipway_side.py", "read", case, work)
+                theirs = run_side(feast, "feast_side.py", "read", case, work)
+                bare = run_side(slipway, "slipway_side.py", "floor", case, work)
+                results[f"read_{size}"] = {
+                    "slipway": summary(mine["ns"]),
+                    "feast": summary(theirs["ns"]),
+                    "floor": summary(bare["ns"]),
+                }
+                answers[f"slipway read of {size}"] = mine["values"]
+                answers[f"slipway read of {size} (whole step's view)"] = mine["step_values"]
+                answers[f"Feast read of {size}"] = theirs["values"]
+                answers[f"Feast read of {size} (materialized view)"] = theirs["materialized_values"]
+            checked, problems = check_values(pq.ParquetFile(parquet), features, answers)
+            results["checked_entities"], results["problems"] = checked, problems
+    finally:
+        server.stop()
+
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if problems:
+        print("\nVALUES DIFFER:\n" + "\n".join(problems[:20]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def report(results: dict[str, Any]) -> None:
+    n = results["entities"]
+    mat, step = results["slipway_materialise"], results["slipway_step"]
+    write, materialize = results["feast_write"], results["feast_materialize"]
+    print(f"\nmaterialisation, {n:,} entities × {results['features']} features (rows/s; one run each)")
+    print("| | slipway | Feast | ratio (slipway ÷ Feast) |")
+    print("|---|---:|---:|---:|")
+    rows = [
+        (
+            "rows in memory → online store",
+            n / mat["seconds"],
+            n / write["seconds"],
+        ),
+        ("replay of the same rows", n / mat["replay_seconds"], n / write["replay_seconds"]),
+        ("whole path from the stored file", n / step["seconds"], n / materialize["seconds"]),
+    ]
+    for label, mine, theirs in rows:
+        print(f"| {label} | {mine:,.0f} | {theirs:,.0f} | {mine / theirs:.2f}× |")
+    print(
+        f"(slipway wrote {mat['written']:,} items, then {mat['replay_written']} on the replay; "
+        f"the whole step wrote {step['written']:,})"
+    )
+    print(f"\nonline read, {results['features']} features (ms per request; {n:,} entities in each table)")
+    print("| entities | slipway p50 / p99 | Feast p50 / p99 | p50 ratio (Feast ÷ slipway) | bare BatchGetItem p50 |")
+    print("|---:|---:|---:|---:|---:|")
+    for size in (1, 10):
+        r = results[f"read_{size}"]
+        s, f, b = r["slipway"], r["feast"], r["floor"]
+        print(
+            f"| {size} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | {f['p50_ms']:.2f} / {f['p99_ms']:.2f} "
+            f"| {f['p50_ms'] / s['p50_ms']:.2f}× | {b['p50_ms']:.2f} |"
+        )
+    print(f"\nvalues checked: {results['checked_entities']:,} entities, {len(results['problems'])} differences")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
