@@ -28,6 +28,7 @@ values of the data. Usage:
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import os
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,43 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
+
+
+class TimedMotoServer(ThreadedMotoServer):
+    """moto's threaded server that notes how long it takes to answer each request (operation, ns), so each
+    tool's time splits into the endpoint's share and its own; no access-log line per request."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self.answered: list[tuple[str, int, int]] = []  # (operation, wall-clock start, duration), ns
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+
+        def timed(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            wall, start = time.time_ns(), time.perf_counter_ns()
+            body = list(app(environ, start_response))
+            operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ["REQUEST_METHOD"]
+            self.answered.append((operation, wall, time.perf_counter_ns() - start))
+            return body
+
+        self._server = make_server(self._ip_address, self._port, timed, True, request_handler=_Quiet)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class _Quiet(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -122,9 +155,49 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
-def summary(ns: list[int]) -> dict[str, float]:
-    ms = sorted(v / 1e6 for v in ns)
-    return {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "mean_ms": statistics.fmean(ms)}
+class Endpoint:
+    """What the server spent answering the requests that arrived in a window of wall-clock time."""
+
+    def __init__(self, answered: list[tuple[str, int, int]]) -> None:
+        self._starts = [t for _, t, _ in answered]
+        self._answered = answered
+
+    def ns(self, start: int, end: int) -> int:
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        return sum(d for _, _, d in self._answered[lo:hi])
+
+    def requests(self, start: int, end: int) -> Counter[str]:
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        return Counter(op for op, _, _ in self._answered[lo:hi])
+
+
+def materialised(rows: int, window: list[int], endpoint: Endpoint) -> dict[str, Any]:
+    seconds = (window[1] - window[0]) / 1e9
+    server = endpoint.ns(*window) / 1e9
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "endpoint_s": server,
+        "own_s": seconds - server,
+        "requests": dict(endpoint.requests(*window)),
+    }
+
+
+def reads(calls: list[list[int]], endpoint: Endpoint) -> dict[str, Any]:
+    """p50/p99 of each call's time (ms), and its split: the endpoint's answer and the tool's own work."""
+    total = sorted(ns / 1e6 for _, ns in calls)
+    server = [endpoint.ns(start, start + ns) / 1e6 for start, ns in calls]
+    own = sorted(ns / 1e6 - s for (_, ns), s in zip(calls, server, strict=True))
+    return {
+        "calls": len(calls),
+        "p50_ms": statistics.median(total),
+        "p99_ms": percentile(total, 0.99),
+        "endpoint_p50_ms": statistics.median(server),
+        "own_p50_ms": statistics.median(own),
+        "own_p99_ms": percentile(own, 0.99),
+        "requests": dict(endpoint.requests(calls[0][0], calls[-1][0] + calls[-1][1])),
+    }
 
 
 def check_values(
@@ -160,11 +233,10 @@ def main() -> int:
         sys.exit(f"no Feast venv at {args.feast_venv}: make /tmp/feast-venv/.installed (or make bench-features)")
 
     from slipway_local import dynamodb as local_dynamodb
-    from slipway_local.moto_server import LocalMotoServer
 
     local_dynamodb.install()  # the local cloud's DynamoDB: atomic requests, transactions cost what they touch
     port = free_port()
-    server = LocalMotoServer(ip_address="127.0.0.1", port=port)
+    server = TimedMotoServer(port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     features = [f"f{i:02d}" for i in range(args.features)]
@@ -208,11 +280,21 @@ def main() -> int:
             slipway, feast = sys.executable, feast_python
             print("materialisation:", flush=True)
             results: dict[str, Any] = {"entities": args.entities, "features": args.features, "load": load}
-            results["slipway_materialise"] = run_side(slipway, "slipway_side.py", "materialise", config, work)
-            results["slipway_step"] = run_side(slipway, "slipway_side.py", "step", config, work)
+            mine = run_side(slipway, "slipway_side.py", "materialise", config, work)
+            step = run_side(slipway, "slipway_side.py", "step", config, work)
             run_side(feast, "feast_side.py", "apply", config, work)
-            results["feast_write"] = run_side(feast, "feast_side.py", "write", config, work)
-            results["feast_materialize"] = run_side(feast, "feast_side.py", "materialize", config, work)
+            theirs = run_side(feast, "feast_side.py", "write", config, work)
+            theirs_mat = run_side(feast, "feast_side.py", "materialize", config, work)
+            endpoint = Endpoint(list(server.answered))
+            results["materialisation"] = {
+                "slipway": materialised(args.entities, mine["window"], endpoint),
+                "slipway_replay": materialised(args.entities, mine["replay_window"], endpoint),
+                "slipway_step": materialised(args.entities, step["window"], endpoint),
+                "feast": materialised(args.entities, theirs["window"], endpoint),
+                "feast_replay": materialised(args.entities, theirs["replay_window"], endpoint),
+                "feast_materialize": materialised(args.entities, theirs_mat["window"], endpoint),
+            }
+            results["slipway_written"] = [mine["written"], mine["replay_written"], step["written"]]
 
             print("online reads:", flush=True)
             answers: dict[str, dict[str, list[Any]]] = {}
@@ -222,10 +304,11 @@ def main() -> int:
                 mine = run_side(slipway, "slipway_side.py", "read", case, work)
                 theirs = run_side(feast, "feast_side.py", "read", case, work)
                 bare = run_side(slipway, "slipway_side.py", "floor", case, work)
+                endpoint = Endpoint(list(server.answered))
                 results[f"read_{size}"] = {
-                    "slipway": summary(mine["ns"]),
-                    "feast": summary(theirs["ns"]),
-                    "floor": summary(bare["ns"]),
+                    "slipway": reads(mine["calls"], endpoint),
+                    "feast": reads(theirs["calls"], endpoint),
+                    "floor": reads(bare["calls"], endpoint),
                 }
                 answers[f"slipway read of {size}"] = mine["values"]
                 answers[f"slipway read of {size} (whole step's view)"] = mine["step_values"]
@@ -246,37 +329,38 @@ def main() -> int:
 
 
 def report(results: dict[str, Any]) -> None:
-    n = results["entities"]
-    mat, step = results["slipway_materialise"], results["slipway_step"]
-    write, materialize = results["feast_write"], results["feast_materialize"]
-    print(f"\nmaterialisation, {n:,} entities × {results['features']} features (rows/s; one run each)")
-    print("| | slipway | Feast | ratio (slipway ÷ Feast) |")
+    n, m = results["entities"], results["materialisation"]
+    print(f"\nmaterialisation, {n:,} entities × {results['features']} features, one run each")
+    print("| | slipway rows/s (s; endpoint s) | Feast rows/s (s; endpoint s) | ratio slipway ÷ Feast |")
     print("|---|---:|---:|---:|")
     rows = [
-        (
-            "rows in memory → online store",
-            n / mat["seconds"],
-            n / write["seconds"],
-        ),
-        ("replay of the same rows", n / mat["replay_seconds"], n / write["replay_seconds"]),
-        ("whole path from the stored file", n / step["seconds"], n / materialize["seconds"]),
+        ("rows in memory → online store", m["slipway"], m["feast"]),
+        ("the same rows again (a replay)", m["slipway_replay"], m["feast_replay"]),
+        ("whole path from the stored file", m["slipway_step"], m["feast_materialize"]),
     ]
     for label, mine, theirs in rows:
-        print(f"| {label} | {mine:,.0f} | {theirs:,.0f} | {mine / theirs:.2f}× |")
+        cells = [f"{r['rows_per_s']:,.0f} ({r['seconds']:.2f}; {r['endpoint_s']:.2f})" for r in (mine, theirs)]
+        print(f"| {label} | {cells[0]} | {cells[1]} | {mine['rows_per_s'] / theirs['rows_per_s']:.2f}× |")
+    written = results["slipway_written"]
+    print(f"(slipway wrote {written[0]:,} items, then {written[1]} on the replay; the whole step wrote {written[2]:,})")
+    for name, r in m.items():
+        print(f"  {name}: requests {r['requests']}")
+    print(f"\nonline read, {results['features']} features, ms per request ({n:,} entities in each table)")
     print(
-        f"(slipway wrote {mat['written']:,} items, then {mat['replay_written']} on the replay; "
-        f"the whole step wrote {step['written']:,})"
+        "| entities | slipway p50 / p99 | Feast p50 / p99 | ratio Feast ÷ slipway (p50) "
+        "| endpoint p50: slipway / Feast | own p50: slipway / Feast (ratio) | bare BatchGetItem p50 |"
     )
-    print(f"\nonline read, {results['features']} features (ms per request; {n:,} entities in each table)")
-    print("| entities | slipway p50 / p99 | Feast p50 / p99 | p50 ratio (Feast ÷ slipway) | bare BatchGetItem p50 |")
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for size in (1, 10):
         r = results[f"read_{size}"]
         s, f, b = r["slipway"], r["feast"], r["floor"]
         print(
             f"| {size} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} | {f['p50_ms']:.2f} / {f['p99_ms']:.2f} "
-            f"| {f['p50_ms'] / s['p50_ms']:.2f}× | {b['p50_ms']:.2f} |"
+            f"| {f['p50_ms'] / s['p50_ms']:.2f}× | {s['endpoint_p50_ms']:.2f} / {f['endpoint_p50_ms']:.2f} "
+            f"| {s['own_p50_ms']:.2f} / {f['own_p50_ms']:.2f} ({f['own_p50_ms'] / s['own_p50_ms']:.1f}×) "
+            f"| {b['p50_ms']:.2f} |"
         )
+        print(f"  requests: slipway {s['requests']}, Feast {f['requests']}")
     print(f"\nvalues checked: {results['checked_entities']:,} entities, {len(results['problems'])} differences")
 
 
