@@ -130,16 +130,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
-    config_path, out_path = work / f"{script}-{mode}.json", work / f"{script}-{mode}.out.json"
-    config_path.write_text(json.dumps(config))
+def _side_env() -> dict[str, str]:
     env = {**os.environ, **CREDENTIALS}
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+def _files(script: str, mode: str, config: dict[str, Any], work: Path, tag: str = "") -> tuple[Path, Path]:
+    config_path = work / f"{script}-{mode}{tag}.json"
+    config_path.write_text(json.dumps(config))
+    return config_path, work / f"{script}-{mode}{tag}.out.json"
+
+
+def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
+    """One mode of one side in a fresh process; its figures."""
+    config_path, out_path = _files(script, mode, config, work)
     started = time.perf_counter()
     done = subprocess.run(
         [python, str(HERE / script), mode, str(config_path), str(out_path)],
-        env=env,
+        env=_side_env(),
         cwd=work,
         capture_output=True,
         text=True,
@@ -149,6 +159,59 @@ def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: 
         sys.exit(f"{script} {mode} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     print(f"  {script} {mode}: {time.perf_counter() - started:.1f} s (process)", flush=True)
     return dict(json.loads(out_path.read_text()))
+
+
+def run_in_turns(sides: list[tuple[str, str, str]], config: dict[str, Any], work: Path) -> list[dict[str, Any]]:
+    """Several (python, script, mode) read sides, each in a fresh process, their timed calls taken in turns: one
+    call of one process at a time, the order of the processes rotated at each round (lockstep.py)."""
+    started = time.perf_counter()
+    procs, outs = [], []
+    for n, (python, script, mode) in enumerate(sides):
+        config_path, out_path = _files(script, mode, config, work, tag=f"-{n}")
+        log = (work / f"{script}-{mode}-{n}.log").open("w")
+        procs.append(
+            subprocess.Popen(
+                [python, str(HERE / script), mode, str(config_path), str(out_path)],
+                env=_side_env(),
+                cwd=work,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        )
+        outs.append((out_path, log))
+
+    def answer(n: int, expected: str) -> None:
+        line = procs[n].stdout.readline()  # type: ignore[union-attr]
+        if line != expected:
+            for p in procs:
+                p.kill()
+            log = outs[n][1]
+            log.flush()
+            sys.exit(
+                f"{sides[n][1]} {sides[n][2]} said {line!r}, not {expected!r}:\n{Path(log.name).read_text()[-6000:]}"
+            )
+
+    for n in range(len(procs)):
+        answer(n, "ready\n")
+    for call in range(len(config["entity_sets"])):
+        for k in range(len(procs)):
+            n = (call + k) % len(procs)
+            procs[n].stdin.write("go\n")  # type: ignore[union-attr]
+            procs[n].stdin.flush()  # type: ignore[union-attr]
+            answer(n, "done\n")
+    results = []
+    for (_, script, mode), proc, (out_path, log) in zip(sides, procs, outs, strict=True):
+        proc.stdin.close()  # type: ignore[union-attr]
+        if proc.wait() != 0:
+            log.flush()
+            sys.exit(f"{script} {mode} failed ({proc.returncode}):\n{Path(log.name).read_text()[-6000:]}")
+        log.close()
+        results.append(dict(json.loads(out_path.read_text())))
+    names = ", ".join(f"{script} {mode}" for _, script, mode in sides)
+    print(f"  {names} in turns: {time.perf_counter() - started:.1f} s", flush=True)
+    return results
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -196,7 +259,7 @@ def reads(calls: list[list[int]], endpoint: Endpoint) -> dict[str, Any]:
         "endpoint_p50_ms": statistics.median(server),
         "own_p50_ms": statistics.median(own),
         "own_p99_ms": percentile(own, 0.99),
-        "requests": dict(endpoint.requests(calls[0][0], calls[-1][0] + calls[-1][1])),
+        "requests": dict(sum((endpoint.requests(start, start + ns) for start, ns in calls), Counter())),
     }
 
 
@@ -301,9 +364,15 @@ def main() -> int:
             for size in (1, 10):
                 sets = entity_sets(args.entities, size, args.warmup + args.calls, args.seed + size)
                 case = {**config, "entity_sets": sets}
-                mine = run_side(slipway, "slipway_side.py", "read", case, work)
-                theirs = run_side(feast, "feast_side.py", "read", case, work)
-                bare = run_side(slipway, "slipway_side.py", "floor", case, work)
+                mine, theirs, bare = run_in_turns(
+                    [
+                        (slipway, "slipway_side.py", "read"),
+                        (feast, "feast_side.py", "read"),
+                        (slipway, "slipway_side.py", "floor"),
+                    ],
+                    case,
+                    work,
+                )
                 endpoint = Endpoint(list(server.answered))
                 results[f"read_{size}"] = {
                     "slipway": reads(mine["calls"], endpoint),

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64
+from lockstep import turns
 
 
 def _store(config: dict[str, Any]) -> FeatureStore:
@@ -100,7 +101,7 @@ def read(config: dict[str, Any]) -> dict[str, Any]:
     warmup = config["warmup"]
     calls: list[list[int]] = []  # [wall-clock start, duration] of each timed call, ns
     values: dict[str, list[Any]] = {}
-    for n, entities in enumerate(config["entity_sets"]):
+    for n, entities in turns(config["entity_sets"]):
         wall, start = time.time_ns(), time.perf_counter_ns()
         got = _fetch(store, refs, entities, features)
         elapsed = time.perf_counter_ns() - start

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from lockstep import turns
 
 from slipway import layout
 from slipway.adapters import clients
@@ -137,7 +138,7 @@ def read(config: dict[str, Any]) -> dict[str, Any]:
     warmup = config["warmup"]
     calls: list[list[int]] = []  # [wall-clock start, duration] of each timed call, ns
     values: dict[str, list[Any]] = {}
-    for n, entities in enumerate(sets):
+    for n, entities in turns(sets):
         wall, start = time.time_ns(), time.perf_counter_ns()
         got = _fetch(store, timed_binding, entities, features)
         elapsed = time.perf_counter_ns() - start
@@ -156,7 +157,7 @@ def floor(config: dict[str, Any]) -> dict[str, Any]:
     client = _client(config)
     view = config["slipway_view"]
     calls: list[list[int]] = []
-    for n, entities in enumerate(config["entity_sets"]):
+    for n, entities in turns(config["entity_sets"]):
         request = {config["slipway_table"]: {"Keys": [{"pk": {"S": layout.online_key(view, e)}} for e in entities]}}
         wall, start = time.time_ns(), time.perf_counter_ns()
         answer = client.batch_get_item(RequestItems=request)
