@@ -4,7 +4,8 @@ endpoint (moto's threaded server on 127.0.0.1, with the local cloud's DynamoDB p
 Same data for both: one view of ``--features`` float features keyed by one entity id (``customer_id``),
 ``--entities`` entities with one row each, event times over the last 10 days, as one Parquet file. Then:
 
-  materialisation (rows/s into the online store), one run each:
+  materialisation (rows/s into the online store), ``--repeats`` rounds (the tools alternate; the median is
+  reported), each run into views of its own:
     slipway  ``newest_per_entity`` + ``DynamoOnlineStore.write_newer`` (read first, then conditional
              TransactWriteItems of 100: newest event time wins), the rows in memory; then a replay of the same
              records; and the whole ``materialise_view`` step (S3 upload → validated → offline Parquet → online →
@@ -12,13 +13,16 @@ Same data for both: one view of ``--features`` float features keyed by one entit
     Feast    ``FeatureStore.write_to_online_store`` of the DataFrame (unconditional BatchWriteItem), then again;
              and ``FeatureStore.materialize`` (Parquet file offline store → latest per entity → online) into a
              second feature view
-  online read in the infer path, 1 and 10 entities per request, ``--calls`` timed calls after ``--warmup``:
+  online read in the infer path, 1 and 10 entities per request, ``--calls`` timed calls after ``--warmup``, the
+  three readers' calls taken in turns (lockstep.py: one call at a time, the order rotated each round):
     slipway  ``with_view_values(rows, [binding], DynamoOnlineStore(client, table), now)``: what infer calls
     Feast    ``FeatureStore.get_online_features(features=[...], entity_rows=[...]).to_dict()``: what Feast's
              Python feature server calls
-    floor    the bare BatchGetItem of the same keys with slipway's client (the endpoint's own share)
+    floor    the bare BatchGetItem of the same keys with slipway's client: what any reader pays for the request
 
-Every mode runs in a fresh process of its own (Feast's in its venv: it needs pandas < 3). The script exits non-zero
+The server notes how long it takes to answer each request, so every figure splits into the endpoint's share and
+the tool's own (everything else: building the request, HTTP, parsing, the tool's work). Every mode runs in a fresh
+process of its own (Feast's in its venv: it needs pandas < 3). The script exits non-zero
 unless every entity read has, from both tools and through both of each tool's materialisation paths, exactly the
 values of the data. Usage:
 
@@ -143,9 +147,9 @@ def _files(script: str, mode: str, config: dict[str, Any], work: Path, tag: str 
     return config_path, work / f"{script}-{mode}{tag}.out.json"
 
 
-def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
+def run_side(python: str, script: str, mode: str, config: dict[str, Any], work: Path, tag: str = "") -> dict[str, Any]:
     """One mode of one side in a fresh process; its figures."""
-    config_path, out_path = _files(script, mode, config, work)
+    config_path, out_path = _files(script, mode, config, work, tag)
     started = time.perf_counter()
     done = subprocess.run(
         [python, str(HERE / script), mode, str(config_path), str(out_path)],
@@ -201,9 +205,10 @@ def run_in_turns(sides: list[tuple[str, str, str]], config: dict[str, Any], work
             procs[n].stdin.write("go\n")  # type: ignore[union-attr]
             procs[n].stdin.flush()  # type: ignore[union-attr]
             answer(n, "done\n")
+    for proc in procs:
+        proc.stdin.close()  # type: ignore[union-attr]
     results = []
     for (_, script, mode), proc, (out_path, log) in zip(sides, procs, outs, strict=True):
-        proc.stdin.close()  # type: ignore[union-attr]
         if proc.wait() != 0:
             log.flush()
             sys.exit(f"{script} {mode} failed ({proc.returncode}):\n{Path(log.name).read_text()[-6000:]}")
@@ -245,6 +250,15 @@ def materialised(rows: int, window: list[int], endpoint: Endpoint) -> dict[str, 
         "own_s": seconds - server,
         "requests": dict(endpoint.requests(*window)),
     }
+
+
+MATERIALISATIONS = ("slipway", "slipway_replay", "slipway_step", "feast", "feast_replay", "feast_materialize")
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median speed, with every run's rows/s beside it."""
+    chosen = sorted(runs, key=lambda r: r["rows_per_s"])[len(runs) // 2]
+    return {**chosen, "runs_rows_per_s": [r["rows_per_s"] for r in runs]}
 
 
 def reads(calls: list[list[int]], endpoint: Endpoint) -> dict[str, Any]:
@@ -289,6 +303,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500, help="timed online reads per case")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--repeats", type=int, default=3, help="materialisation rounds (the median is reported)")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     feast_python = str(Path(args.feast_venv) / "bin" / "python")
@@ -341,23 +356,42 @@ def main() -> int:
                 s3.put_bucket_versioning(Bucket=config[bucket], VersioningConfiguration={"Status": "Enabled"})
 
             slipway, feast = sys.executable, feast_python
-            print("materialisation:", flush=True)
+            print(f"materialisation, {args.repeats} rounds:", flush=True)
             results: dict[str, Any] = {"entities": args.entities, "features": args.features, "load": load}
-            mine = run_side(slipway, "slipway_side.py", "materialise", config, work)
-            step = run_side(slipway, "slipway_side.py", "step", config, work)
+            rounds = [
+                {
+                    **config,
+                    "slipway_view": f"bench-r{r}",
+                    "slipway_step_view": f"bench-step-r{r}",
+                    "feast_view": f"bench_r{r}",
+                    "feast_materialized_view": f"bench_materialized_r{r}",
+                }
+                for r in range(args.repeats)
+            ]
+            config["feast_all_views"] = [v for c in rounds for v in (c["feast_view"], c["feast_materialized_view"])]
             run_side(feast, "feast_side.py", "apply", config, work)
-            theirs = run_side(feast, "feast_side.py", "write", config, work)
-            theirs_mat = run_side(feast, "feast_side.py", "materialize", config, work)
-            endpoint = Endpoint(list(server.answered))
-            results["materialisation"] = {
-                "slipway": materialised(args.entities, mine["window"], endpoint),
-                "slipway_replay": materialised(args.entities, mine["replay_window"], endpoint),
-                "slipway_step": materialised(args.entities, step["window"], endpoint),
-                "feast": materialised(args.entities, theirs["window"], endpoint),
-                "feast_replay": materialised(args.entities, theirs["replay_window"], endpoint),
-                "feast_materialize": materialised(args.entities, theirs_mat["window"], endpoint),
-            }
-            results["slipway_written"] = [mine["written"], mine["replay_written"], step["written"]]
+            figures: dict[str, list[Any]] = {k: [] for k in MATERIALISATIONS}
+            written: list[list[int]] = []
+            for r, case in enumerate(rounds):  # the tools alternate, each run into views of its own
+                mine = run_side(slipway, "slipway_side.py", "materialise", case, work, tag=f"-r{r}")
+                theirs = run_side(feast, "feast_side.py", "write", case, work, tag=f"-r{r}")
+                step = run_side(slipway, "slipway_side.py", "step", case, work, tag=f"-r{r}")
+                theirs_mat = run_side(feast, "feast_side.py", "materialize", case, work, tag=f"-r{r}")
+                endpoint = Endpoint(list(server.answered))
+                windows = {
+                    "slipway": mine["window"],
+                    "slipway_replay": mine["replay_window"],
+                    "slipway_step": step["window"],
+                    "feast": theirs["window"],
+                    "feast_replay": theirs["replay_window"],
+                    "feast_materialize": theirs_mat["window"],
+                }
+                for name, window in windows.items():
+                    figures[name].append(materialised(args.entities, window, endpoint))
+                written.append([mine["written"], mine["replay_written"], step["written"]])
+            results["materialisation"] = {name: median_run(runs) for name, runs in figures.items()}
+            results["slipway_written"] = written
+            config = rounds[0]  # the reads: the views of the first round
 
             print("online reads:", flush=True)
             answers: dict[str, dict[str, list[Any]]] = {}
@@ -399,7 +433,7 @@ def main() -> int:
 
 def report(results: dict[str, Any]) -> None:
     n, m = results["entities"], results["materialisation"]
-    print(f"\nmaterialisation, {n:,} entities × {results['features']} features, one run each")
+    print(f"\nmaterialisation, {n:,} entities × {results['features']} features, the median of the rounds")
     print("| | slipway rows/s (s; endpoint s) | Feast rows/s (s; endpoint s) | ratio slipway ÷ Feast |")
     print("|---|---:|---:|---:|")
     rows = [
@@ -410,10 +444,11 @@ def report(results: dict[str, Any]) -> None:
     for label, mine, theirs in rows:
         cells = [f"{r['rows_per_s']:,.0f} ({r['seconds']:.2f}; {r['endpoint_s']:.2f})" for r in (mine, theirs)]
         print(f"| {label} | {cells[0]} | {cells[1]} | {mine['rows_per_s'] / theirs['rows_per_s']:.2f}× |")
-    written = results["slipway_written"]
-    print(f"(slipway wrote {written[0]:,} items, then {written[1]} on the replay; the whole step wrote {written[2]:,})")
+    for first, replay, step in results["slipway_written"]:
+        print(f"(slipway wrote {first:,} items, then {replay} on the replay; the whole step wrote {step:,})")
     for name, r in m.items():
-        print(f"  {name}: requests {r['requests']}")
+        runs = ", ".join(f"{v:,.0f}" for v in r["runs_rows_per_s"])
+        print(f"  {name}: rows/s of each round {runs}; requests of the median round {r['requests']}")
     print(f"\nonline read, {results['features']} features, ms per request ({n:,} entities in each table)")
     print(
         "| entities | slipway p50 / p99 | Feast p50 / p99 | ratio Feast ÷ slipway (p50) "

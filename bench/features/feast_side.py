@@ -1,8 +1,8 @@
 """Feast's side of bench/features, one mode per process, run by bench_features.py with the Feast venv's Python
 (requirements-feast.txt). Never imported by slipway. Modes:
 
-  apply        the repo's entity and two feature views registered (a file registry), which creates their
-               DynamoDB tables at the endpoint (Feast's ``DynamoDBOnlineStore.update``); not timed
+  apply        the repo's entity and its feature views (two per repetition) registered (a file registry), which
+               creates their DynamoDB tables at the endpoint (Feast's ``DynamoDBOnlineStore.update``); not timed
   write        ``FeatureStore.write_to_online_store`` of the rows (a DataFrame in memory) into one view: unconditional
                batch writes (BatchWriteItem through boto3's ``batch_writer``); then the same rows again
   materialize  ``FeatureStore.materialize`` of the other view over the rows' time range: the file offline store
@@ -52,7 +52,7 @@ def _objects(config: dict[str, Any]) -> list[Any]:
     schema = [Field(name=f, dtype=Float64) for f in config["features"]]
     views = [
         FeatureView(name=name, entities=[customer], ttl=timedelta(days=30), schema=schema, source=source, online=True)
-        for name in (config["feast_view"], config["feast_materialized_view"])
+        for name in config["feast_all_views"]
     ]
     return [customer, *views]
 
@@ -60,8 +60,7 @@ def _objects(config: dict[str, Any]) -> list[Any]:
 def apply(config: dict[str, Any]) -> dict[str, Any]:
     store = _store(config)
     store.apply(_objects(config))
-    views = (config["feast_view"], config["feast_materialized_view"])
-    return {"tables": [f"{config['feast_project']}.{v}" for v in views]}
+    return {"tables": [f"{config['feast_project']}.{v}" for v in config["feast_all_views"]]}
 
 
 def write(config: dict[str, Any]) -> dict[str, Any]:
