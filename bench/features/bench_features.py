@@ -316,10 +316,10 @@ def main() -> int:
     port = free_port()
     server = TimedMotoServer(port)
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
     features = [f"f{i:02d}" for i in range(args.features)]
     load = os.getloadavg()
-    print(f"moto server at {endpoint}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    print(f"moto server at {url}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
             work = Path(tmp)
@@ -327,7 +327,7 @@ def main() -> int:
             event_range = make_data(parquet, args.entities, features, args.seed, datetime.now(UTC))
             config: dict[str, Any] = {
                 "region": REGION,
-                "endpoint": endpoint,
+                "endpoint": url,
                 "parquet": str(parquet),
                 "features": features,
                 "event_range": event_range,
@@ -347,10 +347,10 @@ def main() -> int:
             aws = boto3.Session(
                 aws_access_key_id="bench", aws_secret_access_key="bench", region_name=REGION
             )  # setting up the slipway side's resources as its stack would: not timed
-            dynamodb = aws.client("dynamodb", endpoint_url=endpoint)
+            dynamodb = aws.client("dynamodb", endpoint_url=url)
             dynamodb.create_table(TableName=config["slipway_table"], **table_definition("OnlineTable"))
             dynamodb.create_table(TableName=config["metadata_table"], **table_definition("MetadataTable"))
-            s3 = aws.client("s3", endpoint_url=endpoint)
+            s3 = aws.client("s3", endpoint_url=url)
             for bucket in ("raw_bucket", "lake_bucket", "artifacts_bucket"):
                 s3.create_bucket(Bucket=config[bucket])
                 s3.put_bucket_versioning(Bucket=config[bucket], VersioningConfiguration={"Status": "Enabled"})
