@@ -174,3 +174,15 @@ $(AUTOML_VENV)/.installed: bench/automl/requirements-automl.txt
 
 bench-automl: $(STAMP) $(SAM_VENV)/.installed-$(SAM_CLI) $(AUTOML_VENV)/.installed
 	$(BIN)/python bench/automl/bench_automl.py --automl-venv $(AUTOML_VENV)
+
+# bench/features: slipway's online feature store vs Feast's DynamoDB online store, both against one local DynamoDB
+# endpoint (a moto server). Feast 0.67 needs pandas < 3: it lives in a venv of its own outside the repository.
+FEAST_VENV ?= /tmp/feast-venv
+
+.PHONY: bench-features
+
+$(FEAST_VENV)/.installed: bench/features/requirements-feast.txt
+	$(call peer_venv,$(FEAST_VENV),$<)
+
+bench-features: $(STAMP) $(FEAST_VENV)/.installed
+	$(BIN)/python bench/features/bench_features.py --feast-venv $(FEAST_VENV)

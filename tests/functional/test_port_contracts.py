@@ -20,6 +20,7 @@ from slipway.adapters.artifacts import S3ArtifactStore
 from slipway.adapters.events import EventBridgeBus
 from slipway.adapters.firehose import FirehoseSink
 from slipway.adapters.metadata import DynamoMetadataTable
+from slipway.adapters.online import DynamoOnlineStore
 from slipway.adapters.schedules import EventBridgeSchedules
 from slipway.adapters.workflows import StepFunctionsWorkflows
 from slipway.errors import ConflictError, NotFound
@@ -32,14 +33,18 @@ from slipway.ports import (
     Counter,
     EventBus,
     MetadataTable,
+    OnlineRecord,
+    OnlineStore,
     Schedules,
     Workflows,
 )
+from slipway_local import dynamodb as local_dynamodb
 from tests.fakes import (
     FakeArtifactStore,
     FakeCaptureSink,
     FakeEventBus,
     FakeMetadataTable,
+    FakeOnlineStore,
     FakeSchedules,
     FakeWorkflows,
 )
@@ -55,10 +60,11 @@ class _CfnLoader(yaml.SafeLoader):
 _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _table_definition() -> dict[str, Any]:
-    """The metadata table's key schema and GSIs exactly as the template declares them."""
-    props = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"]["MetadataTable"]["Properties"]
-    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
+def _table_definition(resource: str = "MetadataTable") -> dict[str, Any]:
+    """A table's key schema, GSIs and billing exactly as the template declares them."""
+    props = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][resource]["Properties"]
+    keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    return {k: props[k] for k in keys if k in props}
 
 
 @pytest.fixture
@@ -92,6 +98,16 @@ def table(request: pytest.FixtureRequest, bucket: str) -> MetadataTable:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(TableName=bucket, **_table_definition())
     return DynamoMetadataTable(dynamodb, bucket)
+
+
+@pytest.fixture(params=["fake", "aws"])
+def online(request: pytest.FixtureRequest, bucket: str) -> OnlineStore:
+    if request.param == "fake":
+        return FakeOnlineStore()
+    request.getfixturevalue("aws")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName=bucket, **_table_definition("OnlineTable"))
+    return DynamoOnlineStore(dynamodb, bucket)
 
 
 @pytest.fixture(params=["fake", "aws"])
@@ -362,6 +378,89 @@ def test_table_concurrent_put_new_has_one_winner(table: MetadataTable) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda n: table.put_new({"PK": "P", "SK": "once", "writer": n}), range(8)))
     assert results.count(True) == 1
+
+
+# ---------------------------------------------------------------- online feature store
+
+
+def _record(key: str, event_us: int, version: int = 1, **values: float | None) -> OnlineRecord:
+    return OnlineRecord(
+        key=key,
+        event_us=event_us,
+        values=json.dumps(values or {"spend": event_us / 7}),
+        version=version,
+        expires_at=event_us // 1_000_000 + 86_400,
+    )
+
+
+def test_online_reads_what_was_written_and_nothing_else(online: OnlineStore) -> None:
+    # GIVEN two entities written, values as the materialisation encodes them (floats exactly, nulls)
+    first = _record("activity#C-1", 1_700_000_000_123_456, spend=0.1 + 0.2, visits=None)
+    second = _record("activity#C-2", 1_700_000_000_000_000, spend=-1e-300)
+    assert online.write_newer([first, second]) == 2
+    # THEN a read returns exactly those records, for the keys that exist, asked twice or not
+    assert online.read(["activity#C-1", "activity#C-9", "activity#C-1", "other#C-2"]) == {"activity#C-1": first}
+    assert online.read(["activity#C-2"])["activity#C-2"] == second
+    assert json.loads(online.read(["activity#C-1"])["activity#C-1"].values) == {"spend": 0.1 + 0.2, "visits": None}
+    assert online.read([]) == {}
+
+
+def test_online_an_older_write_is_refused_and_a_newer_one_wins(online: OnlineStore) -> None:
+    # GIVEN an entity's values at t=2000
+    held = _record("activity#C-1", 2_000, version=2, spend=2.0)
+    assert online.write_newer([held]) == 1
+    # WHEN an older upload brings t=1000 (out of order): refused, the newer values stay
+    assert online.write_newer([_record("activity#C-1", 1_000, version=3, spend=1.0)]) == 0
+    assert online.read(["activity#C-1"]) == {"activity#C-1": held}
+    # WHEN a newer one brings t=3000: it replaces them
+    newer = _record("activity#C-1", 3_000, version=4, spend=3.0)
+    assert online.write_newer([newer]) == 1
+    assert online.read(["activity#C-1"]) == {"activity#C-1": newer}
+
+
+def test_online_a_replay_changes_nothing(online: OnlineStore) -> None:
+    # GIVEN an upload's records written
+    records = [_record(f"activity#C-{n}", 5_000 + n, version=1) for n in range(5)]
+    assert online.write_newer(records) == 5
+    # WHEN the same event times come again (a replayed upload, even as another version with other values)
+    replay = [_record(r.key, r.event_us, version=2, spend=-1.0) for r in records]
+    assert online.write_newer(replay) == 0
+    assert online.write_newer(records) == 0
+    # THEN the store holds the first write, untouched
+    assert online.read([r.key for r in records]) == {r.key: r for r in records}
+
+
+def test_online_batches_past_dynamodbs_limits_with_some_older(online: OnlineStore) -> None:
+    # GIVEN 150 entities held at t=1000
+    held = [_record(f"activity#C-{n:03d}", 1_000) for n in range(150)]
+    assert online.write_newer(held) == 150
+    # WHEN 250 records come (more than one BatchGetItem or TransactWriteItems of 100): the even ones of the 150
+    # older (refused), the odd ones newer, and 100 new entities
+    incoming = [_record(f"activity#C-{n:03d}", 500 if n % 2 == 0 else 2_000) for n in range(150)]
+    incoming += [_record(f"activity#C-{n:03d}", 1_500) for n in range(150, 250)]
+    assert online.write_newer(incoming) == 75 + 100
+    # THEN each key holds its newest record
+    stored = online.read([f"activity#C-{n:03d}" for n in range(250)])
+    assert len(stored) == 250
+    assert {k: r.event_us for k, r in stored.items()} == {
+        r.key: max(r.event_us, 1_000) if int(r.key[-3:]) < 150 else r.event_us for r in incoming
+    }
+
+
+def test_online_two_racing_writers_leave_the_newest(online: OnlineStore) -> None:
+    # moto alone runs a transaction's items unisolated from other threads' requests (an older put can land after
+    # a newer one passed its condition); the local cloud's DynamoDB answers one request at a time, as DynamoDB
+    # applies a transaction, and is what the deployed functions meet locally
+    local_dynamodb.install()
+    # GIVEN two uploads of the same 60 entities, one older, written at once (their reads see neither)
+    keys = [f"activity#C-{n}" for n in range(60)]
+    older = [_record(k, 1_000, version=1) for k in keys]
+    newer = [_record(k, 2_000, version=2) for k in keys]
+    with ThreadPoolExecutor(2) as pool:
+        written_older, written_newer = pool.map(online.write_newer, [older, newer])
+    # THEN the newer values are held for every entity, whichever transaction landed first
+    assert written_newer == 60 and 0 <= written_older <= 60
+    assert {k: r.version for k, r in online.read(keys).items()} == dict.fromkeys(keys, 2)
 
 
 # ---------------------------------------------------------------- capture sink
