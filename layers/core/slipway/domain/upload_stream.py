@@ -81,11 +81,13 @@ def _row_end(text: bytes) -> int:
 
 def _pieces(source: pa.NativeFile, part_bytes: int) -> Iterator[bytes]:
     """The text about ``part_bytes`` at a time, each piece whole rows. Read as asked, never ahead (Arrow's own
-    streaming reader reads ahead of its consumer, as far as the whole file)."""
+    streaming reader reads ahead of its consumer, as far as the whole file). Quotes are counted as RFC 4180 writes
+    them; a file whose unquoted values hold a stray quote (12" in an unquoted value) may count none outside quotes
+    for long: past 4 parts of text the piece ends at its last line end, as Arrow's own reader cuts its blocks."""
     rest = b""
     while block := source.read(part_bytes):
         text = rest + block
-        cut = _row_end(text)
+        cut = _row_end(text) or (text.rfind(b"\n") + 1 if len(text) > 4 * part_bytes else 0)
         if cut:
             yield text[:cut]
         rest = text[cut:]
