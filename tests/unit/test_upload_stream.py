@@ -128,18 +128,40 @@ def test_quoted_values_holding_line_ends_and_quotes_stay_whole_across_parts(tmp_
     assert whole[0]["ok"] and _streamed(body, "m/q.csv", contract, tmp_path, part_bytes=1024) == whole
 
 
-def test_a_file_that_cannot_be_read_is_the_same_contract_violation(tmp_path: Path) -> None:
-    # GIVEN a CSV whose later rows are not UTF-8 text
-    body = b"y,x\n" + b"".join(b"%d,a\n" % i for i in range(5_000)) + b"1,\xff\xfe\n"
+_ROWS = b"y,x\n" + b"".join(b"%d,%d\n" % (i, i % 7) for i in range(5_000))
+UNREADABLE = {
+    "not UTF-8": ("m/b.csv", _ROWS + b"1,\xff\xfe\n"),
+    "truncated gzip": ("m/b.csv.gz", gzip.compress(_ROWS)[:-30]),
+    "gzip bomb": ("m/b.csv.gz", gzip.compress(b"y,x\n" + b"0" * (70 << 20))),
+    "not gzip": ("m/b.csv.gz", b"this is not gzip at all"),
+}
+
+
+@pytest.mark.parametrize("case", UNREADABLE)
+def test_a_file_that_cannot_be_read_is_the_same_contract_violation(case: str, tmp_path: Path) -> None:
+    # GIVEN an upload that cannot be read (text that is not UTF-8, a broken gzip stream, a decompression bomb)
+    key, body = UNREADABLE[case]
     contract = DataContract.model_validate(
         {"columns": [{"name": "y", "type": "int"}, {"name": "x", "type": "int"}], "target": "y"}
     )
     with pytest.raises(DataContractViolation) as whole:
-        read_upload(body, "m/b.csv", contract=contract)
+        read_upload(body, key, contract=contract)
     # WHEN it is validated in parts THEN it is refused the same way, naming the same finding
     with pytest.raises(DataContractViolation) as streamed:
-        _streamed(body, "m/b.csv", contract, tmp_path, part_bytes=4 * 1024)
+        _streamed(body, key, contract, tmp_path, part_bytes=4 * 1024)
     assert streamed.value.details == whole.value.details
+
+
+def test_a_gzip_stream_of_several_members_reads_as_one(tmp_path: Path) -> None:
+    # GIVEN a gzipped CSV made of two gzip members (as `cat a.gz b.gz` makes)
+    body = gzip.compress(_ROWS[:20_000]) + gzip.compress(_ROWS[20_000:])
+    contract = DataContract.model_validate(
+        {"columns": [{"name": "y", "type": "int", "unique": True}, {"name": "x", "type": "int"}], "target": "y"}
+    )
+    # WHEN validated whole and in parts THEN both read every row of both members alike
+    whole = _whole(body, "m/two.csv.gz", contract)
+    assert whole[0]["ok"] and whole[0]["rows"] == 5_000
+    assert _streamed(body, "m/two.csv.gz", contract, tmp_path, part_bytes=4 * 1024) == whole
 
 
 @pytest.mark.parametrize("rows", [0, 1, CANONICAL_ROW_GROUP_SIZE - 1, CANONICAL_ROW_GROUP_SIZE + 1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ __all__ = [
     "canonical_parquet",
     "csv_convert_options",
     "gunzip_bounded",
+    "inflate_gzip",
     "is_typed_format",
     "max_decompressed_bytes",
     "plain_values",
@@ -83,27 +85,34 @@ def gunzip_bounded(data: bytes, key: str) -> bytes:
     """The gzip stream's content (every member of a concatenated stream), or DataContractViolation when it
     is corrupt, truncated or expands past ``max_decompressed_bytes`` (inflated in bounded steps: a bomb
     never gets further than the limit)."""
-    limit = max_decompressed_bytes(len(data))
-    out: list[bytes] = []
-    size, pending = 0, data
+    return b"".join(inflate_gzip([data], key, max_decompressed_bytes(len(data))))
+
+
+def inflate_gzip(compressed: Iterable[bytes], key: str, limit: int) -> Iterator[bytes]:
+    """``gunzip_bounded`` for a stream: the content of the gzip stream given in ``compressed`` pieces, yielded at
+    most 1 MiB at a time; the same DataContractViolation when it is corrupt, truncated or expands past ``limit``."""
+    pieces = iter(compressed)
+    pending, size = b"", 0
+    inflate = None  # the member being read
     try:
-        while pending:
-            inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # one gzip member
-            while pending and not inflate.eof:
-                piece = inflate.decompress(pending, 1 << 20)
-                size += len(piece)
-                if size > limit:
-                    raise unreadable(
-                        key, f"the gzip stream expands to more than {limit:,} bytes (a decompression bomb?): refused"
-                    )
-                out.append(piece)
-                pending = inflate.unconsumed_tail
-            if not inflate.eof:
-                raise unreadable(key, "cannot read the object as gzip: the stream is truncated")
-            pending = inflate.unused_data
+        while pending or (pending := next(pieces, b"")):
+            if inflate is None:
+                inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # one gzip member
+            piece = inflate.decompress(pending, 1 << 20)
+            size += len(piece)
+            if size > limit:
+                raise unreadable(
+                    key, f"the gzip stream expands to more than {limit:,} bytes (a decompression bomb?): refused"
+                )
+            if piece:
+                yield piece
+            pending = inflate.unconsumed_tail
+            if inflate.eof:
+                pending, inflate = inflate.unused_data, None
+        if inflate is not None:
+            raise unreadable(key, "cannot read the object as gzip: the stream is truncated")
     except zlib.error as exc:
         raise unreadable(key, f"cannot read the object as gzip: {exc}") from exc
-    return b"".join(out)
 
 
 def require_utf8(table: pa.Table, key: str) -> None:

@@ -21,7 +21,9 @@ from slipway.domain.findings import MAX_EXAMPLES, MAX_SHOWN, Finding, Validation
 from slipway.domain.tables import (
     CanonicalParquetWriter,
     csv_convert_options,
+    inflate_gzip,
     is_typed_format,
+    max_decompressed_bytes,
     require_utf8,
     unreadable,
 )
@@ -65,8 +67,14 @@ def _looser(was: pa.DataType) -> pa.DataType:
     return _CSV_KINDS[min(position + 1, len(_CSV_KINDS) - 1)]
 
 
-def _open(path: Path, key: str) -> pa.NativeFile:
-    return pa.input_stream(str(path), compression="gzip" if key.lower().endswith(".gz") else None)
+def _text_blocks(path: Path, key: str, size: int) -> Iterator[bytes]:
+    """The upload's text, ``size`` bytes at a time (a gzipped upload inflated as ``read_upload`` inflates it: the
+    same limit and the same refusals)."""
+    with path.open("rb") as source:
+        blocks = iter(lambda: source.read(size), b"")
+        if key.lower().endswith(".gz"):
+            blocks = inflate_gzip(blocks, key, max_decompressed_bytes(path.stat().st_size))
+        yield from blocks
 
 
 def _row_end(text: bytes) -> int:
@@ -79,16 +87,26 @@ def _row_end(text: bytes) -> int:
     return int(outside[-1]) + 1 if outside.size else 0
 
 
-def _pieces(source: pa.NativeFile, part_bytes: int) -> Iterator[bytes]:
+def _pieces(blocks: Iterator[bytes], part_bytes: int) -> Iterator[bytes]:
     """The text about ``part_bytes`` at a time, each piece whole rows. Read as asked, never ahead (Arrow's own
-    streaming reader reads ahead of its consumer, as far as the whole file)."""
-    rest = b""
-    while block := source.read(part_bytes):
-        text = rest + block
-        cut = _row_end(text)
+    streaming reader reads ahead of its consumer, as far as the whole file). Quotes are counted as RFC 4180 writes
+    them; a file whose unquoted values hold a stray quote (12" in an unquoted value) may count none outside quotes
+    for long: past 4 parts of text the piece ends at its last line end, as Arrow's own reader cuts its blocks."""
+    held: list[bytes] = []
+    size, enough = 0, part_bytes
+    for block in blocks:
+        held.append(block)
+        size += len(block)
+        if size < enough:
+            continue
+        text = b"".join(held)
+        cut = _row_end(text) or (text.rfind(b"\n") + 1 if len(text) > 4 * part_bytes else 0)
         if cut:
             yield text[:cut]
-        rest = text[cut:]
+        held = [text[cut:]]
+        size = len(held[0])
+        enough = part_bytes if cut else 2 * size  # a row longer than a part: look again when it has doubled
+    rest = b"".join(held)
     if rest:
         yield rest
 
@@ -103,26 +121,25 @@ def csv_parts(
     options = csv_convert_options(contract)
     text = dict(options.column_types)  # never loosened: a value that is not text makes the file unreadable
     names: list[str] | None = None
-    with _open(path, key) as source:
-        for piece in _pieces(source, part_bytes):
-            first = names is None
-            if names is None:
-                names = pacsv.open_csv(pa.py_buffer(piece)).schema.names  # the header row
-                read = pacsv.ReadOptions()
-                options.column_types = {**types, **text}
-            else:
-                read = pacsv.ReadOptions(column_names=names)
-            try:
-                table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=options)
-            except pa.ArrowInvalid as exc:
-                found = _CONVERSION_ERROR.search(str(exc))
-                name = names[int(found.group(1))] if found is not None else None
-                if name is None or name in text:
-                    raise  # the file cannot be read, as the whole-file reader says
-                raise _Loosen(name, options.column_types[name]) from exc
-            if first:  # later parts are read as the first part's types (or looser ones)
-                options.column_types = {**{f.name: f.type for f in table.schema}, **types, **text}
-            yield table
+    for piece in _pieces(_text_blocks(path, key, min(part_bytes, 1 << 20)), part_bytes):
+        first = names is None
+        if names is None:
+            names = pacsv.open_csv(pa.py_buffer(piece)).schema.names  # the header row
+            read = pacsv.ReadOptions()
+            options.column_types = {**types, **text}
+        else:
+            read = pacsv.ReadOptions(column_names=names)
+        try:
+            table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=options)
+        except pa.ArrowInvalid as exc:
+            found = _CONVERSION_ERROR.search(str(exc))
+            name = names[int(found.group(1))] if found is not None else None
+            if name is None or name in text:
+                raise  # the file cannot be read, as the whole-file reader says
+            raise _Loosen(name, options.column_types[name]) from exc
+        if first:  # later parts are read as the first part's types (or looser ones)
+            options.column_types = {**{f.name: f.type for f in table.schema}, **types, **text}
+        yield table
     if names is None:  # an empty file: the whole-file reader's error
         pacsv.read_csv(pa.py_buffer(b""), convert_options=options)
 
