@@ -122,6 +122,10 @@ def upload_and_wait(cloud: LocalCloud, env: str, key: str, body: bytes) -> Uploa
 # machine, 1,107 s in all; see pytest_collection_modifyitems). A file not listed runs after these, in collection
 # order; a stale list costs only balance, never a test.
 SLOWEST_FIRST: tuple[str, ...] = (
+    # First on its worker, on the worker's fresh local cloud: it counts the DynamoDB and S3 requests of console pages
+    # over a runs listing that holds only its own runs (another file's runs before them, in the listing shared by
+    # every model, change those counts: the helper of issue 22 noted it; making the counts independent is open)
+    "tests/functional/test_console_lists.py",  # 20 s
     "tests/statemachines/test_promotion.py",  # 167 s
     "tests/e2e/test_deploy_rehearsal.py",  # 130 s (two first deploys through SAM CLI; the integration job's training)
     "tests/statemachines/test_serving_api.py",  # 145 s (schemathesis fuzz)

@@ -169,7 +169,7 @@ def test_runs_filtered_by_the_winning_algorithm(base: str) -> None:
         (f"models/{MODEL}?drift_before=soon", "drift_before"),
         (f"models/{MODEL}?promotions_after=no-such-run", "promotions_after"),
         ("runs?status=BOGUS", "status"),
-        ("runs?algorithm=xgboost", "algorithm"),
+        ("runs?algorithm=catboost", "algorithm"),
         ("runs?col=secret", "col"),
         ("runs?after=no-such-run", "after"),
     ],

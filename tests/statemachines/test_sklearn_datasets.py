@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -113,7 +112,7 @@ def test_reproduce_reports_identical_or_its_tolerance_and_exits_0(
 ) -> None:
     # GIVEN the registered version of each dataset (a deterministic regression among them)
     version = trained(model).output["model"]["version"]
-    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    monkeypatch.setattr(cli, "_target", lambda args: dev)  # reproduce also records what it found, as dev's operator
 
     # WHEN `slipway reproduce MODEL@VERSION` runs, as JSON and as the table a person reads
     code = cli.main(["reproduce", f"{model}@{version}", "--json"])
@@ -244,7 +243,7 @@ def test_a_lightgbm_model_is_registered_with_onnx_parity_and_reproduces(
     failed = dev.deps.table.get(*layout.candidate_key(run_id, 0))
     assert failed is not None and (failed["status"], failed["algorithm"]) == ("FAILED", "lightgbm")
     assert failed["error"] == "InternalError" and "num_leaves" in failed["cause"], failed
-    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    monkeypatch.setattr(cli, "_target", lambda args: dev)  # reproduce also records what it found, as dev's operator
     capsys.readouterr()  # the run's function logs
     assert cli.main(["runs", "show", run_id, "--json"]) == 0
     shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}
@@ -298,7 +297,7 @@ def test_an_xgboost_model_is_registered_explained_and_reproduced_beside_hist_gra
     # AND `slipway runs show --json` gives each candidate its fit time, ONNX size, prediction time per 1,000 rows and
     # why it won or lost; the table shows them
     run_id = run.execution_arn.rsplit(":", 1)[-1]
-    monkeypatch.setattr(cli, "_target", lambda args: SimpleNamespace(deps=dev.deps))
+    monkeypatch.setattr(cli, "_target", lambda args: dev)  # reproduce also records what it found, as dev's operator
     capsys.readouterr()  # the run's function logs
     assert cli.main(["runs", "show", run_id, "--json"]) == 0
     shown = {c["index"]: c for c in json.loads(capsys.readouterr().out)["candidates"]}

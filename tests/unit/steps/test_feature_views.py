@@ -427,3 +427,23 @@ def test_entity_keys_read_the_same_from_an_upload_and_a_request() -> None:
         entity_text([7.5], ["int"])
     with pytest.raises(ValueError, match="not text"):
         entity_text([7], ["string"])
+
+
+def test_as_of_join_reads_category_keys_kept_dictionary_encoded() -> None:
+    # GIVEN labels whose key validation kept dictionary-encoded (a category column) and a history holding its text
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    stamp = pa.timestamp("us", tz="UTC")
+    rows = pa.table({"k": ["a", "b"], "t": pa.array([at, at], stamp), "x": [1.0, 2.0], VERSION_COLUMN: [1, 1]})
+    keys = pa.array(["b", "a", "c"]).dictionary_encode()
+    labels = pa.table({"k": keys, "when": pa.array([at] * 3, stamp)})
+    out = as_of_join(
+        labels,
+        label_time="when",
+        entity=["k"],
+        history=rows,
+        timestamp="t",
+        features=["x"],
+        ttl_s=60,
+        defaults={"x": -1.0},
+    )
+    assert out["x"].to_pylist() == [2.0, 1.0, -1.0]

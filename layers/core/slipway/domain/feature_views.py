@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.domain.entities import encode_values, entity_text
+from slipway.domain.tables import plain_values
 from slipway.ports import OnlineRecord
 
 __all__ = ["VERSION_COLUMN", "as_of_join", "newest_per_entity"]
@@ -82,9 +83,10 @@ def as_of_join(
     import pandas as pd
     import pyarrow.compute as pc
 
-    left = labels.select([*entity, label_time]).to_pandas()
+    # categories as their text (validation keeps them dictionary-encoded; the history stores their values)
+    left = plain_values(labels.select([*entity, label_time])).to_pandas()
     left[_ROW] = range(len(left))
-    right = history.select([*entity, timestamp, VERSION_COLUMN]).to_pandas()
+    right = plain_values(history.select([*entity, timestamp, VERSION_COLUMN])).to_pandas()
     right[_HIT] = range(len(right))
     # ties on (entity, event time): the first materialised
     right = right.sort_values([VERSION_COLUMN, _HIT], kind="stable").drop_duplicates([*entity, timestamp], keep="first")
