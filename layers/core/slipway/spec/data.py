@@ -209,6 +209,13 @@ class DataContract(Frozen):
         """The columns feature views supply (none in an upload)."""
         return [c for c in self.columns if c.view is not None]
 
+    def columns_by_view(self) -> dict[str, list[str]]:
+        """The names of the columns each feature view supplies, in contract order."""
+        found: dict[str, list[str]] = {}
+        for col in self.view_columns:
+            found.setdefault(str(col.view), []).append(col.name)
+        return found
+
     def upload_contract(self) -> DataContract:
         """The contract an upload meets: without the columns feature views supply."""
         if not self.view_columns:

@@ -48,11 +48,8 @@ def _check_views(deps: Deps, spec: ModelSpec) -> None:
     from slipway.spec.feature_view import fit_problems
     from slipway.stores.feature_views import current_view
 
-    by_view: dict[str, list[str]] = {}
-    for col in spec.data.view_columns:
-        by_view.setdefault(str(col.view), []).append(col.name)
     errors = []
-    for name, features in by_view.items():
+    for name, features in spec.data.columns_by_view().items():
         try:
             view, _ = current_view(deps, name)
         except SpecError:

@@ -23,9 +23,7 @@ __all__ = ["join_views"]
 def join_views(deps: Deps, contract: DataContract, table: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
     """``table`` (the upload, validated) with every view column added, in the contract's column order, and what
     each view was (its binding: keys, TTL, rule for missing values, defaults; its spec and view version)."""
-    by_view: dict[str, list[str]] = {}
-    for col in contract.view_columns:
-        by_view.setdefault(str(col.view), []).append(col.name)
+    by_view = contract.columns_by_view()
     if not by_view:
         return table, []
     assert contract.timestamp is not None  # the contract requires one when columns come from views
