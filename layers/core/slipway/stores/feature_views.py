@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from slipway import layout
 from slipway.errors import ConflictError, NotFound, SpecError
 from slipway.ports import Counter, Deps
-from slipway.stores import audit
+from slipway.stores.specs import record_push
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,14 +27,16 @@ def push_view(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
 
     view = load_view(source)
     version = view_version(view)
-    stored = layout.view_spec_object(deps.settings.artifacts_bucket, view.name, version)
-    if not deps.store.exists(stored):
-        deps.store.put_bytes(stored, dump_view_yaml(view).encode(), "application/yaml")
-    now = deps.now_iso()
-    before = deps.table.get(*layout.view_spec_pointer_key(view.name))
-    fields = {"view": view.name, "version": version, "uri": stored.uri}
-    created = deps.table.put_new(layout.item(layout.view_spec_version_key(view.name, version), **fields, pushed_at=now))
-    deps.table.put(layout.item(layout.view_spec_pointer_key(view.name), **fields, updated_at=now))
+    pushed = record_push(
+        deps,
+        layout.view_spec_object(deps.settings.artifacts_bucket, view.name, version),
+        lambda: dump_view_yaml(view),
+        version_key=layout.view_spec_version_key(view.name, version),
+        pointer_key=layout.view_spec_pointer_key(view.name),
+        fields={"view": view.name, "version": version},
+        audited_as=audit_subject(view.name),
+        reason=reason,
+    )
     listing = {
         "view": view.name,
         "spec_version": version,
@@ -42,15 +44,10 @@ def push_view(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
         "entity": list(view.entity),
         "features": [f.name for f in view.features],
         "ttl_s": view.ttl_seconds,
-        "updated_at": now,
+        "updated_at": deps.now_iso(),
     }
     deps.table.put(layout.item(layout.view_listing_key(view.name), **listing))
-    previous = str(before["version"]) if before else None
-    details = {"version": version, "previous": previous, "new": created}
-    audit.record(
-        deps, audit_subject(view.name), "spec-push", principal=deps.settings.principal, reason=reason, details=details
-    )
-    return {**fields, "new": created, "previous": previous}
+    return pushed
 
 
 def audit_subject(view: str) -> str:

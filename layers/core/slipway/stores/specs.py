@@ -4,12 +4,14 @@ load on first use: ``contract_at``, all that the inference function reads, needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from slipway import layout
 from slipway.errors import NotFound, SpecError
+from slipway.objects import S3Object
 from slipway.ports import Deps
 from slipway.spec.data import DataContract
 from slipway.stores import audit
@@ -27,19 +29,44 @@ def push_spec(deps: Deps, source: str | bytes, *, reason: str = "") -> dict[str,
     spec = load_spec(source)
     _check_views(deps, spec)
     version = spec_version(spec)
-    stored = layout.spec_object(deps.settings.artifacts_bucket, spec.name, version)
+    pushed = record_push(
+        deps,
+        layout.spec_object(deps.settings.artifacts_bucket, spec.name, version),
+        lambda: dump_spec_yaml(spec),
+        version_key=layout.spec_version_key(spec.name, version),
+        pointer_key=layout.spec_pointer_key(spec.name),
+        fields={"model": spec.name, "version": version},
+        audited_as=spec.name,
+        reason=reason,
+    )
+    return {**pushed, "drift_schedule": schedule_drift(deps, spec)}
+
+
+def record_push(
+    deps: Deps,
+    stored: S3Object,
+    text: Callable[[], str],
+    *,
+    version_key: layout.Key,
+    pointer_key: layout.Key,
+    fields: dict[str, Any],
+    audited_as: str,
+    reason: str,
+) -> dict[str, Any]:
+    """A spec version pushed (a model's or a feature view's): its YAML written once where its hash names it, its
+    version item (only if new), the current pointer moved to it, and an audit entry with the caller and ``reason``.
+    Returns ``fields`` with the URI, whether the version is new and the version current before (``previous``)."""
     if not deps.store.exists(stored):  # content-addressed: the same spec is written once
-        deps.store.put_bytes(stored, dump_spec_yaml(spec).encode(), "application/yaml")
+        deps.store.put_bytes(stored, text().encode(), "application/yaml")
     now = deps.now_iso()
-    before = deps.table.get(*layout.spec_pointer_key(spec.name))
-    fields = {"model": spec.name, "version": version, "uri": stored.uri}
-    created = deps.table.put_new(layout.item(layout.spec_version_key(spec.name, version), **fields, pushed_at=now))
-    deps.table.put(layout.item(layout.spec_pointer_key(spec.name), **fields, updated_at=now))
+    before = deps.table.get(*pointer_key)
+    fields = {**fields, "uri": stored.uri}
+    created = deps.table.put_new(layout.item(version_key, **fields, pushed_at=now))
+    deps.table.put(layout.item(pointer_key, **fields, updated_at=now))
     previous = str(before["version"]) if before else None
-    details = {"version": version, "previous": previous, "new": created}
-    audit.record(deps, spec.name, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
-    schedule = schedule_drift(deps, spec)
-    return {**fields, "new": created, "previous": previous, "drift_schedule": schedule}
+    details = {"version": fields["version"], "previous": previous, "new": created}
+    audit.record(deps, audited_as, "spec-push", principal=deps.settings.principal, reason=reason, details=details)
+    return {**fields, "new": created, "previous": previous}
 
 
 def _check_views(deps: Deps, spec: ModelSpec) -> None:
